@@ -1,0 +1,86 @@
+"""Typed errors of every service client.
+
+Each one renders as a single readable line that names the service. Messages are built from what the
+server said (its `detail`, `error` or `reason`), never from credentials: a client must not pass a
+secret into any of these.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error a service client raises. `str()` is one line: "service: message"."""
+
+    kind = "error"
+
+    def __init__(self, service: str, message: str, *, status: int | None = None) -> None:
+        self.service = service
+        self.message = " ".join(message.split()) or self.kind
+        self.status = status
+        super().__init__(self.line)
+
+    @property
+    def line(self) -> str:
+        return f"{self.service}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.line
+
+
+class AuthError(ServiceError):
+    """The credentials were refused (401/403)."""
+
+    kind = "not authorized"
+
+
+class NotFoundError(ServiceError):
+    kind = "not found"
+
+
+class ConflictError(ServiceError):
+    """The job is in a state that does not allow this (409 and similar)."""
+
+    kind = "conflict"
+
+
+class RefusedError(ServiceError):
+    """The server refused the request as invalid (400, 413, 422...)."""
+
+    kind = "refused"
+
+
+class RateLimitedError(ServiceError):
+    kind = "rate limited"
+
+    def __init__(
+        self, service: str, message: str, *, retry_after: float | None, status: int | None = 429
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(service, message, status=status)
+
+
+class ServerError(ServiceError):
+    """The server failed (5xx)."""
+
+    kind = "server error"
+
+
+class TransportError(ServiceError):
+    """The server could not be reached or the connection broke."""
+
+    kind = "unreachable"
+
+
+class BadPayloadError(ServiceError):
+    """The server answered with a body that could not be understood."""
+
+    kind = "bad response"
+
+
+class InputError(ValueError):
+    """A value typed by the user is not acceptable; `field` names the form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")

@@ -1,0 +1,159 @@
+"""Job, JobState, Action and JobsDelta: the common model every service maps into."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    """The small category set every service's raw states map into."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    NEEDS_INPUT = "needs_input"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        """True when the job will not change state by itself any more."""
+        return self in _TERMINAL
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class Action(StrEnum):
+    """Everything a user can ask of a job or of a service tab."""
+
+    NEW = "new"
+    SUBMIT = "submit"
+    CANCEL = "cancel"
+    DELETE = "delete"
+    RESTART = "restart"
+    ANSWER = "answer"
+    START = "start"
+    LOGS = "logs"
+    DOWNLOAD = "download"
+    CONDITIONAL = "conditional"
+    UPLOAD = "upload"
+    INGEST = "ingest"
+    MAPPING = "mapping"
+    FINALIZE = "finalize"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInfo:
+    """How an action is presented: its label, whether it changes anything, whether it destroys."""
+
+    label: str
+    mutating: bool
+    destructive: bool
+    needs_job: bool = True
+
+
+ACTION_INFO: Mapping[Action, ActionInfo] = {
+    Action.NEW: ActionInfo("New job", mutating=True, destructive=False, needs_job=False),
+    Action.SUBMIT: ActionInfo("Submit", mutating=True, destructive=False),
+    Action.CANCEL: ActionInfo("Cancel", mutating=True, destructive=True),
+    Action.DELETE: ActionInfo("Delete", mutating=True, destructive=True),
+    Action.RESTART: ActionInfo("Restart", mutating=True, destructive=False),
+    Action.ANSWER: ActionInfo("Answer", mutating=True, destructive=False),
+    Action.START: ActionInfo("Start", mutating=True, destructive=False),
+    Action.LOGS: ActionInfo("Logs", mutating=False, destructive=False),
+    Action.DOWNLOAD: ActionInfo("Save output", mutating=False, destructive=False),
+    Action.CONDITIONAL: ActionInfo("Conditional job", mutating=True, destructive=False),
+    Action.UPLOAD: ActionInfo("Upload folder", mutating=True, destructive=False),
+    Action.INGEST: ActionInfo("Start ingest", mutating=True, destructive=False),
+    Action.MAPPING: ActionInfo("Mapping", mutating=False, destructive=False),
+    Action.FINALIZE: ActionInfo("Finalize", mutating=True, destructive=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A service-specific column of the job table, read from `Job.extra[key]`."""
+
+    key: str
+    title: str
+    width: int = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One job of one service, normalized.
+
+    `raw_state` is the state exactly as the service sent it; `raw` is the wire record, kept whole for
+    the detail pane. `extra` holds the values of the service's own columns, already as text.
+    """
+
+    service: str
+    id: str
+    state: JobState
+    raw_state: str
+    type: str = ""
+    created: datetime | None = None
+    updated: datetime | None = None
+    started: datetime | None = None
+    finished: datetime | None = None
+    progress: float | None = None
+    message: str = ""
+    actions: frozenset[Action] = frozenset()
+    extra: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    revision: str = ""
+    """A cheap fingerprint of the wire record: two jobs with the same revision render the same."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity across services: (service name, job id)."""
+        return (self.service, self.id)
+
+    def allows(self, action: Action) -> bool:
+        return action in self.actions
+
+
+@dataclass(frozen=True, slots=True)
+class JobsDelta:
+    """What changed between two snapshots of one service's jobs."""
+
+    added: tuple[Job, ...] = ()
+    changed: tuple[Job, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    @property
+    def size(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+
+def diff_jobs(old: Mapping[str, Job], new: Iterable[Job]) -> tuple[dict[str, Job], JobsDelta]:
+    """Compare a previous snapshot with a fresh list of jobs.
+
+    Returns the new snapshot (keyed by job id, in the order received) and the delta. Jobs compare by
+    value (every field but `raw`), so a job whose wire record did not change is not reported.
+    """
+    snapshot: dict[str, Job] = {}
+    added: list[Job] = []
+    changed: list[Job] = []
+    for job in new:
+        snapshot[job.id] = job
+        before = old.get(job.id)
+        if before is None:
+            added.append(job)
+        elif before != job:
+            changed.append(job)
+    removed = tuple(job_id for job_id in old if job_id not in snapshot)
+    return snapshot, JobsDelta(tuple(added), tuple(changed), removed)

@@ -1,0 +1,108 @@
+"""What every service client shares: one httpx client per service, and errors mapped to types.
+
+Redirects are never followed (a redirect could carry credentials to another host). Transport
+failures become `TransportError`; HTTP failures become the typed error of their status, carrying the
+server's own reason, which each service extracts from its error body with `reason_of`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from jobtui.core.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+    RefusedError,
+    ServerError,
+    ServiceError,
+    TransportError,
+)
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+USER_AGENT = "jobtui"
+
+
+def make_client(
+    base_url: str,
+    *,
+    verify: bool = True,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """A keep-alive client for one service that never follows redirects."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        verify=verify,
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+    )
+
+
+def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
+    """One line for a connection-level failure, without the URL's query (it may hold a token)."""
+    if isinstance(error, httpx.TimeoutException):
+        what = "timed out"
+    elif isinstance(error, httpx.ConnectError):
+        what = "cannot connect"
+    elif isinstance(error, httpx.RemoteProtocolError):
+        what = "connection broken"
+    else:
+        what = type(error).__name__
+    url = ""
+    try:
+        request = error.request
+        url = f" to {request.url.host}:{request.url.port}" if request.url.port else ""
+    except RuntimeError:
+        pass
+    return TransportError(service, f"{what}{url}")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_for_status(
+    service: str, response: httpx.Response, reason_of: Callable[[httpx.Response], str]
+) -> ServiceError:
+    """The typed error for a failed response. `reason_of` reads the server's message."""
+    status = response.status_code
+    try:
+        reason = reason_of(response)
+    except Exception:
+        reason = ""
+    reason = " ".join(reason.split())[:300] or response.reason_phrase or f"HTTP {status}"
+    message = f"{reason} (HTTP {status})"
+    if status in (401, 403):
+        return AuthError(service, message, status=status)
+    if status == 404:
+        return NotFoundError(service, message, status=status)
+    if status == 409:
+        return ConflictError(service, message, status=status)
+    if status == 429:
+        retry = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimitedError(service, message, retry_after=retry, status=status)
+    if status >= 500:
+        return ServerError(service, message, status=status)
+    return RefusedError(service, message, status=status)

@@ -1,0 +1,39 @@
+"""Fixtures shared by every test level: emulators served on real loopback sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from jobtui.emulators.base import EmulatorSettings
+from jobtui.emulators.runner import RunningEmulator, ServerThread, build
+
+EmulatorFactory = Callable[..., RunningEmulator]
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorFactory]:
+    """Start emulators on 127.0.0.1 for one test: `emulator("bsub", seed=3, speed=0, jobs=5)`.
+
+    Keyword arguments are fields of `EmulatorSettings`; unknown ones go to `settings.options`.
+    Every server started is stopped when the test ends.
+    """
+    with ExitStack() as stack:
+
+        def start(kind: str, **overrides: Any) -> RunningEmulator:
+            fields = set(EmulatorSettings.__dataclass_fields__)
+            known = {k: v for k, v in overrides.items() if k in fields}
+            options = {k: v for k, v in overrides.items() if k not in fields}
+            settings = replace(EmulatorSettings(), **known)
+            if options:
+                settings = replace(settings, options={**settings.options, **options})
+            thread = ServerThread(build(kind, settings))
+            running = thread.start()
+            stack.callback(thread.stop)
+            return running
+
+        yield start
