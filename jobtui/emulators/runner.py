@@ -23,6 +23,9 @@ from jobtui.emulators.base import Emulator, EmulatorSettings
 
 KINDS: dict[str, str] = {
     "bsub": "jobtui.emulators.bsub",
+    "ecotaxa": "jobtui.emulators.ecotaxa",
+    "leia": "jobtui.emulators.leia",
+    "dsp-ingest": "jobtui.emulators.dsp_ingest",
 }
 """Every emulator kind and the module that builds it."""
 
