@@ -143,7 +143,8 @@ def diff_jobs(old: Mapping[str, Job], new: Iterable[Job]) -> tuple[dict[str, Job
     """Compare a previous snapshot with a fresh list of jobs.
 
     Returns the new snapshot (keyed by job id, in the order received) and the delta. Jobs compare by
-    value (every field but `raw`), so a job whose wire record did not change is not reported.
+    value (every field but `raw`), so a job whose wire record did not change is not reported, and the
+    snapshot keeps the previous object for it: an unchanged job is the same object in both snapshots.
     """
     snapshot: dict[str, Job] = {}
     added: list[Job] = []
@@ -153,7 +154,11 @@ def diff_jobs(old: Mapping[str, Job], new: Iterable[Job]) -> tuple[dict[str, Job
         before = old.get(job.id)
         if before is None:
             added.append(job)
+        elif before is job:
+            continue
         elif before != job:
             changed.append(job)
+        else:
+            snapshot[job.id] = before
     removed = tuple(job_id for job_id in old if job_id not in snapshot)
     return snapshot, JobsDelta(tuple(added), tuple(changed), removed)

@@ -52,6 +52,8 @@ class PollOutcome:
     total: int | None = None
     note: str = ""
     retry_after: float | None = None
+    generation: int = 0
+    """Counts the snapshots of this service: the delta leads from `generation - 1` to this one."""
 
 
 @dataclass
@@ -84,6 +86,7 @@ class ServiceMonitor:
         self.snapshot: dict[str, Job] = {}
         self.health = Health()
         self.total: int | None = None
+        self.generation = 0
 
     async def poll_once(self) -> PollOutcome:
         retry_after: float | None = None
@@ -96,12 +99,19 @@ class ServiceMonitor:
         except Exception as error:  # a bug must not stop the dashboard: report it as one line
             return self._failed(f"{self.service.name}: unexpected {type(error).__name__}")
         self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+        self.generation += 1
         self.total = result.total
         self.health = Health(
             ok=True, last_success=self.clock(), failures=0, polls=self.health.polls + 1
         )
         return PollOutcome(
-            self.service.name, delta, self.snapshot, self.health, result.total, result.note
+            self.service.name,
+            delta,
+            self.snapshot,
+            self.health,
+            result.total,
+            result.note,
+            generation=self.generation,
         )
 
     def _failed(self, line: str, retry_after: float | None = None) -> PollOutcome:
@@ -119,4 +129,5 @@ class ServiceMonitor:
             self.health,
             self.total,
             retry_after=retry_after,
+            generation=self.generation,
         )

@@ -48,6 +48,10 @@ class Service(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def action_label(self, action: Action) -> str:
+        """The action's name as this service calls it (EcoTaxa erases where others delete)."""
+        return ACTION_INFO[action].label
+
     def disabled_reason(self, action: Action, job: Job | None) -> str | None:
         """Why `action` cannot be done on `job` now, or None when it can."""
         if action not in self.actions:
