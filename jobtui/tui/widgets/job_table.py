@@ -1,0 +1,1094 @@
+"""The job table of every tab: a Line API view that renders only the rows on screen.
+
+A `DataTable` builds a renderable per cell up front and is rebuilt to change; at 100,000 jobs that
+takes seconds. `JobTable` keeps plain data instead: a dict of jobs by id, the ids in sort order, and
+the visible subset after the filters. Sort keys and search strings are computed once per job change,
+and a row becomes a `Strip` only when it is on screen. Rendered strips are cached per job and
+invalidated only for the jobs that changed.
+
+Everything is keyed by job id: the cursor and the marks stay on their jobs across `apply()`,
+sorting and filtering.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from operator import attrgetter
+from typing import ClassVar, NamedTuple
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from jobtui.core.errors import InputError
+from jobtui.core.models import Column, Job, JobsDelta, JobState
+from jobtui.core.polling import Clock, utc_now
+
+SortKey = tuple[int, float, str, int]
+"""(group, number, text, insertion sequence): one type for every column, unique per job."""
+
+KeyFunc = Callable[[Job, int], SortKey]
+
+FIXED_COLUMNS = ("service", "id", "state", "type", "progress", "updated", "message")
+"""Keys of the built-in columns; `created` is a further sort key without a column."""
+
+SORT_ONLY_KEYS = ("created",)
+
+MARKER_WIDTH = 2
+MESSAGE_MIN_WIDTH = 10
+PROGRESS_BAR = 5
+BULK_UPDATE = 512
+"""Deltas larger than this re-sort all rows instead of moving each job."""
+CACHE_LIMIT = 2048
+"""Rendered rows kept; a screen shows far fewer, the rest spares a re-render when scrolling back."""
+
+_CONTROL = str.maketrans({**dict.fromkeys(range(32), " "), 127: " "})
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_STATE_ORDER = {state: index for index, state in enumerate(JobState)}
+
+
+def relative_age(seconds: float) -> str:
+    """A short age: `12s ago`, `5m ago`, `3h ago`, `2d ago`."""
+    whole = int(seconds) if seconds > 0 else 0
+    if whole < 60:
+        return f"{whole}s ago"
+    if whole < 3600:
+        return f"{whole // 60}m ago"
+    if whole < 86400:
+        return f"{whole // 3600}h ago"
+    return f"{whole // 86400}d ago"
+
+
+def progress_text(progress: float | None) -> str:
+    """A 5-cell bar and a percentage, `██▍   48%`; empty when the job reports no progress."""
+    if progress is None:
+        return ""
+    value = min(100.0, max(0.0, progress))
+    full, part = divmod(round(value / 100 * PROGRESS_BAR * 8), 8)
+    bar = "█" * full + (_EIGHTHS[part] if part else "")
+    return f"{bar:<{PROGRESS_BAR}}{value:4.0f}%"
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded or cut to exactly `width` cells (an ellipsis marks a cut), one line."""
+    if width <= 0:
+        return ""
+    if not text.isprintable():
+        text = text.translate(_CONTROL)
+    if text.isascii():
+        length = len(text)
+        if length <= width:
+            return text + " " * (width - length)
+        return text[: width - 1] + "…"
+    length = cell_len(text)
+    if length <= width:
+        return text + " " * (width - length)
+    return set_cell_size(text, width - 1) + "…"
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _time_key(value: datetime | None, seq: int) -> SortKey:
+    if value is None:
+        return (2, 0.0, "", seq)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (0, value.timestamp(), "", seq)
+
+
+def _text_key(text: str, seq: int) -> SortKey:
+    """Numbers first (by value), then text (case-insensitive), then empty cells."""
+    if not text:
+        return (2, 0.0, "", seq)
+    if _NUMBER.fullmatch(text):
+        return (0, float(text), "", seq)
+    return (1, 0.0, text.lower(), seq)
+
+
+def _state_text(job: Job) -> str:
+    return job.raw_state or job.state.label
+
+
+def _updated(job: Job) -> datetime | None:
+    return job.updated or job.created
+
+
+def _key_func(column: str | None) -> KeyFunc:
+    """The sort key of one column (None: insertion order)."""
+    if column is None:
+        return lambda job, seq: (0, 0.0, "", seq)
+    if column == "created":
+        return lambda job, seq: _time_key(job.created, seq)
+    if column == "updated":
+        return lambda job, seq: _time_key(_updated(job), seq)
+    if column == "progress":
+        return lambda job, seq: (
+            (2, 0.0, "", seq) if job.progress is None else (0, job.progress, "", seq)
+        )
+    if column == "state":
+        return lambda job, seq: (_STATE_ORDER[job.state], 0.0, _state_text(job).lower(), seq)
+    if column == "id":
+        return lambda job, seq: _text_key(job.id, seq)
+    if column == "service":
+        return lambda job, seq: _text_key(job.service, seq)
+    if column == "type":
+        return lambda job, seq: _text_key(job.type, seq)
+    if column == "message":
+        return lambda job, seq: _text_key(job.message, seq)
+    return lambda job, seq: _text_key(job.extra.get(column, ""), seq)
+
+
+class _Rows:
+    """The data behind the table: jobs by id, all ids in sort order, and the visible ones.
+
+    Both id lists are ascending by sort key (the table reverses at display time), and sort keys are
+    unique (the insertion sequence breaks ties), so a job's position is found by bisection.
+    """
+
+    def __init__(self, search_text: Callable[[Job], str]) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.order: list[str] = []
+        """Every job id, ascending by sort key."""
+        self.rows: list[str] = self.order
+        """The ids passing the filters, ascending; the same list as `order` when unfiltered."""
+        self.column: str | None = None
+        self.keys: dict[str, SortKey] = {}
+        """Sort keys of the current column."""
+        self._search_text = search_text
+        self._seq: dict[str, int] = {}
+        self._next_seq = 0
+        self._key_funcs: dict[str | None, KeyFunc] = {None: _key_func(None)}
+        self._key_cache: dict[str | None, dict[str, SortKey]] = {None: self.keys}
+        self._search: dict[str, str] | None = None
+        self.states: frozenset[JobState] | None = None
+        self.needle = ""
+        self.pattern: re.Pattern[str] | None = None
+        self.invert = False
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @property
+    def filtered(self) -> bool:
+        return self.states is not None or bool(self.needle) or self.pattern is not None
+
+    def index(self, job_id: str) -> int | None:
+        """The ascending position of a visible job, or None."""
+        key = self.keys.get(job_id)
+        if key is None:
+            return None
+        rows = self.rows
+        position = bisect_left(rows, key, key=self.keys.__getitem__)
+        if position < len(rows) and rows[position] == job_id:
+            return position
+        return None
+
+    def position_of(self, key: SortKey) -> int:
+        """Where a row with this sort key would go among the visible rows."""
+        return bisect_left(self.rows, key, key=self.keys.__getitem__)
+
+    def matches(self, job_id: str) -> bool:
+        """True when the job passes the state filter and the text filter."""
+        if self.states is not None and self.jobs[job_id].state not in self.states:
+            return False
+        if not self.needle and self.pattern is None:
+            return True
+        text = self._searchable()[job_id]
+        if self.pattern is not None:
+            return (self.pattern.search(text) is not None) != self.invert
+        return (self.needle in text) != self.invert
+
+    # -- loading and updating ---------------------------------------------------------------
+
+    def load(self, jobs: Iterable[Job]) -> None:
+        """Replace every job (insertion order is the order given)."""
+        self.jobs = {}
+        self._seq = {}
+        self._next_seq = 0
+        seqs = self._seq
+        store = self.jobs
+        for job in jobs:
+            if job.id not in seqs:
+                seqs[job.id] = len(seqs)
+            store[job.id] = job
+        self._next_seq = len(seqs)
+        key = self._key_funcs[self.column]
+        self.keys = {job_id: key(job, seqs[job_id]) for job_id, job in store.items()}
+        self._key_cache = {self.column: self.keys}
+        if self._search is not None:
+            text = self._search_text
+            self._search = {job_id: text(job) for job_id, job in store.items()}
+        self._resort()
+
+    def update(self, delta: JobsDelta) -> None:
+        """Apply added, changed and removed jobs, in place when the delta is small.
+
+        In place costs a bisection and a list insertion per job; past a few hundred jobs one
+        re-sort of the (mostly sorted) lists is cheaper.
+        """
+        if delta.size > BULK_UPDATE:
+            for job in (*delta.added, *delta.changed):
+                self._put(job)
+            for job_id in delta.removed:
+                self._drop(job_id)
+            self._resort()
+            return
+        for job_id in delta.removed:
+            if job_id in self.jobs:
+                self._unlist(job_id)
+                self._drop(job_id)
+        for job in (*delta.changed, *delta.added):
+            if job.id in self.jobs:
+                self._change(job)
+            else:
+                self._put(job)
+                self._list(job.id)
+
+    def sort(self, column: str | None) -> None:
+        if column not in self._key_funcs:
+            self._key_funcs[column] = _key_func(column)
+        keys = self._key_cache.get(column)
+        if keys is None:
+            key = self._key_funcs[column]
+            seqs = self._seq
+            keys = {job_id: key(job, seqs[job_id]) for job_id, job in self.jobs.items()}
+            self._key_cache[column] = keys
+            # Keep the keys of two earlier columns, so sorting back and forth stays instant.
+            earlier = [c for c in self._key_cache if c not in (column, self.column)]
+            for stale in earlier[:-2]:
+                del self._key_cache[stale]
+        self.column = column
+        self.keys = keys
+        self._resort()
+
+    def set_filter(
+        self,
+        states: frozenset[JobState] | None,
+        needle: str,
+        pattern: re.Pattern[str] | None,
+        invert: bool,
+    ) -> None:
+        self.states = states
+        self.needle = needle
+        self.pattern = pattern
+        self.invert = invert
+        self._refilter()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _searchable(self) -> dict[str, str]:
+        if self._search is None:
+            text = self._search_text
+            self._search = {job_id: text(job) for job_id, job in self.jobs.items()}
+        return self._search
+
+    def _resort(self) -> None:
+        self.order = sorted(self.jobs, key=self.keys.__getitem__)
+        self._refilter()
+
+    def _refilter(self) -> None:
+        if not self.filtered:
+            self.rows = self.order
+            return
+        order = self.order
+        if self.states is None and self.pattern is None:
+            search = self._searchable()
+            needle = self.needle
+            if self.invert:
+                self.rows = [i for i in order if needle not in search[i]]
+            else:
+                self.rows = [i for i in order if needle in search[i]]
+            return
+        matches = self.matches
+        self.rows = [i for i in order if matches(i)]
+
+    def _put(self, job: Job) -> None:
+        """Store a job and its keys (a new id gets the next insertion sequence)."""
+        job_id = job.id
+        seq = self._seq.get(job_id)
+        if seq is None:
+            seq = self._seq[job_id] = self._next_seq
+            self._next_seq += 1
+        self.jobs[job_id] = job
+        for column, keys in self._key_cache.items():
+            keys[job_id] = self._key_funcs[column](job, seq)
+        if self._search is not None:
+            self._search[job_id] = self._search_text(job)
+
+    def _drop(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        self._seq.pop(job_id, None)
+        for keys in self._key_cache.values():
+            keys.pop(job_id, None)
+        if self._search is not None:
+            self._search.pop(job_id, None)
+
+    def _list(self, job_id: str) -> None:
+        """Insert a stored job into the sorted lists (the visible one if it matches)."""
+        key = self.keys[job_id]
+        get = self.keys.__getitem__
+        self.order.insert(bisect_left(self.order, key, key=get), job_id)
+        if self.rows is not self.order and self.matches(job_id):
+            self.rows.insert(bisect_left(self.rows, key, key=get), job_id)
+
+    def _unlist(self, job_id: str) -> None:
+        """Remove a job from the sorted lists, while its current key is still known."""
+        key = self.keys[job_id]
+        get = self.keys.__getitem__
+        for ids in (self.order, self.rows) if self.rows is not self.order else (self.order,):
+            position = bisect_left(ids, key, key=get)
+            if position < len(ids) and ids[position] == job_id:
+                del ids[position]
+
+    def _change(self, job: Job) -> None:
+        """Replace a stored job; move it only if its sort key or its visibility changed."""
+        job_id = job.id
+        get = self.keys.__getitem__
+        old_key = self.keys[job_id]
+        lists = (self.order,) if self.rows is self.order else (self.order, self.rows)
+        positions: list[int | None] = []
+        for ids in lists:
+            position = bisect_left(ids, old_key, key=get)
+            found = position < len(ids) and ids[position] == job_id
+            positions.append(position if found else None)
+        self._put(job)
+        if self.keys[job_id] == old_key and (
+            len(lists) == 1 or (positions[1] is not None) == self.matches(job_id)
+        ):
+            return
+        for ids, where in zip(lists, positions, strict=True):
+            if where is not None:
+                del ids[where]
+        self._list(job_id)
+
+
+class _Styles(NamedTuple):
+    """The styles of one render pass (full styles for rows, partial ones for cells)."""
+
+    base: Style
+    header: Style
+    cursor: Style
+    marked: Style
+    marker: Style
+    progress: Style
+    muted: Style
+    empty: Style
+    states: Mapping[JobState, Style]
+
+
+class _Cell(NamedTuple):
+    key: str
+    title: str
+    x: int
+    width: int
+
+
+class _Layout(NamedTuple):
+    width: int
+    cells: tuple[_Cell, ...]
+
+
+class _Anchor(NamedTuple):
+    """The cursor before a change: its sort key, and its line in the body if it was on screen."""
+
+    key: SortKey | None
+    line: int | None
+
+
+class JobTable(ScrollView, can_focus=True):
+    """The jobs of one service (or of all services), sorted, filtered, with a cursor and marks."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First row", show=False),
+        Binding("end", "last", "Last row", show=False),
+        Binding("space", "toggle_mark", "Mark", show=False),
+        Binding("shift+up", "mark_up", "Mark up", show=False),
+        Binding("shift+down", "mark_down", "Mark down", show=False),
+    ]
+    """
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Select the job under the cursor (posts `JobTable.Selected`). |
+    | up | Move the cursor up. |
+    | down | Move the cursor down. |
+    | pageup | Move the cursor one page up. |
+    | pagedown | Move the cursor one page down. |
+    | home | Move the cursor to the first row. |
+    | end | Move the cursor to the last row. |
+    | space | Mark or unmark the job under the cursor. |
+    | shift+up | Mark the job under the cursor and the one above, moving up. |
+    | shift+down | Mark the job under the cursor and the one below, moving down. |
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "job-table--header",
+        "job-table--cursor",
+        "job-table--marked",
+        "job-table--marker",
+        "job-table--progress",
+        "job-table--muted",
+        "job-table--empty",
+        *(f"job-table--state-{state.value.replace('_', '-')}" for state in JobState),
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `job-table--header` | The header row. |
+    | `job-table--cursor` | The row under the cursor. |
+    | `job-table--marked` | Marked rows. |
+    | `job-table--marker` | The mark sign in the leading column. |
+    | `job-table--progress` | The progress bar. |
+    | `job-table--muted` | Secondary cells (the age in Updated). |
+    | `job-table--empty` | The line shown when there are no rows. |
+    | `job-table--state-<state>` | The State cell, per `JobState` (`needs_input` is `needs-input`). |
+    """
+
+    DEFAULT_CSS = """
+    JobTable {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        background: $surface;
+        color: $foreground;
+
+        & > .job-table--header { background: $panel; color: $foreground; text-style: bold; }
+        & > .job-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus {
+            background-tint: $foreground 3%;
+            & > .job-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+        & > .job-table--marked { background: $accent 20%; }
+        & > .job-table--marker { color: $text-accent; text-style: bold; }
+        & > .job-table--progress { color: $text-primary; }
+        & > .job-table--muted { color: $text-muted; }
+        & > .job-table--empty { color: $text-muted; text-style: italic; }
+        & > .job-table--state-queued { color: $text-secondary; }
+        & > .job-table--state-running { color: $text-warning; }
+        & > .job-table--state-needs-input { color: $text-accent; text-style: bold; }
+        & > .job-table--state-succeeded { color: $text-success; }
+        & > .job-table--state-failed { color: $text-error; text-style: bold; }
+        & > .job-table--state-cancelled { color: $text-muted; }
+        & > .job-table--state-unknown { text-style: italic; }
+    }
+    """
+
+    empty_text: reactive[str] = reactive("No jobs", repaint=False)
+    """Shown, centred and dim, when there are no rows (e.g. "Loading…")."""
+
+    class CursorMoved(Message):
+        """The job under the cursor changed, or its content did. `job` is None with no rows."""
+
+        def __init__(self, table: JobTable, job: Job | None) -> None:
+            self.table = table
+            self.job = job
+            super().__init__()
+
+        @property
+        def control(self) -> JobTable:
+            return self.table
+
+    class Selected(Message):
+        """Enter was pressed (or a row double-clicked) on a job."""
+
+        def __init__(self, table: JobTable, job: Job) -> None:
+            self.table = table
+            self.job = job
+            super().__init__()
+
+        @property
+        def control(self) -> JobTable:
+            return self.table
+
+    def __init__(
+        self,
+        columns: Sequence[Column] = (),
+        *,
+        clock: Clock = utc_now,
+        show_service: bool = False,
+        sort: str | None = "created",
+        reverse: bool = True,
+        empty_text: str = "No jobs",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """A job table.
+
+        Args:
+            columns: The service's own columns, after the built-in ones, read from `Job.extra`.
+            clock: The time "now" for the Updated column (tests pass a fixed one).
+            show_service: Lead with a Service column (for a tab of all services).
+            sort: The initial sort column key, `"created"`, or None for the order given.
+            reverse: Sort descending.
+            empty_text: The line shown when there are no rows.
+        """
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        clashes = [c.key for c in columns if c.key in FIXED_COLUMNS or c.key in SORT_ONLY_KEYS]
+        if clashes:
+            raise ValueError(f"column keys clash with built-in columns: {', '.join(clashes)}")
+        self._extra = tuple(columns)
+        self._clock = clock
+        self._show_service = show_service
+        self._data = _Rows(self._search_text)
+        self._reverse = reverse
+        self._check_sort_key(sort)
+        self._data.sort(sort)
+        self._cursor: str | None = None
+        self._marks: set[str] = set()
+        self._announced: Job | None = None
+        self._strips: dict[str, tuple[tuple[object, ...], Strip]] = {}
+        self._header: Strip | None = None
+        self._layout: _Layout | None = None
+        self._styles: _Styles | None = None
+        self._now: float | None = None
+        self._widths = {"id": 4, "state": 5, "type": 4}
+        self.set_reactive(JobTable.empty_text, empty_text)
+
+    # -- watchers ---------------------------------------------------------------------------
+
+    def watch_empty_text(self) -> None:
+        if not self._data.rows:
+            self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._forget_rendering()
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def cursor_job(self) -> Job | None:
+        """The job under the cursor, or None when there are no rows."""
+        return None if self._cursor is None else self._data.jobs.get(self._cursor)
+
+    @property
+    def cursor_row(self) -> int | None:
+        """The cursor's row number (0 is the first row shown), or None."""
+        return self._display_index(self._cursor)
+
+    @property
+    def marked_jobs(self) -> tuple[Job, ...]:
+        """The marked jobs that are shown now, in display order."""
+        data = self._data
+        shown = [job_id for job_id in self._marks if data.index(job_id) is not None]
+        shown.sort(key=data.keys.__getitem__, reverse=self._reverse)
+        return tuple(data.jobs[job_id] for job_id in shown)
+
+    @property
+    def row_count(self) -> int:
+        """Rows shown (after the filters)."""
+        return len(self._data.rows)
+
+    @property
+    def total_count(self) -> int:
+        """Jobs held (before the filters)."""
+        return len(self._data.jobs)
+
+    @property
+    def sort_column(self) -> str | None:
+        return self._data.column
+
+    @property
+    def sort_reverse(self) -> bool:
+        return self._reverse
+
+    def get_job(self, job_id: str) -> Job | None:
+        return self._data.jobs.get(job_id)
+
+    def job_at(self, row: int) -> Job:
+        """The job shown on row `row` (0 is the first row); IndexError outside the rows."""
+        rows = self._data.rows
+        if not 0 <= row < len(rows):
+            raise IndexError(row)
+        return self._data.jobs[rows[len(rows) - 1 - row if self._reverse else row]]
+
+    def row_ids(self) -> list[str]:
+        """The ids of the rows, in display order (a copy)."""
+        rows = self._data.rows
+        return rows[::-1] if self._reverse else list(rows)
+
+    def set_jobs(self, jobs: Iterable[Job]) -> None:
+        """Replace every job (the first load); the cursor stays on its job if it is still here."""
+        anchor = self._anchor()
+        self._data.load(jobs)
+        self._strips.clear()
+        self._marks.intersection_update(self._data.jobs)
+        self._fit_widths(self._data.jobs.values(), shrink=True)
+        self._rows_changed(anchor)
+
+    def apply(self, delta: JobsDelta) -> None:
+        """Add, change and remove jobs by id; other rows are left alone."""
+        if not delta:
+            return
+        anchor = self._anchor()
+        self._data.update(delta)
+        strips = self._strips
+        for job in delta.changed:
+            strips.pop(job.id, None)
+        for job_id in delta.removed:
+            strips.pop(job_id, None)
+            self._marks.discard(job_id)
+        self._fit_widths((*delta.added, *delta.changed), shrink=False)
+        self._rows_changed(anchor)
+
+    def sort_by(self, column: str | None, reverse: bool = False) -> None:
+        """Sort by a column key (or `"created"`; None: the order given); the cursor stays."""
+        self._check_sort_key(column)
+        anchor = self._anchor()
+        self._reverse = reverse
+        if column != self._data.column:
+            self._data.sort(column)
+        self._header = None
+        self._rows_changed(anchor)
+
+    def set_filter(self, text: str, *, regex: bool = False, invert: bool = False) -> None:
+        """Show only jobs whose visible text contains `text` (case-insensitive).
+
+        With `regex`, `text` is a regular expression searched in each cell (`^` and `$` anchor
+        at cell edges); with `invert`, only jobs that do not match. An empty text shows all.
+        The Updated column is not searched (its text changes with time).
+
+        Raises:
+            InputError: `text` is not a valid regular expression.
+        """
+        pattern: re.Pattern[str] | None = None
+        needle = ""
+        if text and regex:
+            try:
+                pattern = re.compile(text, re.IGNORECASE | re.MULTILINE)
+            except re.error as error:
+                raise InputError("filter", f"not a regular expression: {error}") from None
+        elif text:
+            needle = text.lower()
+        anchor = self._anchor()
+        data = self._data
+        data.set_filter(data.states, needle, pattern, invert and bool(text))
+        self._rows_changed(anchor)
+
+    def set_state_filter(self, states: Collection[JobState] | None) -> None:
+        """Show only jobs in these states (None: every state)."""
+        anchor = self._anchor()
+        data = self._data
+        wanted = None if states is None else frozenset(states)
+        data.set_filter(wanted, data.needle, data.pattern, data.invert)
+        self._rows_changed(anchor)
+
+    def move_cursor(self, job_id: str) -> bool:
+        """Put the cursor on a job; False if it is not shown."""
+        if self._data.index(job_id) is None:
+            return False
+        self._set_cursor(job_id)
+        return True
+
+    def toggle_mark(self, job_id: str) -> None:
+        if job_id in self._marks:
+            self._marks.discard(job_id)
+        elif job_id in self._data.jobs:
+            self._marks.add(job_id)
+        self._refresh_job(job_id)
+
+    def clear_marks(self) -> None:
+        if self._marks:
+            self._marks.clear()
+            self.refresh()
+
+    def refresh_ages(self) -> None:
+        """Repaint the rows on screen so that the Updated ages follow the clock.
+
+        The table runs no timer; its owner calls this on its own tick. Only rows whose age
+        text changed are rendered again.
+        """
+        self.refresh()
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._begin_pass()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        if self._styles is None or self._layout is None or self._now is None:
+            self._begin_pass()
+        layout = self._layout
+        styles = self._styles
+        assert layout is not None and styles is not None
+        if y == 0:
+            return self._header_strip(layout, styles)
+        rows = self._data.rows
+        if not rows:
+            return self._empty_strip(y, layout, styles)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(rows):
+            return Strip.blank(layout.width, styles.base)
+        job_id = rows[len(rows) - 1 - index if self._reverse else index]
+        return self._row_strip(job_id, layout, styles)
+
+    def _begin_pass(self) -> None:
+        """Read the styles, the width and the time once per render pass."""
+        styles = self._read_styles()
+        if styles != self._styles:
+            self._forget_rendering()
+            self._styles = styles
+        width = self.size.width
+        if self._layout is None or self._layout.width != width:
+            self._layout = self._make_layout(width)
+            self._strips.clear()
+            self._header = None
+        self._now = _timestamp(self._clock())
+
+    def _read_styles(self) -> _Styles:
+        def full(name: str) -> Style:
+            return self.get_component_styles(f"job-table--{name}").rich_style
+
+        def partial(name: str) -> Style:
+            return self.get_component_styles(f"job-table--{name}").partial_rich_style
+
+        return _Styles(
+            base=self.rich_style,
+            header=full("header"),
+            cursor=full("cursor"),
+            marked=full("marked"),
+            marker=partial("marker"),
+            progress=partial("progress"),
+            muted=partial("muted"),
+            empty=full("empty"),
+            states={s: partial(f"state-{s.value.replace('_', '-')}") for s in JobState},
+        )
+
+    def _make_layout(self, width: int) -> _Layout:
+        specs: list[tuple[str, str, int]] = []
+        if self._show_service:
+            specs.append(("service", "Service", 12))
+        specs += [
+            ("id", "ID", self._widths["id"]),
+            ("state", "State", self._widths["state"]),
+            ("type", "Type", self._widths["type"]),
+            ("progress", "Progress", PROGRESS_BAR + 5),
+            ("updated", "Updated", 8),
+        ]
+        specs += [(c.key, c.title, c.width) for c in self._extra]
+        fixed = MARKER_WIDTH + sum(w + 1 for _, _, w in specs)
+        specs.append(("message", "Message", max(MESSAGE_MIN_WIDTH, width - fixed)))
+        cells: list[_Cell] = []
+        x = MARKER_WIDTH
+        for key, title, cell_width in specs:
+            cells.append(_Cell(key, title, x, cell_width))
+            x += cell_width + 1
+        return _Layout(width, tuple(cells))
+
+    def _header_strip(self, layout: _Layout, styles: _Styles) -> Strip:
+        if self._header is None:
+            arrow = " ▼" if self._reverse else " ▲"
+            parts = [" " * MARKER_WIDTH]
+            for cell in layout.cells:
+                title = cell.title + arrow if cell.key == self._data.column else cell.title
+                parts.append(fit(title, cell.width) + " ")
+            text = "".join(parts)
+            self._header = self._finish([Segment(text, styles.header)], layout, styles.header)
+        return self._header
+
+    def _empty_strip(self, y: int, layout: _Layout, styles: _Styles) -> Strip:
+        middle = max(1, (self.size.height + 1) // 2)
+        if y != middle or not self.empty_text:
+            return Strip.blank(layout.width, styles.base)
+        text = fit(self.empty_text, layout.width).strip()
+        left = max(0, (layout.width - cell_len(text)) // 2)
+        segments = [Segment(" " * left, styles.base), Segment(text, styles.base + styles.empty)]
+        return self._finish(segments, layout, styles.base)
+
+    def _row_strip(self, job_id: str, layout: _Layout, styles: _Styles) -> Strip:
+        job = self._data.jobs[job_id]
+        cursor = job_id == self._cursor
+        marked = job_id in self._marks
+        updated = _timestamp(_updated(job))
+        age = "" if updated is None or self._now is None else relative_age(self._now - updated)
+        state = (job.revision, cursor, marked, age)
+        cached = self._strips.get(job_id)
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        strip = self._render_row(job, layout, styles, cursor, marked, age)
+        strips = self._strips
+        if len(strips) >= CACHE_LIMIT:
+            del strips[next(iter(strips))]
+        strips[job_id] = (state, strip)
+        return strip
+
+    def _render_row(
+        self, job: Job, layout: _Layout, styles: _Styles, cursor: bool, marked: bool, age: str
+    ) -> Strip:
+        row = styles.cursor if cursor else styles.marked if marked else styles.base
+        segments = [
+            Segment("● ", row + styles.marker) if marked else Segment(" " * MARKER_WIDTH, row)
+        ]
+        add = segments.append
+        for key, _, _, width in layout.cells:
+            style = row
+            if key == "id":
+                text = job.id
+            elif key == "state":
+                text = _state_text(job)
+                if not cursor:
+                    style = row + styles.states[job.state]
+            elif key == "type":
+                text = job.type
+            elif key == "progress":
+                text = progress_text(job.progress)
+                if not cursor:
+                    style = row + styles.progress
+            elif key == "updated":
+                text = age
+                if not cursor:
+                    style = row + styles.muted
+            elif key == "message":
+                text = job.message
+            elif key == "service":
+                text = job.service
+            else:
+                text = job.extra.get(key, "")
+            add(Segment(fit(text, width) + " ", style))
+        return self._finish(segments, layout, row)
+
+    @staticmethod
+    def _finish(segments: list[Segment], layout: _Layout, style: Style) -> Strip:
+        return Strip(segments).adjust_cell_length(layout.width, style)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _search_text(self, job: Job) -> str:
+        """The text a filter searches: every cell but Updated, one line per cell, lowercase."""
+        progress = "" if job.progress is None else f"{job.progress:.0f}%"
+        text = f"{job.id}\n{_state_text(job)}\n{job.type}\n{progress}\n{job.message}"
+        if self._show_service:
+            text = f"{job.service}\n{text}"
+        if self._extra:
+            extra = job.extra
+            text = "\n".join([text, *(extra.get(c.key, "") for c in self._extra)])
+        return text.lower()
+
+    def _check_sort_key(self, column: str | None) -> None:
+        known = {*FIXED_COLUMNS, *SORT_ONLY_KEYS, *(c.key for c in self._extra)}
+        if column is not None and column not in known:
+            raise ValueError(f"no column {column!r} to sort by")
+
+    def _fit_widths(self, jobs: Collection[Job], *, shrink: bool) -> None:
+        """Size ID, State and Type to their longest text (bounded); grow only on updates."""
+        widths = {"id": 4, "state": 5, "type": 4} if shrink else dict(self._widths)
+        for key, limit, field in (
+            ("id", 24, "id"),
+            ("state", 16, "raw_state"),
+            ("type", 16, "type"),
+        ):
+            longest = max(map(len, map(attrgetter(field), jobs)), default=0)
+            widths[key] = max(widths[key], min(limit, longest))
+        if widths != self._widths:
+            self._widths = widths
+            self._layout = None
+
+    def _forget_rendering(self) -> None:
+        self._strips.clear()
+        self._header = None
+        self._styles = None
+
+    def _display_index(self, job_id: str | None) -> int | None:
+        if job_id is None:
+            return None
+        index = self._data.index(job_id)
+        if index is None:
+            return None
+        return len(self._data.rows) - 1 - index if self._reverse else index
+
+    def _id_at(self, row: int) -> str:
+        rows = self._data.rows
+        return rows[len(rows) - 1 - row if self._reverse else row]
+
+    def _anchor(self) -> _Anchor:
+        """Where the cursor is before a change: its sort key and its line on screen."""
+        cursor = self._cursor
+        if cursor is None:
+            return _Anchor(None, 0)
+        row = self._display_index(cursor)
+        line = None if row is None else row - int(self.scroll_y)
+        if line is not None and not 0 <= line < self._body_height():
+            line = None
+        return _Anchor(self._data.keys.get(cursor), line)
+
+    def _rows_changed(self, anchor: _Anchor) -> None:
+        """Re-seat the cursor after the rows changed, keep it on its line, repaint, announce.
+
+        If the cursor's job is gone, the cursor goes to the row that took its place. If the
+        cursor was on screen, the view scrolls so that it stays on the same screen line.
+        """
+        data = self._data
+        rows = data.rows
+        if not rows:
+            self._cursor = None
+        elif self._cursor is None or data.index(self._cursor) is None:
+            if anchor.key is None:
+                self._cursor = self._id_at(0)
+            else:
+                position = bisect_left(rows, anchor.key, key=data.keys.__getitem__)
+                if self._reverse:
+                    position -= 1
+                self._cursor = rows[min(len(rows) - 1, max(0, position))]
+        self.virtual_size = Size(0, len(rows) + 1)
+        self.refresh()
+        row = self._display_index(self._cursor)
+        if anchor.line is not None and row is not None and self.is_mounted:
+            self.scroll_to(y=max(0, row - anchor.line), animate=False, force=True)
+            self._scroll_to_cursor()
+        self._announce()
+
+    def _set_cursor(self, job_id: str | None) -> None:
+        old = self._cursor
+        if job_id == old:
+            return
+        self._cursor = job_id
+        self._refresh_job(old)
+        self._refresh_job(job_id)
+        self._scroll_to_cursor()
+        self._announce()
+
+    def _refresh_job(self, job_id: str | None) -> None:
+        """Repaint the row of one job, if it is on screen."""
+        row = self._display_index(job_id)
+        if row is None:
+            return
+        line = row - int(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def _body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_to_cursor(self) -> None:
+        row = self._display_index(self._cursor)
+        if row is None or not self.is_mounted:
+            return
+        body = self._body_height()
+        top = int(self.scroll_y)
+        if row < top:
+            target = row
+        elif row >= top + body:
+            target = row - body + 1
+        else:
+            return
+        self.scroll_to(y=target, animate=False, force=True)
+
+    def _announce(self) -> None:
+        job = self.cursor_job
+        before = self._announced
+        if job is before:
+            return
+        self._announced = job
+        if job is None or before is None or job != before:
+            self.post_message(self.CursorMoved(self, job))
+
+    def _page(self) -> int:
+        return max(1, self._body_height() - 1)
+
+    def _move(self, rows: int) -> None:
+        current = self._display_index(self._cursor)
+        count = len(self._data.rows)
+        if count == 0:
+            return
+        target = 0 if current is None else min(count - 1, max(0, current + rows))
+        self._set_cursor(self._id_at(target))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_cursor()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or self._layout is None:
+            return
+        if offset.y == 0:
+            for cell in self._layout.cells:
+                if cell.x <= offset.x < cell.x + cell.width + 1:
+                    same = cell.key == self._data.column
+                    self.sort_by(cell.key, reverse=not self._reverse if same else False)
+                    break
+            return
+        row = int(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self._data.rows):
+            self._set_cursor(self._id_at(row))
+            job = self.cursor_job
+            if event.chain == 2 and job is not None:
+                self.post_message(self.Selected(self, job))
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_select(self) -> None:
+        job = self.cursor_job
+        if job is not None:
+            self.post_message(self.Selected(self, job))
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_page_up(self) -> None:
+        self._move(-self._page())
+
+    def action_page_down(self) -> None:
+        self._move(self._page())
+
+    def action_first(self) -> None:
+        self._move(-len(self._data.rows))
+
+    def action_last(self) -> None:
+        self._move(len(self._data.rows))
+
+    def action_toggle_mark(self) -> None:
+        if self._cursor is not None:
+            self.toggle_mark(self._cursor)
+
+    def action_mark_up(self) -> None:
+        self._mark_and_move(-1)
+
+    def action_mark_down(self) -> None:
+        self._mark_and_move(1)
+
+    def _mark_and_move(self, rows: int) -> None:
+        if self._cursor is None:
+            return
+        self._mark(self._cursor)
+        self._move(rows)
+        if self._cursor is not None:
+            self._mark(self._cursor)
+
+    def _mark(self, job_id: str) -> None:
+        if job_id not in self._marks:
+            self._marks.add(job_id)
+            self._refresh_job(job_id)
