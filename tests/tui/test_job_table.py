@@ -353,6 +353,26 @@ async def test_incremental_and_bulk_updates_match_a_fresh_load(filtered: bool) -
         await pilot.pause()
 
 
+@pytest.mark.parametrize("padding", [0, 600], ids=["in-place", "bulk"])
+async def test_deltas_tolerate_unknown_and_repeated_ids(padding: int) -> None:
+    """A `changed` job the table never had is added; an `added` one it has is replaced."""
+    table = new_table(sort="id", reverse=False)
+    async with TableApp(table).run_test(size=SIZE):
+        table.set_jobs([make_job(n) for n in range(1, 4)])
+        noise = tuple(make_job(n) for n in range(1000, 1000 + padding))
+        table.apply(
+            JobsDelta(
+                added=(make_job(2, message="again", revision="r2"), *noise),
+                changed=(make_job(7),),
+                removed=("job-0003", "job-0099"),
+            )
+        )
+        assert table.row_ids()[:3] == ["job-0001", "job-0002", "job-0007"]
+        assert table.total_count == 3 + padding
+        job = table.get_job("job-0002")
+        assert job is not None and job.message == "again"
+
+
 # -- sorting and filtering -------------------------------------------------------------------
 
 

@@ -200,7 +200,7 @@ class _Rows:
         return None
 
     def position_of(self, key: SortKey) -> int:
-        """Where a row with this sort key would go among the visible rows."""
+        """Where a row with this sort key goes (or went) among the visible rows."""
         return bisect_left(self.rows, key, key=self.keys.__getitem__)
 
     def matches(self, job_id: str) -> bool:
@@ -231,10 +231,8 @@ class _Rows:
         key = self._key_funcs[self.column]
         self.keys = {job_id: key(job, seqs[job_id]) for job_id, job in store.items()}
         self._key_cache = {self.column: self.keys}
-        if self._search is not None:
-            text = self._search_text
-            self._search = {job_id: text(job) for job_id, job in store.items()}
-        self._resort()
+        self._search = None
+        self._resort(list(store))
 
     def update(self, delta: JobsDelta) -> None:
         """Apply added, changed and removed jobs, in place when the delta is small.
@@ -243,11 +241,14 @@ class _Rows:
         re-sort of the (mostly sorted) lists is cheaper.
         """
         if delta.size > BULK_UPDATE:
-            for job in (*delta.added, *delta.changed):
-                self._put(job)
+            known = self.jobs.keys() - delta.removed
             for job_id in delta.removed:
                 self._drop(job_id)
-            self._resort()
+            for job in (*delta.added, *delta.changed):
+                self._put(job)
+            kept = [job_id for job_id in self.order if job_id in known]
+            fresh = dict.fromkeys(j.id for j in (*delta.added, *delta.changed) if j.id not in known)
+            self._resort(kept + list(fresh))
             return
         for job_id in delta.removed:
             if job_id in self.jobs:
@@ -275,7 +276,7 @@ class _Rows:
                 del self._key_cache[stale]
         self.column = column
         self.keys = keys
-        self._resort()
+        self._resort(self.order)
 
     def set_filter(
         self,
@@ -298,8 +299,9 @@ class _Rows:
             self._search = {job_id: text(job) for job_id, job in self.jobs.items()}
         return self._search
 
-    def _resort(self) -> None:
-        self.order = sorted(self.jobs, key=self.keys.__getitem__)
+    def _resort(self, ids: list[str]) -> None:
+        """Sort every id (given in an order close to the result, which makes sorting cheap)."""
+        self.order = sorted(ids, key=self.keys.__getitem__)
         self._refilter()
 
     def _refilter(self) -> None:
@@ -653,11 +655,12 @@ class JobTable(ScrollView, can_focus=True):
         anchor = self._anchor()
         self._data.update(delta)
         strips = self._strips
-        for job in delta.changed:
+        for job in (*delta.added, *delta.changed):
             strips.pop(job.id, None)
         for job_id in delta.removed:
             strips.pop(job_id, None)
-            self._marks.discard(job_id)
+            if job_id not in self._data.jobs:
+                self._marks.discard(job_id)
         self._fit_widths((*delta.added, *delta.changed), shrink=False)
         self._rows_changed(anchor)
 
@@ -956,7 +959,7 @@ class JobTable(ScrollView, can_focus=True):
             if anchor.key is None:
                 self._cursor = self._id_at(0)
             else:
-                position = bisect_left(rows, anchor.key, key=data.keys.__getitem__)
+                position = data.position_of(anchor.key)
                 if self._reverse:
                     position -= 1
                 self._cursor = rows[min(len(rows) - 1, max(0, position))]
