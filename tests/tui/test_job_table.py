@@ -173,6 +173,19 @@ async def test_rows_render_with_header_raw_state_progress_age_and_extra_columns(
         assert table.row_count == 2 and table.total_count == 2
 
 
+async def test_long_messages_are_cut_where_the_scrollbar_begins() -> None:
+    table = new_table()
+    async with TableApp(table).run_test(size=SIZE) as pilot:
+        table.set_jobs([make_job(n, message="x" * 300) for n in range(50)])
+        await pilot.pause()
+        assert table.show_vertical_scrollbar
+        visible = table.scrollable_content_region.width
+        assert visible < table.size.width
+        line = screen_lines(table)[1]
+        assert line[:visible].rstrip().endswith("x…")
+        assert line[visible:].strip() == ""
+
+
 async def test_show_service_adds_a_leading_column() -> None:
     table = new_table(show_service=True)
     async with TableApp(table).run_test(size=SIZE) as pilot:

@@ -762,7 +762,7 @@ class JobTable(ScrollView, can_focus=True):
         if styles != self._styles:
             self._forget_rendering()
             self._styles = styles
-        width = self.size.width
+        width = self.scrollable_content_region.width  # less the vertical scrollbar
         if self._layout is None or self._layout.width != width:
             self._layout = self._make_layout(width)
             self._strips.clear()
