@@ -15,7 +15,13 @@ from textual.message import Message
 
 from jobtui.core.errors import InputError
 from jobtui.core.models import Column, Job, JobsDelta, JobState
-from jobtui.tui.widgets.job_table import JobTable, fit, progress_text, relative_age
+from jobtui.tui.widgets.job_table import (
+    BULK_UPDATE,
+    JobTable,
+    fit,
+    progress_text,
+    relative_age,
+)
 
 EPOCH = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NOW = EPOCH + timedelta(days=1)
@@ -334,7 +340,8 @@ async def test_incremental_and_bulk_updates_match_a_fresh_load(filtered: bool) -
         table.sort_by("id", reverse=True)
         table.set_filter(needle)
         table.set_state_filter(wanted)
-        for serial, round_size in enumerate((3, 40, 900, 5, 2000, 1), start=2):
+        sizes = (3, 40, 900, 5, 3 * BULK_UPDATE, 1)  # deltas of about a third of each
+        for serial, round_size in enumerate(sizes, start=2):
             existing = list(current)
             removed = tuple(rng.sample(existing, min(len(existing), round_size // 3)))
             kept = [i for i in existing if i not in set(removed)]
@@ -366,7 +373,7 @@ async def test_incremental_and_bulk_updates_match_a_fresh_load(filtered: bool) -
         await pilot.pause()
 
 
-@pytest.mark.parametrize("padding", [0, 600], ids=["in-place", "bulk"])
+@pytest.mark.parametrize("padding", [0, BULK_UPDATE], ids=["in-place", "bulk"])
 async def test_deltas_tolerate_unknown_and_repeated_ids(padding: int) -> None:
     """A `changed` job the table never had is added; an `added` one it has is replaced."""
     table = new_table(sort="id", reverse=False)

@@ -47,7 +47,7 @@ SORT_ONLY_KEYS = ("created",)
 MARKER_WIDTH = 2
 MESSAGE_MIN_WIDTH = 10
 PROGRESS_BAR = 5
-BULK_UPDATE = 512
+BULK_UPDATE = 1000
 """Deltas larger than this re-sort all rows instead of moving each job."""
 CACHE_LIMIT = 2048
 """Rendered rows kept; a screen shows far fewer, the rest spares a re-render when scrolling back."""
@@ -182,7 +182,7 @@ class _Rows:
         self.pattern: re.Pattern[str] | None = None
         self.invert = False
 
-    # -- queries ----------------------------------------------------------------------------
+    # -- queries ------------------------------------------------------------------------------
 
     @property
     def filtered(self) -> bool:
@@ -214,7 +214,7 @@ class _Rows:
             return (self.pattern.search(text) is not None) != self.invert
         return (self.needle in text) != self.invert
 
-    # -- loading and updating ---------------------------------------------------------------
+    # -- loading and updating -----------------------------------------------------------------
 
     def load(self, jobs: Iterable[Job]) -> None:
         """Replace every job (insertion order is the order given)."""
@@ -291,7 +291,7 @@ class _Rows:
         self.invert = invert
         self._refilter()
 
-    # -- internals --------------------------------------------------------------------------
+    # -- internals ----------------------------------------------------------------------------
 
     def _searchable(self) -> dict[str, str]:
         if self._search is None:
@@ -576,7 +576,7 @@ class JobTable(ScrollView, can_focus=True):
         self._widths = {"id": 4, "state": 5, "type": 4}
         self.set_reactive(JobTable.empty_text, empty_text)
 
-    # -- watchers ---------------------------------------------------------------------------
+    # -- watchers -----------------------------------------------------------------------------
 
     def watch_empty_text(self) -> None:
         if not self._data.rows:
@@ -586,7 +586,7 @@ class JobTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._forget_rendering()
 
-    # -- public API -------------------------------------------------------------------------
+    # -- public API ---------------------------------------------------------------------------
 
     @property
     def cursor_job(self) -> Job | None:
@@ -733,7 +733,7 @@ class JobTable(ScrollView, can_focus=True):
         """
         self.refresh()
 
-    # -- rendering --------------------------------------------------------------------------
+    # -- rendering ----------------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._begin_pass()
@@ -885,7 +885,7 @@ class JobTable(ScrollView, can_focus=True):
     def _finish(segments: list[Segment], layout: _Layout, style: Style) -> Strip:
         return Strip(segments).adjust_cell_length(layout.width, style)
 
-    # -- internals --------------------------------------------------------------------------
+    # -- internals ----------------------------------------------------------------------------
 
     def _search_text(self, job: Job) -> str:
         """The text a filter searches: every cell but Updated, one line per cell, lowercase."""
@@ -1027,6 +1027,21 @@ class JobTable(ScrollView, can_focus=True):
         target = 0 if current is None else min(count - 1, max(0, current + rows))
         self._set_cursor(self._id_at(target))
 
+    def _mark_and_move(self, rows: int) -> None:
+        if self._cursor is None:
+            return
+        self._mark(self._cursor)
+        self._move(rows)
+        if self._cursor is not None:
+            self._mark(self._cursor)
+
+    def _mark(self, job_id: str) -> None:
+        if job_id not in self._marks:
+            self._marks.add(job_id)
+            self._refresh_job(job_id)
+
+    # -- events -------------------------------------------------------------------------------
+
     def on_resize(self, event: events.Resize) -> None:
         self._scroll_to_cursor()
 
@@ -1039,16 +1054,18 @@ class JobTable(ScrollView, can_focus=True):
                 if cell.x <= offset.x < cell.x + cell.width + 1:
                     same = cell.key == self._data.column
                     self.sort_by(cell.key, reverse=not self._reverse if same else False)
+                    event.stop()
                     break
             return
         row = int(self.scroll_y) + offset.y - 1
         if 0 <= row < len(self._data.rows):
+            event.stop()
             self._set_cursor(self._id_at(row))
             job = self.cursor_job
             if event.chain == 2 and job is not None:
                 self.post_message(self.Selected(self, job))
 
-    # -- actions ----------------------------------------------------------------------------
+    # -- actions ------------------------------------------------------------------------------
 
     def action_select(self) -> None:
         job = self.cursor_job
@@ -1082,16 +1099,3 @@ class JobTable(ScrollView, can_focus=True):
 
     def action_mark_down(self) -> None:
         self._mark_and_move(1)
-
-    def _mark_and_move(self, rows: int) -> None:
-        if self._cursor is None:
-            return
-        self._mark(self._cursor)
-        self._move(rows)
-        if self._cursor is not None:
-            self._mark(self._cursor)
-
-    def _mark(self, job_id: str) -> None:
-        if job_id not in self._marks:
-            self._marks.add(job_id)
-            self._refresh_job(job_id)
