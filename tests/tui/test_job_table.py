@@ -192,6 +192,14 @@ async def test_long_messages_are_cut_where_the_scrollbar_begins() -> None:
         assert line[visible:].strip() == ""
 
 
+async def test_a_job_without_a_raw_state_shows_its_category() -> None:
+    table = new_table()
+    async with TableApp(table).run_test(size=SIZE) as pilot:
+        table.set_jobs([make_job(1, state=JobState.NEEDS_INPUT, raw_state="")])
+        await pilot.pause()
+        assert screen_lines(table)[1].split()[:3] == ["job-0001", "needs", "input"]
+
+
 async def test_show_service_adds_a_leading_column() -> None:
     table = new_table(show_service=True)
     async with TableApp(table).run_test(size=SIZE) as pilot:

@@ -618,13 +618,16 @@ class JobTable(ScrollView, can_focus=True):
 
     @property
     def sort_column(self) -> str | None:
+        """The key of the column the rows are sorted by (None: the order given)."""
         return self._data.column
 
     @property
     def sort_reverse(self) -> bool:
+        """True when sorted descending."""
         return self._reverse
 
     def get_job(self, job_id: str) -> Job | None:
+        """A job held by the table, shown or not."""
         return self._data.jobs.get(job_id)
 
     def job_at(self, row: int) -> Job:
@@ -714,6 +717,7 @@ class JobTable(ScrollView, can_focus=True):
         return True
 
     def toggle_mark(self, job_id: str) -> None:
+        """Mark a job, or unmark it if it is marked."""
         if job_id in self._marks:
             self._marks.discard(job_id)
         elif job_id in self._data.jobs:
@@ -721,6 +725,7 @@ class JobTable(ScrollView, can_focus=True):
         self._refresh_job(job_id)
 
     def clear_marks(self) -> None:
+        """Unmark every job (after an action on the marked jobs)."""
         if self._marks:
             self._marks.clear()
             self.refresh()
@@ -906,12 +911,13 @@ class JobTable(ScrollView, can_focus=True):
     def _fit_widths(self, jobs: Collection[Job], *, shrink: bool) -> None:
         """Size ID, State and Type to their longest text (bounded); grow only on updates."""
         widths = {"id": 4, "state": 5, "type": 4} if shrink else dict(self._widths)
-        for key, limit, field in (
-            ("id", 24, "id"),
-            ("state", 16, "raw_state"),
-            ("type", 16, "type"),
-        ):
-            longest = max(map(len, map(attrgetter(field), jobs)), default=0)
+        texts: tuple[tuple[str, int, Callable[[Job], str]], ...] = (
+            ("id", 24, attrgetter("id")),
+            ("state", 16, _state_text),
+            ("type", 16, attrgetter("type")),
+        )
+        for key, limit, text in texts:
+            longest = max(map(len, map(text, jobs)), default=0)
             widths[key] = max(widths[key], min(limit, longest))
         if widths != self._widths:
             self._widths = widths
