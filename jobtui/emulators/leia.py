@@ -1634,7 +1634,7 @@ class FaultsMiddleware:
         response: Response | None = None
         if faults.fail_status is not None:
             status = faults.fail_status
-            response = problem_response(status, f"Simulated failure (HTTP {status})")
+            response = problem_response(status, "Simulated failure")
         elif faults.malformed:
             response = Response(b'{"id": "', media_type="application/json")
         if response is not None:
