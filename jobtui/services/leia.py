@@ -683,7 +683,7 @@ class LeiaClient:
 
     @property
     def base_url(self) -> str:
-        return str(self._http.base_url)
+        return str(self._http.base_url).rstrip("/")
 
     @property
     def logged_in(self) -> bool:
@@ -865,7 +865,7 @@ class LeiaClient:
 
     def status_chunks(self, job_ids: Sequence[str]) -> list[list[str]]:
         """Split ids so each `GET /job/{ids}/status` URL stays within `max_url` bytes."""
-        fixed = len(self.base_url.rstrip("/")) + len("/job/") + len("/status")
+        fixed = len(self.base_url) + len("/job/") + len("/status")
         chunks: list[list[str]] = []
         current: list[str] = []
         size = fixed
