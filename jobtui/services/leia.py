@@ -14,8 +14,9 @@ L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids
   (K = `full_every`, default 10): the whole list, ceil(T / L) `GET /job` requests (at least one;
   a 404 "No jobs found" is an empty list);
 * every other cycle: ceil(A / C) `GET /job/{ids}/status` requests, then one `GET /job/{id}` per job
-  whose status changed (S), plus one `GET /job?parent_job_id=` per conditional job among them (to
-  pick up the jobs its rules created). No request at all when A = 0;
+  whose status changed (S), plus one `GET /job?parent_job_id=` per conditional job that changed or
+  is PROCESSING with none of its jobs known yet (to pick up the jobs its rules create). No request
+  at all when A = 0;
 * plus one `GET /whoami` when nothing was sent for `keepalive_after` seconds (default 240), one
   `POST /login` the first time, and one more after a 401.
 
@@ -1125,23 +1126,31 @@ class LeiaService(Service):
         statuses = await self.client.get_statuses(active)
         stale = [i for i in active if statuses.get(i) != self._records[i].status_text]
         fetched = await self._fetch(stale)
-        added: list[LeiaJob] = []
-        for job in fetched.values():
-            if job is not None and job.is_conditional:
-                children, _ = await self.client.list_all_jobs(
-                    LeiaFilters(parent_job_id=job.id), page_size=self.page_size
-                )
-                added.extend(c for c in children if c.id not in self._records)
+        _, children = self._indexes()
+        look = [
+            job_id
+            for job_id in active
+            if (record := fetched.get(job_id, self._records[job_id])) is not None
+            and record.is_conditional
+            and (
+                job_id in fetched or (record.status_text == "PROCESSING" and job_id not in children)
+            )
+        ]
+        added: dict[str, LeiaJob] = {}
+        for job_id in look:
+            found, _ = await self.client.list_all_jobs(
+                LeiaFilters(parent_job_id=job_id), page_size=self.page_size
+            )
+            added.update((c.id, c) for c in found if c.id not in self._records)
         for job_id, job in fetched.items():
             if job is None:
                 self._records.pop(job_id, None)
                 self._jobs.pop(job_id, None)
+                self._index = None
             else:
                 self._put(job)
-        for job in added:
+        for job in added.values():
             self._put(job)
-        if added or any(job is None for job in fetched.values()):
-            self._index = None
 
     async def _fetch(self, job_ids: Sequence[str]) -> dict[str, LeiaJob | None]:
         """Fetch jobs in full, four at a time; None for a job the server no longer knows."""

@@ -537,6 +537,15 @@ async def test_conditional_job_runs_the_matching_rules(
     assert job.raw_state == "READY" and job.raw["execute_after_id"] == classify.id
     assert service.jobs[job.id] is job
 
+    advance_until(state, lambda: state.jobs[job.id].status == "PROCESSING", step=0.25)
+    assert state.jobs[job.id].rule_jobs is None  # its rules are evaluated a moment later
+    await service.poll()
+    assert service.jobs[job.id].raw_state == "PROCESSING" and not service.chain(job.id).children
+    advance_until(state, lambda: state.jobs[job.id].rule_jobs is not None, step=0.25)
+    await service.poll()  # no status change, yet the rules' jobs show up while it runs
+    assert service.jobs[job.id].raw_state == "PROCESSING"
+    assert len(service.chain(job.id).children) == 3
+
     advance_until(state, lambda: state.jobs[job.id].terminal)
     await service.poll()
     finished = service.jobs[job.id]
@@ -594,7 +603,13 @@ async def test_polling_strategy_makes_fewer_requests_than_full_listing(
             changed = [i for i in active if smart.jobs[i].raw_state != before[i].raw_state]
             assert spent["get_job_statuses"] == len(smart.client.status_chunks(active))
             assert spent["get_job"] == len(changed)
-            conditional = [i for i in changed if smart.jobs[i].type == "conditional"]
+            parents = {j.raw.get("parent_job_id") for j in before.values()}
+            conditional = [
+                i
+                for i in active
+                if smart.jobs[i].type == "conditional"
+                and (i in changed or (smart.jobs[i].raw_state == "PROCESSING" and i not in parents))
+            ]
             assert spent["get_jobs"] == len(conditional)
         # Same view of the world as listing everything, for a fraction of the requests.
         assert {i: j.revision for i, j in smart.jobs.items()} == {
