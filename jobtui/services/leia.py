@@ -178,6 +178,8 @@ class LeiaApplication(_Wire):
     """The logged-in application (`/whoami`, and the `application` of a login)."""
 
     id: WireText = None
+    api_key: SecretStr | None = None
+    """The spec's Application may echo the key back: kept masked."""
     application_type: WireText = None
     email: WireText = None
     first_name: WireText = None

@@ -89,8 +89,8 @@ def test_start_of_a_blocked_dependant_waits_then_runs(leia: tuple[Api, LeiaState
             break
     assert state.jobs[second["id"]].terminal
     if state.jobs[first["id"]].status == "PROCESSED":
-        assert state.jobs[second["id"]].started is not None
-        assert state.jobs[second["id"]].started >= (state.jobs[first["id"]].finished or 0)
+        started, finished = state.jobs[second["id"]].started, state.jobs[first["id"]].finished
+        assert started is not None and finished is not None and started >= finished
     else:
         assert state.jobs[second["id"]].reason == f"Prerequisite job {first['id']} is FAILED"
 

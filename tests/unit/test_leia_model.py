@@ -16,6 +16,7 @@ from jobtui.core.models import Action, JobState
 from jobtui.emulators.leia import condition_holds, rule_matches
 from jobtui.services.leia import (
     STATE_OF,
+    LeiaApplication,
     LeiaFilters,
     LeiaJob,
     LeiaJobType,
@@ -395,3 +396,12 @@ async def test_chain_of_a_snapshot(service: LeiaService) -> None:
     assert sub2.parent is snapshot["cond"] and sub2.waits_on is snapshot["sub1"]
     orphan = chain_of("orphan", snapshot)
     assert orphan.waits_on_id == "gone" and orphan.waits_on is None
+
+
+def test_an_echoed_api_key_stays_masked() -> None:
+    application = LeiaApplication.model_validate_json(
+        '{"id": "a", "api_key": "ghsrt6j94u6nbdw148j6t41nxf65bnwdt", "email": "x@y.z", "extra": 1}'
+    )
+    assert "ghsrt6j94u6nbdw148j6t41nxf65bnwdt" not in repr(application)
+    assert application.api_key is not None
+    assert application.api_key.get_secret_value() == "ghsrt6j94u6nbdw148j6t41nxf65bnwdt"
