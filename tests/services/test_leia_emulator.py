@@ -172,3 +172,16 @@ def test_faults_latency_and_status(leia: tuple[Api, LeiaState]) -> None:
     state.faults.latency = 0.2
     answer = api.get("/whoami")
     assert answer.status_code == 200 and answer.elapsed.total_seconds() >= 0.2
+
+
+def test_same_seed_same_world() -> None:
+    from jobtui.emulators.base import EmulatorSettings
+
+    def world(seed: int) -> list[dict[str, Any]]:
+        state = LeiaState(EmulatorSettings(seed=seed, speed=0, jobs=300))
+        state.clock.advance(500)
+        state.tick()
+        return [state.to_json(job) for job in state.own]
+
+    assert world(3) == world(3)
+    assert world(3) != world(4)
