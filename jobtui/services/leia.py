@@ -1024,7 +1024,6 @@ class LeiaService(Service):
 
     kind = "leia"
     columns = (
-        Column("job_type", "Type", 12),
         Column("model", "Model", 24),
         Column("documents", "Docs", 5),
     )
