@@ -1,0 +1,142 @@
+"""The bsub.io new-job dialog: pick a processing type and a local file, upload, submit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+
+from jobtui.core.errors import InputError, ServiceError
+from jobtui.core.models import Job
+
+if TYPE_CHECKING:
+    from jobtui.services.bsub import BsubService
+
+
+def check_input_file(text: str) -> Path:
+    """The file typed by the user, or InputError naming the field."""
+    if not text.strip():
+        raise InputError("file", "choose a file to upload")
+    path = Path(text.strip()).expanduser()
+    if not path.exists():
+        raise InputError("file", f"{path} does not exist")
+    if not path.is_file():
+        raise InputError("file", f"{path} is not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise InputError("file", f"{path} cannot be read: {error.strerror}") from None
+    return path
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+class NewBsubJobScreen(ModalScreen[Job | None]):
+    """Create a bsub.io job: type, input file, upload with progress, submit.
+
+    | Key | Action |
+    | :- | :- |
+    | `ctrl+s` | Create and submit. |
+    | `escape` | Close. |
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+s", "create", "Create"),
+    ]
+
+    def __init__(self, service: BsubService, directory: Path | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.directory = directory or Path.cwd()
+        self._descriptions: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"New job on {self.service.name}", classes="dialog-title")
+            yield Label("Processing type", classes="field-label")
+            yield Select[str]([], prompt="loading types…", id="type")
+            yield Static("", id="description", classes="dim")
+            yield Label("Input file", classes="field-label")
+            yield Input(placeholder=f"{self.directory}/input.dat", id="file")
+            yield Label("", id="message", classes="field-error")
+            yield ProgressBar(total=None, show_eta=False, id="progress")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Create and submit", id="create", variant="primary")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#progress").display = False
+        self.load_types()
+
+    @work(exclusive=True, group="types", exit_on_error=False, description="load bsub.io types")
+    async def load_types(self) -> None:
+        select = self.query_one("#type", Select)
+        try:
+            types = await self.service.types()
+        except ServiceError as error:
+            self.query_one("#message", Label).update(error.line)
+            select.prompt = "no types"
+            return
+        self._descriptions = {t.type: t.description or t.name or "" for t in types}
+        select.set_options((f"{t.name or t.type}  ({t.type})", t.type) for t in types)
+        select.prompt = "choose a type"
+        select.focus()
+
+    @on(Select.Changed, "#type")
+    def _type_changed(self, event: Select.Changed) -> None:
+        value = event.value
+        text = self._descriptions.get(value, "") if isinstance(value, str) else ""
+        self.query_one("#description", Static).update(text)
+
+    @on(Input.Submitted, "#file")
+    @on(Button.Pressed, "#create")
+    def action_create(self) -> None:
+        message = self.query_one("#message", Label)
+        value = self.query_one("#type", Select).value
+        if not isinstance(value, str):
+            message.update("type: choose a processing type")
+            return
+        try:
+            path = check_input_file(self.query_one("#file", Input).value)
+        except InputError as error:
+            message.update(str(error))
+            return
+        message.update(f"uploading {path.name} ({human_size(path.stat().st_size)})…")
+        self.submit(value, path)
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.workers.cancel_group(self, "submit")
+        self.dismiss(None)
+
+    @work(exclusive=True, group="submit", exit_on_error=False, description="create bsub.io job")
+    async def submit(self, type_id: str, path: Path) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = True
+        button = self.query_one("#create", Button)
+        button.disabled = True
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(total=total, progress=done)
+
+        try:
+            job = await self.service.new_job(type_id, path, progress)
+        except ServiceError as error:
+            self.query_one("#message", Label).update(error.line)
+            button.disabled = False
+            return
+        self.dismiss(job)

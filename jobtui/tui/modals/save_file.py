@@ -1,0 +1,103 @@
+"""Save a job's output to a local file, with progress, never overwriting without asking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, ProgressBar
+
+from jobtui.core.errors import ServiceError
+from jobtui.core.models import Job
+from jobtui.core.service import Service
+
+
+def check_destination(text: str) -> Path:
+    """The path typed by the user, or ValueError with a message for the form."""
+    if not text.strip():
+        raise ValueError("give a file path")
+    path = Path(text.strip()).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"folder {path.parent} does not exist")
+    return path
+
+
+class SaveFileScreen(ModalScreen[Path | None]):
+    """Ask where to save, then download with a progress bar. Dismisses with the saved path.
+
+    | Key | Action |
+    | :- | :- |
+    | `enter` | Save. |
+    | `escape` | Close (a running download is stopped; nothing is left behind but the partial file). |
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, service: Service, job: Job, directory: Path | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.job = job
+        self.directory = directory or Path.cwd()
+        self._confirmed_overwrite: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Save output of {self.job.id}", classes="dialog-title")
+            yield Label("File", classes="field-label")
+            yield Input(str(self.directory / self.service.output_name(self.job)), id="path")
+            yield Label("", id="message", classes="field-error")
+            yield ProgressBar(total=None, show_eta=False, id="progress")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#progress").display = False
+        self.query_one("#path", Input).focus()
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        message = self.query_one("#message", Label)
+        try:
+            path = check_destination(self.query_one("#path", Input).value)
+        except ValueError as error:
+            message.update(str(error))
+            return
+        if path.exists() and self._confirmed_overwrite != path:
+            self._confirmed_overwrite = path
+            message.update(f"{path.name} exists: press Save again to overwrite it")
+            self.query_one("#save", Button).label = "Overwrite"
+            return
+        message.update("")
+        self.download(path)
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.workers.cancel_group(self, "download")
+        self.dismiss(None)
+
+    @work(exclusive=True, group="download", exit_on_error=False, description="download output")
+    async def download(self, path: Path) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = True
+        self.query_one("#save", Button).disabled = True
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(total=total, progress=done)
+
+        try:
+            saved = await self.service.download(self.job, path, progress)
+        except (ServiceError, OSError) as error:
+            self.query_one("#message", Label).update(
+                error.line if isinstance(error, ServiceError) else f"cannot write: {error}"
+            )
+            self.query_one("#save", Button).disabled = False
+            return
+        self.dismiss(saved)

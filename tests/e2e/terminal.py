@@ -1,0 +1,88 @@
+"""Run a command in a real pseudo-terminal and read its screen with pyte."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import termios
+import time
+from collections.abc import Callable, Sequence
+
+import pyte
+
+
+class Terminal:
+    """A child process on a pty of `columns` x `lines`, its output fed to a pyte screen."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        columns: int = 160,
+        lines: int = 48,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.screen = pyte.Screen(columns, lines)
+        self.stream = pyte.ByteStream(self.screen)
+        self.written = 0
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: exec the command with the terminal size set
+            os.execvpe(argv[0], list(argv), {**os.environ, **(env or {})})
+        self.pid = pid
+        self.fd = fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        self.exit_code: int | None = None
+
+    def read(self, timeout: float = 0.1) -> None:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:
+            return
+        self.written += len(data)
+        self.stream.feed(data)
+
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.read()
+            text = self.text()
+            if predicate(text):
+                return text
+            if self.poll() is not None:
+                break
+        raise AssertionError(f"screen never matched; last screen:\n{self.text()}")
+
+    def send(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def poll(self) -> int | None:
+        if self.exit_code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.exit_code = os.waitstatus_to_exitcode(status)
+        return self.exit_code
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.read(0.05)
+            code = self.poll()
+            if code is not None:
+                return code
+        raise AssertionError(f"process did not exit; last screen:\n{self.text()}")
+
+    def close(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)

@@ -1,0 +1,29 @@
+"""The installed `jobtui demo`, started in a real pseudo-terminal, read as a person would see it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.terminal import Terminal
+
+JOBTUI = shutil.which("jobtui", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(
+    JOBTUI is None, reason="the jobtui command is not installed in this environment"
+)
+def test_demo_shows_jobs_and_quits_cleanly() -> None:
+    assert JOBTUI is not None
+    term = Terminal([JOBTUI, "demo", "--seed", "7"], env={"TERM": "xterm-256color"})
+    try:
+        screen = term.wait_for(lambda text: "bsub.io" in text and "● live" in text, timeout=30)
+        assert re.search(r"\b(finished|processing|pending|failed)\b", screen), screen
+        term.send("q")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
