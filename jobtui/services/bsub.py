@@ -1,0 +1,900 @@
+"""bsub.io (REST API 1.0.0): wire models, `BsubClient`, and `BsubService`.
+
+The client speaks raw HTTP over one httpx client: every call sends `Authorization: Bearer <key>`
+(the upload also sends the job's upload token as the `token` query parameter). Uploads are streamed
+from disk: the multipart body is built chunk by chunk around the file, with its exact length sent up
+front, so a file of any size never sits in memory; outputs are streamed to a temporary file next to
+the destination and renamed when complete.
+
+A job's life: create (`created`, holding an upload token) -> upload (`loaded`) -> submit
+(`pending`) -> a worker claims it (`claimed`, `preparing`, `processing`) -> `finished` or `failed`.
+A cancelled job ends `failed` with `error_code` "cancelled". Any state the server may add later is
+kept as text and shown as sent.
+
+One poll is one `GET /v1/jobs?limit=N` (newest first; N = `list_limit`, default 1000), plus one
+`GET /v1/types` the first time (the types name each job's output file extension). When the server
+has more jobs than it sent, the poll says so ("N of TOTAL").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import mimetypes
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, Protocol
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter, ValidationError
+
+from jobtui.core.errors import (
+    BadPayloadError,
+    RefusedError,
+    ServiceError,
+)
+from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+
+# -- states -------------------------------------------------------------------------------------
+
+
+class BsubStatus(StrEnum):
+    """Job states as the API lists them. The wire models keep any other value as text."""
+
+    CREATED = "created"
+    LOADED = "loaded"
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    PREPARING = "preparing"
+    PROCESSING = "processing"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+CANCELLED_CODE = "cancelled"
+"""The `error_code` of a job that was cancelled (it ends `failed`)."""
+TERMINAL_STATUSES = frozenset({"finished", "failed"})
+STARTED_STATUSES = frozenset({"claimed", "preparing", "processing", "finished"})
+
+STATE_OF: Mapping[str, JobState] = {
+    "created": JobState.NEEDS_INPUT,
+    "loaded": JobState.NEEDS_INPUT,
+    "pending": JobState.QUEUED,
+    "claimed": JobState.RUNNING,
+    "preparing": JobState.RUNNING,
+    "processing": JobState.RUNNING,
+    "finished": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+}
+
+
+def state_of(status: str, error_code: str | None = None) -> JobState:
+    """The common state of a bsub.io status: `created` and `loaded` wait for the user (upload,
+    then submit); a `failed` job whose error code is "cancelled" was cancelled; anything unknown
+    is UNKNOWN (and shown as sent)."""
+    if status == "failed" and error_code == CANCELLED_CODE:
+        return JobState.CANCELLED
+    return STATE_OF.get(status, JobState.UNKNOWN)
+
+
+# -- wire models --------------------------------------------------------------------------------
+
+
+def _lenient_time(value: Any) -> Any:
+    """A date-time as the server wrote it (`Z`, an offset, or naive UTC); anything else is None."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _text_or_empty(value: Any) -> Any:
+    return "" if value is None else _text(value)
+
+
+def _size(value: Any) -> Any:
+    """A byte count: an integer, or a number sent as text or float; anything else is None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _texts(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(item) for item in value if item is not None]
+    return value
+
+
+WireTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
+WireText = Annotated[str | None, BeforeValidator(_text)]
+WireSize = Annotated[int | None, BeforeValidator(_size)]
+WireTexts = Annotated[list[str], BeforeValidator(_texts)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class BsubJob(_Wire):
+    """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
+    is any text (unknown states are not an error)."""
+
+    id: Annotated[str, BeforeValidator(_text)]
+    status: WireText = None
+    type: WireText = None
+    user_id: WireText = None
+    upload_token: SecretStr | None = None
+    """Present only while the job is `created`; kept masked."""
+    data_size: WireSize = None
+    claimed_by: WireText = None
+    error_code: WireText = None
+    error_message: WireText = None
+    created_at: WireTime = None
+    updated_at: WireTime = None
+    claimed_at: WireTime = None
+    finished_at: WireTime = None
+
+    @property
+    def status_text(self) -> str:
+        return self.status or ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status_text in TERMINAL_STATUSES
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status_text == "failed" and self.error_code == CANCELLED_CODE
+
+    @property
+    def started(self) -> bool:
+        """A worker has had the job: it has a log."""
+        return self.status_text in STARTED_STATUSES or self.claimed_at is not None
+
+    def wire(self) -> dict[str, Any]:
+        """The record as received (the upload token masked)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class TypeInput(_Wire):
+    mime_in: WireTexts = []
+
+
+class TypeOutput(_Wire):
+    mime_out: WireTexts = []
+    ext: WireText = None
+    display: WireText = None
+
+
+class TypeExample(_Wire):
+    cmd: WireText = None
+    desc: WireText = None
+
+
+class ProcessingType(_Wire):
+    """One entry of `GET /v1/types`: `type` is the id `create_job` takes."""
+
+    type: Annotated[str, BeforeValidator(_text_or_empty)] = ""
+    name: WireText = None
+    description: WireText = None
+    input: TypeInput | None = None
+    output: TypeOutput | None = None
+    example: TypeExample | None = None
+
+    @property
+    def extension(self) -> str | None:
+        ext = (self.output.ext if self.output else None) or ""
+        ext = ext.strip().lstrip(".")
+        return ext or None
+
+
+class BsubVersion(_Wire):
+    version: WireText = None
+    server: WireText = None
+    build: WireText = None
+
+
+class _Types(_Wire):
+    types: list[ProcessingType] | None = None
+
+
+class _JobAnswer(_Wire):
+    success: bool | None = None
+    data: BsubJob
+
+
+class JobList(_Wire):
+    """One `GET /v1/jobs` answer: newest first, `total` counted before the limit."""
+
+    jobs: list[BsubJob] = []
+    total: WireSize = None
+
+
+class _JobListAnswer(_Wire):
+    success: bool | None = None
+    data: JobList
+
+
+class _Message(_Wire):
+    success: bool | None = None
+    message: WireText = None
+
+
+class UploadResult(_Wire):
+    success: bool | None = None
+    message: WireText = None
+    data_size: WireSize = None
+
+
+class _ErrorBody(_Wire):
+    success: bool | None = None
+    error: WireText = None
+
+
+_TYPES = TypeAdapter(_Types)
+_VERSION = TypeAdapter(BsubVersion)
+_JOB_ANSWER = TypeAdapter(_JobAnswer)
+_LIST_ANSWER = TypeAdapter(_JobListAnswer)
+_MESSAGE = TypeAdapter(_Message)
+_UPLOAD = TypeAdapter(UploadResult)
+_ERROR = TypeAdapter(_ErrorBody)
+
+
+def _errors_line(error: ValidationError) -> str:
+    first = error.errors()[0] if error.errors() else None
+    if not first:
+        return "unexpected body"
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where or 'body'}: {first.get('msg', 'invalid')}"
+
+
+def _reason(response: httpx.Response) -> str:
+    """The server's message: the Error body's `error`, else the start of the text."""
+    try:
+        body = _ERROR.validate_json(response.content)
+    except ValidationError:
+        text = response.text.strip()
+        return "" if text.startswith(("{", "[", "<")) else text[:200]
+    return body.error or ""
+
+
+def human_size(size: float | None) -> str:
+    """1536 -> "1.5 KiB"; None -> ""."""
+    if size is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+# -- client -------------------------------------------------------------------------------------
+
+UPLOAD_CHUNK = 256 * 1024
+DOWNLOAD_CHUNK = 256 * 1024
+UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+"""Uploads and downloads: a minute for each read or write (the server may be slow to answer once
+the last byte of a large upload is in)."""
+
+
+def _quote_filename(name: str) -> str:
+    clean = "".join(" " if char in "\r\n" else char for char in name)
+    return clean.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class MultipartFile:
+    """A multipart/form-data body with one file field, read from disk chunk by chunk.
+
+    `length` is known up front (the file's size plus the part headers), so the request carries a
+    Content-Length and no chunked encoding. `progress(done, total)` is called with the file's bytes
+    sent so far after each chunk.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        field: str = "file",
+        filename: str | None = None,
+        content_type: str | None = None,
+        chunk_size: int = UPLOAD_CHUNK,
+        progress: Progress | None = None,
+    ) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self.boundary = f"jobtui-{secrets.token_hex(16)}"
+        name = filename or path.name
+        mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self.head = (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="{field}"; filename="{_quote_filename(name)}"\r\n'
+            f"Content-Type: {mime}\r\n\r\n"
+        ).encode()
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self.sent = 0
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def length(self) -> int:
+        return len(self.head) + self.size + len(self.tail)
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": self.content_type, "Content-Length": str(self.length)}
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.sent, self.size)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.sent = 0
+        self._report()
+        yield self.head
+        handle = _open_read(self.path)
+        try:
+            left = self.size
+            while left > 0:
+                chunk = await asyncio.to_thread(handle.read, min(self.chunk_size, left))
+                if not chunk:
+                    raise OSError(f"{self.path.name} became shorter while it was uploading")
+                left -= len(chunk)
+                self.sent += len(chunk)
+                self._report()
+                yield chunk
+        finally:
+            handle.close()
+        yield self.tail
+
+
+def _open_read(path: Path) -> BinaryIO:
+    return path.open("rb")
+
+
+class _PartFile:
+    """The temporary file a download is written to before it is renamed into place."""
+
+    def __init__(self, dest: Path) -> None:
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        self.path = Path(name)
+        self.file: BinaryIO = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self, dest: Path) -> None:
+        self.file.close()
+        self.path.replace(dest)
+
+    def discard(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class BsubClient:
+    """An async client for one bsub.io account (one API key) over one httpx client.
+
+    Every method raises only `ServiceError`s, each one line naming the service.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: SecretStr | str,
+        *,
+        service: str = "bsub",
+        verify: bool = True,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transfer_timeout: httpx.Timeout | float = UPLOAD_TIMEOUT,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.service = service
+        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self._http = http or make_client(_root_url(url), verify=verify, timeout=timeout)
+        self.transfer_timeout = transfer_timeout
+
+    def __repr__(self) -> str:
+        return f"BsubClient({self.service!r}, {self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _headers(self, accept: str = "application/json", *, auth: bool = True) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        return headers
+
+    def _error(self, response: httpx.Response) -> ServiceError:
+        return error_for_status(self.service, response, _reason)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        ok: tuple[int, ...] = (200,),
+        accept: str = "application/json",
+        auth: bool = True,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                params=params,
+                json=json_body,
+                headers=self._headers(accept, auth=auth),
+            )
+        except httpx.HTTPError as error:
+            raise transport_error(self.service, error) from None
+        if response.status_code not in ok:
+            raise self._error(response)
+        return response
+
+    def _parse(self, adapter: TypeAdapter[Any], response: httpx.Response, what: str) -> Any:
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as error:
+            raise BadPayloadError(
+                self.service, f"unexpected {what}: {_errors_line(error)}"
+            ) from None
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    async def get_types(self) -> list[ProcessingType]:
+        """`GET /v1/types`: the processing types a job can be created with."""
+        response = await self._call("GET", "/v1/types")
+        answer: _Types = self._parse(_TYPES, response, "type list")
+        return list(answer.types or [])
+
+    async def get_version(self) -> BsubVersion:
+        """`GET /v1/version` (sent without the key: it is public)."""
+        response = await self._call("GET", "/v1/version", auth=False)
+        version: BsubVersion = self._parse(_VERSION, response, "version")
+        return version
+
+    async def create_job(self, type_id: str) -> BsubJob:
+        """`POST /v1/jobs`: a `created` job holding its upload token."""
+        response = await self._call("POST", "/v1/jobs", json_body={"type": type_id}, ok=(200, 201))
+        answer: _JobAnswer = self._parse(_JOB_ANSWER, response, "job")
+        return answer.data
+
+    async def upload(
+        self,
+        job_id: str,
+        upload_token: SecretStr | str,
+        path: Path,
+        progress: Progress | None = None,
+        *,
+        chunk_size: int = UPLOAD_CHUNK,
+    ) -> UploadResult:
+        """`POST /v1/upload/{job_id}?token=`: the file as the multipart field `file`, streamed
+        from disk. A file the server finds too large (413) is a `RefusedError` naming it and its
+        size; a file that cannot be read is a `ServiceError` naming it."""
+        token = (
+            upload_token.get_secret_value() if isinstance(upload_token, SecretStr) else upload_token
+        )
+        try:
+            body = MultipartFile(path, chunk_size=chunk_size, progress=progress)
+        except OSError as error:
+            raise ServiceError(
+                self.service, f"cannot read {path}: {error.strerror or error}"
+            ) from None
+        headers = self._headers() | body.headers()
+        try:
+            response = await self._http.post(
+                f"/v1/upload/{_segment(job_id)}",
+                params={"token": token},
+                content=body,
+                headers=headers,
+                timeout=self.transfer_timeout,
+            )
+        except httpx.HTTPError as error:
+            raise transport_error(self.service, error) from None
+        except OSError as error:
+            raise ServiceError(
+                self.service, f"cannot read {path}: {error.strerror or error}"
+            ) from None
+        if response.status_code == 413:
+            reason = _reason(response)
+            raise RefusedError(
+                self.service,
+                f"{path.name} is too large to upload ({human_size(body.size)}, {body.size} bytes)"
+                + (f": {reason}" if reason else "")
+                + " (HTTP 413)",
+                status=413,
+            )
+        if response.status_code != 200:
+            raise self._error(response)
+        result: UploadResult = self._parse(_UPLOAD, response, "upload answer")
+        return result
+
+    async def submit(self, job_id: str) -> str:
+        """`POST /v1/jobs/{id}/submit`: `loaded` -> `pending`. Returns the server's message."""
+        response = await self._call("POST", f"/v1/jobs/{_segment(job_id)}/submit")
+        answer: _Message = self._parse(_MESSAGE, response, "submit answer")
+        return answer.message or "submitted"
+
+    async def get_job(self, job_id: str) -> BsubJob:
+        response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}")
+        answer: _JobAnswer = self._parse(_JOB_ANSWER, response, "job")
+        return answer.data
+
+    async def list_jobs(self, status: str | None = None, limit: int | None = None) -> JobList:
+        """`GET /v1/jobs`: newest first, at most `limit` (the server's default is 20)."""
+        params: dict[str, str] = {}
+        if status:
+            params["status"] = status
+        if limit is not None:
+            params["limit"] = str(limit)
+        response = await self._call("GET", "/v1/jobs", params=params)
+        answer: _JobListAnswer = self._parse(_LIST_ANSWER, response, "job list")
+        return answer.data
+
+    async def cancel(self, job_id: str) -> str:
+        """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""
+        response = await self._call("POST", f"/v1/jobs/{_segment(job_id)}/cancel")
+        answer: _Message = self._parse(_MESSAGE, response, "cancel answer")
+        return answer.message or "cancelled"
+
+    async def delete(self, job_id: str) -> None:
+        """`DELETE /v1/jobs/{id}`. A job still in progress answers 409 (`ConflictError`)."""
+        await self._call("DELETE", f"/v1/jobs/{_segment(job_id)}", ok=(200, 204))
+
+    async def logs(self, job_id: str) -> str:
+        """`GET /v1/jobs/{id}/logs`: the job's stderr."""
+        response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}/logs", accept="text/plain")
+        return response.text
+
+    async def output(self, job_id: str, dest: Path, progress: Progress | None = None) -> Path:
+        """`GET /v1/jobs/{id}/output` streamed into `dest` (through a temporary file in the same
+        folder, renamed when complete). A job that is not finished answers 409."""
+        path = f"/v1/jobs/{_segment(job_id)}/output"
+        headers = self._headers("application/octet-stream")
+        try:
+            async with self._http.stream(
+                "GET", path, headers=headers, timeout=self.transfer_timeout
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise self._error(response)
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                try:
+                    part = _PartFile(dest)
+                except OSError as error:
+                    raise ServiceError(
+                        self.service, f"cannot write {dest}: {error.strerror or error}"
+                    ) from None
+                done = 0
+                try:
+                    if progress is not None:
+                        progress(0, total)
+                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+                        part.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                    part.commit(dest)
+                except OSError as error:
+                    part.discard()
+                    raise ServiceError(
+                        self.service, f"cannot write {dest}: {error.strerror or error}"
+                    ) from None
+                except BaseException:
+                    part.discard()
+                    raise
+        except httpx.HTTPError as error:
+            raise transport_error(self.service, error) from None
+        return dest
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _root_url(url: str) -> str:
+    """The server's root: the API's paths carry `/v1` themselves, so a URL ending in it is cut."""
+    root = url.rstrip("/")
+    return root[: -len("/v1")] if root.endswith("/v1") else root
+
+
+# -- adapter ------------------------------------------------------------------------------------
+
+
+class BsubConfigLike(Protocol):
+    """What `from_config` reads of `jobtui.config.BsubConfig`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def verify(self) -> bool: ...
+    @property
+    def token(self) -> SecretStr: ...
+
+
+_PHRASES = {
+    "created": "waiting for its input upload",
+    "loaded": "input uploaded, not submitted",
+    "pending": "queued for a worker",
+    "finished": "finished",
+}
+
+
+def message_of(record: BsubJob) -> str:
+    """A short line for the table: the error when the job failed, else what it is doing."""
+    status = record.status_text
+    if record.cancelled:
+        return "cancelled" + (f": {record.error_message}" if record.error_message else "")
+    if status == "failed":
+        if record.error_message and record.error_code:
+            return f"{record.error_message} ({record.error_code})"
+        return record.error_message or record.error_code or "failed"
+    worker = record.claimed_by or "a worker"
+    if status == "claimed":
+        return f"claimed by {worker}"
+    if status == "preparing":
+        return f"preparing on {worker}"
+    if status == "processing":
+        return f"processing on {worker}"
+    if status in _PHRASES:
+        return _PHRASES[status]
+    return f"state {status!r}" if status else "no state"
+
+
+def actions_of(record: BsubJob) -> frozenset[Action]:
+    """What may be done with a job now (the server's rules): submit a loaded job; cancel anything
+    that has not ended; delete what has ended; read the log once a worker had it; save the output of
+    a finished job."""
+    status = record.status_text
+    allowed: set[Action] = set()
+    if status == "loaded":
+        allowed.add(Action.SUBMIT)
+    if status not in TERMINAL_STATUSES:
+        allowed.add(Action.CANCEL)
+    if status in TERMINAL_STATUSES:
+        allowed.add(Action.DELETE)
+    if record.started:
+        allowed.add(Action.LOGS)
+    if status == "finished":
+        allowed.add(Action.DOWNLOAD)
+    return frozenset(allowed)
+
+
+def _what(job: Job) -> str:
+    if job.state is JobState.CANCELLED:
+        return "cancelled"
+    return job.raw_state or job.state.label
+
+
+class BsubService(Service):
+    """One bsub.io account as a job list, with the new-job flow (create, upload, submit)."""
+
+    kind = "bsub"
+    columns = (
+        Column("size", "Data", 10),
+        Column("worker", "Worker", 14),
+    )
+    actions = (
+        Action.NEW,
+        Action.SUBMIT,
+        Action.CANCEL,
+        Action.DELETE,
+        Action.LOGS,
+        Action.DOWNLOAD,
+    )
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        token: SecretStr | str,
+        *,
+        verify: bool = True,
+        list_limit: int = 1000,
+        client: BsubClient | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.client = client or BsubClient(url, token, service=name, verify=verify)
+        self.list_limit = max(1, list_limit)
+        self._types: list[ProcessingType] | None = None
+
+    def __repr__(self) -> str:
+        return f"BsubService({self.name!r}, {self.client.base_url!r})"
+
+    @classmethod
+    def from_config(cls, cfg: BsubConfigLike) -> BsubService:
+        return cls(cfg.name, cfg.url, cfg.token, verify=cfg.verify)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- polling --------------------------------------------------------------------------------
+
+    async def poll(self) -> PollResult:
+        if self._types is None:
+            await self.types()
+        listing = await self.client.list_jobs(limit=self.list_limit)
+        jobs = [self.to_job(record) for record in listing.jobs]
+        total = listing.total if listing.total is not None and listing.total > len(jobs) else None
+        return PollResult(jobs, total)
+
+    def to_job(self, record: BsubJob) -> Job:
+        status = record.status_text
+        return Job(
+            service=self.name,
+            id=record.id,
+            state=state_of(status, record.error_code),
+            raw_state=status,
+            type=record.type or "",
+            created=record.created_at,
+            updated=record.updated_at,
+            started=record.claimed_at,
+            finished=record.finished_at,
+            message=message_of(record),
+            actions=actions_of(record),
+            extra={
+                "size": human_size(record.data_size) if record.data_size else "",
+                "worker": record.claimed_by or "",
+            },
+            raw=record.wire(),
+            revision="|".join(
+                (
+                    record.updated_at.isoformat() if record.updated_at else "",
+                    status,
+                    str(record.data_size or 0),
+                    record.claimed_by or "",
+                    record.error_code or "",
+                )
+            ),
+        )
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def disabled_reason(self, action: Action, job: Job | None) -> str | None:
+        if job is None or action not in self.actions or action in job.actions:
+            return super().disabled_reason(action, job)
+        what = _what(job)
+        status = job.raw_state
+        if action is Action.SUBMIT:
+            if status == "created":
+                return "upload the input first: only loaded jobs can be submitted"
+            return f"only loaded jobs can be submitted; this one is {what}"
+        if action is Action.CANCEL:
+            if job.state is JobState.CANCELLED:
+                return "the job is already cancelled"
+            return f"{what} jobs cannot be cancelled"
+        if action is Action.DELETE:
+            return f"only finished or failed jobs can be deleted; this one is {what}"
+        if action is Action.LOGS:
+            return f"no log yet: no worker has claimed the job ({what})"
+        if action is Action.DOWNLOAD:
+            return f"only finished jobs have an output; this one is {what}"
+        return super().disabled_reason(action, job)
+
+    def confirm_text(self, action: Action, job: Job) -> str:
+        label = f"job {job.id}" + (f" ({job.type})" if job.type else "")
+        if action is Action.CANCEL:
+            return f"Cancel {label}, now {job.raw_state}? It will end as failed (cancelled)."
+        if action is Action.DELETE:
+            return f"Delete {label} with its input and output? This cannot be undone."
+        return super().confirm_text(action, job)
+
+    async def run_action(self, action: Action, job: Job) -> str:
+        if action is Action.SUBMIT:
+            await self.client.submit(job.id)
+            return f"job {job.id} submitted"
+        if action is Action.CANCEL:
+            await self.client.cancel(job.id)
+            return f"job {job.id} cancelled"
+        if action is Action.DELETE:
+            await self.client.delete(job.id)
+            return f"job {job.id} deleted"
+        raise UnsupportedActionError(self.name, action)
+
+    async def read_log(self, job: Job) -> str:
+        return await self.client.logs(job.id)
+
+    def output_name(self, job: Job) -> str:
+        ext = self.extension_of(job.type)
+        return f"{job.id}.{ext}" if ext else f"{job.id}.out"
+
+    async def download(self, job: Job, dest: Path, progress: Progress | None = None) -> Path:
+        return await self.client.output(job.id, dest, progress)
+
+    # -- the new-job flow -----------------------------------------------------------------------
+
+    async def types(self) -> list[ProcessingType]:
+        """The processing types that can be used (fetched each time, and remembered)."""
+        found = [t for t in await self.client.get_types() if t.type]
+        self._types = found
+        return found
+
+    def extension_of(self, type_id: str) -> str | None:
+        for kind in self._types or ():
+            if kind.type == type_id:
+                return kind.extension
+        return None
+
+    async def new_job(self, type_id: str, path: Path, progress: Progress | None = None) -> Job:
+        """Create a job of `type_id`, upload `path` to it (streamed, reporting progress), submit it.
+
+        When the upload or the submission fails, the error says so and names the job that was
+        created, which stays on the server (`created` or `loaded`) for the user to deal with.
+        """
+        created = await self.client.create_job(type_id)
+        if created.upload_token is None:
+            raise BadPayloadError(
+                self.name, f"job {created.id} was created without an upload token"
+            )
+        try:
+            await self.client.upload(created.id, created.upload_token, path, progress)
+        except ServiceError as error:
+            raise _retold(
+                error,
+                f"job {created.id} was created but uploading {path.name} failed: {error.message}",
+            ) from None
+        try:
+            await self.client.submit(created.id)
+        except ServiceError as error:
+            raise _retold(
+                error,
+                f"job {created.id} has its input but could not be submitted: {error.message}",
+            ) from None
+        return self.to_job(await self.client.get_job(created.id))
+
+
+def _retold(error: ServiceError, message: str) -> ServiceError:
+    """The same error (same type and status) with a message that says more."""
+    again = copy.copy(error)
+    again.message = " ".join(message.split())
+    again.args = (again.line,)
+    return again
