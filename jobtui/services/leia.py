@@ -1118,7 +1118,10 @@ class LeiaService(Service):
         await self.client.keep_alive()
         self.last_poll_requests = self.client.request_count - before
         self.last_poll_full = full
-        return PollResult(list(self._jobs.values()))
+        described = self._filters.describe()
+        return PollResult(
+            list(self._jobs.values()), note=f"filter {described}" if described else ""
+        )
 
     async def _refresh_active(self) -> None:
         active = [job_id for job_id, job in self._records.items() if not job.terminal]

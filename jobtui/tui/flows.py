@@ -1,12 +1,15 @@
-"""Actions that open a form of their own, per (service kind, action).
+"""Actions that open a form of their own, per (service kind, action), and other per-kind hooks.
 
 Generic actions (confirm-and-run, logs, save output) are handled by `ServiceTab`; the ones here
-need a service-specific dialog.
+need a service-specific dialog. `SELECT_FLOWS` says what enter on a job does in a kind's tab, and
+`TAB_KEYS` adds keys of its own to it. Kinds with a UI package register into these (and into the
+detail pane's `SECTIONS`) from their `register()`, called at the end of this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobtui.core.models import Action, Job
@@ -15,6 +18,19 @@ if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
 
 Flow = Callable[["ServiceTab", Job | None], None]
+SelectFlow = Callable[["ServiceTab", Job], None]
+TabFlow = Callable[["ServiceTab"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TabKey:
+    """A key a kind of service adds to its tab, besides the keys of its actions."""
+
+    key: str
+    name: str
+    """The binding's name (unique within the kind)."""
+    description: str
+    run: TabFlow
 
 
 def bsub_new_job(tab: ServiceTab, job: Job | None) -> None:
@@ -34,3 +50,18 @@ def bsub_new_job(tab: ServiceTab, job: Job | None) -> None:
 FLOWS: dict[tuple[str, Action], Flow] = {
     ("bsub", Action.NEW): bsub_new_job,
 }
+
+SELECT_FLOWS: dict[str, SelectFlow] = {}
+"""Per service kind: what enter (or a double click) on a job does in its tab."""
+
+TAB_KEYS: dict[str, tuple[TabKey, ...]] = {}
+"""Per service kind: extra keys of its tab (they must not clash with `ACTION_KEYS` or the table's)."""
+
+
+def _register_kinds() -> None:
+    from jobtui.tui import leia
+
+    leia.register()
+
+
+_register_kinds()

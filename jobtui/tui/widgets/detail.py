@@ -27,9 +27,10 @@ STATE_STYLES: Mapping[JobState, str] = {
     JobState.UNKNOWN: "bold",
 }
 
-SectionRenderer = Callable[[Job], RenderableType | None]
+SectionRenderer = Callable[[Job, Service], RenderableType | None]
 SECTIONS: dict[str, SectionRenderer] = {}
-"""Per service kind: an extra section rendered above the raw record (a question, a chain...)."""
+"""Per service kind: an extra section rendered above the raw record (a question, a chain...).
+It is given the service too, for what the job alone does not say (the jobs linked to it)."""
 
 
 def format_time(value: datetime | None) -> str:
@@ -79,7 +80,7 @@ def render_job(job: Job, service: Service) -> RenderableType:
         facts.add_row("cannot", Text("\n".join(blocked), style="dim"))
     parts: list[RenderableType] = [head, facts]
     section = SECTIONS.get(service.kind)
-    extra = section(job) if section else None
+    extra = section(job, service) if section else None
     if extra is not None:
         parts.append(extra)
     record = Table.grid(padding=(0, 2))
@@ -117,8 +118,10 @@ class JobDetail(VerticalScroll):
     def job(self) -> Job | None:
         return self._job
 
-    def show(self, job: Job | None) -> None:
-        if job is self._job:
+    def show(self, job: Job | None, *, others_changed: bool = False) -> None:
+        """Show `job`. With `others_changed` (other jobs of the service changed), a job already
+        shown is rendered again when its kind has a section, which may show those jobs."""
+        if job is self._job and not (others_changed and self.service.kind in SECTIONS):
             return
         self._job = job
         if job is None:

@@ -24,6 +24,7 @@ from jobtui.core.errors import ServiceError
 from jobtui.core.models import ACTION_INFO, Action, Job, diff_jobs
 from jobtui.core.polling import Backoff, Clock, Health, ServiceMonitor, utc_now
 from jobtui.core.service import Service
+from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS
 from jobtui.tui.messages import Polled
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
@@ -128,6 +129,8 @@ class ServiceTab(Vertical):
             key = ACTION_KEYS[action]
             self._bindings.bind(key, f"act('{action.value}')", service.action_label(action))
             self._bindings.bind(key, f"explain('{action.value}')", show=False)
+        for extra in TAB_KEYS.get(service.kind, ()):
+            self._bindings.bind(extra.key, f"tab_key('{extra.name}')", extra.description)
 
     def compose(self) -> ComposeResult:
         yield JobTable(self.service.columns, clock=self.clock, id="jobs")
@@ -184,7 +187,7 @@ class ServiceTab(Vertical):
             self.health = outcome.health
         if delta and (delta.changed or delta.added):
             self.post_message(self.JobsChanged(self, delta.added + delta.changed, previous))
-        self._show_detail(table.cursor_job)
+        self.query_one(JobDetail).show(table.cursor_job, others_changed=bool(delta))
         self._update_status()
         if delta:
             self.refresh_bindings()
@@ -226,6 +229,13 @@ class ServiceTab(Vertical):
     def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
         self._show_detail(message.job)
         self.refresh_bindings()
+
+    @on(JobTable.Selected)
+    def _selected(self, message: JobTable.Selected) -> None:
+        flow = SELECT_FLOWS.get(self.service.kind)
+        if flow is not None:
+            message.stop()
+            flow(self, message.job)
 
     def _show_detail(self, job: Job | None) -> None:
         self.query_one(JobDetail).show(job)
@@ -273,8 +283,6 @@ class ServiceTab(Vertical):
             self.notify("read-only: changes are disabled", severity="warning")
             return
         job = self.cursor_job
-        from jobtui.tui.flows import FLOWS
-
         flow = FLOWS.get((self.service.kind, action))
         if flow is not None:
             flow(self, job)
@@ -289,6 +297,11 @@ class ServiceTab(Vertical):
             jobs = [j for j in self.target_jobs() if action in j.actions]
             if jobs:
                 self.perform(action, jobs)
+
+    def action_tab_key(self, name: str) -> None:
+        for extra in TAB_KEYS.get(self.service.kind, ()):
+            if extra.name == name:
+                extra.run(self)
 
     def _open_log(self, job: Job) -> None:
         service = self.service

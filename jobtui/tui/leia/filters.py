@@ -1,0 +1,174 @@
+"""The Leia filter dialog: the server-side filters of `GET /job`.
+
+Unlike the table's own search, these filters are sent to Leia: the tab then lists only the jobs
+the server returns for them (the status line shows the filters in force). Blank fields are not sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from jobtui.core.errors import InputError
+from jobtui.services.leia import (
+    LeiaFilters,
+    LeiaJobType,
+    LeiaService,
+    LeiaStatus,
+    parse_filters,
+    wire_datetime,
+)
+
+if TYPE_CHECKING:
+    from jobtui.tui.widgets.service_tab import ServiceTab
+
+TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("model_id", "model id", "a model id"),
+    ("document_id", "document id", "jobs processing this document"),
+    ("application_id", "application id", "owner of the documents"),
+    ("execute_after_id", "waits on", "jobs whose execute_after_id is this job"),
+    ("parent_job_id", "parent job", "jobs created by this conditional job"),
+    ("created_after", "created after", "yyyy-mm-ddThh:mm:ss (UTC), inclusive"),
+    ("created_before", "created before", "yyyy-mm-ddThh:mm:ss (UTC), exclusive"),
+)
+"""Free-text filters: (LeiaFilters field, label, placeholder)."""
+CHOICE_FIELDS = ("status", "job_type")
+FIELDS = (*CHOICE_FIELDS, *(name for name, _, _ in TEXT_FIELDS))
+"""Every filter of the dialog, in its order."""
+
+
+def widget_id(field: str) -> str:
+    return "f-" + field.replace("_", "-")
+
+
+def filter_text(filters: LeiaFilters, field: str) -> str:
+    """A filter's current value as the dialog shows it."""
+    value = getattr(filters, field)
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return wire_datetime(value)
+    return str(value.value if isinstance(value, LeiaStatus | LeiaJobType) else value)
+
+
+class LeiaFilterScreen(ModalScreen[LeiaFilters | None]):
+    """Edit the server-side filters. Dismisses with the new filters, or None when cancelled.
+
+    | Key | Action |
+    | :- | :- |
+    | `enter`, `ctrl+s` | Apply. |
+    | `ctrl+r` | Clear every field. |
+    | `escape` | Close without changing anything. |
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+s", "apply", "Apply", priority=True),
+        Binding("ctrl+r", "clear", "Clear", priority=True),
+    ]
+
+    def __init__(self, service: LeiaService) -> None:
+        super().__init__()
+        self.service = service
+        self.current = service.filters
+
+    def compose(self) -> ComposeResult:
+        current = self.current
+        with Vertical(classes="dialog"):
+            yield Label(f"Filter {self.service.name} jobs on the server", classes="dialog-title")
+            with Grid(classes="form-grid"):
+                yield Label("status")
+                yield Select(
+                    [(s.value, s.value) for s in LeiaStatus],
+                    value=current.status.value if current.status else Select.NULL,
+                    prompt="any status",
+                    compact=True,
+                    id=widget_id("status"),
+                )
+                yield Label("job type")
+                yield Select(
+                    [(t.value, t.value) for t in LeiaJobType],
+                    value=current.job_type.value if current.job_type else Select.NULL,
+                    prompt="any type",
+                    compact=True,
+                    id=widget_id("job_type"),
+                )
+                for name, label, placeholder in TEXT_FIELDS:
+                    yield Label(label)
+                    yield Input(
+                        filter_text(current, name),
+                        placeholder=placeholder,
+                        compact=True,
+                        id=widget_id(name),
+                    )
+            yield Label("", id="message", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Apply (enter)", id="apply", variant="primary", compact=True)
+                yield Button("Clear all (ctrl+r)", id="clear", compact=True)
+                yield Button("Cancel (esc)", id="close", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{widget_id('status')}", Select).focus()
+
+    def values(self) -> dict[str, str]:
+        """The text of every field, as `parse_filters` takes it."""
+        out: dict[str, str] = {}
+        for name in CHOICE_FIELDS:
+            value = self.query_one(f"#{widget_id(name)}", Select).value
+            out[name] = value if isinstance(value, str) else ""
+        for name, _, _ in TEXT_FIELDS:
+            out[name] = self.query_one(f"#{widget_id(name)}", Input).value
+        return out
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        try:
+            filters = parse_filters(self.values())
+        except InputError as error:
+            self.query_one("#message", Label).update(f"{error.field}: {error.message}")
+            if error.field in FIELDS:
+                self.query_one(f"#{widget_id(error.field)}").focus()
+            return
+        # Filters the dialog does not show (job_id, sort) are kept as they were.
+        self.dismiss(replace(filters, job_id=self.current.job_id, sort=self.current.sort))
+
+    @on(Button.Pressed, "#clear")
+    def action_clear(self) -> None:
+        for name in CHOICE_FIELDS:
+            self.query_one(f"#{widget_id(name)}", Select).clear()
+        for name, _, _ in TEXT_FIELDS:
+            self.query_one(f"#{widget_id(name)}", Input).value = ""
+        self.query_one("#message", Label).update("")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def edit_filters(tab: ServiceTab) -> None:
+    """`f` in the Leia tab: the dialog, then the filters are applied and the tab polls at once."""
+    service = tab.service
+    if not isinstance(service, LeiaService):
+        return
+
+    def chosen(filters: LeiaFilters | None) -> None:
+        if filters is None or filters == service.filters:
+            return
+        service.set_filters(filters)
+        described = filters.describe()
+        tab.notify(
+            f"{service.name}: filters {described}" if described else f"{service.name}: no filters",
+            timeout=3,
+        )
+        tab.poll_now()
+
+    tab.app.push_screen(LeiaFilterScreen(service), chosen)
