@@ -1,11 +1,14 @@
-"""The jobtui command line. Only `jobtui`, `demo` and `serve`-like commands load Textual; the rest
-stay light (`--help` and `--version` import nothing heavy)."""
+"""The jobtui command line.
+
+Only argparse is imported up front: the config models, the emulators (uvicorn), the HTTP stack and
+Textual are imported inside the command that needs them, so `--help` and `--version` stay fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,41 +16,102 @@ from jobtui import __version__
 
 if TYPE_CHECKING:
     from jobtui.config import Config
+    from jobtui.emulators.base import EmulatorSettings
     from jobtui.emulators.runner import RunningEmulator
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
 
-EPILOG = """\
-commands:
-  (none)          open the dashboard on the services of the config file
-  demo            start local emulators of every service and open the dashboard on them
-  emulate         serve the emulators alone, print their URLs and credentials
-  config init     write a commented starter config file (mode 0600)
-  config check    validate a config file: one line per problem, with file, line and key
-
-config file: --config PATH, else $JOBTUI_CONFIG, else $XDG_CONFIG_HOME/jobtui/config.toml
-
-exit codes: 0 ok, 1 failure, 2 usage or config error
-"""
+KINDS = ("bsub", "ecotaxa", "leia", "dsp-ingest")
+"""Every service kind (the same as `jobtui.emulators.runner.KINDS`, without importing uvicorn)."""
 
 TAB_TITLES = {"bsub": "bsub.io", "ecotaxa": "EcoTaxa", "leia": "Leia", "dsp-ingest": "dsp-ingest"}
+"""The tab title of each kind's emulator in `jobtui demo` and `jobtui emulate --write-config`."""
+
+DEMO_JOBS = 40
+
+EPILOG = """\
+summary:
+  jobtui                 open the dashboard on the services of the config file
+  jobtui demo            start a local emulator of every service and open the dashboard on them
+  jobtui emulate         serve the emulators alone and print their URLs and credentials
+  jobtui config init     write a commented starter config file (mode 0600)
+  jobtui config check    check a config file: one line per problem, naming file, line and key
+
+config file:
+  --config PATH, else $JOBTUI_CONFIG, else $XDG_CONFIG_HOME/jobtui/config.toml
+  ($XDG_CONFIG_HOME defaults to ~/.config). config.example.toml documents every key.
+
+exit codes:
+  0  ok
+  1  failure (an emulator or the dashboard could not start, a file could not be written)
+  2  usage or config error (bad arguments, no config file, a config file with problems)
+"""
 
 
-def _kinds(text: str | None) -> list[str]:
-    from jobtui.emulators.runner import KINDS
+def _out(text: str = "") -> None:
+    print(text, flush=True)
 
-    if not text:
-        return list(KINDS)
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- arguments ------------------------------------------------------------------------------------
+
+
+def _kind_list(text: str) -> list[str]:
+    kinds = [kind.strip() for kind in text.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
-        raise SystemExit(
-            f"jobtui: unknown service kind {', '.join(unknown)} (known: {', '.join(KINDS)})"
+        raise argparse.ArgumentTypeError(
+            f"unknown service kind {', '.join(unknown)} (known: {', '.join(KINDS)})"
         )
-    return kinds
+    if not kinds:
+        raise argparse.ArgumentTypeError("give at least one service kind")
+    return list(dict.fromkeys(kinds))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 (frozen) or more")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--services",
+        type=_kind_list,
+        metavar="KINDS",
+        help=f"comma-separated service kinds ({','.join(KINDS)}; default: every one available)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="fixes every random choice of the emulators (default 1)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="simulated seconds per real second (default 1; 0 freezes the jobs)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobtui",
         description="A terminal dashboard for batch jobs on bsub.io, EcoTaxa, Leia and dsp-ingest.",
@@ -55,188 +119,338 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"jobtui {__version__}")
-    parser.add_argument("--config", type=Path, help="the config file to read")
-    parser.add_argument("--read-only", action="store_true", help="hide and refuse every change")
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--config", type=Path, metavar="PATH", help="the config file to read")
+    parser.add_argument(
+        "--read-only", action="store_true", help="offer no action that changes anything"
+    )
+    parser.set_defaults(handler=cmd_dashboard)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="open the dashboard on local emulators")
-    demo.add_argument("--seed", type=int, default=1, help="fixes every random choice (default 1)")
-    demo.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
-    demo.add_argument("--services", help="comma-separated kinds (default: all)")
-    demo.add_argument("--read-only", action="store_true", dest="demo_read_only")
+    demo = commands.add_parser(
+        "demo",
+        help="open the dashboard on local emulators of the services",
+        description="Start a local emulator of every service on 127.0.0.1 and open the "
+        "dashboard on them; stop them when the dashboard quits.",
+    )
+    _add_emulator_options(demo)
+    demo.add_argument(
+        "--read-only",
+        dest="demo_read_only",
+        action="store_true",
+        help="offer no action that changes anything",
+    )
+    demo.set_defaults(handler=cmd_demo)
 
-    emulate = sub.add_parser("emulate", help="serve the emulators until interrupted")
-    emulate.add_argument("--services", help="comma-separated kinds (default: all)")
-    emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--seed", type=int, default=1)
-    emulate.add_argument("--speed", type=float, default=1.0)
-    emulate.add_argument("--jobs", type=int, default=40, help="seeded jobs per service")
-    emulate.add_argument("--write-config", type=Path, metavar="PATH")
+    emulate = commands.add_parser(
+        "emulate",
+        help="serve the emulators alone and print their URLs and credentials",
+        description="Serve local emulators of the services until Ctrl-C (or SIGTERM), printing "
+        "each one's kind, URL and credentials.",
+    )
+    _add_emulator_options(emulate)
+    emulate.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    emulate.add_argument(
+        "--jobs",
+        type=_count,
+        default=DEMO_JOBS,
+        help=f"seeded jobs per emulator (default {DEMO_JOBS})",
+    )
+    emulate.add_argument(
+        "--write-config",
+        type=Path,
+        metavar="PATH",
+        help="write (or replace) a config file pointing at the emulators, mode 0600",
+    )
+    emulate.set_defaults(handler=cmd_emulate)
 
-    config = sub.add_parser("config", help="create or check a config file")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
-    init = config_sub.add_parser("init", help="write a starter config file")
-    init.add_argument("path", nargs="?", type=Path)
+    config = commands.add_parser(
+        "config",
+        help="create or check a config file",
+        description="Create or check a config file (default: the one jobtui would read).",
+    )
+    config_commands = config.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    init = config_commands.add_parser(
+        "init",
+        help="write a commented starter config file (mode 0600)",
+        description="Write a commented starter config file, readable by you only (mode 0600).",
+    )
+    init.add_argument("path", nargs="?", type=Path, metavar="PATH", help="where to write it")
     init.add_argument("--force", action="store_true", help="replace an existing file")
-    check = config_sub.add_parser("check", help="validate a config file")
-    check.add_argument("path", nargs="?", type=Path)
+    init.set_defaults(handler=cmd_config_init)
+    check = config_commands.add_parser(
+        "check",
+        help="check a config file",
+        description="Check a config file: print `ok: N services`, or one line per problem "
+        "naming the file, line and key (exit 2). Secret values are never printed.",
+    )
+    check.add_argument("path", nargs="?", type=Path, metavar="PATH", help="the file to check")
+    check.set_defaults(handler=cmd_config_check)
     return parser
 
 
-def _emulator_settings(seed: int, speed: float, jobs: int = 40, *, live: bool) -> Any:
+# -- the dashboard ---------------------------------------------------------------------------------
+
+
+def _no_config_message(path: Path, explicit: bool) -> str:
+    from jobtui.config import config_search_description
+
+    where = f"no config file at {path}" if explicit else config_search_description()
+    target = f" {path}" if explicit else ""
+    return (
+        f"jobtui: {where}.\n"
+        f"Create one with `jobtui config init{target}` and edit it, "
+        "or try the dashboard on local emulators with `jobtui demo`."
+    )
+
+
+def _run_dashboard(config: Config, *, read_only: bool = False, title: str | None = None) -> int:
+    from jobtui.core.errors import InputError, ServiceError
+    from jobtui.tui.app import run_app
+
+    try:
+        return run_app(config, read_only=read_only, title=title)
+    except (ServiceError, InputError) as error:
+        _err(f"jobtui: {error}")
+        return EXIT_FAILURE
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from jobtui.config import ConfigError, default_config_path, load_config, warn_if_readable
+
+    explicit = args.config is not None
+    path: Path = args.config.expanduser() if explicit else default_config_path()
+    if not path.is_file():
+        _err(_no_config_message(path, explicit))
+        return EXIT_USAGE
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_USAGE
+    if not config.services:
+        _err(
+            f"{path}: no [[services]] entries: uncomment or add one "
+            "(config.example.toml documents every kind)"
+        )
+        return EXIT_USAGE
+    if warning := warn_if_readable(path, config):
+        _err(warning)
+    return _run_dashboard(config, read_only=args.read_only)
+
+
+# -- emulators ------------------------------------------------------------------------------------
+
+
+def _module_present(name: str) -> bool:
+    """Whether module `name` exists (it is imported); an error inside it is not hidden."""
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and name.startswith(error.name):
+            return False
+        raise
+    return True
+
+
+def _emulator_present(kind: str) -> bool:
+    from jobtui.emulators.runner import KINDS as EMULATORS
+
+    return kind in EMULATORS and _module_present(EMULATORS[kind])
+
+
+def _service_present(kind: str) -> bool:
+    from jobtui.services import SERVICES
+
+    return kind in SERVICES and _module_present(SERVICES[kind].partition(":")[0])
+
+
+def _choose_kinds(requested: list[str] | None, present: Callable[[str], bool]) -> list[str] | None:
+    """The kinds to serve: those requested (None when one is missing, after saying so), or
+    every kind that is present."""
+    if requested is None:
+        return [kind for kind in KINDS if present(kind)]
+    missing = [kind for kind in requested if not present(kind)]
+    if missing:
+        _err(f"jobtui: this version has no emulator for {', '.join(missing)}")
+        return None
+    return requested
+
+
+def _settings(seed: int, speed: float, jobs: int) -> EmulatorSettings:
     from datetime import UTC, datetime
 
-    from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
+    from jobtui.emulators.base import EmulatorSettings
 
-    # A live demo starts its simulated clock at the real time, so ages read naturally.
-    epoch = datetime.now(UTC).replace(microsecond=0) if live else DEMO_EPOCH
+    # The simulated clock starts at the real time, so the ages the dashboard shows read naturally.
+    epoch = datetime.now(UTC).replace(microsecond=0)
     return EmulatorSettings(
         seed=seed, speed=speed, jobs=jobs, epoch=epoch, options={"arrivals": True}
     )
 
 
 def service_entries(running: Sequence[RunningEmulator]) -> list[dict[str, Any]]:
-    """`[[services]]` tables pointing at running emulators."""
+    """The `[[services]]` tables that point jobtui at running emulators."""
     return [
-        {"name": TAB_TITLES.get(r.kind, r.kind), "url": r.url, **r.emulator.config} for r in running
+        {"name": TAB_TITLES.get(r.kind, r.kind), "kind": r.kind, "url": r.url, **r.emulator.config}
+        for r in running
     ]
 
 
-def demo_config(running: Sequence[RunningEmulator], refresh: float = 2.0) -> Config:
-    from jobtui.config import Config
-
-    return Config.model_validate({"ui": {"refresh": refresh}, "services": service_entries(running)})
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from jobtui.config import ConfigError, config_from_data
+
+    kinds = _choose_kinds(args.services, lambda k: _emulator_present(k) and _service_present(k))
+    if kinds is None:
+        return EXIT_USAGE
+    if not kinds:
+        _err("jobtui: no service has an emulator in this version")
+        return EXIT_FAILURE
     from jobtui.emulators.runner import serve_emulators
-    from jobtui.tui.app import run_app
 
-    kinds = [k for k in _kinds(args.services) if _importable(k)]
-    settings = _emulator_settings(args.seed, args.speed, live=True)
-    with serve_emulators(kinds, settings) as running:
-        config = demo_config(running)
-        return run_app(config, read_only=args.read_only or args.demo_read_only, title="jobtui demo")
-
-
-def _importable(kind: str) -> bool:
-    import importlib.util
-
-    from jobtui.emulators.runner import KINDS
-
-    return importlib.util.find_spec(KINDS[kind]) is not None
+    try:
+        with serve_emulators(kinds, _settings(args.seed, args.speed, DEMO_JOBS)) as running:
+            config = config_from_data({"services": service_entries(running)}, source="demo")
+            return _run_dashboard(
+                config, read_only=args.read_only or args.demo_read_only, title="jobtui demo"
+            )
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_FAILURE
+    except (OSError, RuntimeError) as error:
+        _err(f"jobtui: the emulators did not start: {error}")
+        return EXIT_FAILURE
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
+    import shlex
     import signal
     import threading
 
-    from jobtui.config import to_toml, write_private
+    from jobtui.config import ConfigError, config_from_data, to_toml, write_config_file
+
+    kinds = _choose_kinds(args.services, _emulator_present)
+    if kinds is None:
+        return EXIT_USAGE
+    if not kinds:
+        _err("jobtui: no emulator is available in this version")
+        return EXIT_FAILURE
     from jobtui.emulators.runner import serve_emulators
 
-    kinds = [k for k in _kinds(args.services) if _importable(k)]
-    settings = _emulator_settings(args.seed, args.speed, args.jobs, live=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with serve_emulators(kinds, settings, host=args.host) as running:
-        for r in running:
-            secrets = "  ".join(f"{k}={v}" for k, v in r.emulator.credentials.items())
-            print(f"{r.kind:<11} {r.url}  {secrets}", flush=True)
-        if args.write_config:
-            text = to_toml({"refresh": 2.0}, service_entries(running))
-            write_private(args.write_config, text, force=True)
-            print(f"wrote {args.write_config}: connect with  jobtui --config {args.write_config}")
-        print("serving; Ctrl-C stops", flush=True)
-        stop.wait()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    settings = _settings(args.seed, args.speed, args.jobs)
+    try:
+        with serve_emulators(kinds, settings, host=args.host) as running:
+            _out(
+                f"jobtui emulate: seed {settings.seed}, speed {settings.speed:g}, "
+                f"{settings.jobs} jobs each"
+            )
+            for r in running:
+                _out(f"  {r.kind:<11} {r.url}")
+                for key, value in r.emulator.credentials.items():
+                    _out(f"  {'':<11} {key}: {value}")
+            if args.write_config is not None:
+                entries = service_entries(running)
+                config_from_data({"services": entries}, source="emulate")
+                written = write_config_file(
+                    args.write_config,
+                    to_toml(
+                        {"services": entries},
+                        comment="jobtui config for local emulators, written by `jobtui emulate`.\n"
+                        "Their credentials are local to this machine and change with the seed.",
+                    ),
+                    overwrite=True,
+                )
+                _out(f"config written to {written} (mode 0600); connect with:")
+                _out(f"  jobtui --config {shlex.quote(str(args.write_config))}")
+            _out("serving until Ctrl-C")
+            stop.wait()
+            _out("stopping")
+    except ConfigError as error:
+        _err(str(error))
+        return EXIT_FAILURE
+    except OSError as error:
+        _err(f"jobtui: {error.strerror or error}")
+        return EXIT_FAILURE
+    except RuntimeError as error:
+        _err(f"jobtui: the emulators did not start: {error}")
+        return EXIT_FAILURE
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
 
 
-def cmd_config(args: argparse.Namespace) -> int:
-    from jobtui.config import (
-        ConfigError,
-        default_config_path,
-        load_config,
-        starter_config_text,
-        warn_if_readable,
-        write_private,
-    )
+# -- config init / check --------------------------------------------------------------------------
 
-    path: Path = args.path or args.config or default_config_path()
-    if args.config_command == "init":
-        try:
-            write_private(path, starter_config_text(), force=args.force)
-        except FileExistsError:
-            print(f"jobtui: {path} exists (use --force to replace it)", file=sys.stderr)
-            return EXIT_USAGE
-        except OSError as error:
-            print(f"jobtui: cannot write {path}: {error.strerror}", file=sys.stderr)
-            return EXIT_FAILURE
-        print(f"wrote {path} (mode 0600); edit it, then run  jobtui config check")
-        return EXIT_OK
-    if not path.exists():
-        print(
-            f"jobtui: {path} does not exist (create it with  jobtui config init)", file=sys.stderr
-        )
+
+def _config_path(args: argparse.Namespace) -> Path:
+    from jobtui.config import default_config_path
+
+    path: Path | None = args.path or args.config
+    return path.expanduser() if path is not None else default_config_path()
+
+
+def cmd_config_init(args: argparse.Namespace) -> int:
+    from jobtui.config import starter_config_text, write_config_file
+
+    path = _config_path(args)
+    try:
+        write_config_file(path, starter_config_text(), overwrite=args.force)
+    except FileExistsError:
+        _err(f"jobtui: {path} already exists; add --force to replace it")
+        return EXIT_FAILURE
+    except OSError as error:
+        _err(f"jobtui: cannot write {path}: {error.strerror or error}")
+        return EXIT_FAILURE
+    _out(f"wrote {path} (mode 0600)")
+    _out("Uncomment a [[services]] table per account, then run `jobtui config check`.")
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from jobtui.config import ConfigError, load_config, warn_if_readable
+
+    path = _config_path(args)
+    if not path.is_file():
+        _err(_no_config_message(path, args.path is not None or args.config is not None))
         return EXIT_USAGE
     try:
         config = load_config(path)
     except ConfigError as error:
-        print(str(error), file=sys.stderr)
+        _err(str(error))
         return EXIT_USAGE
-    warning = warn_if_readable(path)
-    if warning:
-        print(warning, file=sys.stderr)
-    names = ", ".join(f"{s.name} ({s.kind})" for s in config.services) or "none"
-    print(f"ok: {path}: {len(config.services)} services: {names}")
+    if warning := warn_if_readable(path, config):
+        _err(warning)
+    count = len(config.services)
+    names = ", ".join(f"{s.name} ({s.kind})" for s in config.services)
+    _out(f"ok: {count} service{'' if count == 1 else 's'}" + (f": {names}" if names else ""))
     return EXIT_OK
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    from jobtui.config import (
-        ConfigError,
-        config_search_description,
-        default_config_path,
-        load_config,
-        warn_if_readable,
-    )
-
-    path: Path = args.config or default_config_path()
-    if not path.exists():
-        where = f"no config file at {path}" if args.config else config_search_description()
-        print(
-            f"jobtui: {where}\ncreate one with  jobtui config init  (or try  jobtui demo)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_USAGE
-    if not config.services:
-        print(f"jobtui: {path} configures no [[services]]", file=sys.stderr)
-        return EXIT_USAGE
-    warning = warn_if_readable(path)
-    if warning:
-        print(warning, file=sys.stderr)
-    from jobtui.tui.app import run_app
-
-    return run_app(config, read_only=args.read_only)
+# -- entry point ----------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit code (0 ok, 1 failure, 2 usage or config error)."""
+    parser = build_parser()
     try:
-        if args.command == "demo":
-            return cmd_demo(args)
-        if args.command == "emulate":
-            return cmd_emulate(args)
-        if args.command == "config":
-            return cmd_config(args)
-        return cmd_dashboard(args)
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help, --version and usage errors
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
     except KeyboardInterrupt:
-        return EXIT_FAILURE
+        return 130
 
 
 if __name__ == "__main__":

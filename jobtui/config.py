@@ -1,388 +1,846 @@
 """The config file: TOML read with tomllib, validated into pydantic models, written with tomli-w.
 
-Every problem is reported as one line naming the file, the line and the key; secrets given as
-`env:NAME` or `file:PATH` are resolved at load time and kept as `SecretStr`, so they never show in a
-repr, an error or `config check` output.
+    [ui]
+    refresh = 2.0
+
+    [[services]]
+    name = "bsub.io"
+    kind = "bsub"
+    url = "https://app.bsub.io"
+    token = "env:BSUB_TOKEN"
+
+Every secret (tokens, passwords, api keys) is given literally, as `env:NAME` (an environment
+variable) or as `file:PATH` (the file's contents, stripped; `~` expanded; a relative path is
+relative to the config file), and is resolved once, at load, into a `SecretStr`.
+
+`load_config` never lets a traceback or a secret out: every problem becomes one
+`PATH:LINE: KEY: message` line of a `ConfigError`. This module never imports Textual.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
+import textwrap
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 import tomli_w
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     SecretStr,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-SECRET_FIELDS = ("token", "password", "api_key")
-SHORTCODE = re.compile(r"^[0-9A-Fa-f]{4}$")
+MIN_REFRESH = 0.2
+"""The shortest poll interval, in seconds, that the config accepts."""
 
+DEFAULT_THEME = "textual-dark"
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+ENV_PREFIX = "env:"
+FILE_PREFIX = "file:"
 
+_MODEL_CONFIG = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True, frozen=True)
 
-class UiConfig(_Model):
-    """The `[ui]` table."""
-
-    refresh: float = Field(2.0, ge=0.2)
-    """Seconds between two polls of a service (each service may override it)."""
-    theme: str = "textual-dark"
-    """A Textual theme name, e.g. textual-dark, textual-light, nord, gruvbox, textual-ansi."""
-    read_only: bool = False
-    """Hide and refuse every action that changes anything on a service."""
+_KEYED = "jobtui_keyed"
+"""Error type of our own checks; its context names the key the problem belongs to."""
 
 
-def _resolve_secret(value: object, info: ValidationInfo) -> object:
-    """A literal, `env:NAME` or `file:PATH` (relative to the config file's folder)."""
-    if isinstance(value, SecretStr):
-        return value
-    if not isinstance(value, str):
-        return value
-    if value.startswith("env:"):
-        name = value[4:].strip()
-        if name not in os.environ:
-            raise ValueError(f"environment variable {name} is not set")
-        return os.environ[name]
-    if value.startswith("file:"):
-        base = (info.context or {}).get("base", Path.cwd())
-        path = Path(value[5:].strip()).expanduser()
-        if not path.is_absolute():
-            path = Path(base) / path
+# -- secrets --------------------------------------------------------------------------------------
+
+
+def is_secret_reference(value: str) -> bool:
+    """Whether a secret is given as `env:NAME` or `file:PATH` rather than literally."""
+    return value.startswith((ENV_PREFIX, FILE_PREFIX))
+
+
+def resolve_secret(value: str, base_dir: Path | None = None) -> str:
+    """The secret that `value` stands for: itself, an environment variable or a file's contents.
+
+    Raises `PydanticCustomError` with a message that names the variable or file, never the secret.
+    """
+    if value.startswith(ENV_PREFIX):
+        name = value.removeprefix(ENV_PREFIX).strip()
+        if not name:
+            raise PydanticCustomError(_KEYED, "env: needs a variable name (env:NAME)")
+        resolved = os.environ.get(name)
+        if resolved is None:
+            raise PydanticCustomError(
+                _KEYED, "environment variable {name} is not set", {"name": name}
+            )
+        if not resolved.strip():
+            raise PydanticCustomError(
+                _KEYED, "environment variable {name} is empty", {"name": name}
+            )
+        return resolved
+    if value.startswith(FILE_PREFIX):
+        raw = value.removeprefix(FILE_PREFIX).strip()
+        if not raw:
+            raise PydanticCustomError(_KEYED, "file: needs a path (file:PATH)")
+        path = Path(raw).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
         try:
-            return path.read_text(encoding="utf-8").strip()
+            text = path.read_bytes().decode("utf-8")
         except OSError as error:
-            raise ValueError(f"cannot read secret file {path}: {error.strerror}") from None
+            reason = error.strerror or type(error).__name__
+            raise PydanticCustomError(
+                _KEYED,
+                "cannot read secret file {path}: {reason}",
+                {"path": str(path), "reason": reason},
+            ) from None
+        except UnicodeDecodeError:
+            raise PydanticCustomError(
+                _KEYED, "secret file {path} is not UTF-8 text", {"path": str(path)}
+            ) from None
+        text = text.strip()
+        if not text:
+            raise PydanticCustomError(_KEYED, "secret file {path} is empty", {"path": str(path)})
+        return text
+    if not value.strip():
+        raise PydanticCustomError(_KEYED, "must not be empty")
     return value
 
 
-class _ServiceBase(_Model):
-    name: str = Field(min_length=1)
+def _resolve_secret_field(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, str):
+        context = info.context if isinstance(info.context, Mapping) else {}
+        base_dir = context.get("base_dir")
+        return SecretStr(resolve_secret(value, base_dir if isinstance(base_dir, Path) else None))
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret_field)]
+"""A secret config value: a literal, `env:NAME` or `file:PATH`, resolved at load."""
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+def _keyed_error(key: str, message: str, **context: Any) -> PydanticCustomError:
+    """An error that belongs to `key` of the model being validated (not to the model itself)."""
+    return PydanticCustomError(_KEYED, message, {**context, "key": key})
+
+
+class UiConfig(BaseModel):
+    """The `[ui]` table: how the dashboard behaves."""
+
+    model_config = _MODEL_CONFIG
+
+    refresh: float = Field(default=2.0, ge=MIN_REFRESH)
+    """Seconds between two polls of a service (at least 0.2); a service's own `refresh` overrides it."""
+    theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = DEFAULT_THEME
+    """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox"."""
+    read_only: bool = False
+    """Offer no action that changes anything on a service (the same as `jobtui --read-only`)."""
+
+
+class _ServiceBase(BaseModel):
+    """What every `[[services]]` entry has."""
+
+    model_config = _MODEL_CONFIG
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    """The keys of this kind that hold secrets."""
+
+    _literal_secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     """The tab title; unique among the services."""
     url: str
-    """The service's base URL (http or https)."""
-    refresh: float | None = Field(None, ge=0.2)
-    """Seconds between polls of this service, instead of `ui.refresh`."""
+    """The service's base URL (http:// or https://)."""
+    refresh: float | None = Field(default=None, ge=MIN_REFRESH)
+    """Seconds between two polls of this service, overriding `[ui] refresh`."""
     verify: bool = True
-    """Check the server's TLS certificate."""
+    """Verify the server's TLS certificate (turn off only for a self-signed test server)."""
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value.rstrip("/")
+        return check_url(value)
 
-    @field_validator(*SECRET_FIELDS, mode="before", check_fields=False)
+    @model_validator(mode="wrap")
     @classmethod
-    def _secret(cls, value: object, info: ValidationInfo) -> object:
-        return _resolve_secret(value, info)
+    def _note_literal_secrets(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        model = handler(data)
+        if isinstance(data, Mapping):
+            model._literal_secrets = frozenset(
+                key
+                for key in cls.secret_fields
+                if isinstance(data.get(key), str) and not is_secret_reference(data[key])
+            )
+        return model
+
+    @property
+    def literal_secrets(self) -> frozenset[str]:
+        """The secret keys that the file gave literally (not as env: or file:)."""
+        return self._literal_secrets
+
+
+def check_url(value: str) -> str:
+    """`value` as a base URL without a trailing slash, or a `PydanticCustomError` saying why not."""
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise PydanticCustomError(_KEYED, "not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise PydanticCustomError(_KEYED, "must start with http:// or https://")
+    if not parts.hostname:
+        raise PydanticCustomError(_KEYED, "has no host name")
+    if port == 0:
+        raise PydanticCustomError(_KEYED, "port 0 is not a valid port")
+    if parts.username is not None or parts.password is not None:
+        raise PydanticCustomError(
+            _KEYED, "must not hold credentials (give them as the service's secret keys)"
+        )
+    if parts.query or parts.fragment:
+        raise PydanticCustomError(_KEYED, "must not have a query or fragment")
+    if any(ch.isspace() for ch in url):
+        raise PydanticCustomError(_KEYED, "must not contain spaces")
+    return url.rstrip("/")
 
 
 class BsubConfig(_ServiceBase):
     """A bsub.io account."""
 
-    kind: Literal["bsub"]
-    token: SecretStr
-    """The API key (Bearer token)."""
+    secret_fields = ("token",)
+
+    kind: Literal["bsub"] = "bsub"
+    """The service's kind: "bsub"."""
+    token: Secret
+    """The API key, sent as `Authorization: Bearer`."""
 
 
 class EcoTaxaConfig(_ServiceBase):
-    """An EcoTaxa account: username and password, or a token."""
+    """An EcoTaxa account: username and password (jobtui logs in), or a token."""
 
-    kind: Literal["ecotaxa"]
-    username: str | None = None
-    password: SecretStr | None = None
-    token: SecretStr | None = None
+    secret_fields = ("password", "token")
+
+    kind: Literal["ecotaxa"] = "ecotaxa"
+    """The service's kind: "ecotaxa"."""
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
+    """The login name (with `password`)."""
+    password: Secret | None = None
+    """The password (with `username`)."""
+    token: Secret | None = None
+    """A token from a previous login, used instead of (or before) username and password."""
     for_admin: bool = False
-    """List every user's jobs (needs the application administrator right)."""
+    """List every user's jobs (needs an administrator account), not only your own."""
 
     @model_validator(mode="after")
-    def _credentials(self) -> EcoTaxaConfig:
-        if self.token is None and (self.username is None or self.password is None):
-            raise ValueError("give username and password, or token")
+    def _check_credentials(self) -> Self:
+        if self.token is None and self.username is None and self.password is None:
+            raise _keyed_error("token", "give either token, or username and password")
+        if self.username is not None and self.password is None:
+            raise _keyed_error("password", "required with username")
+        if self.password is not None and self.username is None:
+            raise _keyed_error("username", "required with password")
         return self
 
 
 class LeiaConfig(_ServiceBase):
     """A Leia application."""
 
-    kind: Literal["leia"]
-    api_key: SecretStr
+    secret_fields = ("api_key",)
+
+    kind: Literal["leia"] = "leia"
+    """The service's kind: "leia"."""
+    api_key: Secret
+    """The application's API key (jobtui logs in with it and keeps the token it gets)."""
+
+
+_SHORTCODE = re.compile(r"[0-9A-Fa-f]{4}")
 
 
 class DspIngestConfig(_ServiceBase):
-    """A DaSCH ingest service."""
+    """A DaSCH ingest service (dsp-ingest): one row per project's bulk ingest."""
 
-    kind: Literal["dsp-ingest"]
-    token: SecretStr
-    """A JWT with `admin` or `write:project:<SHORTCODE>` scope."""
+    secret_fields = ("token",)
+
+    kind: Literal["dsp-ingest"] = "dsp-ingest"
+    """The service's kind: "dsp-ingest"."""
+    token: Secret
+    """The JWT sent as `Authorization: Bearer`."""
     projects: list[str] = Field(default_factory=list)
-    """Project shortcodes (4 hex digits) to show, besides those the server lists."""
+    """Project shortcodes (4 hex digits) to watch; empty means every project the server lists."""
 
     @field_validator("projects")
     @classmethod
-    def _shortcodes(cls, value: list[str]) -> list[str]:
-        bad = [code for code in value if not SHORTCODE.match(code)]
-        if bad:
-            raise ValueError(f"not a 4-hex-digit shortcode: {', '.join(bad)}")
-        return [code.upper() for code in value]
+    def _check_projects(cls, value: list[str]) -> list[str]:
+        codes: list[str] = []
+        for index, code in enumerate(value):
+            if not _SHORTCODE.fullmatch(code):
+                raise _keyed_error(
+                    str(index),
+                    "{code} is not a project shortcode (4 hex digits, like 0803)",
+                    code=repr(code),
+                )
+            if code.upper() in codes:
+                raise _keyed_error(str(index), "{code} is listed twice", code=code.upper())
+            codes.append(code.upper())
+        return codes
 
 
 ServiceConfig = Annotated[
     BsubConfig | EcoTaxaConfig | LeiaConfig | DspIngestConfig, Field(discriminator="kind")
 ]
+"""One `[[services]]` entry, told apart by its `kind`."""
+
+SERVICE_MODELS: dict[str, type[_ServiceBase]] = {
+    "bsub": BsubConfig,
+    "ecotaxa": EcoTaxaConfig,
+    "leia": LeiaConfig,
+    "dsp-ingest": DspIngestConfig,
+}
+"""The config model of every service kind."""
 
 
-class Config(_Model):
-    """The whole file."""
+class Config(BaseModel):
+    """The whole config file."""
+
+    model_config = _MODEL_CONFIG
 
     ui: UiConfig = Field(default_factory=UiConfig)
+    """The `[ui]` table."""
     services: list[ServiceConfig] = Field(default_factory=list)
+    """The `[[services]]` entries: one tab each, in this order. Several of one kind are fine."""
 
-    @field_validator("services")
-    @classmethod
-    def _unique_names(cls, value: list[ServiceConfig]) -> list[ServiceConfig]:
-        seen: set[str] = set()
-        for entry in value:
-            if entry.name in seen:
-                raise ValueError(f"two services are named {entry.name!r}")
-            seen.add(entry.name)
-        return value
+    @model_validator(mode="after")
+    def _check_unique_names(self) -> Self:
+        seen: dict[str, int] = {}
+        for index, service in enumerate(self.services):
+            if service.name in seen:
+                raise PydanticCustomError(
+                    _KEYED,
+                    "service name {name} is already used by services[{first}]",
+                    {
+                        "name": repr(service.name),
+                        "first": seen[service.name],
+                        "service": index,
+                        "key": "name",
+                    },
+                )
+            seen[service.name] = index
+        return self
+
+    def literal_secrets(self) -> list[str]:
+        """The dotted keys of every secret the file gives literally."""
+        return [
+            f"services[{index}].{key}"
+            for index, service in enumerate(self.services)
+            for key in sorted(service.literal_secrets)
+        ]
+
+
+# -- errors ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class ConfigProblem:
+    """One problem in a config file: its line (when known), the dotted key and what is wrong."""
+
     line: int | None
     key: str
     message: str
 
+    def format(self, path: Path | str) -> str:
+        where = f"{path}:{self.line}" if self.line is not None else str(path)
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
 
 class ConfigError(Exception):
-    """Everything wrong with one config file; `str()` is one line per problem."""
+    """A config file that cannot be used; `str()` is one `PATH:LINE: KEY: message` line per problem."""
 
-    def __init__(self, path: Path, problems: Sequence[ConfigProblem]) -> None:
+    def __init__(self, path: Path | str, problems: Sequence[ConfigProblem]) -> None:
         self.path = path
         self.problems = list(problems)
-        super().__init__(str(self))
+        super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        out = []
-        for problem in self.problems:
-            where = f"{self.path}:{problem.line}" if problem.line else str(self.path)
-            key = f" {problem.key}:" if problem.key else ""
-            out.append(f"{where}:{key} {problem.message}")
-        return out
+        return [problem.format(self.path) for problem in self.problems]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
+Loc = tuple[str | int, ...]
 
 
-def locate_keys(text: str) -> dict[str, int]:
-    """Map dotted keys (`ui.refresh`, `services[1].token`, `services[1]`) to their line numbers."""
-    found: dict[str, int] = {}
-    counters: dict[str, int] = {}
-    table = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            name = header.group(2).replace('"', "").replace("'", "").strip()
-            if header.group(1) == "[[":
-                index = counters.get(name, -1) + 1
-                counters[name] = index
-                table = f"{name}[{index}]"
-            else:
-                table = name
-            found.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            name = key.group(1).strip("\"'")
-            found.setdefault(f"{table}.{name}" if table else name, number)
-    return found
-
-
-def _dotted(loc: Sequence[int | str], data: Mapping[str, Any]) -> str:
-    """A pydantic error location as the user's key: ('services', 1, 'bsub', 'token') -> services[1].token."""
-    out = ""
-    kinds = {"bsub", "ecotaxa", "leia", "dsp-ingest"}
-    for index, part in enumerate(loc):
+def format_key(loc: Iterable[str | int]) -> str:
+    """A location as a dotted key: ("services", 1, "token") -> "services[1].token"."""
+    text = ""
+    for part in loc:
         if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in kinds and index > 0 and isinstance(loc[index - 1], int):
-            continue  # the discriminated union's tag, not a key of the file
+            text += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
-    return out
+            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
+            text += f".{name}" if text else name
+    return text
 
 
-def _problem_from(
-    error: Mapping[str, Any], lines: Mapping[str, int], data: Mapping[str, Any]
-) -> ConfigProblem:
-    loc = tuple(error["loc"])
-    key = _dotted(loc, data)
-    message = str(error["msg"])
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "union_tag_invalid":
-        message = "kind must be one of bsub, ecotaxa, leia, dsp-ingest"
-        key = f"{key}.kind" if key else "kind"
-    elif error["type"] == "union_tag_not_found":
-        message = "missing kind (bsub, ecotaxa, leia or dsp-ingest)"
-        key = f"{key}.kind"
-    elif error["type"] == "missing":
-        message = "missing"
-    message = message.removeprefix("Value error, ")
-    line = None
-    probe = key
-    while probe:
-        if probe in lines:
-            line = lines[probe]
-            break
-        probe = probe.rpartition(".")[0] if "." in probe else probe.rpartition("[")[0]
-    return ConfigProblem(line, key, message)
+_KIND_LIST = ", ".join(SERVICE_MODELS)
 
 
-def parse_config(text: str, path: Path) -> Config:
-    """Validate the text of a config file; raise ConfigError naming file, line and key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise ConfigError(
-            path,
-            [ConfigProblem(int(match.group(1)) if match else None, "", f"TOML syntax: {message}")],
-        ) from None
-    try:
-        return Config.model_validate(data, context={"base": path.parent})
-    except ValidationError as error:
-        lines = locate_keys(text)
-        problems = [_problem_from(e, lines, data) for e in error.errors(include_input=False)]
-        raise ConfigError(path, problems) from None
+def _problems(error: ValidationError, locator: KeyLocator | None) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for detail in error.errors(include_url=False):
+        loc, message = _describe(detail)
+        line = locator.line_of(loc) if locator is not None else None
+        problems.append(ConfigProblem(line, format_key(loc), message))
+    # pydantic reports in model order; a reader wants file order.
+    problems.sort(key=lambda p: p.line if p.line is not None else 1 << 30)
+    return problems
 
 
-def load_config(path: Path) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            path, [ConfigProblem(None, "", f"cannot read: {error.strerror}")]
-        ) from None
-    return parse_config(text, path)
+def _strip_tag(loc: Loc) -> Loc:
+    """Drop the union tag pydantic puts after a service's index ("services", 1, "bsub", ...)."""
+    if (
+        len(loc) >= 3
+        and loc[0] == "services"
+        and isinstance(loc[1], int)
+        and loc[2] in SERVICE_MODELS
+    ):
+        return loc[:2] + loc[3:]
+    return loc
 
 
-def default_config_path(env: Mapping[str, str] | None = None) -> Path:
-    """$JOBTUI_CONFIG, else $XDG_CONFIG_HOME/jobtui/config.toml (~/.config by default)."""
-    env = os.environ if env is None else env
-    if env.get("JOBTUI_CONFIG"):
-        return Path(env["JOBTUI_CONFIG"]).expanduser()
-    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
-    return base / "jobtui" / "config.toml"
-
-
-def config_search_description(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    where = default_config_path(env)
-    source = "$JOBTUI_CONFIG" if env.get("JOBTUI_CONFIG") else "the default location"
-    return f"no config file at {where} ({source}; --config PATH picks another)"
-
-
-def has_literal_secrets(text: str) -> bool:
-    data = tomllib.loads(text)
-    for entry in data.get("services", []):
-        for key in SECRET_FIELDS:
-            value = entry.get(key)
-            if isinstance(value, str) and not value.startswith(("env:", "file:")):
-                return True
-    return False
-
-
-def warn_if_readable(path: Path) -> str | None:
-    """A warning when a file holding literal secrets can be read by other users."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8")
-        literal = has_literal_secrets(text)
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    if literal and mode & (stat.S_IRGRP | stat.S_IROTH):
-        return f"warning: {path} holds secrets and is readable by others (chmod 600 {path})"
+def _model_at(raw_loc: Loc) -> type[BaseModel] | None:
+    """The model that holds the keys at `raw_loc` (a location with its union tag)."""
+    if raw_loc == ():
+        return Config
+    if raw_loc == ("ui",):
+        return UiConfig
+    if len(raw_loc) == 3 and raw_loc[0] == "services" and isinstance(raw_loc[2], str):
+        return SERVICE_MODELS.get(raw_loc[2])
     return None
 
 
-def write_private(path: Path, text: str, *, force: bool = False) -> None:
-    """Write a file only its owner can read; refuse to replace one unless `force`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
+def _describe(detail: ErrorDetails) -> tuple[Loc, str]:
+    """The location (without union tag) and a short message for one pydantic error.
+
+    Messages are built from the error type and its context only: the input (which may be a
+    secret) is never part of them.
+    """
+    raw_loc: Loc = tuple(detail["loc"])
+    loc = _strip_tag(raw_loc)
+    kind = detail["type"]
+    ctx = detail.get("ctx") or {}
+    if kind == _KEYED:
+        if "service" in ctx:
+            loc = ("services", int(ctx["service"]))
+        if "key" in ctx:
+            key = ctx["key"]
+            loc = (*loc, int(key) if str(key).isdigit() else str(key))
+        return loc, detail["msg"]
+    if kind == "extra_forbidden":
+        name = raw_loc[-1]
+        model = _model_at(raw_loc[:-1])
+        message = "unknown key"
+        if model is not None and isinstance(name, str):
+            close = difflib.get_close_matches(name, list(model.model_fields), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        return loc, message
+    if kind == "union_tag_invalid":
+        tag = ctx.get("tag", "")
+        return (*loc, "kind"), f"unknown kind {tag!r} (expected one of: {_KIND_LIST})"
+    if kind == "union_tag_not_found":
+        return (*loc, "kind"), f"missing (every [[services]] entry needs one of: {_KIND_LIST})"
+    messages = {
+        "missing": "missing (required)",
+        "model_type": "must be a table",
+        "model_attributes_type": "must be a table",
+        "dict_type": "must be a table",
+        "list_type": "must be an array",
+        "string_type": "must be a string",
+        "bool_type": "must be true or false",
+        "float_type": "must be a number",
+        "int_type": "must be an integer",
+        "literal_error": "not one of the accepted values",
+        "string_too_short": "must not be empty",
+        "frozen_instance": "cannot be changed",
+    }
+    if kind in messages:
+        return loc, messages[kind]
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return loc, "must be " + detail["msg"].removeprefix("Input should be ")
+    message = detail["msg"]
+    return loc, message[:1].lower() + message[1:]
+
+
+# -- line locator ---------------------------------------------------------------------------------
+
+_BARE = r"[A-Za-z0-9_-]+"
+_QUOTED = r'"(?:[^"\\]|\\.)*"|\'[^\']*\''
+_KEY = rf"(?:{_BARE}|{_QUOTED})"
+_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
+_ARRAY_HEADER = re.compile(rf"^\s*\[\[\s*({_DOTTED})\s*\]\]")
+_TABLE_HEADER = re.compile(rf"^\s*\[\s*({_DOTTED})\s*\]")
+_KEY_LINE = re.compile(rf"^\s*({_DOTTED})\s*=")
+_KEY_PART = re.compile(_KEY)
+
+
+def _split_dotted(dotted: str) -> list[str]:
+    parts = []
+    for token in _KEY_PART.findall(dotted):
+        if token.startswith('"'):
+            parts.append(token[1:-1].encode().decode("unicode_escape"))
+        elif token.startswith("'"):
+            parts.append(token[1:-1])
+        else:
+            parts.append(token)
+    return parts
+
+
+def _nesting(text: str) -> int:
+    """How many brackets/braces `text` opens minus closes, outside strings and comments."""
+    depth = 0
+    quote = ""
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return depth
+
+
+class KeyLocator:
+    """Finds the line of a key in TOML text: tracks `[table]` and `[[array]]` headers and
+    `key = value` lines. Good enough for hand-written config files, not a TOML parser."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[Loc, int] = {}
+        arrays: dict[Loc, int] = {}
+        table: Loc = ()
+        depth = 0
+        multiline = ""
+        for number, line in enumerate(text.splitlines(), start=1):
+            if multiline:
+                if line.count(multiline) % 2 == 1:
+                    multiline = ""
+                continue
+            if depth > 0:
+                depth += _nesting(line)
+                continue
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if match := _ARRAY_HEADER.match(line):
+                *parents, last = _split_dotted(match.group(1))
+                array = (*self._resolve(parents, arrays), last)
+                index = arrays.get(array, -1) + 1
+                arrays[array] = index
+                table = (*array, index)
+                self.lines.setdefault(array, number)
+                self.lines[table] = number
+            elif match := _TABLE_HEADER.match(line):
+                table = self._resolve(_split_dotted(match.group(1)), arrays)
+                self.lines.setdefault(table, number)
+            elif match := _KEY_LINE.match(line):
+                parts = _split_dotted(match.group(1))
+                for end in range(1, len(parts) + 1):
+                    self.lines.setdefault((*table, *parts[:end]), number)
+                rest = line[match.end() :]
+                for delimiter in ('"""', "'''"):
+                    if rest.count(delimiter) % 2 == 1:
+                        multiline = delimiter
+                        break
+                else:
+                    depth = max(0, _nesting(rest))
+
+    @staticmethod
+    def _resolve(parts: Sequence[str], arrays: Mapping[Loc, int]) -> Loc:
+        path: Loc = ()
+        for part in parts:
+            path = (*path, part)
+            if path in arrays:
+                path = (*path, arrays[path])
+        return path
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The line of the key at `loc`, else of the nearest enclosing key or table found."""
+        key = tuple(loc)
+        for end in range(len(key), 0, -1):
+            if key[:end] in self.lines:
+                return self.lines[key[:end]]
+        return None
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def parse_config(text: str, path: Path | str = "<config>") -> Config:
+    """Validate TOML `text` read from `path` (for messages and for relative `file:` secrets)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        line: int | None = None
+        if match := _TOML_POSITION.search(message):
+            line = int(match.group(1))
+            message = f"{message[: match.start()]} (column {match.group(2)})"
+        message = message.replace(" (at end of document)", " at the end of the file")
+        raise ConfigError(
+            path, [ConfigProblem(line, "", f"TOML syntax error: {message}")]
+        ) from None
+    base_dir = Path(path).expanduser().absolute().parent
+    try:
+        return Config.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as error:
+        # `from None`: a ValidationError's text shows the input values, secrets included.
+        raise ConfigError(path, _problems(error, KeyLocator(text))) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file. Raises `ConfigError` (never anything else) when unusable."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, [ConfigProblem(None, "", "no such file")]) from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(path, [ConfigProblem(None, "", f"cannot read: {reason}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, [ConfigProblem(None, "", "not UTF-8 text")]) from None
+    return parse_config(text, path)
+
+
+def config_from_data(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    """Validate an in-memory config (as the TOML would load); problems name keys, not lines."""
+    try:
+        return Config.model_validate(dict(data))
+    except ValidationError as error:
+        raise ConfigError(source, _problems(error, None)) from None
+
+
+# -- where the file is ----------------------------------------------------------------------------
+
+
+def _xdg_config_home(environ: Mapping[str, str]) -> Path:
+    value = environ.get("XDG_CONFIG_HOME", "")
+    # The XDG spec says to ignore a relative value.
+    return Path(value) if value and Path(value).is_absolute() else Path("~/.config").expanduser()
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """$JOBTUI_CONFIG, else $XDG_CONFIG_HOME/jobtui/config.toml (~/.config by default).
+
+    (`--config PATH` comes first; the command line handles it.)
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get("JOBTUI_CONFIG", "")
+    if explicit:
+        return Path(explicit).expanduser()
+    return _xdg_config_home(env) / "jobtui" / "config.toml"
+
+
+def config_search_description(environ: Mapping[str, str] | None = None) -> str:
+    """Where `default_config_path` looked, in words."""
+    env = os.environ if environ is None else environ
+    if env.get("JOBTUI_CONFIG", ""):
+        return f"$JOBTUI_CONFIG names {default_config_path(env)}"
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    origin = "$XDG_CONFIG_HOME/jobtui/config.toml" if xdg else "~/.config/jobtui/config.toml"
+    return (
+        f"no --config given, $JOBTUI_CONFIG is not set, and {origin} "
+        f"({default_config_path(env)}) does not exist"
+    )
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def write_config_file(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
+    """Write a config file readable by its owner only (mode 0600), creating its folder (0700).
+
+    Raises `FileExistsError` when the file exists and `overwrite` is false.
+    """
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(target, flags, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(text)
-    path.chmod(0o600)
+    return target
 
 
-def to_toml(ui: Mapping[str, Any], services: Sequence[Mapping[str, Any]]) -> str:
-    """A config file's text for these tables (used by `jobtui emulate --write-config`)."""
-    return tomli_w.dumps({"ui": dict(ui), "services": [dict(s) for s in services]})
+def to_toml(config: Mapping[str, Any], *, comment: str = "") -> str:
+    """A config as TOML text (secrets written as given), with `comment` lines on top."""
+    header = "".join(f"# {line}".rstrip() + "\n" for line in comment.splitlines())
+    return header + tomli_w.dumps(dict(config))
 
 
-STARTER_SERVICES: list[dict[str, Any]] = [
-    {"name": "bsub.io", "kind": "bsub", "url": "https://app.bsub.io", "token": "env:BSUB_TOKEN"},
-    {
-        "name": "EcoTaxa",
-        "kind": "ecotaxa",
-        "url": "https://ecotaxa.obs-vlfr.fr/api",
-        "username": "me@example.org",
-        "password": "env:ECOTAXA_PASSWORD",
-    },
-    {
-        "name": "Leia",
-        "kind": "leia",
-        "url": "https://api.leia.io/leia/1.0.0",
-        "api_key": "env:LEIA_API_KEY",
-    },
-    {
-        "name": "dsp-ingest",
-        "kind": "dsp-ingest",
-        "url": "https://ingest.dasch.swiss",
-        "token": "file:~/.config/jobtui/dsp.jwt",
-        "projects": ["0801"],
-    },
+def warn_if_readable(path: str | os.PathLike[str], config: Config) -> str | None:
+    """A warning when the file holds literal secrets and others than its owner may read it."""
+    secrets = config.literal_secrets()
+    if not secrets:
+        return None
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    who = " and ".join(
+        name for bit, name in ((stat.S_IRGRP, "its group"), (stat.S_IROTH, "others")) if mode & bit
+    )
+    return (
+        f"warning: {path} holds secrets ({', '.join(secrets)}) and is readable by {who} "
+        f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}` or give them as env:NAME or file:PATH"
+    )
+
+
+# -- the commented starter file and the example ----------------------------------------------------
+
+_HEADER = """\
+jobtui configuration. Check it with `jobtui config check`.
+Every secret (token, password, api_key) is given literally, as "env:NAME" (an environment
+variable) or as "file:PATH" (the file's contents; ~ is expanded and a relative path is relative
+to this file). Keep this file private (mode 0600) when it holds literal secrets."""
+
+Entry = tuple[str, Any, bool]
+"""One key of an example table: (key, value, commented out)."""
+
+_EXAMPLES: list[tuple[str, list[Entry]]] = [
+    (
+        "bsub.io: https://app.bsub.io",
+        [
+            ("name", "bsub.io", False),
+            ("kind", "bsub", False),
+            ("url", "https://app.bsub.io", False),
+            ("token", "env:BSUB_TOKEN", False),
+            ("refresh", 5.0, True),
+            ("verify", True, True),
+        ],
+    ),
+    (
+        "EcoTaxa: log in with username and password, or give a token",
+        [
+            ("name", "EcoTaxa", False),
+            ("kind", "ecotaxa", False),
+            ("url", "https://ecotaxa.obs-vlfr.fr/api", False),
+            ("username", "me@example.org", False),
+            ("password", "env:ECOTAXA_PASSWORD", False),
+            ("token", "file:~/.config/jobtui/ecotaxa.token", True),
+            ("for_admin", False, False),
+            ("refresh", 10.0, True),
+            ("verify", True, True),
+        ],
+    ),
+    (
+        "Leia",
+        [
+            ("name", "Leia", False),
+            ("kind", "leia", False),
+            ("url", "https://api.leia.io/leia/1.0.0", False),
+            ("api_key", "env:LEIA_API_KEY", False),
+            ("refresh", 5.0, True),
+            ("verify", True, True),
+        ],
+    ),
+    (
+        "DaSCH ingest service: one row per project's bulk ingest",
+        [
+            ("name", "dsp-ingest", False),
+            ("kind", "dsp-ingest", False),
+            ("url", "https://ingest.dasch.swiss", False),
+            ("token", "env:DSP_INGEST_TOKEN", False),
+            ("projects", ["0803", "080E"], False),
+            ("refresh", 5.0, True),
+            ("verify", True, True),
+        ],
+    ),
 ]
 
 
-def starter_config_text() -> str:
-    """The file `jobtui config init` writes: [ui] set, one example per kind commented out."""
-    lines = [
-        "# jobtui configuration. Every key is documented in config.example.toml.",
-        '# Secrets: a literal value, "env:NAME" (an environment variable) or "file:PATH".',
+def _comment(text: str, indent: str = "") -> list[str]:
+    return [f"{indent}# {line}".rstrip() for line in textwrap.wrap(text, 96 - len(indent))]
+
+
+def _table(
+    header: str, model: type[BaseModel], entries: Sequence[Entry], *, off: bool
+) -> list[str]:
+    """A table's lines: each key under its field's docstring; `off` comments out the keys."""
+    prefix = "# " if off else ""
+    lines = [f"{prefix}{header}"]
+    for key, value, commented in entries:
+        description = model.model_fields[key].description or ""
+        lines += _comment(description)
+        rendered = tomli_w.dumps({key: value}).strip()
+        mark = prefix + ("# " if commented and not off else "")
+        lines += [f"{mark}{line}" for line in rendered.splitlines()]
+    return lines
+
+
+def _document(title: str, *, services_off: bool) -> str:
+    ui = UiConfig()
+    lines = _comment(title) + [""] + [f"# {line}".rstrip() for line in _HEADER.splitlines()] + [""]
+    lines += _table(
+        "[ui]",
+        UiConfig,
+        [
+            ("refresh", ui.refresh, False),
+            ("theme", ui.theme, False),
+            ("read_only", ui.read_only, False),
+        ],
+        off=False,
+    )
+    lines += [
         "",
-        tomli_w.dumps({"ui": UiConfig().model_dump()}).rstrip(),
-        "",
-        "# Uncomment and edit one [[services]] table per account.",
+        "# One [[services]] table per account, shown as one tab each, in this order. Several",
+        "# services of one kind are fine; names must differ.",
     ]
-    for service in STARTER_SERVICES:
-        lines.append("")
-        body = tomli_w.dumps({"services": [service]}).rstrip().splitlines()
-        lines.extend(f"# {line}" for line in body)
+    if services_off:
+        lines.append("# Uncomment and fill in the ones you use.")
+    for (comment, entries), model in zip(_EXAMPLES, SERVICE_MODELS.values(), strict=True):
+        lines += ["", *_comment(comment)]
+        lines += _table("[[services]]", model, entries, off=services_off)
     return "\n".join(lines) + "\n"
+
+
+def starter_config_text() -> str:
+    """The commented starter file `jobtui config init` writes: [ui] set, services commented out."""
+    return _document("jobtui configuration file", services_off=True)
+
+
+def example_config_text() -> str:
+    """The text of `config.example.toml`: every key, the services active with env: secrets."""
+    return _document(
+        "config.example.toml: every jobtui option. Copy it to ~/.config/jobtui/config.toml "
+        "(or start from `jobtui config init`).",
+        services_off=False,
+    )

@@ -1,9 +1,12 @@
-"""One module per job service API; `build_service` makes the right one for a config entry."""
+"""One module per job service API; `build_service` makes the right one for a config entry.
+
+The modules are imported only when a config uses their kind, so importing this package stays cheap.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobtui.config import ServiceConfig
@@ -15,11 +18,23 @@ SERVICES: dict[str, str] = {
     "leia": "jobtui.services.leia:LeiaService",
     "dsp-ingest": "jobtui.services.dsp_ingest:DspIngestService",
 }
-"""Each service kind and the class that adapts it, imported only when a config uses it."""
+"""Each service kind and the class that adapts it ("module:Class")."""
+
+
+def service_class(kind: str) -> type[Service]:
+    """The adapter class of `kind`, imported on first use. Raises `KeyError` for an unknown kind."""
+    from jobtui.core.service import Service
+
+    module_name, _, class_name = SERVICES[kind].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Service)):
+        raise TypeError(f"{SERVICES[kind]} is not a Service")
+    return cls
 
 
 def build_service(cfg: ServiceConfig) -> Service:
-    module_name, _, class_name = SERVICES[cfg.kind].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    """The service for one `[[services]]` entry: `Class.from_config(cfg)` of its kind."""
+    # `from_config` is not part of the Service interface: each kind takes its own config model.
+    cls: Any = service_class(cfg.kind)
     service: Service = cls.from_config(cfg)
     return service
