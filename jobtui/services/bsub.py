@@ -19,7 +19,6 @@ has more jobs than it sent, the poll says so ("N of TOTAL").
 from __future__ import annotations
 
 import asyncio
-import copy
 import mimetypes
 import os
 import secrets
@@ -28,7 +27,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
@@ -42,6 +41,9 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+
+if TYPE_CHECKING:
+    from jobtui.config import BsubConfig
 
 # -- states -------------------------------------------------------------------------------------
 
@@ -648,19 +650,6 @@ def _root_url(url: str) -> str:
 # -- adapter ------------------------------------------------------------------------------------
 
 
-class BsubConfigLike(Protocol):
-    """What `from_config` reads of `jobtui.config.BsubConfig`."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def verify(self) -> bool: ...
-    @property
-    def token(self) -> SecretStr: ...
-
-
 _PHRASES = {
     "created": "waiting for its input upload",
     "loaded": "input uploaded, not submitted",
@@ -751,7 +740,7 @@ class BsubService(Service):
         return f"BsubService({self.name!r}, {self.client.base_url!r})"
 
     @classmethod
-    def from_config(cls, cfg: BsubConfigLike) -> BsubService:
+    def from_config(cls, cfg: BsubConfig) -> BsubService:
         return cls(cfg.name, cfg.url, cfg.token, verify=cfg.verify)
 
     async def aclose(self) -> None:
@@ -894,7 +883,9 @@ class BsubService(Service):
 
 def _retold(error: ServiceError, message: str) -> ServiceError:
     """The same error (same type and status) with a message that says more."""
-    again = copy.copy(error)
+    cls = type(error)
+    again = cls.__new__(cls)
+    again.__dict__.update(error.__dict__)
     again.message = " ".join(message.split())
     again.args = (again.line,)
     return again
