@@ -212,7 +212,8 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
                 with TabPane("JSON", id="json-pane"):
                     yield Static(
                         "A ConditionalBody, or only its rules: "
-                        '{"rule_id": {"conditions": {...}, "jobs": [...]}}',
+                        '{"rule_id": {"conditions": {...}, "jobs": [...]}}. '
+                        "Tab indents; escape leaves the editor.",
                         classes="dialog-hint",
                     )
                     yield TextArea(

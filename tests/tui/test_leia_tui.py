@@ -1,0 +1,547 @@
+"""The Leia tab driven with Pilot against the Leia emulator over loopback HTTP.
+
+Each test starts a seeded emulator with a frozen clock (speed 0) and the real app on a
+`LeiaService`; the tab polls every minute, so polls happen when a test (or an action) asks for
+one, and time moves only when a test advances the emulator's clock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, Static, TabbedContent, TextArea
+
+from jobtui.core.models import Job, JobState
+from jobtui.emulators.base import DEMO_EPOCH
+from jobtui.emulators.leia import LeiaState, SimJob
+from jobtui.emulators.runner import RunningEmulator
+from jobtui.services.leia import LeiaFilters, LeiaService, LeiaStatus
+from jobtui.tui.app import JobtuiApp
+from jobtui.tui.leia.chain import ChainScreen
+from jobtui.tui.leia.conditional import ConditionalJobScreen
+from jobtui.tui.leia.filters import LeiaFilterScreen
+from jobtui.tui.leia.section import render_section
+from jobtui.tui.modals.confirm import ConfirmScreen
+from jobtui.tui.widgets.detail import JobDetail
+from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.service_tab import ServiceTab
+from tests.conftest import EmulatorFactory
+
+NOW = DEMO_EPOCH + timedelta(minutes=5)
+SIZE = (120, 44)
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
+@dataclass
+class Leia:
+    """One running emulator, the service on it, and the app being driven."""
+
+    running: RunningEmulator
+    state: LeiaState
+    service: LeiaService
+    app: JobtuiApp
+    pilot: Pilot[int]
+
+    @property
+    def table(self) -> JobTable:
+        return self.app.screen.query_one(JobTable)
+
+    @property
+    def tab(self) -> ServiceTab:
+        return self.app.screen.query_one(ServiceTab)
+
+    def shown(self, job_id: str) -> Job:
+        job = self.table.get_job(job_id)
+        assert job is not None, f"job {job_id} is not in the table"
+        return job
+
+    async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+        """Let the app run until `predicate()` holds; fail after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await self.pilot.pause(0.01)
+
+    async def select(self, job_id: str) -> None:
+        """Put the table's cursor on a job and wait for its detail."""
+        assert self.table.move_cursor(job_id), f"job {job_id} is not shown"
+        detail = self.app.screen.query_one(JobDetail)
+        await self.until(
+            lambda: detail.job is not None and detail.job.id == job_id, f"the detail of {job_id}"
+        )
+
+    def cursor_on(self, job_id: str) -> bool:
+        job = self.table.cursor_job
+        return job is not None and job.id == job_id
+
+    async def poll(self) -> None:
+        """Press r and wait for the poll it starts to be shown."""
+        before = self.tab.health.polls
+        await self.pilot.press("r")
+        await self.until(lambda: self.tab.health.polls > before, "a poll")
+
+
+@asynccontextmanager
+async def leia_app(
+    emulator: EmulatorFactory, *, seed: int = 1, jobs: int = 24
+) -> AsyncIterator[Leia]:
+    running = emulator("leia", seed=seed, speed=0, jobs=jobs)
+    state = running.state
+    assert isinstance(state, LeiaState)
+    service = LeiaService("leia", running.url, str(running.emulator.config["api_key"]))
+    app = JobtuiApp([service], refresh=60.0, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        leia = Leia(running, state, service, app, pilot)
+        await leia.until(lambda: leia.table.row_count > 0, "the first poll")
+        yield leia
+
+
+def waiting_dependents(state: LeiaState, head: SimJob) -> list[SimJob]:
+    out: list[SimJob] = []
+    todo = list(state.dependants.get(head.id, ()))
+    while todo:
+        job = todo.pop(0)
+        if job.status == "WAITING":
+            out.append(job)
+            todo.extend(state.dependants.get(job.id, ()))
+    return out
+
+
+def running_head(state: LeiaState) -> tuple[SimJob, list[SimJob]]:
+    """A running job with a chain of WAITING jobs behind it."""
+    for job in state.own:
+        if job.status == "PROCESSING":
+            chain = waiting_dependents(state, job)
+            if chain:
+                return job, chain
+    raise AssertionError("the seeded jobs have no running job with waiting dependents")
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.content)
+
+
+def status_line(leia: Leia) -> str:
+    return text_of(leia.tab.query_one("#status", Static))
+
+
+# -- cancel and start ---------------------------------------------------------------------------
+
+
+async def test_cancel_a_parent_and_see_its_dependents_fail(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        head, chain = running_head(leia.state)
+        await leia.select(head.id)
+        await leia.pilot.press("c")
+        await leia.until(lambda: isinstance(leia.app.screen, ConfirmScreen), "the confirmation")
+        confirm = leia.app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert f"Cancel Leia job {head.id} (PROCESSING)?" in confirm.body
+        assert f"{len(chain)} dependent jobs wait on it and will fail" in confirm.body
+        assert all(f"{d.id} (WAITING)" in confirm.body for d in chain)
+        assert leia.state.counts["cancel_job"] == 0
+
+        await leia.pilot.press("y")
+        await leia.until(lambda: leia.shown(head.id).raw_state == "CANCELED", "the cancel")
+        assert leia.state.counts["cancel_job"] == 1
+        assert all(leia.shown(d.id).raw_state == "WAITING" for d in chain)
+
+        leia.state.clock.advance(len(chain) + 0.5)  # the failure travels one link a second
+        await leia.poll()
+        await leia.until(
+            lambda: all(leia.shown(d.id).raw_state == "FAILED" for d in chain), "the dependents"
+        )
+        for dependant in chain:
+            assert leia.shown(dependant.id).state is JobState.FAILED
+        assert f"Prerequisite job {head.id} is CANCELED" in leia.shown(chain[0].id).message
+
+
+async def test_cancel_is_asked_first_and_no_keeps_the_job(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        head, _ = running_head(leia.state)
+        await leia.select(head.id)
+        await leia.pilot.press("c")
+        await leia.until(lambda: isinstance(leia.app.screen, ConfirmScreen), "the confirmation")
+        await leia.pilot.press("n")
+        await leia.until(lambda: not isinstance(leia.app.screen, ConfirmScreen), "the answer")
+        await leia.poll()
+        assert leia.state.counts["cancel_job"] == 0
+        assert leia.shown(head.id).raw_state == "PROCESSING"
+
+
+async def test_start_a_blocked_job(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        blocked = next(j for j in leia.state.own if j.status == "BLOCKED")
+        processed = next(j for j in leia.state.own if j.status == "PROCESSED")
+        await leia.select(processed.id)
+        await leia.pilot.press("s")  # not allowed: says why, sends nothing
+        await leia.pilot.pause()
+        assert leia.state.counts["start_job"] == 0
+
+        await leia.select(blocked.id)
+        await leia.pilot.press("s")
+        await leia.until(
+            lambda: leia.shown(blocked.id).raw_state in ("READY", "WAITING"), "the start"
+        )
+        assert leia.state.counts["start_job"] == 1
+        assert leia.state.jobs[blocked.id].status == leia.shown(blocked.id).raw_state
+
+
+# -- conditional jobs ---------------------------------------------------------------------------
+
+
+async def open_conditional(leia: Leia, after: SimJob) -> ConditionalJobScreen:
+    await leia.select(after.id)
+    await leia.pilot.press("k")
+    await leia.until(lambda: isinstance(leia.app.screen, ConditionalJobScreen), "the dialog")
+    screen = leia.app.screen
+    assert isinstance(screen, ConditionalJobScreen)
+    return screen
+
+
+def classified(state: LeiaState) -> SimJob:
+    return next(
+        j for j in state.own if j.status == "PROCESSED" and j.result_type == "classification"
+    )
+
+
+async def test_conditional_job_from_the_form(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        after = classified(leia.state)
+        screen = await open_conditional(leia, after)
+        assert screen.query_one("#document-ids", Input).value == ",".join(after.document_ids)
+        await leia.pilot.press(*"invoice")  # the value field has the focus
+        screen.query_one("#model-id", Input).focus()
+        await leia.pilot.press(*"invoice-kv")
+        await leia.pilot.press("ctrl+s")
+        await leia.until(lambda: not isinstance(leia.app.screen, ConditionalJobScreen), "close")
+
+        assert leia.state.counts["create_conditional_job"] == 1
+        created = leia.state.own[-1]
+        assert created.job_type == "conditional" and created.execute_after_id == after.id
+        assert created.rules == {
+            "rule_1": {
+                "conditions": {"category": "invoice"},
+                "jobs": [
+                    {
+                        "job_type": "apply_model",
+                        "document_ids": after.document_ids,
+                        "model_id": "invoice-kv",
+                    }
+                ],
+            }
+        }
+        await leia.until(lambda: leia.table.get_job(created.id) is not None, "the new job")
+        assert leia.shown(created.id).raw.get("execute_after_id") == after.id
+
+
+async def test_conditional_job_from_json(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        after = classified(leia.state)
+        screen = await open_conditional(leia, after)
+        await leia.pilot.click("#--content-tab-json-pane")
+        await leia.until(
+            lambda: screen.query_one("#mode", TabbedContent).active == "json-pane", "the JSON tab"
+        )
+        rules = {
+            "low": {
+                "conditions": {"score": {"$lt": 0.5}},
+                "jobs": [
+                    {"job_type": "transform", "output_type": "text", "document_ids": ["d1"]},
+                    {"job_type": "apply_model", "model_id": "classif"},
+                ],
+            }
+        }
+        screen.query_one("#json", TextArea).load_text(json.dumps(rules, indent=2))
+        await leia.pilot.press("ctrl+s")
+        await leia.until(lambda: not isinstance(leia.app.screen, ConditionalJobScreen), "close")
+        assert leia.state.counts["create_conditional_job"] == 1
+        created = leia.state.own[-1]
+        assert created.execute_after_id == after.id and created.rules == rules
+
+
+async def test_json_tab_starts_from_the_form(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        after = classified(leia.state)
+        screen = await open_conditional(leia, after)
+        await leia.pilot.press(*"receipt")
+        screen.query_one("#job-type", Select).value = "transform"
+        await leia.pilot.click("#--content-tab-json-pane")
+        await leia.until(
+            lambda: screen.query_one("#mode", TabbedContent).active == "json-pane", "the JSON tab"
+        )
+        body = json.loads(screen.query_one("#json", TextArea).text)
+        assert body == {
+            "rules": {
+                "rule_1": {
+                    "conditions": {"category": "receipt"},
+                    "jobs": [
+                        {
+                            "job_type": "transform",
+                            "document_ids": after.document_ids,
+                            "output_type": "text",
+                        }
+                    ],
+                }
+            }
+        }
+
+
+async def test_mistakes_name_the_field_and_send_nothing(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        after = classified(leia.state)
+        screen = await open_conditional(leia, after)
+        message = screen.query_one("#message", Static)
+
+        await leia.pilot.press("ctrl+s")  # no value
+        await leia.until(lambda: "value: a value is required" in text_of(message), "error")
+        assert screen.query_one("#value", Input).has_focus
+
+        await leia.pilot.press(*"invoice", "ctrl+s")  # no model
+        await leia.until(lambda: text_of(message).startswith("model_id: "), "model error")
+        assert screen.query_one("#model-id", Input).has_focus
+
+        await leia.pilot.click("#--content-tab-json-pane")
+        await leia.until(
+            lambda: screen.query_one("#mode", TabbedContent).active == "json-pane", "the JSON tab"
+        )
+        area = screen.query_one("#json", TextArea)
+        area.load_text('{"rules": {"r": {"conditions": {}, "jobs": [}}}')
+        await leia.pilot.press("ctrl+s")
+        await leia.until(lambda: "rules: not valid JSON" in text_of(message), "JSON error")
+
+        area.load_text('{"r": {"jobs": [{"job_type": "apply_model", "document_ids": ["d"]}]}}')
+        await leia.pilot.press("ctrl+s")
+        await leia.until(
+            lambda: "model_id is required for apply_model" in text_of(message), "rule error"
+        )
+        assert isinstance(leia.app.screen, ConditionalJobScreen)
+        assert leia.state.counts["create_conditional_job"] == 0
+
+        await leia.pilot.press("escape")  # leaves the editor
+        assert isinstance(leia.app.screen, ConditionalJobScreen)
+        await leia.pilot.press("escape")
+        await leia.until(lambda: not isinstance(leia.app.screen, ConditionalJobScreen), "close")
+        assert leia.state.counts["create_conditional_job"] == 0
+
+
+async def test_a_refused_conditional_job_shows_the_server_line(
+    emulator: EmulatorFactory,
+) -> None:
+    async with leia_app(emulator) as leia:
+        after = classified(leia.state)
+        screen = await open_conditional(leia, after)
+        await leia.pilot.press(*"invoice")
+        screen.query_one("#model-id", Input).value = "invoice-kv"
+        leia.state.faults.fail_status = 500
+        await leia.pilot.press("ctrl+s")
+        message = screen.query_one("#message", Static)
+        await leia.until(lambda: text_of(message).startswith("leia: "), "the server error")
+        assert "Simulated failure" in text_of(message)
+        assert isinstance(leia.app.screen, ConditionalJobScreen)
+        leia.state.faults.fail_status = None
+
+
+# -- chain navigation ---------------------------------------------------------------------------
+
+
+async def test_enter_lists_the_chain_and_jumps_backspace_returns(
+    emulator: EmulatorFactory,
+) -> None:
+    async with leia_app(emulator) as leia:
+        head, chain = running_head(leia.state)
+        middle = chain[0]
+        await leia.select(middle.id)
+        await leia.pilot.press("enter")
+        await leia.until(lambda: isinstance(leia.app.screen, ChainScreen), "the chain")
+        picker = leia.app.screen
+        assert isinstance(picker, ChainScreen)
+        assert [(e.role, e.job_id) for e in picker.entries] == [
+            ("waits on", head.id),
+            *(("dependents", d.id) for d in leia.state.dependants.get(middle.id, ())),
+        ]
+        await leia.pilot.press("enter")  # the first one: what it waits on
+        await leia.until(lambda: not isinstance(leia.app.screen, ChainScreen), "the jump")
+        assert leia.cursor_on(head.id)
+
+        await leia.pilot.press("enter")  # from the head, on to its dependent
+        await leia.until(lambda: isinstance(leia.app.screen, ChainScreen), "the chain")
+        await leia.pilot.press("enter")
+        await leia.until(lambda: not isinstance(leia.app.screen, ChainScreen), "the jump")
+        assert leia.cursor_on(middle.id)
+
+        await leia.pilot.press("backspace")
+        await leia.until(
+            lambda: leia.cursor_on(head.id),
+            "back to the head",
+        )
+        await leia.pilot.press("backspace")
+        await leia.until(
+            lambda: leia.cursor_on(middle.id),
+            "back to the start",
+        )
+        await leia.pilot.press("backspace")  # nothing left: the cursor stays
+        await leia.pilot.pause()
+        assert leia.cursor_on(middle.id)
+
+
+async def test_children_of_a_conditional_job_are_reachable(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        parent = next(
+            j for j in leia.state.own if j.job_type == "conditional" and j.status == "PROCESSED"
+        )
+        child = leia.state.children[parent.id][0]
+        await leia.select(parent.id)
+        await leia.pilot.press("enter")
+        await leia.until(lambda: isinstance(leia.app.screen, ChainScreen), "the chain")
+        picker = leia.app.screen
+        assert isinstance(picker, ChainScreen)
+        roles = [(e.role, e.job_id) for e in picker.entries]
+        assert roles[:2] == [("waits on", parent.execute_after_id), ("children", child.id)]
+        await leia.pilot.press("down", "enter")
+        await leia.until(
+            lambda: leia.cursor_on(child.id),
+            "the child",
+        )
+        await leia.pilot.press("escape")  # nothing open: escape does nothing
+        await leia.pilot.press("backspace")
+        await leia.until(
+            lambda: leia.cursor_on(parent.id),
+            "back to the parent",
+        )
+
+
+async def test_enter_on_a_job_without_links_opens_nothing(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        alone = next(
+            j
+            for j in leia.state.own
+            if not j.execute_after_id
+            and not j.parent_job_id
+            and not leia.state.dependants.get(j.id)
+            and not leia.state.children.get(j.id)
+        )
+        await leia.select(alone.id)
+        await leia.pilot.press("enter")
+        await leia.pilot.pause()
+        assert not isinstance(leia.app.screen, ChainScreen)
+
+
+# -- server-side filters ------------------------------------------------------------------------
+
+
+async def test_filter_dialog_filters_on_the_server(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        failed = {j.id for j in leia.state.own if j.status == "FAILED"}
+        assert failed and len(failed) < leia.table.row_count
+        await leia.pilot.press("f")
+        await leia.until(lambda: isinstance(leia.app.screen, LeiaFilterScreen), "the dialog")
+        screen = leia.app.screen
+        assert isinstance(screen, LeiaFilterScreen)
+        screen.query_one("#f-status", Select).value = "FAILED"
+        lists = leia.state.counts["get_jobs"]
+        await leia.pilot.press("ctrl+s")
+        await leia.until(lambda: set(leia.table.row_ids()) == failed, "the filtered list")
+        assert leia.state.counts["get_jobs"] == lists + 1  # listed again, by the server
+        assert leia.table.total_count == len(failed)  # not hidden by the table: never received
+        assert leia.service.filters == LeiaFilters(status=LeiaStatus.FAILED)
+        await leia.until(lambda: "filter status=FAILED" in status_line(leia), "the status line")
+
+        await leia.pilot.press("f")
+        await leia.until(lambda: isinstance(leia.app.screen, LeiaFilterScreen), "the dialog")
+        await leia.pilot.press("ctrl+r", "ctrl+s")  # clear all, apply
+        await leia.until(lambda: leia.table.row_count > len(failed), "the whole list")
+        assert not leia.service.filters
+        await leia.until(lambda: "filter" not in status_line(leia), "the status line")
+
+
+async def test_a_bad_filter_names_the_field(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        await leia.pilot.press("f")
+        await leia.until(lambda: isinstance(leia.app.screen, LeiaFilterScreen), "the dialog")
+        screen = leia.app.screen
+        assert isinstance(screen, LeiaFilterScreen)
+        field = screen.query_one("#f-created-after", Input)
+        field.focus()
+        await leia.pilot.press(*"yesterday", "enter")
+        message = screen.query_one("#message", Static)
+        await leia.until(
+            lambda: text_of(message).startswith("created_after: not a date-time"), "error"
+        )
+        assert field.has_focus and isinstance(leia.app.screen, LeiaFilterScreen)
+        assert not leia.service.filters
+
+        field.value = "2026-11-02T08:50:00"
+        screen.query_one("#f-created-before", Input).value = "2026-11-02 08:40"
+        await leia.pilot.press("ctrl+s")
+        await leia.until(
+            lambda: "created_before: must be later than created_after" in text_of(message),
+            "the range error",
+        )
+        await leia.pilot.press("escape")
+        await leia.until(lambda: not isinstance(leia.app.screen, LeiaFilterScreen), "close")
+        assert not leia.service.filters
+
+
+# -- the detail section -------------------------------------------------------------------------
+
+
+def section_text(job: Job, service: LeiaService) -> str:
+    console = Console(width=110, record=True, color_system=None)
+    section = render_section(job, service)
+    assert section is not None
+    console.print(section)
+    return console.export_text()
+
+
+async def test_detail_section_reads_each_result_type(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        service = leia.service
+        jobs = service.jobs
+
+        def first(result_type: str) -> Job:
+            return next(
+                j
+                for j in jobs.values()
+                if j.raw.get("result_type") == result_type and j.raw.get("result") is not None
+            )
+
+        text = section_text(first("classification"), service)
+        assert "result · classification" in text
+        assert "invoice" in text and "0.97" in text and "0.93" in text
+
+        pages = first("list[document]")
+        text = section_text(pages, service)
+        docs = pages.raw["result"]
+        assert f"{len(docs)} document" in text and "filename" in text and "mime" in text
+        assert all(d["filename"] in text for d in docs) and "image/jpeg" in text
+        assert "KiB" in text
+
+        text = section_text(first("dict[classification]"), service)
+        assert "document" in text and "category" in text
+
+        fields = first("object")
+        text = section_text(fields, service)
+        assert all(f"{k}" in text for k in fields.raw["result"])
+
+        conditional = first("conditional")
+        text = section_text(conditional, service)
+        rule = next(iter(conditional.raw["result"]))
+        assert f"rule {rule}" in text and "1. object" in text
+        assert "waits on" in text and "children" in text
+
+        failed = next(j for j in jobs.values() if j.raw.get("http_code") == 400)
+        text = section_text(failed, service)
+        assert "failed" in text and str(failed.raw["reason"]) in text
+        assert "400 (a problem with the input data)" in text
