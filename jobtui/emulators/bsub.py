@@ -11,8 +11,9 @@ client `bsubio` 0.0.6 runs the whole job lifecycle against it unchanged:
   an input over `max_upload` bytes answers 413 (the rest of the body is read and dropped first, so
   the client sees the answer). `POST /v1/jobs/{id}/submit` moves `loaded` to `pending` (any other
   state: 400).
-* `GET /v1/jobs` lists newest first, filtered by `status`, cut to `limit` (default 20, at most
-  `max_limit`); `total` counts the matches before the cut.
+* `GET /v1/jobs` lists newest first, filtered by `status`, cut to `limit` (default 20; the
+  published client allows 1 to 100, and a larger limit is served as `max_limit`, 100, or refused
+  with 400 when `refuse_over_max` is set); `total` counts the matches before the cut.
 * `POST /v1/jobs/{id}/cancel` ends any job that is not `finished` or `failed` (those answer 400) as
   `failed` with `error_code` "cancelled"; `DELETE /v1/jobs/{id}` answers 204 for `finished` and
   `failed` jobs and 409 for every other state; `GET /v1/jobs/{id}/logs` is the job's stderr as
@@ -28,7 +29,8 @@ on their own a few seconds after they are created. Logs and outputs are made up 
 the job id, except the `sha256` type whose output is the real checksum of the uploaded file.
 
 Options (`settings.options`): `token` (the API key), `max_upload` (bytes, default 64 MiB),
-`max_limit` (largest list `limit` honoured, default 1000), `fail_rate` (share of jobs that fail,
+`max_limit` (largest list `limit` honoured, default 100), `refuse_over_max` (answer a larger
+`limit` with 400 instead of serving `max_limit` jobs), `fail_rate` (share of jobs that fail,
 default 0.12), `arrivals` (seconds between new jobs, or True for 25), `upload_dir` (where uploads
 are stored; default a temporary directory removed when the process ends).
 """
@@ -80,7 +82,7 @@ CANCELLED_CODE = "cancelled"
 
 MiB = 1024 * 1024
 DEFAULT_MAX_UPLOAD = 64 * MiB
-DEFAULT_MAX_LIMIT = 1000
+DEFAULT_MAX_LIMIT = 100
 DEFAULT_LIST_LIMIT = 20
 DEFAULT_FAIL_RATE = 0.12
 DEFAULT_ARRIVAL_GAP = 25.0
@@ -374,7 +376,7 @@ class BsubState:
     """Everything the bsub.io emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `counts` (requests per operation id), `token` (the API key),
-    `user_id`, `max_upload`, `max_limit`, `fail_rate`, `upload_dir`, `types` (the catalogue),
+    `user_id`, `max_upload`, `max_limit`, `refuse_over_max`, `fail_rate`, `upload_dir`, `types` (the catalogue),
     `jobs` (id -> SimJob), `order` (jobs oldest first), `tick()`, `advance(s)`, `ids_in(status)`,
     `plan(job)`, `to_json(job)`, `logs_of(job)`, `output_of(job)`.
     """
@@ -393,6 +395,7 @@ class BsubState:
         self.user_id = f"usr_{self.rng.getrandbits(48):012x}"
         self.max_upload = int(options.get("max_upload", DEFAULT_MAX_UPLOAD))
         self.max_limit = int(options.get("max_limit", DEFAULT_MAX_LIMIT))
+        self.refuse_over_max = bool(options.get("refuse_over_max", False))
         self.fail_rate = float(options.get("fail_rate", DEFAULT_FAIL_RATE))
         self.types = CATALOGUE
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -1183,6 +1186,8 @@ def h_list(state: BsubState, request: Request, body: bytes) -> Response:
             raise ApiError(400, f"Invalid limit: {text}") from None
         if limit < 1:
             raise ApiError(400, f"Invalid limit: {text}")
+    if limit > state.max_limit and state.refuse_over_max:
+        raise ApiError(400, f"Invalid limit: {text} (must be between 1 and {state.max_limit})")
     limit = min(limit, state.max_limit)
     jobs, total = state.listing(status, limit)
     return JSONResponse(

@@ -12,8 +12,12 @@ A cancelled job ends `failed` with `error_code` "cancelled". Any state the serve
 kept as text and shown as sent.
 
 One poll is one `GET /v1/jobs?limit=N` (newest first; N = `list_limit`, default 1000), plus one
-`GET /v1/types` the first time (the types name each job's output file extension). When the server
-has more jobs than it sent, the poll says so ("N of TOTAL").
+`GET /v1/types` the first time (the types name each job's output file extension). The list has no
+offset, so when the server has more jobs than it sent, the poll also asks for each unfinished state
+(`created` to `processing`: six more requests, sent together) so that no job still waiting or
+running is hidden behind newer ones, and it says how many jobs it shows of how many ("N of TOTAL").
+The published client allows a `limit` of 1 to 100: a server that refuses a larger one (400) is
+asked again with 100, and from then on.
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ class BsubStatus(StrEnum):
 CANCELLED_CODE = "cancelled"
 """The `error_code` of a job that was cancelled (it ends `failed`)."""
 TERMINAL_STATUSES = frozenset({"finished", "failed"})
+UNFINISHED_STATUSES = ("created", "loaded", "pending", "claimed", "preparing", "processing")
+SPEC_MAX_LIMIT = 100
+"""The largest `limit` of `GET /v1/jobs` the published client sends."""
 STARTED_STATUSES = frozenset({"claimed", "preparing", "processing", "finished"})
 
 STATE_OF: Mapping[str, JobState] = {
@@ -698,6 +705,10 @@ def actions_of(record: BsubJob) -> frozenset[Action]:
     return frozenset(allowed)
 
 
+def _created_key(record: BsubJob) -> datetime:
+    return record.created_at or datetime.min.replace(tzinfo=UTC)
+
+
 def _what(job: Job) -> str:
     if job.state is JobState.CANCELLED:
         return "cancelled"
@@ -735,6 +746,7 @@ class BsubService(Service):
         self.client = client or BsubClient(url, token, service=name, verify=verify)
         self.list_limit = max(1, list_limit)
         self._types: list[ProcessingType] | None = None
+        self._max_limit: int | None = None
 
     def __repr__(self) -> str:
         return f"BsubService({self.name!r}, {self.client.base_url!r})"
@@ -751,10 +763,32 @@ class BsubService(Service):
     async def poll(self) -> PollResult:
         if self._types is None:
             await self.types()
-        listing = await self.client.list_jobs(limit=self.list_limit)
-        jobs = [self.to_job(record) for record in listing.jobs]
-        total = listing.total if listing.total is not None and listing.total > len(jobs) else None
-        return PollResult(jobs, total)
+        listing = await self._list(None)
+        records = {record.id: record for record in listing.jobs}
+        total = listing.total
+        if total is not None and total > len(listing.jobs):
+            # Cut: fetch every unfinished job too, however old.
+            parts = await asyncio.gather(*(self._list(status) for status in UNFINISHED_STATUSES))
+            extra = [record for part in parts for record in part.jobs if record.id not in records]
+            if extra:
+                records.update((record.id, record) for record in extra)
+                ordered = sorted(records.values(), key=_created_key, reverse=True)
+                records = {record.id: record for record in ordered}
+        jobs = [self.to_job(record) for record in records.values()]
+        shown = total if total is not None and total > len(jobs) else None
+        return PollResult(jobs, shown)
+
+    async def _list(self, status: str | None) -> JobList:
+        limit = (
+            self.list_limit if self._max_limit is None else min(self.list_limit, self._max_limit)
+        )
+        try:
+            return await self.client.list_jobs(status=status, limit=limit)
+        except RefusedError as error:
+            if error.status != 400 or limit <= SPEC_MAX_LIMIT:
+                raise
+        self._max_limit = SPEC_MAX_LIMIT
+        return await self.client.list_jobs(status=status, limit=SPEC_MAX_LIMIT)
 
     def to_job(self, record: BsubJob) -> Job:
         status = record.status_text

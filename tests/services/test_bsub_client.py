@@ -333,6 +333,15 @@ async def test_list_filters_by_status_and_counts_before_the_limit(
     assert none.total == 0 and none.jobs == []
 
 
+async def test_list_serves_at_most_the_published_maximum(
+    emulator: EmulatorFactory, closing: list[BsubClient]
+) -> None:
+    running, _ = start(emulator, jobs=130)
+    listing = await client_for(running, closing).list_jobs(limit=1000)
+    assert len(listing.jobs) == 100
+    assert listing.total == 130
+
+
 async def test_list_refuses_a_bad_limit(
     emulator: EmulatorFactory, closing: list[BsubClient]
 ) -> None:
@@ -340,6 +349,11 @@ async def test_list_refuses_a_bad_limit(
     with pytest.raises(RefusedError) as caught:
         await client_for(running, closing).list_jobs(limit=0)
     assert caught.value.line == "bsub: Invalid limit: 0 (HTTP 400)"
+    strict, _ = start(emulator, jobs=5, refuse_over_max=True)
+    with pytest.raises(RefusedError) as over:
+        await client_for(strict, closing).list_jobs(limit=101)
+    assert over.value.line == "bsub: Invalid limit: 101 (must be between 1 and 100) (HTTP 400)"
+    assert len((await client_for(strict, closing).list_jobs(limit=100)).jobs) == 5
 
 
 # -- cancel and delete --------------------------------------------------------------------------

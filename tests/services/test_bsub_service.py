@@ -107,14 +107,56 @@ async def test_poll_maps_every_state_and_its_actions(
     assert seen == set(EXPECTED_STATE)
 
 
-async def test_poll_says_when_the_list_was_cut(
+async def test_poll_says_when_the_list_was_cut_and_still_shows_every_unfinished_job(
     emulator: EmulatorFactory, closing: list[BsubService]
 ) -> None:
-    running, _ = start(emulator, jobs=40)
+    running, state = start(emulator, jobs=40)
     service = service_for(running, closing, list_limit=10)
     result = await service.poll()
-    assert len(result.jobs) == 10
     assert result.total == 40
+    ids = [job.id for job in result.jobs]
+    newest = [job.id for job in reversed(state.order)]
+    assert ids[:10] == newest[:10]
+    unfinished = {job.id for job in state.order if not job.terminal}
+    assert len(unfinished) > 10
+    assert unfinished <= set(ids)  # none hidden behind newer jobs
+    assert len(ids) < 40
+    assert ids == [i for i in newest if i in set(ids)]  # still newest first
+    assert state.counts["list_jobs"] == 7  # the list, then each unfinished state
+
+
+async def test_poll_without_a_cut_makes_one_request(
+    emulator: EmulatorFactory, closing: list[BsubService]
+) -> None:
+    running, state = start(emulator, jobs=40)
+    service = service_for(running, closing)
+    result = await service.poll()
+    assert result.total is None and len(result.jobs) == 40
+    assert state.counts["list_jobs"] == 1
+
+
+async def test_poll_falls_back_to_the_published_limit(
+    emulator: EmulatorFactory, closing: list[BsubService]
+) -> None:
+    running, state = start(emulator, jobs=150, refuse_over_max=True)
+    service = service_for(running, closing)  # asks for 1000 jobs
+    first = await service.poll()
+    assert first.total == 150
+    assert len(first.jobs) >= 100
+    assert state.counts["list_jobs"] == 1 + 1 + 6  # refused, again with 100, unfinished states
+    await service.poll()
+    assert state.counts["list_jobs"] == 8 + 7  # 100 from then on: nothing refused
+
+
+async def test_poll_against_a_server_that_serves_its_maximum(
+    emulator: EmulatorFactory, closing: list[BsubService]
+) -> None:
+    running, state = start(emulator, jobs=150)
+    service = service_for(running, closing)
+    result = await service.poll()
+    assert result.total == 150
+    assert {job.id for job in state.order if not job.terminal} <= {job.id for job in result.jobs}
+    assert state.counts["list_jobs"] == 7
 
 
 async def test_poll_reads_the_types_once_and_names_outputs_by_them(
