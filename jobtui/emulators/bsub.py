@@ -49,7 +49,7 @@ import random
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -1376,9 +1376,16 @@ def make_app(state: BsubState) -> ASGIApp:
         route("/jobs/{job_id}/output", "get_job_output", h_output, "GET"),
         Route("/upload/{job_id}", upload_endpoint(state), methods=["POST"], name="upload_job_data"),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.close()  # the server stops: drop the uploads
+
     app = Starlette(
         routes=[Mount("/v1", routes=routes)],
         exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
     )
     return FaultsMiddleware(app, state)
 
