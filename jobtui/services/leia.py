@@ -1014,11 +1014,6 @@ def chain_of(job_id: str, snapshot: Mapping[str, Job]) -> LeiaChain:
     )
 
 
-def _short_list(ids: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
-
-
 class LeiaService(Service):
     """One Leia application as a job list (see the module docstring for the polling strategy)."""
 
@@ -1297,12 +1292,14 @@ class LeiaService(Service):
         text = f"Cancel Leia job {job.id} ({job.raw_state})?"
         failing = self.dependents_that_fail(job.id)
         if failing:
-            ids = [f"{d.id} ({d.raw_state})" for d in failing]
             noun = "job waits" if len(failing) == 1 else "jobs wait"
-            text += f" {len(failing)} dependent {noun} on it and will fail: {_short_list(ids)}."
+            text += f"\n\n{len(failing)} dependent {noun} on it and will fail:"
+            text += "".join(f"\n  {d.id}  {d.raw_state}  {d.type}".rstrip() for d in failing[:8])
+            if len(failing) > 8:
+                text += f"\n  … and {len(failing) - 8} more"
         children = self._running_children(job.id)
         if children:
-            text += f" Its {len(children)} unfinished sub-job(s) will be canceled."
+            text += f"\n\nIts {len(children)} unfinished sub-job(s) will be canceled."
         return text
 
     async def run_action(self, action: Action, job: Job) -> str:

@@ -149,7 +149,7 @@ async def test_cancel_a_parent_and_see_its_dependents_fail(emulator: EmulatorFac
         assert isinstance(confirm, ConfirmScreen)
         assert f"Cancel Leia job {head.id} (PROCESSING)?" in confirm.body
         assert f"{len(chain)} dependent jobs wait on it and will fail" in confirm.body
-        assert all(f"{d.id} (WAITING)" in confirm.body for d in chain)
+        assert all(f"\n  {d.id}  WAITING  {d.job_type}" in confirm.body for d in chain)
         assert leia.state.counts["cancel_job"] == 0
 
         await leia.pilot.press("y")
@@ -543,5 +543,5 @@ async def test_detail_section_reads_each_result_type(emulator: EmulatorFactory) 
 
         failed = next(j for j in jobs.values() if j.raw.get("http_code") == 400)
         text = section_text(failed, service)
-        assert "failed" in text and str(failed.raw["reason"]) in text
-        assert "400 (a problem with the input data)" in text
+        assert "failed" in text and "http_code 400: a problem with the input data" in text
+        assert failed.message == f"{failed.raw['reason']} (code 400)"  # the row above the section

@@ -242,20 +242,28 @@ def _result_summary(result_type: str, result: Any) -> str:
 
 
 def render_failure(job: Job) -> RenderableType | None:
-    """Why a job failed or was canceled: Leia's `reason` and the undeclared `http_code`."""
+    """What Leia's undeclared `http_code` says about a failed job.
+
+    The reason itself is the job's message (the line above in the pane); this adds what the code
+    means, or says that the server gave no reason at all.
+    """
+    if job.state is not JobState.FAILED:
+        return None
     reason = job.raw.get("reason")
     code = job.raw.get("http_code")
-    failed = job.state is JobState.FAILED
-    if not reason and not (failed and code not in (None, "", 200)):
-        return None
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
-    label = "failed" if failed else "canceled" if job.state is JobState.CANCELLED else "reason"
-    grid.add_row(label, Text(str(reason or "no reason given"), style="bold red" if failed else ""))
     if code not in (None, "", 200):
-        meaning = HTTP_CODES.get(code, "") if isinstance(code, int) else ""
-        grid.add_row("http_code", f"{code}" + (f" ({meaning})" if meaning else ""))
+        meaning = HTTP_CODES.get(code) if isinstance(code, int) else None
+        line = Text.assemble(("http_code ", "dim"), (str(code), "bold red"))
+        if meaning:
+            line.append(f": {meaning}")
+        grid.add_row("failed", line)
+    elif not reason:
+        grid.add_row("failed", Text("the server gave no reason", style="bold red"))
+    else:
+        return None
     return grid
 
 
