@@ -727,7 +727,7 @@ def warn_if_readable(path: str | os.PathLike[str], config: Config) -> str | None
 # -- the commented starter file and the example ----------------------------------------------------
 
 _HEADER = """\
-jobtui configuration. Check it with `jobtui config check`.
+Check this file with `jobtui config check`.
 Every secret (token, password, api_key) is given literally, as "env:NAME" (an environment
 variable) or as "file:PATH" (the file's contents; ~ is expanded and a relative path is relative
 to this file). Keep this file private (mode 0600) when it holds literal secrets."""
@@ -787,8 +787,8 @@ _EXAMPLES: list[tuple[str, list[Entry]]] = [
 ]
 
 
-def _comment(text: str, indent: str = "") -> list[str]:
-    return [f"{indent}# {line}".rstrip() for line in textwrap.wrap(text, 96 - len(indent))]
+def _comment(text: str, mark: str = "#") -> list[str]:
+    return [f"{mark} {line}".rstrip() for line in textwrap.wrap(text, 96 - len(mark))]
 
 
 def _table(
@@ -799,9 +799,10 @@ def _table(
     lines = [f"{prefix}{header}"]
     for key, value, commented in entries:
         description = model.model_fields[key].description or ""
-        lines += _comment(description)
+        # In a commented-out table the notes are "# # ...": uncommented, they stay notes.
+        lines += _comment(description, "# #" if off else "#")
         rendered = tomli_w.dumps({key: value}).strip()
-        mark = prefix + ("# " if commented and not off else "")
+        mark = prefix + ("# " if commented else "")
         lines += [f"{mark}{line}" for line in rendered.splitlines()]
     return lines
 
@@ -825,8 +826,12 @@ def _document(title: str, *, services_off: bool) -> str:
         "# services of one kind are fine; names must differ.",
     ]
     if services_off:
-        lines.append("# Uncomment and fill in the ones you use.")
-    for (comment, entries), model in zip(_EXAMPLES, SERVICE_MODELS.values(), strict=True):
+        lines += [
+            "# To use one, remove the first '# ' of each of its lines and fill it in; then run",
+            "# `jobtui config check`.",
+        ]
+    for comment, entries in _EXAMPLES:
+        model = SERVICE_MODELS[next(value for key, value, _ in entries if key == "kind")]
         lines += ["", *_comment(comment)]
         lines += _table("[[services]]", model, entries, off=services_off)
     return "\n".join(lines) + "\n"
@@ -834,7 +839,11 @@ def _document(title: str, *, services_off: bool) -> str:
 
 def starter_config_text() -> str:
     """The commented starter file `jobtui config init` writes: [ui] set, services commented out."""
-    return _document("jobtui configuration file", services_off=True)
+    return _document(
+        "jobtui configuration, written by `jobtui config init`. config.example.toml (in the "
+        "jobtui sources) shows every key in use.",
+        services_off=True,
+    )
 
 
 def example_config_text() -> str:
