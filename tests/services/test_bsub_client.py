@@ -22,6 +22,7 @@ from jobtui.core.errors import (
 )
 from jobtui.emulators.bsub import CATALOGUE, BsubState
 from jobtui.emulators.runner import RunningEmulator
+from jobtui.services._http import make_client
 from jobtui.services.bsub import BsubClient, BsubJob
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
@@ -204,7 +205,15 @@ async def test_streamed_upload_reports_progress_to_the_total(
     emulator: EmulatorFactory, closing: list[BsubClient], tmp_path: Path
 ) -> None:
     running, state = start(emulator, jobs=5)
-    client = client_for(running, closing)
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    http = make_client(running.url)
+    http.event_hooks["request"] = [record]
+    client = BsubClient(running.url, token_of(running), http=http)
+    closing.append(client)
     created = await client.create_job("sha256")
     assert created.upload_token is not None
     size = 6 * MiB + 12_345
@@ -219,6 +228,11 @@ async def test_streamed_upload_reports_progress_to_the_total(
     assert len(calls) >= size // (256 * 1024)  # one report per chunk read from disk
     dones = [done for done, _ in calls]
     assert dones == sorted(dones)
+    upload = sent[-1]
+    assert upload.url.path == f"/v1/upload/{created.id}"
+    assert int(upload.headers["Content-Length"]) > size  # the length is known up front
+    assert "Transfer-Encoding" not in upload.headers
+    assert upload.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     stored = state.jobs[created.id]
     assert stored.data_path is not None
     assert stored.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
