@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static, TabbedContent, TextArea
+from textual.widgets import Input, Select, Static, Tab, TabbedContent, TextArea
 
 from jobtui.core.models import Job, JobState
 from jobtui.emulators.base import DEMO_EPOCH
@@ -545,3 +545,34 @@ async def test_detail_section_reads_each_result_type(emulator: EmulatorFactory) 
         text = section_text(failed, service)
         assert "failed" in text and "http_code 400: a problem with the input data" in text
         assert failed.message == f"{failed.raw['reason']} (code 400)"  # the row above the section
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+
+async def test_the_leia_tab_joins_the_demo(emulator: EmulatorFactory) -> None:
+    """`jobtui demo` builds its app from `[[services]]` entries pointing at the emulators: the
+    Leia entry becomes a Leia tab with its own keys."""
+    from jobtui.__main__ import service_entries
+    from jobtui.config import config_from_data
+    from jobtui.tui.app import build_app
+
+    running = emulator("leia", seed=7, speed=0, jobs=40)
+    config = config_from_data({"services": service_entries([running])}, source="demo")
+    app = build_app(config, title="jobtui demo")
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.screen.query_one(TabbedContent)
+        assert [str(tab.label) for tab in tabs.query(Tab)] == ["Leia"]
+        table = app.screen.query_one(JobTable)
+        tab = app.screen.query_one(ServiceTab)
+        assert isinstance(tab.service, LeiaService)
+        deadline = time.monotonic() + 10.0
+        while table.row_count < 40:
+            assert time.monotonic() < deadline, "the Leia tab never filled"
+            await pilot.pause(0.01)
+        shown = set(app.active_bindings)
+        assert {"c", "s", "k", "f", "backspace"} <= shown
+        await pilot.press("f")
+        while not isinstance(app.screen, LeiaFilterScreen):
+            assert time.monotonic() < deadline, "no filter dialog"
+            await pilot.pause(0.01)
