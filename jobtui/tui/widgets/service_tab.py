@@ -353,7 +353,9 @@ class ServiceTab(Vertical):
             if failures:
                 self.notify(failures[0], severity="error", timeout=8)
             else:
-                self.notify(done[0])
+                line = done[0]
+                prefix = f"{self.service.name}: "
+                self.notify(line if line.startswith(prefix) else prefix + line)
         else:
             summary = f"{self.service.name}: {ACTION_INFO[action].label.lower()}: "
             summary += f"{len(done)} done, {len(failures)} failed"
