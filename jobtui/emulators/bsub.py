@@ -315,6 +315,8 @@ class Faults:
     latency: float = 0.0
     fail_status: int | None = None
     malformed: bool = False
+    paths: tuple[str, ...] = ()
+    """When set, `fail_status` and `malformed` apply only to paths starting with one of these."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1341,9 +1343,10 @@ class FaultsMiddleware:
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)
         response: Response | None = None
-        if faults.fail_status is not None:
+        applies = not faults.paths or str(scope.get("path", "")).startswith(faults.paths)
+        if applies and faults.fail_status is not None:
             response = error_response(faults.fail_status, "Simulated failure")
-        elif faults.malformed:
+        elif applies and faults.malformed:
             response = Response(
                 b'{"success": true, "data": {"id": "', media_type="application/json"
             )

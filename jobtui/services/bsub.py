@@ -11,8 +11,9 @@ A job's life: create (`created`, holding an upload token) -> upload (`loaded`) -
 A cancelled job ends `failed` with `error_code` "cancelled". Any state the server may add later is
 kept as text and shown as sent.
 
-One poll is one `GET /v1/jobs?limit=N` (newest first; N = `list_limit`, default 1000), plus one
-`GET /v1/types` the first time (the types name each job's output file extension). The list has no
+One poll is one `GET /v1/jobs?limit=N` (newest first; N = `list_limit`, default 1000), plus
+`GET /v1/types` until it has answered once (the types name each job's output file extension; when
+they cannot be read, the poll still succeeds and its note says why). The list has no
 offset, so when the server has more jobs than it sent, the poll also asks for each unfinished state
 (`created` to `processing`: six more requests, sent together) so that no job still waiting or
 running is hidden behind newer ones, and it says how many jobs it shows of how many ("N of TOTAL").
@@ -761,8 +762,6 @@ class BsubService(Service):
     # -- polling --------------------------------------------------------------------------------
 
     async def poll(self) -> PollResult:
-        if self._types is None:
-            await self.types()
         listing = await self._list(None)
         records = {record.id: record for record in listing.jobs}
         total = listing.total
@@ -776,7 +775,13 @@ class BsubService(Service):
                 records = {record.id: record for record in ordered}
         jobs = [self.to_job(record) for record in records.values()]
         shown = total if total is not None and total > len(jobs) else None
-        return PollResult(jobs, shown)
+        note = ""
+        if self._types is None:
+            try:
+                await self.types()
+            except ServiceError as error:  # only output file names need them: say so, go on
+                note = f"processing types not available: {error.message}"
+        return PollResult(jobs, shown, note)
 
     async def _list(self, status: str | None) -> JobList:
         limit = (

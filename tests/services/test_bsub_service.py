@@ -175,6 +175,26 @@ async def test_poll_reads_the_types_once_and_names_outputs_by_them(
             assert service.output_name(jobs[job_id]) == f"{job_id}.{extension[type_id]}"
 
 
+async def test_poll_goes_on_without_the_types(
+    emulator: EmulatorFactory, closing: list[BsubService]
+) -> None:
+    running, state = start(emulator, jobs=10)
+    service = service_for(running, closing)
+    state.faults.paths = ("/v1/types",)
+    state.faults.fail_status = 500
+    first = await service.poll()
+    assert len(first.jobs) == 10
+    assert first.note == "processing types not available: Simulated failure (HTTP 500)"
+    finished = next(job for job in first.jobs if job.raw_state == "finished")
+    assert service.output_name(finished) == f"{finished.id}.out"
+    state.faults.fail_status = None
+    second = await service.poll()
+    assert second.note == ""
+    assert service.output_name(finished) != f"{finished.id}.out"
+    await service.poll()
+    assert state.counts["get_types"] == 1  # read once it answered (the failed try never got in)
+
+
 async def test_poll_revision_changes_with_the_record(
     emulator: EmulatorFactory, closing: list[BsubService]
 ) -> None:
