@@ -309,7 +309,7 @@ def error_response(status: int, message: str) -> Response:
     if status in (401, 403):
         return json_response(status, {"reason": message})
     if status == 404:
-        return json_response(status, {"id": "unknown", "type": message})
+        return json_response(status, {"id": "simulated", "type": f"{message}."})
     if status == 409:
         return json_response(status, {"reason": message})
     if status == 503:
@@ -994,6 +994,7 @@ def make_dispatch(state: DspIngestState) -> Any:
             await _drain(request)
             return text_response(405, "Method Not Allowed")
         call = Call(state, request, segments)
+        state.tick()
         try:
             result = handler(call)
             if asyncio.iscoroutine(result):
