@@ -24,8 +24,10 @@ asked again with 100, and from then on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -290,6 +292,26 @@ def _errors_line(error: ValidationError) -> str:
         return "unexpected body"
     where = ".".join(str(part) for part in first.get("loc", ()))
     return f"{where or 'body'}: {first.get('msg', 'invalid')}"
+
+
+_UPLOAD_TOKEN = re.compile(r"(/v1/upload/[^\s?\"]*\?(?:[^\s\"#]*&)?token=)[^&\s\"#]+")
+
+
+class _RedactUploadToken(logging.Filter):
+    """httpx logs each request's URL; an upload's URL carries the job's upload token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("/v1/upload/" in str(a) for a in record.args):
+            record.args = tuple(
+                _UPLOAD_TOKEN.sub(r"\1***", str(a)) if "/v1/upload/" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactUploadToken) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_RedactUploadToken())
 
 
 def _reason(response: httpx.Response) -> str:

@@ -4,6 +4,7 @@ error, streamed uploads and downloads, and the simulated worker."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -176,6 +177,24 @@ async def test_upload_with_bad_token_is_refused(
     assert caught.value.line == "bsub: Invalid upload token (HTTP 401)"
     assert state.jobs[created.id].status == "created"
     assert "upl_guessed" not in caught.value.line
+
+
+async def test_upload_token_stays_out_of_the_http_log(
+    emulator: EmulatorFactory,
+    closing: list[BsubClient],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    running, _ = start(emulator, jobs=5)
+    client = client_for(running, closing)
+    created = await client.create_job("sha256")
+    assert created.upload_token is not None
+    secret = created.upload_token.get_secret_value()
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        await client.upload(created.id, created.upload_token, make_file(tmp_path / "a.bin", 10))
+    assert f"/v1/upload/{created.id}?token=***" in caplog.text
+    assert secret not in caplog.text
+    assert token_of(running) not in caplog.text
 
 
 async def test_upload_over_the_limit_names_the_file_and_its_size(
