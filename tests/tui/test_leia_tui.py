@@ -128,6 +128,14 @@ def running_head(state: LeiaState) -> tuple[SimJob, list[SimJob]]:
     raise AssertionError("the seeded jobs have no running job with waiting dependents")
 
 
+def detail_text(leia: Leia) -> str:
+    """The detail pane as plain text."""
+    body = leia.app.screen.query_one(JobDetail).query_one(Static)
+    console = Console(width=110, record=True, color_system=None)
+    console.print(body.content)
+    return console.export_text()
+
+
 def text_of(widget: Static) -> str:
     return str(widget.content)
 
@@ -244,6 +252,27 @@ async def test_conditional_job_from_the_form(emulator: EmulatorFactory) -> None:
         }
         await leia.until(lambda: leia.table.get_job(created.id) is not None, "the new job")
         assert leia.shown(created.id).raw.get("execute_after_id") == after.id
+        # The cursor stayed on the prerequisite; its chain now lists the new job.
+        assert leia.cursor_on(after.id)
+        await leia.until(lambda: created.id in detail_text(leia), "the chain in the detail")
+
+
+async def test_a_blocked_conditional_job_then_started(emulator: EmulatorFactory) -> None:
+    async with leia_app(emulator) as leia:
+        after = classified(leia.state)
+        screen = await open_conditional(leia, after)
+        await leia.pilot.press(*"invoice")
+        screen.query_one("#job-type", Select).value = "transform"
+        await leia.pilot.click("#blocked")
+        await leia.pilot.press("ctrl+s")
+        await leia.until(lambda: not isinstance(leia.app.screen, ConditionalJobScreen), "close")
+        created = leia.state.own[-1]
+        assert created.status == "BLOCKED" and created.execute_after_id == after.id
+        await leia.until(lambda: leia.table.get_job(created.id) is not None, "the new job")
+        await leia.select(created.id)
+        await leia.pilot.press("s")
+        await leia.until(lambda: leia.shown(created.id).raw_state == "READY", "the start")
+        assert leia.state.counts["start_job"] == 1
 
 
 async def test_conditional_job_from_json(emulator: EmulatorFactory) -> None:
@@ -277,7 +306,7 @@ async def test_json_tab_starts_from_the_form(emulator: EmulatorFactory) -> None:
         screen = await open_conditional(leia, after)
         await leia.pilot.press(*"receipt")
         screen.query_one("#job-type", Select).value = "transform"
-        await leia.pilot.click("#--content-tab-json-pane")
+        await leia.pilot.press("ctrl+t")
         await leia.until(
             lambda: screen.query_one("#mode", TabbedContent).active == "json-pane", "the JSON tab"
         )
@@ -296,6 +325,12 @@ async def test_json_tab_starts_from_the_form(emulator: EmulatorFactory) -> None:
                 }
             }
         }
+        assert screen.query_one("#json", TextArea).has_focus
+        await leia.pilot.press("ctrl+t")
+        await leia.until(
+            lambda: screen.query_one("#mode", TabbedContent).active == "form-pane", "the form"
+        )
+        assert screen.query_one("#value", Input).has_focus
 
 
 async def test_mistakes_name_the_field_and_send_nothing(emulator: EmulatorFactory) -> None:

@@ -113,12 +113,14 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
     | Key | Action |
     | :- | :- |
     | `ctrl+s` | Validate and create. |
+    | `ctrl+t` | Switch between the form and the JSON editor. |
     | `escape` | Close without creating anything. |
     """
 
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "create", "Create", priority=True),
+        Binding("ctrl+t", "switch_mode", "Form/JSON", priority=True),
     ]
 
     def __init__(self, service: LeiaService, job: Job) -> None:
@@ -226,6 +228,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             yield Label("", id="message", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create (ctrl+s)", id="create", variant="primary", compact=True)
+                yield Button("Form/JSON (ctrl+t)", id="switch", compact=True)
                 yield Button("Close (esc)", id="close", compact=True)
 
     def on_mount(self) -> None:
@@ -326,6 +329,15 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             self.query_one("#create", Button).disabled = False
             return
         self.dismiss(job)
+
+    @on(Button.Pressed, "#switch")
+    def action_switch_mode(self) -> None:
+        mode = self.query_one("#mode", TabbedContent)
+        mode.active = "form-pane" if mode.active == "json-pane" else "json-pane"
+        if mode.active == "json-pane":
+            self.query_one("#json", TextArea).focus()
+        else:
+            self.query_one("#value", Input).focus()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
