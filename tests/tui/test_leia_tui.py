@@ -27,7 +27,7 @@ from jobtui.tui.app import JobtuiApp
 from jobtui.tui.leia.chain import ChainScreen
 from jobtui.tui.leia.conditional import ConditionalJobScreen
 from jobtui.tui.leia.filters import LeiaFilterScreen
-from jobtui.tui.leia.section import render_section
+from jobtui.tui.leia.section import human_size, render_failure, render_result, render_section
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
@@ -611,3 +611,49 @@ async def test_the_leia_tab_joins_the_demo(emulator: EmulatorFactory) -> None:
         while not isinstance(app.screen, LeiaFilterScreen):
             assert time.monotonic() < deadline, "no filter dialog"
             await pilot.pause(0.01)
+
+
+def plain(renderable: object) -> str:
+    console = Console(width=100, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_results_of_an_unexpected_shape_fall_back_to_a_tree() -> None:
+    text = plain(render_result("classification", {"label": "x", "nested": {"deep": [1, None]}}))
+    assert "label" in text and "nested" in text and "deep" in text and "null" in text
+    assert "category" not in text
+    assert "no documents" in plain(render_result("list[document]", []))
+    assert "no rule matched" in plain(render_result("conditional", {}))
+    assert "42" in plain(render_result("something-new", 42))
+    text = plain(
+        render_result(
+            "conditional",
+            {
+                "r": [
+                    {
+                        "result_type": "classification",
+                        "result": {"category": "a", "score": 0.5, "accuracy": 1},
+                    }
+                ]
+            },
+        )
+    )
+    assert "rule r" in text and "1. classification" in text and "0.5" in text
+    assert [human_size(n) for n in (840, 12_600, 3 * 1024**2, None)] == [
+        "840 B",
+        "12.3 KiB",
+        "3.0 MiB",
+        "—",
+    ]
+
+
+def test_a_failure_without_reason_or_code_says_so() -> None:
+    job = Job("leia", "j1", JobState.FAILED, "FAILED", raw={"id": "j1", "status": "FAILED"})
+    assert "the server gave no reason" in plain(render_failure(job))
+    internal = Job(
+        "leia", "j2", JobState.FAILED, "FAILED", raw={"reason": "boom", "http_code": 5000}
+    )
+    assert "http_code 5000: a Leia internal error" in plain(render_failure(internal))
+    done = Job("leia", "j3", JobState.SUCCEEDED, "PROCESSED", raw={"http_code": 200})
+    assert render_failure(done) is None

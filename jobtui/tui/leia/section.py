@@ -1,14 +1,18 @@
-"""The Leia section of the detail pane: the result read by its `result_type`, the failure, the chain.
+"""The Leia section of the detail pane: what a failure's code means, the chain, the result.
 
-Results are shown as a person reads them rather than as JSON (the raw record below the section
-still has every field):
+* failure: the reason is the job's message (shown above the section); the section adds what the
+  undeclared `http_code` means, or says that the server gave no reason;
+* chain: the job it waits on (`execute_after_id`), its parent (`parent_job_id`), its children
+  (the jobs a conditional job's rules created) and its dependents, each with its state;
+* result, read by its `result_type` rather than shown as JSON (the raw record below the section
+  still has every field):
 
-* `classification`: the category, its score and accuracy; `dict[classification]`: one row each;
-* `document` and `list[document]`: a compact table of file name, page, size and type;
-* `object`, `dict[object]`, `model` and anything unknown: a key-value tree;
-* `conditional`: each rule that ran, with the results of the jobs it executed, in order.
+  * `classification`: the category, its score and accuracy; `dict[classification]`: one row each;
+  * `document` and `list[document]`: a compact table of file name, page, size and type;
+  * `object`, `dict[object]`, `model` and anything unknown: a key-value tree;
+  * `conditional`: each rule that ran, with the results of the jobs it executed, in order.
 
-A result whose shape does not match its `result_type` falls back to the key-value tree.
+  A result whose shape does not match its `result_type` falls back to the key-value tree.
 """
 
 from __future__ import annotations
