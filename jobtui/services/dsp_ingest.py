@@ -877,9 +877,9 @@ class UploadReport:
 
 
 def plan_upload(folder: Path | str) -> UploadPlan:
-    """Walk `folder` (symbolic links to folders are not followed) and sort its files into those to
-    upload, with their sizes, and those left out, with the reason (`check_names`, unreadable,
-    not a regular file). `InputError` when `folder` is not a readable folder."""
+    """Walk `folder` and sort its files into those to upload, with their sizes, and those left out,
+    with the reason (`check_names`, unreadable, not a regular file, a link to a folder, which is
+    not followed). `InputError` when `folder` is not a readable folder."""
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise InputError("folder", f"{root} is not a folder")
@@ -887,8 +887,12 @@ def plan_upload(folder: Path | str) -> UploadPlan:
     rejected: list[RejectedFile] = []
     walk_errors: list[OSError] = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append):
-        dirnames.sort()
         base = Path(dirpath)
+        for name in [d for d in dirnames if (base / d).is_symlink()]:
+            rel = (base / name).relative_to(root).as_posix()
+            rejected.append(RejectedFile(rel + "/", "a link to a folder: not followed"))
+            dirnames.remove(name)
+        dirnames.sort()
         for name in sorted(filenames):
             path = base / name
             rel = path.relative_to(root).as_posix()
