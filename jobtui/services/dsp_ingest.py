@@ -1121,11 +1121,10 @@ class DspIngestService(Service):
             self._settled(p, 404, None)
             return None
         except ServiceError as error:
+            # asked again next poll: the poll loop's own backoff spaces out failing polls
             p.status = None
             p.error = error.line
-            p.busy += 1
-            delay = min(self.busy_backoff * 2 ** (p.busy - 1), self.busy_backoff_max)
-            p.next_check = self.clock() + delay
+            p.next_check = self.clock()
             return error
         self._settled(p, 200, rows)
         return None
@@ -1305,7 +1304,9 @@ class DspIngestService(Service):
         if action is Action.INGEST and p.finalized:
             return "the project was finalized: upload files first"
         if action is Action.MAPPING:
-            return "no mapping yet: nothing was ingested since the last finalize"
+            if p.status == 404:
+                return "no mapping yet: nothing was ingested since the last finalize"
+            return "the project's mapping has not been read yet"
         if action is Action.FINALIZE and p.finalized:
             return "the project is already finalized"
         return reason

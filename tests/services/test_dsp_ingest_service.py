@@ -234,7 +234,7 @@ async def test_a_poll_that_fails_everywhere_raises_and_the_monitor_keeps_the_las
     emulator: EmulatorFactory, closing: Closer
 ) -> None:
     running, state = start(emulator)
-    service, _ = service_for(running, closing, projects=state.seeded, busy_backoff=0)
+    service, _ = service_for(running, closing, projects=state.seeded)
     monitor = ServiceMonitor(service)
     first = await monitor.poll_once()
     assert first.health.ok and len(first.snapshot) == 4
@@ -245,6 +245,11 @@ async def test_a_poll_that_fails_everywhere_raises_and_the_monitor_keeps_the_las
     assert not second.health.ok
     assert second.health.error == "ingest: Simulated failure (HTTP 500)"
     assert second.snapshot == first.snapshot
+    third = await monitor.poll_once()  # failing projects are asked again: still unhealthy
+    assert not third.health.ok and third.health.failures == 2
+    state.faults.fail_status = None
+    fourth = await monitor.poll_once()
+    assert fourth.health.ok and not fourth.delta
 
 
 async def test_projects_come_from_the_listing_or_the_tokens_scopes(
