@@ -518,3 +518,22 @@ async def test_plan_upload_refuses_what_is_not_a_folder(tmp_path: Path) -> None:
             await service.run_action(Action.UPLOAD, Job("ingest", "0001", JobState.UNKNOWN, ""))
     finally:
         await service.aclose()
+
+
+async def test_at_most_max_checks_projects_per_poll_in_turn(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator, projects=12)
+    clock = Clock()
+    service, recorder = service_for(
+        running, closing, projects=state.seeded, clock=clock, max_checks=5
+    )
+    counts: list[int] = []
+    for _ in range(3):
+        before = len(recorder.requests)
+        await service.poll()
+        counts.append(len(recorder.requests) - before)
+        clock.now += 1
+    assert counts == [5, 5, 5]
+    assert all(mapping_gets(recorder, code) >= 1 for code in state.seeded)
+    assert max(mapping_gets(recorder, code) for code in state.seeded) == 2
