@@ -9,6 +9,7 @@ import re
 import time
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -47,7 +48,7 @@ def compact(response: httpx.Response) -> bool:
     return response.content == json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def job_of(http: httpx.Client, state: EcoTaxaState, job_id: int) -> dict[str, object]:
+def job_of(http: httpx.Client, state: EcoTaxaState, job_id: int) -> dict[str, Any]:
     response = http.get(f"/jobs/{job_id}/", headers=bearer(state))
     assert response.status_code == 200, response.text
     data = response.json()
