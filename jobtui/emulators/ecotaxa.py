@@ -1443,9 +1443,9 @@ def _seed_one(state: EcoTaxaState, type_: str, target: str, owner: int, created:
     crashed_reply = False
     if type_ == "FileImport":
         if target == "A" or (target == "E" and rng.random() < 0.5):
-            job.missing_taxa = job.missing_taxa or tuple(
-                rng.sample(UNKNOWN_TAXA, rng.randrange(1, 4))
-            )
+            # seeded questions name two taxa at least, so that a partial answer is possible
+            if len(job.missing_taxa) < 2:
+                job.missing_taxa = tuple(rng.sample(UNKNOWN_TAXA, rng.randrange(2, 4)))
             job.missing_users = job.missing_users or tuple(
                 rng.sample(UNKNOWN_USERS, rng.randrange(0, 3))
             )

@@ -1103,6 +1103,7 @@ class EcoTaxaService(Service):
         self.me: EcoTaxaUser | None = None
         self._asked_me = False
         self._records: dict[str, EcoTaxaJob] = {}
+        self._jobs: dict[str, Job] = {}
         self._expect: dict[str, Expectation] = {}
 
     def __repr__(self) -> str:
@@ -1138,6 +1139,11 @@ class EcoTaxaService(Service):
         return self._records
 
     @property
+    def jobs(self) -> Mapping[str, Job]:
+        """The jobs of the last poll (and of single fetches since), by job id, newest first."""
+        return self._jobs
+
+    @property
     def expectations(self) -> Mapping[str, Expectation]:
         return self._expect
 
@@ -1154,7 +1160,9 @@ class EcoTaxaService(Service):
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
             notes.insert(0, "all users' jobs")
-        return PollResult([self.to_job(job) for job in records], note="; ".join(notes))
+        jobs = [self.to_job(job) for job in records]
+        self._jobs = {job.id: job for job in jobs}
+        return PollResult(jobs, note="; ".join(notes))
 
     def expect_change(
         self, job_id: str, from_state: str, action: str, *, polls: int | None = None
@@ -1171,7 +1179,10 @@ class EcoTaxaService(Service):
 
     def _remember(self, record: EcoTaxaJob) -> Job:
         self._records[str(record.id)] = record
-        return self.to_job(record)
+        job = self.to_job(record)
+        if job.id in self._jobs:
+            self._jobs[job.id] = job
+        return job
 
     async def refresh(self, job: Job | str) -> Job:
         """Fetch one job again (`GET /jobs/{id}/`)."""

@@ -1,0 +1,594 @@
+"""EcoTaxaClient and EcoTaxaService against the EcoTaxa emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from jobtui.config import EcoTaxaConfig
+from jobtui.core.errors import (
+    AuthError,
+    BadPayloadError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    RefusedError,
+    ServerError,
+    TransportError,
+)
+from jobtui.core.models import Action, JobState
+from jobtui.emulators.runner import RunningEmulator
+from jobtui.services import build_service
+from jobtui.services._http import make_client
+from jobtui.services.ecotaxa import (
+    EcoTaxaClient,
+    EcoTaxaServerError,
+    EcoTaxaService,
+    JobFileExistsError,
+)
+from tests.conftest import EmulatorFactory
+from tests.services.ecotaxa_support import (
+    Recorder,
+    advance_until,
+    credentials,
+    seeded,
+    start,
+)
+
+Closer = list[EcoTaxaClient | EcoTaxaService]
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[Closer]:
+    items: Closer = []
+    yield items
+    for item in items:
+        await item.aclose()
+
+
+def client_for(
+    running: RunningEmulator, closing: Closer, **kwargs: Any
+) -> tuple[EcoTaxaClient, Recorder]:
+    recorder = Recorder()
+    http = make_client(running.url)
+    http.event_hooks["request"] = [recorder]
+    if "token" not in kwargs and "username" not in kwargs:
+        username, password = credentials(running)
+        kwargs.update(username=username, password=password)
+    client = EcoTaxaClient(running.url, service="EcoTaxa", http=http, **kwargs)
+    closing.append(client)
+    return client, recorder
+
+
+def service_for(running: RunningEmulator, closing: Closer, **kwargs: Any) -> EcoTaxaService:
+    username, password = credentials(running)
+    service = EcoTaxaService("EcoTaxa", running.url, username=username, password=password, **kwargs)
+    closing.append(service)
+    return service
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- login and tokens ---------------------------------------------------------------------------
+
+
+async def test_login_then_bearer_on_every_call(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    client, recorder = client_for(running, closing)
+    jobs = await client.list_jobs()
+    assert {job.id for job in jobs} == {j.id for j in state.owned_by(2)}
+    assert recorder.lines() == ["POST /api/login", "GET /api/jobs/?for_admin=false"]
+    listing = recorder.requests[1]
+    assert listing.headers["authorization"].startswith("Bearer ")
+    assert "authorization" not in recorder.requests[0].headers
+    await client.get_job(jobs[0].id)
+    assert client.logins == 1
+
+
+async def test_bad_credentials_are_one_line_without_the_password(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, _ = start(emulator)
+    username, _ = credentials(running)
+    client, _ = client_for(running, closing, username=username, password="hunter2-secret")
+    with pytest.raises(AuthError) as caught:
+        await client.list_jobs()
+    assert caught.value.line == "EcoTaxa: login refused: You can't do this. (HTTP 403)"
+    assert "hunter2" not in repr(client) and "hunter2" not in caught.value.line
+
+
+async def test_a_configured_token_is_used_without_login(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    client, recorder = client_for(running, closing, token=SecretStr(state.token_for(state.user)))
+    await client.list_jobs()
+    assert recorder.lines() == ["GET /api/jobs/?for_admin=false"]
+    state.invalidate_tokens()
+    with pytest.raises(AuthError) as caught:
+        await client.list_jobs()
+    assert caught.value.status == 401
+    assert caught.value.line == (
+        "EcoTaxa: Could not validate credentials "
+        "(configure a username and password to log in) (HTTP 401)"
+    )
+
+
+async def test_one_relogin_on_401_when_a_password_is_configured(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    username, password = credentials(running)
+    stale = state.token_for(state.user)
+    state.invalidate_tokens()
+    client, recorder = client_for(
+        running, closing, username=username, password=password, token=stale
+    )
+    job = seeded(state, "F")
+    record = await client.get_job(job.id)
+    assert record.id == job.id
+    assert recorder.lines() == [
+        f"GET /api/jobs/{job.id}/",
+        "POST /api/login",
+        f"GET /api/jobs/{job.id}/",
+    ]
+    state.invalidate_tokens()  # the server forgets every token: the next call logs in once more
+    await client.list_jobs()
+    assert client.logins == 2
+    assert stale not in repr(client)
+
+
+async def test_no_credentials_at_all(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, _ = start(emulator)
+    client = EcoTaxaClient(running.url, service="EcoTaxa")
+    closing.append(client)
+    with pytest.raises(AuthError) as caught:
+        await client.list_jobs()
+    assert caught.value.line == (
+        "EcoTaxa: Not authenticated (configure a token, or a username and password) (HTTP 403)"
+    )
+
+
+# -- routes and errors --------------------------------------------------------------------------
+
+
+async def test_for_admin_is_always_sent_and_a_403_names_the_admin_right(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    client, recorder = client_for(running, closing)
+    with pytest.raises(AuthError) as caught:
+        await client.list_jobs(for_admin=True)
+    assert caught.value.line == (
+        "EcoTaxa: listing every user's jobs (for_admin) needs the application administrator "
+        "right: You can't do this. (HTTP 403)"
+    )
+    assert recorder.lines()[-1] == "GET /api/jobs/?for_admin=true"
+    admin, _ = client_for(
+        running, closing, username=state.admin.email, password=state.admin.password
+    )
+    everyone = await admin.list_jobs(for_admin=True)
+    assert {job.owner_id for job in everyone} >= {1, 2, 3}
+    asking = await admin.list_jobs(for_admin=True, job_type="FileImport", job_status="A")
+    assert asking and all(j.state == "A" and j.type == "FileImport" for j in asking)
+
+
+async def test_filters_also_apply_on_the_client_for_old_servers(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, _ = start(emulator, legacy=True)
+    client, _ = client_for(running, closing)
+    asking = await client.list_jobs(job_status="A")
+    assert asking and {job.state for job in asking} == {"A"}
+
+
+async def test_routing_quirks_are_not_followed(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    client, recorder = client_for(running, closing)
+    job = seeded(state, "F").id
+    with pytest.raises(RefusedError) as redirect:
+        await client._call("list_jobs", "GET", "/jobs", params={"for_admin": "false"})
+    assert redirect.value.status == 307
+    assert "redirected to https://ecotaxa.invalid/api/jobs/?for_admin=false" in redirect.value.line
+    assert all(r.url.host == "127.0.0.1" for r in recorder.requests)
+    with pytest.raises(RefusedError) as wrong_method:
+        await client._call("get_job", "GET", f"/jobs/{job}", job_id=job)
+    assert wrong_method.value.line == f"EcoTaxa: job {job}: Method Not Allowed (HTTP 405)"
+    with pytest.raises(NotFoundError) as nowhere:
+        await client._call("x", "GET", "/nowhere")
+    assert "Not Found: no such route" in nowhere.value.line
+    with pytest.raises(RefusedError) as invalid:
+        await client._call("list_jobs", "GET", "/jobs/", params={"for_admin": "maybe"})
+    assert invalid.value.line == (
+        "EcoTaxa: query.for_admin: value could not be parsed to a boolean (HTTP 422)"
+    )
+
+
+async def test_missing_job_and_not_owner(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    client, _ = client_for(running, closing)
+    with pytest.raises(NotFoundError) as missing:
+        await client.get_job(999999)
+    assert missing.value.line == "EcoTaxa: job 999999: Not found. (HTTP 404)"
+    other = state.owned_by(3)[0]
+    was = (other.state, other.archived)
+    for call in (client.get_job, client.restart_job, client.erase_job, client.job_log):
+        with pytest.raises(AuthError) as refused:
+            await call(other.id)
+        assert refused.value.line == f"EcoTaxa: job {other.id}: You can't do this. (HTTP 403)"
+    assert (other.state, other.archived) == was
+
+
+async def test_server_failures_and_malformed_bodies(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    client, _ = client_for(running, closing)
+    await client.login()
+    state.faults.malformed = True
+    with pytest.raises(BadPayloadError) as malformed:
+        await client.list_jobs()
+    assert malformed.value.line.startswith("EcoTaxa: unexpected job list:")
+    state.faults.malformed = False
+    state.faults.fail_status = 500
+    with pytest.raises(EcoTaxaServerError) as crash:
+        await client.list_jobs()
+    assert crash.value.line == (
+        "EcoTaxa: server error: sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) "
+        "server closed the connection unexpectedly (HTTP 500)"
+    )
+    assert "BACK-END" in crash.value.traceback
+    state.faults.fail_status = 503
+    with pytest.raises(ServerError) as unavailable:
+        await client.get_job(1)
+    assert unavailable.value.line == "EcoTaxa: job 1: Simulated failure (HTTP 503)"
+
+
+# -- actions on the wire ------------------------------------------------------------------------
+
+
+async def test_answer_restart_erase_routes(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    client, recorder = client_for(running, closing)
+    asking, failed, done = (
+        seeded(state, "A"),
+        seeded(state, "E", "GeneralExport"),
+        seeded(state, "F"),
+    )
+    await client.answer_job(asking.id, {"users": {}, "taxa": {}})
+    await client.restart_job(failed.id)
+    await client.erase_job(done.id)
+    assert recorder.lines()[1:] == [
+        f"POST /api/jobs/{asking.id}/answer",
+        f"GET /api/jobs/{failed.id}/restart",
+        f"DELETE /api/jobs/{done.key}",
+    ]
+    assert recorder.requests[1].headers["content-type"] == "application/json"
+    assert (asking.state, failed.state, done.archived) == ("P", "P", True)
+
+
+async def test_silent_no_ops_are_detected(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    done = seeded(state, "F", "GeneralExport")
+    job = service.jobs[str(done.id)]
+    with pytest.raises(ConflictError) as refused:
+        await service.restart(job)
+    assert refused.value.line == (
+        f"EcoTaxa: job {done.id} is finished now, not in error: nothing to restart"
+    )
+    assert service.client.requests["restart_job"] == 0
+    # The server itself takes the wrong-state restart silently; the polls notice nothing changed.
+    before = (await service.client.get_job(done.id)).updated_on
+    state.clock.advance(1)
+    await service.client.restart_job(done.id)
+    after = await service.client.get_job(done.id)
+    assert after.state == "F" and after.updated_on != before
+    service.expect_change(str(done.id), "F", "restart", polls=2)
+    assert (await service.poll()).note == ""
+    assert (await service.poll()).note == f"EcoTaxa: job {done.id} is still in F after restart"
+    assert (await service.poll()).note == ""
+    assert not service.expectations
+
+
+async def test_restart_only_in_error(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    failed = seeded(state, "E", "GeneralExport")
+    job = service.jobs[str(failed.id)]
+    assert Action.RESTART in job.actions
+    assert service.confirm_text(Action.RESTART, job).startswith(f"Restart EcoTaxa job {failed.id}")
+    line = await service.run_action(Action.RESTART, job)
+    assert line == f"EcoTaxa: job {failed.id} restarting (pending)"
+    restarted = await service.refresh(job)
+    assert (restarted.raw["state"], restarted.message) == ("P", "Restarting")
+    assert restarted.raw["errors"] == job.raw["errors"]
+    result = await service.poll()
+    assert result.note == "" and not service.expectations
+    advance_until(state, lambda: failed.state == "F")
+    finished = {j.id: j for j in (await service.poll()).jobs}[str(failed.id)]
+    assert finished.state is JobState.SUCCEEDED and Action.RESTART not in finished.actions
+    assert service.disabled_reason(Action.RESTART, finished) == (
+        "only jobs in error can be restarted (this one is finished)"
+    )
+
+
+async def test_answer_flow_back_to_asking_then_finished(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    sim = seeded(state, "A", "FileImport")
+    job = service.jobs[str(sim.id)]
+    assert job.state is JobState.NEEDS_INPUT and job.raw_state == "asking"
+    form = service.answer_form(job)
+    assert list(form.missing_taxa) == sim.question["missing_taxa"]
+    first = form.missing_taxa[0]
+    users, taxa = form.parse(dict.fromkeys(form.missing_users, "2"), {first: "85011"})
+    line = await service.answer(job, users, taxa)
+    left = len(form.missing_taxa) - 1
+    assert left >= 1  # seeded questions name two taxa at least
+    assert line == (
+        f"EcoTaxa: job {sim.id} answered ({len(users)} user(s), 1 taxon name(s)), now pending; "
+        f"{left} name(s) left unmapped, it will ask again"
+    )
+    assert sim.state == "P" and sim.progress_msg == "Proceeding"
+    advance_until(state, lambda: sim.state not in ("P", "R"))
+    again = {j.id: j for j in (await service.poll()).jobs}[str(sim.id)]
+    assert again.state is JobState.NEEDS_INPUT
+    assert again.message == f"to map: 0 user(s), {left} taxon name(s)"
+    second = service.answer_form(again)
+    assert second.missing_users == () and second.missing_taxa == form.missing_taxa[1:]
+    users, taxa = second.parse({}, dict.fromkeys(second.missing_taxa, "1000"))
+    await service.answer(again, users, taxa)
+    advance_until(state, lambda: sim.state not in ("P", "R"))
+    assert sim.state == "F"
+    finished = {j.id: j for j in (await service.poll()).jobs}[str(sim.id)]
+    assert finished.state is JobState.SUCCEEDED and finished.progress == 100.0
+    assert service.expectations == {}
+
+
+async def test_answer_refused_when_the_job_moved_on(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    sim = seeded(state, "A", "FileImport")
+    job = service.jobs[str(sim.id)]
+    state.erase(sim, state.user)  # killed behind the dashboard's back
+    with pytest.raises(ConflictError) as moved:
+        await service.answer(job, {}, {sim.question["missing_taxa"][0]: 5})
+    assert moved.value.line == (
+        f"EcoTaxa: job {sim.id} is error now, not asking: the answer was not sent"
+    )
+    assert service.client.requests["reply_job_question"] == 0
+    with pytest.raises(InputError) as empty:
+        await service.answer(job, {}, {})
+    assert empty.value.field == "answer"
+    with pytest.raises(InputError) as negative:
+        await service.answer(job, {"x": -1}, {})
+    assert negative.value.field == "users[x]"
+
+
+async def test_erase_is_two_step(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    sim = seeded(state, "R")
+    key = str(sim.id)
+    job = service.jobs[key]
+    assert service.action_label(Action.DELETE) == "Erase"
+    assert service.confirm_text(Action.DELETE, job) == (
+        f"Erase EcoTaxa job {key} ({job.type}, running)? The job is killed and stays listed "
+        "as error; erase it again to archive it."
+    )
+    line = await service.run_action(Action.DELETE, job)
+    assert (
+        line
+        == f"EcoTaxa: job {key} killed; it stays listed as error (erase it again to archive it)"
+    )
+    killed = {j.id: j for j in (await service.poll()).jobs}[key]
+    assert (killed.state, killed.raw_state, killed.message) == (JobState.FAILED, "error", "Killed")
+    assert service.confirm_text(Action.DELETE, killed).endswith(
+        "? It is archived and leaves the list."
+    )
+    assert "Process killed by user 2" in await service.read_log(killed)
+    assert await service.run_action(Action.DELETE, killed) == f"EcoTaxa: job {key} archived"
+    result = await service.poll()
+    assert key not in {j.id for j in result.jobs}
+    assert result.note == "" and not service.expectations
+    archived = await service.client.get_job(-int(key))
+    assert archived.id == -int(key)
+
+
+# -- logs and downloads -------------------------------------------------------------------------
+
+
+async def test_log_text_and_the_missing_log_line(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    jobs = {j.id: j for j in (await service.poll()).jobs}
+    done = jobs[str(seeded(state, "F", "BackupExport").id)]
+    log = await service.read_log(done)
+    assert f"Creating job {done.id}" in log.splitlines()[0]
+    pending = jobs[str(seeded(state, "P", "Prediction").id)]
+    with pytest.raises(EcoTaxaServerError) as missing:
+        await service.read_log(pending)
+    assert missing.value.line == f"EcoTaxa: job {pending.id}: log not available yet (HTTP 500)"
+    assert "does not exist" in missing.value.traceback
+
+
+async def test_download_names_the_file_from_content_disposition(
+    emulator: EmulatorFactory, closing: Closer, tmp_path: Path
+) -> None:
+    running, state = start(emulator, file_size=400_000)
+    service = service_for(running, closing)
+    jobs = {j.id: j for j in (await service.poll()).jobs}
+    sim = seeded(state, "F", "SummaryExport")
+    job = jobs[str(sim.id)]
+    name, data = state.file_of(sim)
+    assert service.output_name(job) == name
+    seen: list[tuple[int, int | None]] = []
+    saved = await service.download(job, tmp_path, lambda done, total: seen.append((done, total)))
+    assert saved == tmp_path / name and saved.read_bytes() == data
+    assert seen[0] == (0, len(data)) and seen[-1] == (len(data), len(data))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert not (tmp_path / f"{name}.part").exists()
+    with pytest.raises(JobFileExistsError) as exists:
+        await service.download(job, tmp_path)
+    assert exists.value.path == saved and isinstance(exists.value, FileExistsError)
+    assert str(exists.value) == f"EcoTaxa: {saved} exists (not overwritten)"
+    requests = service.client.requests["get_job_file"]
+    chosen = tmp_path / "summary.tsv"
+    chosen.write_bytes(b"keep me")
+    with pytest.raises(JobFileExistsError):
+        await service.download(job, chosen)
+    assert chosen.read_bytes() == b"keep me"
+    assert service.client.requests["get_job_file"] == requests  # refused before any request
+    await service.download(job, chosen, overwrite=True)
+    assert chosen.read_bytes() == data
+
+
+async def test_download_refusals_are_one_line(
+    emulator: EmulatorFactory, closing: Closer, tmp_path: Path
+) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    jobs = {j.id: j for j in (await service.poll()).jobs}
+    imported = jobs[str(seeded(state, "F", "FileImport").id)]
+    assert Action.DOWNLOAD not in imported.actions
+    assert service.disabled_reason(Action.DOWNLOAD, imported) == "FileImport jobs produce no file"
+    with pytest.raises(EcoTaxaServerError) as nofile:
+        await service.download(imported, tmp_path / "x.zip")
+    assert (
+        nofile.value.line == f"EcoTaxa: job {imported.id}: no result file for this job (HTTP 500)"
+    )
+    running_export = jobs[str(seeded(state, "R", "GeneralExport").id)]
+    assert service.disabled_reason(Action.DOWNLOAD, running_export) == (
+        "the file exists once the job has finished (this one is running)"
+    )
+    assert not (tmp_path / "x.zip").exists() and not (tmp_path / "x.zip.part").exists()
+
+
+async def test_an_interrupted_download_resumes_with_a_range(
+    emulator: EmulatorFactory, closing: Closer, tmp_path: Path
+) -> None:
+    running, state = start(emulator, file_size=3_000_000)
+    client, _ = client_for(running, closing)
+    sim = seeded(state, "F", "BackupExport")
+    name, data = state.file_of(sim)
+    state.faults.drop_after = 1_000_000
+    state.faults.drops_left = 1
+    with pytest.raises(TransportError) as broken:
+        await client.download_file(sim.id, tmp_path, resume_attempts=0)
+    part = tmp_path / f"{name}.part"
+    kept = part.stat().st_size
+    assert 0 < kept <= 1_000_000 and part.read_bytes() == data[:kept]
+    assert broken.value.line.startswith(
+        f"EcoTaxa: job {sim.id}: download interrupted at {kept} of 3000000 bytes"
+    )
+    assert not (tmp_path / name).exists() and state.ranges == []
+    saved = await client.download_file(sim.id, tmp_path)
+    assert state.ranges == [f"bytes={kept}-"]
+    assert saved == tmp_path / name and file_hash(saved) == hashlib.sha256(data).hexdigest()
+    assert not part.exists()
+
+
+async def test_a_download_resumes_by_itself_within_one_call(
+    emulator: EmulatorFactory, closing: Closer, tmp_path: Path
+) -> None:
+    running, state = start(emulator, file_size=2_500_000)
+    client, _ = client_for(running, closing)
+    sim = seeded(state, "F", "GeneralExport")
+    _, data = state.file_of(sim)
+    state.faults.drop_after = 700_000
+    state.faults.drops_left = 2
+    target = tmp_path / "export.zip"
+    saved = await client.download_file(sim.id, target, resume_attempts=2)
+    assert saved.read_bytes() == data
+    assert len(state.ranges) == 2 and state.faults.dropped == 2
+    assert not (tmp_path / "export.zip.part").exists()
+
+
+async def test_a_stale_part_file_starts_over(
+    emulator: EmulatorFactory, closing: Closer, tmp_path: Path
+) -> None:
+    running, state = start(emulator, file_size=100_000)
+    client, _ = client_for(running, closing)
+    sim = seeded(state, "F", "SummaryExport")
+    _, data = state.file_of(sim)
+    target = tmp_path / "summary.tsv"
+    (tmp_path / "summary.tsv.part").write_bytes(b"x" * 200_000)  # longer than the file: 416
+    saved = await client.download_file(sim.id, target)
+    assert saved.read_bytes() == data
+    assert state.ranges == ["bytes=200000-"]
+
+
+# -- the adapter --------------------------------------------------------------------------------
+
+
+async def test_state_mapping_actions_and_columns(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, _ = start(emulator)
+    service = service_for(running, closing)
+    result = await service.poll()
+    expected = {
+        "P": ("pending", JobState.QUEUED),
+        "R": ("running", JobState.RUNNING),
+        "A": ("asking", JobState.NEEDS_INPUT),
+        "E": ("error", JobState.FAILED),
+        "F": ("finished", JobState.SUCCEEDED),
+    }
+    seen = set()
+    ids = [int(j.id) for j in result.jobs]
+    assert ids == sorted(ids, reverse=True)
+    for job in result.jobs:
+        letter = job.raw["state"]
+        seen.add(letter)
+        assert (job.raw_state, job.state) == expected[letter]
+        assert {Action.DELETE, Action.LOGS} <= job.actions
+        assert (Action.ANSWER in job.actions) == (letter == "A")
+        assert (Action.RESTART in job.actions) == (letter == "E")
+        has_file = letter == "F" and job.type.endswith("Export")
+        assert (Action.DOWNLOAD in job.actions) == has_file
+        assert job.extra["owner"] == "me" and job.extra["project"]
+        if letter == "P" and job.raw["progress_pct"] is None:
+            assert job.progress is None
+    assert seen == set(expected)
+    assert service.me is not None and service.me.id == 2
+
+
+def test_from_config_and_build_service() -> None:
+    cfg = EcoTaxaConfig(
+        name="EcoTaxa",
+        url="http://127.0.0.1:9/api",
+        username="alice@example.org",
+        password=SecretStr("pw-secret"),
+        for_admin=True,
+    )
+    service = build_service(cfg)
+    assert isinstance(service, EcoTaxaService)
+    assert service.for_admin and service.client.can_login
+    assert "pw-secret" not in repr(service) and "pw-secret" not in repr(service.client)
+
+
+async def test_a_stopped_server_is_one_transport_line(closing: Closer) -> None:
+    client = EcoTaxaClient("http://127.0.0.1:9/api", token="t", service="EcoTaxa")
+    closing.append(client)
+    with pytest.raises(TransportError) as caught:
+        await client.list_jobs()
+    assert caught.value.line == "EcoTaxa: cannot connect to 127.0.0.1:9"
