@@ -444,6 +444,9 @@ async def test_new_job_uploads_submits_and_finishes(
         await bsub.until(lambda: bar.display, "the progress bar")
         assert isinstance(bsub.app.screen, NewBsubJobScreen)
         assert screen.query_one("#create", Button).disabled
+        message = screen.query_one("#message", Label)
+        assert text_of(message).startswith("uploading backup.tar (3.0 MiB)")
+        assert message.has_class("-note")  # how it goes, not an error
         state.faults.latency = 0.0
         await bsub.back_on_dashboard()
         assert bar.total == bar.progress == source.stat().st_size
@@ -494,6 +497,7 @@ async def test_new_job_form_refuses_mistakes_and_sends_nothing(
         screen.query_one("#file", Input).value = str(tmp_path)
         await bsub.pilot.press("enter")
         await bsub.until(lambda: text_of(message) == f"file: {tmp_path} is not a file", "error")
+        assert not message.has_class("-note")
 
         assert isinstance(bsub.app.screen, NewBsubJobScreen)
         assert not screen.query_one("#progress", ProgressBar).display
@@ -560,9 +564,17 @@ async def test_save_output_writes_the_file_and_asks_before_overwriting(
             lambda: text_of(message) == "kept.txt exists: press Save again to overwrite it",
             "the question",
         )
-        assert str(dialog.query_one("#save", Button).label) == "Overwrite"
+        assert message.has_class("-warning")
+        button = dialog.query_one("#save", Button)
+        assert str(button.label) == "Overwrite"
         assert existing.read_bytes() == b"keep me"
         assert bsub.state.counts["get_job_output"] == 1
+
+        await bsub.pilot.press("end", "x")  # another path: the question no longer holds
+        await bsub.until(lambda: str(button.label) == "Save" and not text_of(message), "reset")
+        await bsub.pilot.press("backspace", "enter")  # back to the existing file: asked again
+        await bsub.until(lambda: str(button.label) == "Overwrite", "the question again")
+        assert existing.read_bytes() == b"keep me"
         await bsub.pilot.press("enter")
         await bsub.back_on_dashboard()
         assert existing.read_bytes() == output

@@ -88,7 +88,7 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
         try:
             types = await self.service.types()
         except ServiceError as error:
-            self.query_one("#message", Label).update(error.line)
+            self._say(error.line)
             select.prompt = "no types"
             return
         self._descriptions = {t.type: t.description or t.name or "" for t in types}
@@ -102,20 +102,25 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
         text = self._descriptions.get(value, "") if isinstance(value, str) else ""
         self.query_one("#description", Static).update(text)
 
+    def _say(self, text: str, *, note: bool = False) -> None:
+        """Show `text` under the form: an error, or with `note` how the upload is going."""
+        message = self.query_one("#message", Label)
+        message.update(text)
+        message.set_class(note, "-note")
+
     @on(Input.Submitted, "#file")
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
-        message = self.query_one("#message", Label)
         value = self.query_one("#type", Select).value
         if not isinstance(value, str):
-            message.update("type: choose a processing type")
+            self._say("type: choose a processing type")
             return
         try:
             path = check_input_file(self.query_one("#file", Input).value)
         except InputError as error:
-            message.update(str(error))
+            self._say(str(error))
             return
-        message.update(f"uploading {path.name} ({human_size(path.stat().st_size)})…")
+        self._say(f"uploading {path.name} ({human_size(path.stat().st_size)})…", note=True)
         self.submit(value, path)
 
     @on(Button.Pressed, "#close")
@@ -132,11 +137,13 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
 
         def progress(done: int, total: int | None) -> None:
             bar.update(total=total, progress=done)
+            if total and done >= total:
+                self._say(f"{path.name} uploaded, submitting the job…", note=True)
 
         try:
             job = await self.service.new_job(type_id, path, progress)
         except ServiceError as error:
-            self.query_one("#message", Label).update(error.line)
+            self._say(error.line)
             button.disabled = False
             return
         self.dismiss(job)

@@ -61,21 +61,34 @@ class SaveFileScreen(ModalScreen[Path | None]):
         self.query_one("#progress").display = False
         self.query_one("#path", Input).focus()
 
+    def _say(self, text: str, *, warning: bool = False) -> None:
+        """Show `text` under the field: an error, or with `warning` a question to confirm."""
+        message = self.query_one("#message", Label)
+        message.update(text)
+        message.set_class(warning, "-warning")
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self) -> None:
+        """Another path: what was said about the previous one, and its overwrite, no longer hold."""
+        if self._confirmed_overwrite is not None:
+            self._confirmed_overwrite = None
+            self.query_one("#save", Button).label = "Save"
+        self._say("")
+
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#save")
     def _save(self) -> None:
-        message = self.query_one("#message", Label)
         try:
             path = check_destination(self.query_one("#path", Input).value)
         except ValueError as error:
-            message.update(str(error))
+            self._say(str(error))
             return
         if path.exists() and self._confirmed_overwrite != path:
             self._confirmed_overwrite = path
-            message.update(f"{path.name} exists: press Save again to overwrite it")
+            self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
             self.query_one("#save", Button).label = "Overwrite"
             return
-        message.update("")
+        self._say("")
         self.download(path)
 
     @on(Button.Pressed, "#close")
@@ -95,9 +108,7 @@ class SaveFileScreen(ModalScreen[Path | None]):
         try:
             saved = await self.service.download(self.job, path, progress)
         except (ServiceError, OSError) as error:
-            self.query_one("#message", Label).update(
-                error.line if isinstance(error, ServiceError) else f"cannot write: {error}"
-            )
+            self._say(error.line if isinstance(error, ServiceError) else f"cannot write: {error}")
             self.query_one("#save", Button).disabled = False
             return
         self.dismiss(saved)
