@@ -592,3 +592,24 @@ async def test_a_stopped_server_is_one_transport_line(closing: Closer) -> None:
     with pytest.raises(TransportError) as caught:
         await client.list_jobs()
     assert caught.value.line == "EcoTaxa: cannot connect to 127.0.0.1:9"
+
+
+async def test_the_emulator_config_makes_a_working_service(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    from jobtui.config import config_from_data
+
+    running, state = start(emulator)
+    entry = {"name": "EcoTaxa", "url": running.url, **running.emulator.config}
+    config = config_from_data({"services": [entry]}, source="test")
+    service = build_service(config.services[0])
+    assert isinstance(service, EcoTaxaService)
+    closing.append(service)
+    result = await service.poll()
+    assert {int(job.id) for job in result.jobs} == {j.id for j in state.owned_by(2)}
+    assert set(running.emulator.credentials) == {
+        "username",
+        "password",
+        "admin username",
+        "admin password",
+    }
