@@ -59,9 +59,10 @@ TAB_KEYS: dict[str, tuple[TabKey, ...]] = {}
 
 
 def _register_kinds() -> None:
-    from jobtui.tui import leia
+    from jobtui.tui import dsp_ingest, leia
 
     leia.register()
+    dsp_ingest.register()
 
 
 _register_kinds()

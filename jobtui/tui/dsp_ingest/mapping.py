@@ -1,0 +1,160 @@
+"""The mapping view of a dsp-ingest project: mapping.csv as a table (original → derivative), and
+saving it to a local file (never over an existing file without asking; written to a temporary file
+then renamed into place)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label
+
+from jobtui.core.errors import InputError, ServiceError
+from jobtui.core.models import Job
+from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.tui.modals.save_file import check_destination
+
+if TYPE_CHECKING:
+    from jobtui.tui.widgets.service_tab import ServiceTab
+
+
+class MappingScreen(ModalScreen[Path | None]):
+    """A project's mapping rows, and where to save them. Dismisses with the last path saved.
+
+    | Key | Action |
+    | :- | :- |
+    | `enter` | In the file field: save. |
+    | `escape` | Close. |
+    """
+
+    DEFAULT_CSS = """
+    MappingScreen .dialog { width: 110; height: 90%; }
+    MappingScreen #rows { height: 1fr; }
+    MappingScreen #count { width: 1fr; color: $text-muted; }
+    MappingScreen #path { width: 1fr; }
+    MappingScreen .field-error { width: 1fr; }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(
+        self, service: DspIngestService, shortcode: str, directory: Path | None = None
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.shortcode = shortcode
+        self.directory = directory
+        self.rows: list[tuple[str, str]] | None = None
+        self.saved: Path | None = None
+        self._confirmed_overwrite: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        name = f"mapping-{self.shortcode}.csv"
+        default = str(self.directory / name) if self.directory is not None else name
+        with Vertical(classes="dialog"):
+            yield Label(
+                f"Mapping of project {self.shortcode} · {self.service.name}",
+                classes="dialog-title",
+            )
+            yield Label("reading mapping.csv…", id="count")
+            yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
+            yield Label("Save to file", classes="field-label")
+            yield Input(default, id="path", compact=True)
+            yield Label("", id="message", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", id="save", variant="primary", disabled=True)
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#rows", DataTable)
+        table.add_column("original", key="original")
+        table.add_column("derivative", key="derivative")
+        table.focus()
+        self.load()
+
+    def _say(self, text: str, *, warning: bool = False, note: bool = False) -> None:
+        message = self.query_one("#message", Label)
+        message.update(text)
+        message.set_class(warning, "-warning")
+        message.set_class(note, "-note")
+
+    @work(exclusive=True, group="mapping", exit_on_error=False, description="read a mapping")
+    async def load(self) -> None:
+        """Read the project's mapping.csv and fill the table."""
+        count = self.query_one("#count", Label)
+        try:
+            rows = await self.service.mapping(self.shortcode)
+        except (ServiceError, InputError) as error:
+            count.update("no mapping shown")
+            self._say(error.line if isinstance(error, ServiceError) else str(error))
+            return
+        self.rows = rows
+        table = self.query_one("#rows", DataTable)
+        table.add_rows(rows)
+        count.update(f"{len(rows)} rows · original (as uploaded) → derivative (the stored asset)")
+        self.query_one("#save", Button).disabled = False
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self) -> None:
+        if self._confirmed_overwrite is not None:
+            self._confirmed_overwrite = None
+            self.query_one("#save", Button).label = "Save"
+        self._say("")
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        if self.rows is None:
+            return
+        try:
+            path = check_destination(self.query_one("#path", Input).value)
+        except ValueError as error:
+            self._say(str(error))
+            return
+        if path.exists() and self._confirmed_overwrite != path:
+            self._confirmed_overwrite = path
+            self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
+            self.query_one("#save", Button).label = "Overwrite"
+            return
+        self._say("saving…", note=True)
+        self.save(path)
+
+    @work(exclusive=True, group="save", exit_on_error=False, description="save a mapping")
+    async def save(self, path: Path) -> None:
+        """Write the project's mapping.csv, as the server sends it, to `path`."""
+        button = self.query_one("#save", Button)
+        button.disabled = True
+        try:
+            saved = await self.service.save_mapping(self.shortcode, path)
+        except (ServiceError, InputError) as error:
+            self._say(error.line if isinstance(error, ServiceError) else str(error))
+            return
+        finally:
+            button.disabled = False
+        self._confirmed_overwrite = None
+        button.label = "Save"
+        self.saved = saved
+        self._say(f"saved to {saved}", note=True)
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.workers.cancel_group(self, "save")
+        self.dismiss(self.saved)
+
+
+def show_mapping(tab: ServiceTab, job: Job | None) -> None:
+    """`m`: the selected project's mapping."""
+    service = tab.service
+    if job is None or not isinstance(service, DspIngestService):
+        return
+
+    def done(path: Path | None) -> None:
+        if path is not None:
+            tab.notify(f"{service.name}: saved the mapping of {job.id} to {path}")
+
+    tab.app.push_screen(MappingScreen(service, job.id), done)

@@ -1,0 +1,394 @@
+"""Upload a local folder to a dsp-ingest project: check the names first, then stream each file
+with per-file and overall progress; cancelling keeps what was uploaded and says exactly what.
+
+The dialog has three steps. Check walks the folder (`DspIngestService.plan_upload`) and shows what
+would be sent and every file left out with its reason (those are never sent). Upload sends the
+plan's files one after the other with two progress bars: the current file's bytes, and the
+overall bytes with "n of m files". Cancel stops between pieces; the report then lists the files
+uploaded, those not uploaded, and the one cut off midway, if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, ProgressBar, Static
+
+from jobtui.core.errors import InputError, ServiceError
+from jobtui.core.models import Job
+from jobtui.services.dsp_ingest import (
+    DspIngestService,
+    UploadPlan,
+    UploadProgress,
+    UploadReport,
+    human_size,
+    validate_shortcode,
+)
+
+if TYPE_CHECKING:
+    from jobtui.tui.widgets.service_tab import ServiceTab
+
+MAX_LISTED = 300
+"""File names listed per kind in the dialog (the counts are always complete)."""
+
+
+def _listing(names: Sequence[str], style: str = "") -> Text:
+    """Names one per line, indented, at most `MAX_LISTED` of them."""
+    text = Text()
+    for name in names[:MAX_LISTED]:
+        text.append("  ").append(name, style=style).append("\n")
+    if len(names) > MAX_LISTED:
+        text.append(f"  … and {len(names) - MAX_LISTED} more\n", style="dim")
+    return text
+
+
+def plan_text(code: str, plan: UploadPlan) -> Text:
+    """What an upload of `plan` to project `code` sends and leaves out."""
+    text = Text()
+    if plan.files:
+        text.append(f"{len(plan.files)} files", style="bold")
+        text.append(f" ({human_size(plan.total_bytes)}) to upload to project ")
+        text.append(code, style="bold")
+        text.append(".\n")
+    else:
+        text.append("Nothing to upload: ", style="bold red")
+        text.append("the folder has no file the service would take.\n")
+    if plan.rejected:
+        width = min(40, max(len(r.rel) for r in plan.rejected))
+        text.append(f"{len(plan.rejected)} left out, never sent:\n", style="bold yellow")
+        for rejected in plan.rejected[:MAX_LISTED]:
+            text.append(f"  {rejected.rel:<{width}}", style="yellow")
+            text.append(f"  {rejected.reason}\n", style="dim")
+        if len(plan.rejected) > MAX_LISTED:
+            text.append(f"  … and {len(plan.rejected) - MAX_LISTED} more\n", style="dim")
+    empty = plan.empty_images
+    if empty:
+        text.append(
+            f"{len(empty)} empty images are sent, but the ingest will fail on them:\n",
+            style="yellow",
+        )
+        text.append_text(_listing(empty))
+    return text
+
+
+def report_text(report: UploadReport) -> Text:
+    """Exactly what an upload did: uploaded, failed (with reasons), not uploaded, cut off."""
+    text = Text(report.summary() + "\n", style="bold")
+    if report.stopped:
+        text.append(f"Stopped: {report.stopped}\n", style="red")
+    if report.interrupted:
+        text.append("Cut off midway: ", style="bold yellow")
+        text.append(report.interrupted)
+        text.append(
+            " (the server may keep a partial copy: upload it again, or finalize, before "
+            "starting the ingest)\n",
+            style="yellow",
+        )
+    if report.uploaded:
+        text.append(f"Uploaded ({len(report.uploaded)}):\n", style="green")
+        text.append_text(_listing(report.uploaded))
+    if report.failed:
+        text.append(f"Failed ({len(report.failed)}):\n", style="red")
+        for failure in report.failed[:MAX_LISTED]:
+            text.append(f"  {failure.rel}", style="red").append(f"  {failure.reason}\n")
+    if report.not_uploaded:
+        text.append(f"Not uploaded ({len(report.not_uploaded)}):\n", style="yellow")
+        text.append_text(_listing(report.not_uploaded))
+    if report.rejected:
+        text.append(f"Left out by the check ({len(report.rejected)}), never sent\n", style="dim")
+    text.rstrip()
+    return text
+
+
+def progress_lines(progress: UploadProgress) -> tuple[str, str]:
+    """The current file's line and the overall line of an upload's progress."""
+    if progress.file:
+        current = (
+            f"{progress.file}  {human_size(progress.file_sent)} of {human_size(progress.file_size)}"
+        )
+    else:
+        current = "—"
+    if progress.retry_in is not None:
+        current += f"  · retrying in {progress.retry_in:.0f} s"
+        if progress.note:
+            current += f": {progress.note}"
+    overall = (
+        f"{progress.files_done} of {progress.files_total} files · "
+        f"{human_size(progress.bytes_done)} of {human_size(progress.bytes_total)}"
+    )
+    return current, overall
+
+
+class UploadScreen(ModalScreen[UploadReport | None]):
+    """Check, then upload a folder to a project. Dismisses with the upload's report, or None when
+    nothing was sent.
+
+    | Key | Action |
+    | :- | :- |
+    | `enter` | In a field: check the folder (again). |
+    | `escape` | Close; while uploading: cancel the upload (what was sent stays). |
+    """
+
+    DEFAULT_CSS = """
+    UploadScreen .dialog { width: 96; }
+    UploadScreen #plan-box { height: auto; max-height: 16; margin-top: 1; }
+    UploadScreen #progress-box { height: auto; margin-top: 1; }
+    UploadScreen #progress-box Label { width: 1fr; color: $text-muted; }
+    UploadScreen #progress-box ProgressBar { margin: 0 0 1 0; }
+    UploadScreen .field-error { width: 1fr; margin-top: 1; }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, service: DspIngestService, shortcode: str = "", folder: str = "") -> None:
+        super().__init__()
+        self.service = service
+        self.shortcode = shortcode
+        self.folder = folder
+        self.plan: UploadPlan | None = None
+        self.code: str | None = None
+        """The shortcode the plan was checked for (validated, upper-cased)."""
+        self.report: UploadReport | None = None
+        self.progress: UploadProgress | None = None
+        self.cancel_event = asyncio.Event()
+        self.uploading = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Upload a folder · {self.service.name}", classes="dialog-title")
+            yield Static(
+                "Files go to the project's import folder; start the ingest (i) afterwards.",
+                classes="dialog-hint",
+            )
+            with Grid(classes="form-grid"):
+                yield Label("project")
+                yield Input(
+                    self.shortcode,
+                    placeholder="shortcode: 4 hex digits, like 0803",
+                    id="shortcode",
+                    compact=True,
+                )
+                yield Label("folder")
+                yield Input(
+                    self.folder, placeholder="a local folder to upload", id="folder", compact=True
+                )
+            yield Label("", id="message", classes="field-error")
+            with VerticalScroll(id="plan-box"):
+                yield Static("", id="plan")
+            with Vertical(id="progress-box"):
+                yield Label("", id="file-line")
+                yield ProgressBar(total=1, show_eta=False, id="file-bar")
+                yield Label("", id="total-line")
+                yield ProgressBar(total=1, show_eta=False, id="total-bar")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Check", id="check", variant="primary")
+                yield Button("Upload", id="upload", variant="success", disabled=True)
+                yield Button("Cancel upload", id="cancel", variant="error")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#plan-box").display = False
+        self.query_one("#progress-box").display = False
+        self.query_one("#cancel").display = False
+        self.query_one("#folder" if self.shortcode else "#shortcode", Input).focus()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _say(self, text: str, *, note: bool = False) -> None:
+        message = self.query_one("#message", Label)
+        message.update(text)
+        message.set_class(note, "-note")
+
+    def _show_plan(self, text: Text | None) -> None:
+        box = self.query_one("#plan-box")
+        box.display = text is not None
+        self.query_one("#plan", Static).update(text or "")
+        box.scroll_home(animate=False)
+
+    # -- check ----------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        """Another project or folder: the last check no longer holds."""
+        if self.uploading or self.report is not None:
+            return
+        if self.plan is not None:
+            self.plan = None
+            self.code = None
+            self.query_one("#upload", Button).disabled = True
+            self._show_plan(None)
+        self._say("")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#check")
+    def _check(self) -> None:
+        if self.uploading:
+            return
+        try:
+            code = validate_shortcode(self.query_one("#shortcode", Input).value)
+        except InputError as error:
+            self._say(f"{error.field}: {error.message}")
+            self.query_one("#shortcode", Input).focus()
+            return
+        folder = self.query_one("#folder", Input).value.strip()
+        if not folder:
+            self._say("folder: give the path of a local folder")
+            self.query_one("#folder", Input).focus()
+            return
+        shortcode = self.query_one("#shortcode", Input)
+        if shortcode.value != code:
+            with self.prevent(Input.Changed):
+                shortcode.value = code
+        self._say("checking the folder…", note=True)
+        self.check(code, folder)
+
+    @work(exclusive=True, group="check", exit_on_error=False, description="check an upload folder")
+    async def check(self, code: str, folder: str) -> None:
+        """Walk the folder in a thread and show what would be sent and what is left out."""
+        try:
+            plan = await asyncio.to_thread(self.service.plan_upload, Path(folder))
+        except InputError as error:
+            self._say(f"{error.field}: {error.message}")
+            self.query_one("#folder", Input).focus()
+            return
+        except OSError as error:
+            self._say(f"folder: cannot read {folder}: {error.strerror or error}")
+            return
+        self.plan = plan
+        self.code = code
+        self._say("")
+        self._show_plan(plan_text(code, plan))
+        upload = self.query_one("#upload", Button)
+        upload.disabled = not plan.files
+        if plan.files:
+            upload.focus()
+
+    # -- upload ---------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#upload")
+    def _upload(self) -> None:
+        if self.uploading or self.plan is None or self.code is None or not self.plan.files:
+            return
+        self.uploading = True
+        self.cancel_event.clear()
+        for selector in ("#shortcode", "#folder"):
+            self.query_one(selector, Input).disabled = True
+        for selector in ("#check", "#upload", "#close"):
+            self.query_one(selector).display = False
+        cancel = self.query_one("#cancel", Button)
+        cancel.display = True
+        cancel.focus()
+        self.query_one("#progress-box").display = True
+        self._say(f"uploading to project {self.code}…", note=True)
+        self.upload(self.code, self.plan)
+
+    def _progressed(self, progress: UploadProgress) -> None:
+        self.progress = progress
+        current, overall = progress_lines(progress)
+        self.query_one("#file-line", Label).update(current)
+        self.query_one("#total-line", Label).update(overall)
+        file_bar = self.query_one("#file-bar", ProgressBar)
+        if progress.file:
+            file_bar.update(total=max(1, progress.file_size), progress=progress.file_sent)
+        total_bar = self.query_one("#total-bar", ProgressBar)
+        if progress.bytes_total > 0:
+            total_bar.update(total=progress.bytes_total, progress=progress.bytes_done)
+        else:
+            total_bar.update(total=max(1, progress.files_total), progress=progress.files_done)
+
+    @work(exclusive=True, group="upload", exit_on_error=False, description="upload a folder")
+    async def upload(self, code: str, plan: UploadPlan) -> None:
+        """Send the plan's files; show the report (or why nothing was sent)."""
+        try:
+            report = await self.service.upload(
+                code, plan, progress=self._progressed, cancel=self.cancel_event
+            )
+        except (ServiceError, InputError) as error:
+            self.uploading = False
+            self._say(error.line if isinstance(error, ServiceError) else str(error))
+            self._restore_buttons(finished=False)
+            return
+        self.uploading = False
+        self.report = report
+        self._finished(report)
+
+    def _restore_buttons(self, *, finished: bool) -> None:
+        self.query_one("#cancel").display = False
+        close = self.query_one("#close", Button)
+        close.display = True
+        if not finished:
+            for selector in ("#shortcode", "#folder"):
+                self.query_one(selector, Input).disabled = False
+            self.query_one("#check").display = True
+            self.query_one("#upload").display = True
+        close.focus()
+
+    def _finished(self, report: UploadReport) -> None:
+        self._restore_buttons(finished=True)
+        self._show_plan(report_text(report))
+        if report.cancelled:
+            self._say("upload cancelled: what was sent stays on the server", note=True)
+        elif report.complete:
+            self._say(f"done: start the ingest of project {report.shortcode} with i", note=True)
+        else:
+            self._say("the upload did not send every file: see below")
+        bar = self.query_one("#file-bar", ProgressBar)
+        if not report.cancelled and report.complete:
+            bar.update(total=1, progress=1)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        if not self.uploading:
+            return
+        self.cancel_event.set()
+        cancel = self.query_one("#cancel", Button)
+        cancel.disabled = True
+        cancel.label = "Cancelling…"
+        self._say("cancelling: the file being sent is stopped…", note=True)
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        if self.uploading:
+            self._cancel()
+            return
+        self.dismiss(self.report)
+
+
+def _open(tab: ServiceTab, shortcode: str) -> None:
+    service = tab.service
+    if not isinstance(service, DspIngestService):
+        return
+    if tab.read_only:
+        tab.notify("read-only: changes are disabled", severity="warning")
+        return
+
+    def done(report: UploadReport | None) -> None:
+        if report is None:
+            return
+        tab.notify(
+            f"{service.name}: {report.summary()}",
+            severity="information" if report.complete else "warning",
+            timeout=8,
+        )
+        tab.poll_now()
+
+    tab.app.push_screen(UploadScreen(service, shortcode), done)
+
+
+def upload_folder(tab: ServiceTab, job: Job | None) -> None:
+    """`u`: upload a folder, to the selected project unless another one is typed."""
+    _open(tab, job.id if job is not None else "")
+
+
+def upload_anywhere(tab: ServiceTab) -> None:
+    """`U`: upload a folder to a project typed in the dialog."""
+    _open(tab, "")
