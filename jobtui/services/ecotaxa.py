@@ -1165,7 +1165,12 @@ class EcoTaxaService(Service):
         return PollResult(jobs, note="; ".join(notes))
 
     def expect_change(
-        self, job_id: str, from_state: str, action: str, *, polls: int | None = None
+        self,
+        job_id: str,
+        from_state: str,
+        action: str = "the last action",
+        *,
+        polls: int | None = None,
     ) -> None:
         """Watch the next polls for the effect of `action` on a job that was in `from_state`
         (a letter); if nothing changed after `polls` polls, a poll note says so."""
@@ -1204,6 +1209,9 @@ class EcoTaxaService(Service):
         if letter == "A":
             users, taxa = len(record.missing_users), len(record.missing_taxa)
             message = f"to map: {users} user(s), {taxa} taxon name(s)"
+        elif letter == "E" and message in ("'users'", "'taxa'"):
+            # the import read a reply without that map (a KeyError): a restart asks again
+            message = f"the reply had no {message} map: restart to be asked again"
         progress = record.progress_pct
         if progress is None and letter == "F":
             progress = 100.0

@@ -358,6 +358,23 @@ async def test_answer_flow_back_to_asking_then_finished(
     assert service.expectations == {}
 
 
+async def test_a_reply_without_users_fails_and_restarts_into_asking(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    sim = seeded(state, "A", "FileImport")
+    await service.client.answer_job(sim.id, {"taxa": {}})  # what a careless client would send
+    advance_until(state, lambda: sim.state == "E")
+    failed = {j.id: j for j in (await service.poll()).jobs}[str(sim.id)]
+    assert failed.raw["progress_msg"] == "'users'"
+    assert failed.message == "the reply had no 'users' map: restart to be asked again"
+    await service.run_action(Action.RESTART, failed)
+    advance_until(state, lambda: sim.state not in ("P", "R"))
+    assert sim.state == "A"
+
+
 async def test_answer_refused_when_the_job_moved_on(
     emulator: EmulatorFactory, closing: Closer
 ) -> None:
