@@ -214,6 +214,10 @@ COLUMNS = {
     "object_date": "objdate",
     "object_annotation_category": "classif_id",
 }
+_KNOWN_USER_ITEMS = sorted(KNOWN_USERS.items())
+_KNOWN_TAXA_ITEMS = sorted(KNOWN_TAXA.items())
+_KNOWN_TAXA_IDS = list(KNOWN_TAXA.values())
+_COLUMN_ITEMS = sorted(COLUMNS.items())
 EXPORT_FAILURES = (
     (
         "OperationalError",
@@ -1098,9 +1102,9 @@ def _describe(state: EcoTaxaState, job: SimJob, rng: random.Random) -> None:
             },
         }
         job.inside = {
-            "found_users": dict(rng.sample(sorted(KNOWN_USERS.items()), rng.randrange(0, 3))),
-            "taxo_found": dict(rng.sample(sorted(KNOWN_TAXA.items()), rng.randrange(1, 4))),
-            "col_mapping": dict(rng.sample(sorted(COLUMNS.items()), 3)),
+            "found_users": dict(rng.sample(_KNOWN_USER_ITEMS, rng.randrange(0, 3))),
+            "taxo_found": dict(rng.sample(_KNOWN_TAXA_ITEMS, rng.randrange(1, 4))),
+            "col_mapping": dict(rng.sample(_COLUMN_ITEMS, 3)),
             "nb_rows": rng.randrange(50, 40_000),
             "source_path": source,
         }
@@ -1159,7 +1163,7 @@ def _describe(state: EcoTaxaState, job: SimJob, rng: random.Random) -> None:
         job.params = {
             "prj_id": project,
             "req": {
-                "filters": {"taxo": str(rng.choice(list(KNOWN_TAXA.values()))), "taxochild": "Y"},
+                "filters": {"taxo": str(rng.choice(_KNOWN_TAXA_IDS)), "taxochild": "Y"},
                 "dest_prj_id": rng.choice(PROJECTS)[0],
                 "group_type": rng.choice(("S", "A", "C")),
                 "limit_type": rng.choice(("P", "V")),

@@ -615,8 +615,11 @@ def test_parse_bool_follows_pydantic_v1() -> None:
 def test_a_hundred_thousand_jobs_list_fast() -> None:
     state = EcoTaxaState(EmulatorSettings(seed=2, speed=0, jobs=100_000))
     admin = state.admin
-    started = time.perf_counter()
-    body = b"[" + b",".join(state.to_json(j) for j in state.listing(admin, True, None, None)) + b"]"
-    elapsed = time.perf_counter() - started
+    timings = []
+    for _ in range(3):  # the best of three: the machine may be busy with other work
+        started = time.perf_counter()
+        jobs = state.listing(admin, True, None, None)
+        body = b"[" + b",".join(state.to_json(j) for j in jobs) + b"]"
+        timings.append(time.perf_counter() - started)
     assert body.count(b'"owner_id"') == 100_000
-    assert elapsed < 0.8, f"listing 100,000 jobs took {elapsed:.2f} s"
+    assert min(timings) < 0.5, f"listing 100,000 jobs took {min(timings):.2f} s"
