@@ -507,6 +507,21 @@ async def test_new_job_form_refuses_mistakes_and_sends_nothing(
         assert {op: bsub.state.counts[op] for op in sent} == sent
 
 
+async def test_types_arriving_late_leave_the_focus_alone(emulator: EmulatorFactory) -> None:
+    async with bsub_app(emulator, jobs=10) as bsub:
+        bsub.state.faults.latency = 0.5  # a slow server: the user moves on before the types come
+        await bsub.pilot.press("n")
+        screen = await bsub.screen(NewBsubJobScreen, "the new-job dialog")
+        select = screen.query_one("#type", Select)
+        assert select.prompt == "loading types…" and select.has_focus
+        await bsub.pilot.press("tab", *"in")
+        field = screen.query_one("#file", Input)
+        await bsub.until(lambda: select.prompt == "choose a type", "the types", seconds=5)
+        bsub.state.faults.latency = 0.0
+        await bsub.pilot.press(*"put.pdf")
+        assert field.has_focus and field.value == "input.pdf"
+
+
 # -- logs and output ----------------------------------------------------------------------------
 
 

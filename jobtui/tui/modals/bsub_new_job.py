@@ -94,7 +94,8 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
         self._descriptions = {t.type: t.description or t.name or "" for t in types}
         select.set_options((f"{t.name or t.type}  ({t.type})", t.type) for t in types)
         select.prompt = "choose a type"
-        select.focus()
+        if self.focused is None:  # never take the focus from a field the user went on to
+            select.focus()
 
     @on(Select.Changed, "#type")
     def _type_changed(self, event: Select.Changed) -> None:
