@@ -81,8 +81,13 @@ class Service(ABC):
         """A file name to suggest when saving the job's output."""
         return f"{job.id}.out"
 
-    async def download(self, job: Job, dest: Path, progress: Progress | None = None) -> Path:
-        """Save the job's output to `dest` (written to a temporary file, then renamed)."""
+    async def download(
+        self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
+    ) -> Path:
+        """Save the job's output to `dest` (written to a temporary file, then renamed).
+
+        An existing `dest` is replaced only with `overwrite`; otherwise FileExistsError is raised.
+        """
         raise UnsupportedActionError(self.name, Action.DOWNLOAD)
 
 

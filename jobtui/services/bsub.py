@@ -897,7 +897,11 @@ class BsubService(Service):
         ext = self.extension_of(job.type)
         return f"{job.id}.{ext}" if ext else f"{job.id}.out"
 
-    async def download(self, job: Job, dest: Path, progress: Progress | None = None) -> Path:
+    async def download(
+        self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
+    ) -> Path:
+        if dest.exists() and not overwrite:  # noqa: ASYNC240 - one local stat
+            raise FileExistsError(f"{dest} exists")
         return await self.client.output(job.id, dest, progress)
 
     # -- the new-job flow -----------------------------------------------------------------------

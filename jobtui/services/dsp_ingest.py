@@ -1337,8 +1337,12 @@ class DspIngestService(Service):
     def output_name(self, job: Job) -> str:
         return f"mapping-{job.id}.csv"
 
-    async def download(self, job: Job, dest: Path, progress: Progress | None = None) -> Path:
+    async def download(
+        self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
+    ) -> Path:
         """Save the project's mapping.csv to `dest`."""
+        if dest.exists() and not overwrite:  # noqa: ASYNC240 - one local stat
+            raise FileExistsError(f"{dest} exists")
         return await self.save_mapping(job.id, dest)
 
     async def start_ingest(self, shortcode: str) -> str:

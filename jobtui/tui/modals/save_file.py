@@ -106,7 +106,9 @@ class SaveFileScreen(ModalScreen[Path | None]):
             bar.update(total=total, progress=done)
 
         try:
-            saved = await self.service.download(self.job, path, progress)
+            saved = await self.service.download(
+                self.job, path, progress, overwrite=self._confirmed_overwrite == path
+            )
         except (ServiceError, OSError) as error:
             self._say(error.line if isinstance(error, ServiceError) else f"cannot write: {error}")
             self.query_one("#save", Button).disabled = False

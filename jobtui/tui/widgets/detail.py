@@ -69,10 +69,10 @@ def render_job(job: Job, service: Service) -> RenderableType:
         facts.add_row("started", format_time(job.started))
     if job.finished:
         facts.add_row("finished", format_time(job.finished))
-    allowed = [ACTION_INFO[a].label.lower() for a in service.actions if a in job.actions]
+    allowed = [service.action_label(a).lower() for a in service.actions if a in job.actions]
     facts.add_row("can", ", ".join(allowed) or "nothing now")
     blocked = [
-        f"{ACTION_INFO[a].label.lower()}: {reason}"
+        f"{service.action_label(a).lower()}: {reason}"
         for a in service.actions
         if ACTION_INFO[a].needs_job and (reason := service.disabled_reason(a, job))
     ]

@@ -273,7 +273,7 @@ class ServiceTab(Vertical):
         action = Action(name)
         reason = self.service.disabled_reason(action, self.cursor_job)
         self.notify(
-            f"{self.service.name}: cannot {ACTION_INFO[action].label.lower()}: {reason}",
+            f"{self.service.name}: cannot {self.service.action_label(action).lower()}: {reason}",
             severity="warning",
         )
 
@@ -324,7 +324,7 @@ class ServiceTab(Vertical):
         jobs = [j for j in self.target_jobs() if action in j.actions]
         if not jobs:
             return
-        label = ACTION_INFO[action].label
+        label = self.service.action_label(action)
         if len(jobs) == 1:
             body = self.service.confirm_text(action, jobs[0])
         else:
@@ -357,7 +357,7 @@ class ServiceTab(Vertical):
                 prefix = f"{self.service.name}: "
                 self.notify(line if line.startswith(prefix) else prefix + line)
         else:
-            summary = f"{self.service.name}: {ACTION_INFO[action].label.lower()}: "
+            summary = f"{self.service.name}: {self.service.action_label(action).lower()}: "
             summary += f"{len(done)} done, {len(failures)} failed"
             detail = "\n".join(failures[:5])
             self.notify(
