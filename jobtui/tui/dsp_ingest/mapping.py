@@ -32,11 +32,12 @@ class MappingScreen(ModalScreen[Path | None]):
     | `escape` | Close. |
     """
 
-    DEFAULT_CSS = """
+    CSS = """
     MappingScreen .dialog { width: 110; height: 90%; }
     MappingScreen #rows { height: 1fr; }
     MappingScreen #count { width: 1fr; color: $text-muted; }
-    MappingScreen #path { width: 1fr; }
+    MappingScreen #path { width: 1fr; background: $panel; padding: 0 1; }
+    MappingScreen #path:focus { background: $panel-lighten-2; }
     MappingScreen .field-error { width: 1fr; }
     """
 

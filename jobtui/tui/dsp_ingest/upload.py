@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -51,33 +53,47 @@ def _listing(names: Sequence[str], style: str = "") -> Text:
     return text
 
 
-def plan_text(code: str, plan: UploadPlan) -> Text:
+def plan_text(code: str, plan: UploadPlan) -> RenderableType:
     """What an upload of `plan` to project `code` sends and leaves out."""
-    text = Text()
+    parts: list[RenderableType] = []
     if plan.files:
-        text.append(f"{len(plan.files)} files", style="bold")
-        text.append(f" ({human_size(plan.total_bytes)}) to upload to project ")
-        text.append(code, style="bold")
-        text.append(".\n")
+        parts.append(
+            Text.assemble(
+                (f"{len(plan.files)} files", "bold"),
+                f" ({human_size(plan.total_bytes)}) to upload to project ",
+                (code, "bold"),
+                ".",
+            )
+        )
     else:
-        text.append("Nothing to upload: ", style="bold red")
-        text.append("the folder has no file the service would take.\n")
+        parts.append(
+            Text.assemble(
+                ("Nothing to upload: ", "bold red"),
+                "the folder has no file the service would take.",
+            )
+        )
     if plan.rejected:
-        width = min(40, max(len(r.rel) for r in plan.rejected))
-        text.append(f"{len(plan.rejected)} left out, never sent:\n", style="bold yellow")
+        parts.append(Text(f"{len(plan.rejected)} left out, never sent:", style="bold yellow"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="yellow", no_wrap=True, max_width=36, overflow="ellipsis")
+        grid.add_column(style="dim", overflow="fold")
         for rejected in plan.rejected[:MAX_LISTED]:
-            text.append(f"  {rejected.rel:<{width}}", style="yellow")
-            text.append(f"  {rejected.reason}\n", style="dim")
+            grid.add_row(f"  {rejected.rel}", rejected.reason)
         if len(plan.rejected) > MAX_LISTED:
-            text.append(f"  … and {len(plan.rejected) - MAX_LISTED} more\n", style="dim")
+            grid.add_row(f"  … and {len(plan.rejected) - MAX_LISTED} more", "")
+        parts.append(grid)
     empty = plan.empty_images
     if empty:
-        text.append(
-            f"{len(empty)} empty images are sent, but the ingest will fail on them:\n",
-            style="yellow",
+        what = (
+            "1 empty image is sent, but the ingest will fail on it:"
+            if len(empty) == 1
+            else f"{len(empty)} empty images are sent, but the ingest will fail on them:"
         )
-        text.append_text(_listing(empty))
-    return text
+        parts.append(Text(what, style="yellow"))
+        names = _listing(empty)
+        names.rstrip()
+        parts.append(names)
+    return Group(*parts)
 
 
 def report_text(report: UploadReport) -> Text:
@@ -138,9 +154,9 @@ class UploadScreen(ModalScreen[UploadReport | None]):
     | `escape` | Close; while uploading: cancel the upload (what was sent stays). |
     """
 
-    DEFAULT_CSS = """
+    CSS = """
     UploadScreen .dialog { width: 96; }
-    UploadScreen #plan-box { height: auto; max-height: 16; margin-top: 1; }
+    UploadScreen #plan-box { height: auto; max-height: 16; }
     UploadScreen #progress-box { height: auto; margin-top: 1; }
     UploadScreen #progress-box Label { width: 1fr; color: $text-muted; }
     UploadScreen #progress-box ProgressBar { margin: 0 0 1 0; }
@@ -208,7 +224,7 @@ class UploadScreen(ModalScreen[UploadReport | None]):
         message.update(text)
         message.set_class(note, "-note")
 
-    def _show_plan(self, text: Text | None) -> None:
+    def _show_plan(self, text: RenderableType | None) -> None:
         box = self.query_one("#plan-box")
         box.display = text is not None
         self.query_one("#plan", Static).update(text or "")
