@@ -439,15 +439,17 @@ async def test_new_job_uploads_submits_and_finishes(
 
         bar = screen.query_one("#progress", ProgressBar)
         assert not bar.display
-        state.faults.latency = 0.2  # each request takes a moment: the bar is seen while it runs
-        await bsub.pilot.press("enter")
-        await bsub.until(lambda: bar.display, "the progress bar")
-        assert isinstance(bsub.app.screen, NewBsubJobScreen)
-        assert screen.query_one("#create", Button).disabled
-        message = screen.query_one("#message", Label)
-        assert text_of(message).startswith("uploading backup.tar (3.0 MiB)")
-        assert message.has_class("-note")  # how it goes, not an error
-        state.faults.latency = 0.0
+        state.lock.acquire()  # the server waits: the dialog is seen while its requests run
+        try:
+            await bsub.pilot.press("enter")
+            await bsub.until(lambda: bar.display, "the progress bar")
+            assert isinstance(bsub.app.screen, NewBsubJobScreen)
+            assert screen.query_one("#create", Button).disabled
+            message = screen.query_one("#message", Label)
+            assert text_of(message) == "uploading backup.tar (3.0 MiB)…"
+            assert message.has_class("-note")  # how it goes, not an error
+        finally:
+            state.lock.release()
         await bsub.back_on_dashboard()
         assert bar.total == bar.progress == source.stat().st_size
 
