@@ -59,10 +59,11 @@ TAB_KEYS: dict[str, tuple[TabKey, ...]] = {}
 
 
 def _register_kinds() -> None:
-    from jobtui.tui import dsp_ingest, leia
+    from jobtui.tui import dsp_ingest, ecotaxa, leia
 
     leia.register()
     dsp_ingest.register()
+    ecotaxa.register()
 
 
 _register_kinds()

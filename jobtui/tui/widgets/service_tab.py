@@ -180,9 +180,12 @@ class ServiceTab(Vertical):
             table.empty_text = "No jobs"
         elif delta:
             table.apply(delta)
+        first = self._generation == 0
         self._generation = outcome.generation
         self._total = outcome.total
-        self._note = outcome.note
+        if outcome.health.ok:
+            self._tell_new_notes(outcome.note, first=first)
+            self._note = outcome.note
         if outcome.health != self.health:
             self.health = outcome.health
         if delta and (delta.changed or delta.added):
@@ -191,6 +194,15 @@ class ServiceTab(Vertical):
         self._update_status()
         if delta:
             self.refresh_bindings()
+
+    def _tell_new_notes(self, note: str, *, first: bool) -> None:
+        """Notify each part of a poll note ("; "-separated) that the previous good poll did not
+        have, such as an action the server silently ignored. The first poll's notes describe the
+        setup (filters, scope): the status line shows them, no notification."""
+        before = {part for part in self._note.split("; ") if part}
+        fresh = [part for part in note.split("; ") if part and part not in before]
+        if fresh and not first:
+            self.notify("\n".join(fresh), severity="warning", timeout=8)
 
     def watch_health(self, health: Health) -> None:
         self.post_message(self.HealthChanged(self, health))
