@@ -96,33 +96,50 @@ def plan_text(code: str, plan: UploadPlan) -> RenderableType:
     return Group(*parts)
 
 
-def report_text(report: UploadReport) -> Text:
+def _names_line(names: Sequence[str]) -> Text:
+    """Names joined with commas on wrapped, indented lines, at most `MAX_LISTED` of them."""
+    text = Text("  " + ", ".join(names[:MAX_LISTED]))
+    if len(names) > MAX_LISTED:
+        text.append(f" … and {len(names) - MAX_LISTED} more", style="dim")
+    return text
+
+
+def report_text(report: UploadReport) -> RenderableType:
     """Exactly what an upload did: uploaded, failed (with reasons), not uploaded, cut off."""
-    text = Text(report.summary() + "\n", style="bold")
+    parts: list[RenderableType] = [Text(report.summary(), style="bold")]
     if report.stopped:
-        text.append(f"Stopped: {report.stopped}\n", style="red")
+        parts.append(Text(f"Stopped: {report.stopped}", style="red"))
     if report.interrupted:
-        text.append("Cut off midway: ", style="bold yellow")
-        text.append(report.interrupted)
-        text.append(
-            " (the server may keep a partial copy: upload it again, or finalize, before "
-            "starting the ingest)\n",
-            style="yellow",
+        parts.append(
+            Text.assemble(
+                ("Cut off midway: ", "bold yellow"),
+                report.interrupted,
+                (
+                    " (the server may keep a partial copy: upload it again, or finalize, "
+                    "before starting the ingest)",
+                    "yellow",
+                ),
+            )
         )
     if report.uploaded:
-        text.append(f"Uploaded ({len(report.uploaded)}):\n", style="green")
-        text.append_text(_listing(report.uploaded))
+        parts.append(Text(f"Uploaded ({len(report.uploaded)}):", style="green"))
+        parts.append(_names_line(report.uploaded))
     if report.failed:
-        text.append(f"Failed ({len(report.failed)}):\n", style="red")
+        parts.append(Text(f"Failed ({len(report.failed)}):", style="red"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="red", no_wrap=True, max_width=36, overflow="ellipsis")
+        grid.add_column(overflow="fold")
         for failure in report.failed[:MAX_LISTED]:
-            text.append(f"  {failure.rel}", style="red").append(f"  {failure.reason}\n")
+            grid.add_row(f"  {failure.rel}", failure.reason)
+        parts.append(grid)
     if report.not_uploaded:
-        text.append(f"Not uploaded ({len(report.not_uploaded)}):\n", style="yellow")
-        text.append_text(_listing(report.not_uploaded))
+        parts.append(Text(f"Not uploaded ({len(report.not_uploaded)}):", style="yellow"))
+        parts.append(_names_line(report.not_uploaded))
     if report.rejected:
-        text.append(f"Left out by the check ({len(report.rejected)}), never sent\n", style="dim")
-    text.rstrip()
-    return text
+        parts.append(
+            Text(f"Left out by the check, never sent: {len(report.rejected)}", style="dim")
+        )
+    return Group(*parts)
 
 
 def progress_lines(progress: UploadProgress) -> tuple[str, str]:
@@ -357,9 +374,9 @@ class UploadScreen(ModalScreen[UploadReport | None]):
             self._say(f"done: start the ingest of project {report.shortcode} with i", note=True)
         else:
             self._say("the upload did not send every file: see below")
-        bar = self.query_one("#file-bar", ProgressBar)
-        if not report.cancelled and report.complete:
-            bar.update(total=1, progress=1)
+        # the current file's line and bar are over; the overall ones say where it stopped
+        self.query_one("#file-line").display = False
+        self.query_one("#file-bar").display = False
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
