@@ -60,8 +60,11 @@ class AnswerScreen(ModalScreen[str | None]):
         self.form = form
         self.ids: dict[str, str] = {}
         """Field key (`users[name]`) -> Input id."""
+        self.labels: dict[str, str] = {}
+        """Field key -> how the form's messages name it (`taxon 'egg sp.'`)."""
         counts = {"users": 0, "taxa": 0}
         for field in form.fields:
+            self.labels[field.key] = field.label
             self.ids[field.key] = field_id(field, counts[field.group])
             counts[field.group] += 1
 
@@ -135,10 +138,15 @@ class AnswerScreen(ModalScreen[str | None]):
     def action_send(self) -> None:
         if self.query_one("#send", Button).disabled:
             return
+        typed_users, typed_taxa = self.typed()
+        if not any(v.strip() for v in (*typed_users.values(), *typed_taxa.values())):
+            self._say("give the id of at least one name (blank fields are left out)")
+            self.query(Input).first().focus()
+            return
         try:
-            users, taxa = self.form.parse(*self.typed())
+            users, taxa = self.form.parse(typed_users, typed_taxa)
         except InputError as error:
-            self._say(f"{error.field}: {error.message}")
+            self._say(f"{self.labels.get(error.field, error.field)}: {error.message}")
             widget_id = self.ids.get(error.field)
             if widget_id is not None:
                 self.query_one(f"#{widget_id}", Input).focus()

@@ -69,9 +69,9 @@ def render_question(question: Mapping[str, Any], *, asking: bool) -> RenderableT
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
     if users:
-        grid.add_row("missing users", Text(", ".join(users), style="magenta"))
+        grid.add_row("missing users", Text("\n".join(users), style="magenta"))
     if taxa:
-        grid.add_row("missing taxa", Text(", ".join(taxa), style="magenta"))
+        grid.add_row("missing taxa", Text("\n".join(taxa), style="magenta"))
     for key, value in others.items():
         grid.add_row(str(key), pretty(value))
     return Group(heading("question", "press a to answer" if asking else "asked earlier"), grid)
