@@ -328,3 +328,34 @@ async def test_save_a_finished_export(emulator: EmulatorFactory, tmp_path: Path)
         assert saved.read_bytes() == data
         assert not part_files(tmp_path)
         assert any(f"saved {saved}" in n for n in eco.notes())
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+
+async def test_the_demo_config_opens_an_ecotaxa_tab_that_answers(
+    emulator: EmulatorFactory,
+) -> None:
+    """`jobtui demo` points a `[[services]]` entry at the emulator: the tab it builds lists the
+    jobs and offers the answer form on an asking job."""
+    from jobtui.__main__ import KINDS, service_entries
+    from jobtui.config import config_from_data
+    from jobtui.services import build_service
+
+    assert "ecotaxa" in KINDS
+    running = emulator("ecotaxa", seed=3, speed=0, jobs=20)
+    state = running.state
+    assert isinstance(state, EcoTaxaState)
+    config = config_from_data({"services": service_entries([running])}, source="demo")
+    services = [build_service(entry) for entry in config.services]
+    assert [s.kind for s in services] == ["ecotaxa"] and services[0].name == "EcoTaxa"
+    app = JobtuiApp(services, refresh=60.0, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        service = services[0]
+        assert isinstance(service, EcoTaxaService)
+        eco = EcoTaxa(running, state, service, app, pilot)
+        await eco.until(lambda: eco.table.row_count > 0, "the first poll")
+        sim = seeded(state, "A", "FileImport")
+        await eco.select(sim.id)
+        form = await eco.open_form()
+        assert form_labels(form) == list(sim.missing_users) + list(sim.missing_taxa)
