@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
@@ -20,7 +21,19 @@ def pane_id(index: int) -> str:
 
 
 class DashboardScreen(Screen[None]):
-    """Tabs of services; each tab polls on its own, hidden ones included."""
+    """Tabs of services; each tab polls on its own, hidden ones included.
+
+    | Key | Action |
+    | :- | :- |
+    | `1`..`9` | Show that service's tab. |
+    | `]`, `[` | Next / previous tab. |
+    """
+
+    BINDINGS = [
+        Binding("right_square_bracket", "switch_tab(1)", "Next tab", show=False),
+        Binding("left_square_bracket", "switch_tab(-1)", "Previous tab", show=False),
+        *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False) for n in range(1, 10)),
+    ]
 
     def __init__(
         self,
@@ -64,6 +77,15 @@ class DashboardScreen(Screen[None]):
         if tabs.active:
             pane = tabs.get_pane(tabs.active)
             pane.query_one(JobTable).focus()
+
+    def action_show_tab(self, index: int) -> None:
+        if 0 <= index < len(self.services):
+            self.query_one(TabbedContent).active = pane_id(index)
+
+    def action_switch_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        current = int((tabs.active or pane_id(0)).rpartition("-")[2])
+        self.action_show_tab((current + step) % len(self.services))
 
     @on(ServiceTab.HealthChanged)
     def _health_changed(self, message: ServiceTab.HealthChanged) -> None:
