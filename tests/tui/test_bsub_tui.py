@@ -8,7 +8,6 @@ its own with a short interval.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -37,7 +36,7 @@ from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.service_tab import DEBOUNCE_SECONDS, ServiceTab
+from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
 
@@ -118,13 +117,6 @@ class Bsub:
         """Wait for a notification that `predicate` accepts, and return it."""
         await self.until(lambda: any(predicate(n) for n in self.notes()), what)
         return next(n for n in self.notes() if predicate(n))
-
-    async def debounced(self) -> None:
-        """Wait until a destructive key is taken again after the last confirmation closed."""
-        loop = asyncio.get_running_loop()
-        await self.until(
-            lambda: loop.time() - self.tab._last_destructive >= DEBOUNCE_SECONDS, "the debounce"
-        )
 
     def matches_emulator(self) -> bool:
         """The table holds exactly the emulator's jobs, each in its state on the server."""
