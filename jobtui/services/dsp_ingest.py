@@ -1038,6 +1038,7 @@ class DspIngestService(Service):
             (not projects and self.token.admin) if list_projects is None else list_projects
         )
         self._polls = 0
+        self._server_version: str | None = None
         self.last_poll_requests = 0
         """Requests the last poll sent."""
 
@@ -1080,6 +1081,11 @@ class DspIngestService(Service):
 
     async def poll(self) -> PollResult:
         before = sum(self.client.requests.values())
+        # The tab's health badge: a DOWN service (503 naming its components) fails the poll.
+        await self.client.health()
+        if self._server_version is None:
+            with contextlib.suppress(ServiceError):
+                self._server_version = (await self.client.info()).version or "?"
         if self.list_projects and self._polls % self.list_every == 0:
             await self._list()
         self._polls += 1
@@ -1093,7 +1099,10 @@ class DspIngestService(Service):
         if due and len(failed) == len(due):
             raise failed[0]
         jobs = [self.to_job(p) for p in self._projects.values()]
-        return PollResult(jobs, note=self.token.describe())
+        note = self.token.describe()
+        if self._server_version:
+            note = f"dsp-ingest {self._server_version} · {note}"
+        return PollResult(jobs, note=note)
 
     async def _list(self) -> None:
         try:

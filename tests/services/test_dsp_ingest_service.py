@@ -61,6 +61,24 @@ async def jobs_of(service: DspIngestService) -> dict[str, Job]:
     return {job.id: job for job in (await service.poll()).jobs}
 
 
+# -- health ---------------------------------------------------------------------------------------
+
+
+async def test_a_service_that_is_down_fails_the_poll_with_its_components(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    service, _ = service_for(running, closing, projects=state.seeded)
+    await service.poll()
+    state.healthy = False
+    with pytest.raises(ServerError) as info:
+        await service.poll()
+    assert info.value.status == 503
+    assert "DOWN" in info.value.line or "down" in info.value.line
+    state.healthy = True
+    assert len((await service.poll()).jobs) == len(state.seeded)
+
+
 # -- states ---------------------------------------------------------------------------------------
 
 
@@ -93,8 +111,9 @@ async def test_seeded_projects_show_honest_states(
     reason = service.disabled_reason(Action.INGEST, locked)
     assert reason is not None and "is locked" in reason
 
-    assert result.note.startswith("token: admin, expires 2026-12-02")
-    assert service.last_poll_requests == 4  # one mapping read per project, no listing
+    assert result.note.startswith("dsp-ingest 0.21.1 · token: admin, expires 2026-12-02")
+    # one health check, the server's version once, one mapping read per project, no listing
+    assert service.last_poll_requests == 6
     assert all(mapping_gets(recorder, code) == 1 for code in state.seeded)
     assert state.token not in repr(service)
 
@@ -534,6 +553,7 @@ async def test_at_most_max_checks_projects_per_poll_in_turn(
         await service.poll()
         counts.append(len(recorder.requests) - before)
         clock.now += 1
-    assert counts == [5, 5, 5]
+    # a health check each poll (and /info on the first) besides at most 5 mapping reads
+    assert counts == [7, 6, 6]
     assert all(mapping_gets(recorder, code) >= 1 for code in state.seeded)
     assert max(mapping_gets(recorder, code) for code in state.seeded) == 2
