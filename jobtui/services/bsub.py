@@ -45,9 +45,13 @@ from jobtui.core.errors import (
     RefusedError,
     ServiceError,
 )
+from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import errors_line as _errors_line
+from jobtui.services._wire import lenient_time as _lenient_time
+from jobtui.services._wire import text as _text
 
 if TYPE_CHECKING:
     from jobtui.config import BsubConfig
@@ -98,30 +102,6 @@ def state_of(status: str, error_code: str | None = None) -> JobState:
 
 
 # -- wire models --------------------------------------------------------------------------------
-
-
-def _lenient_time(value: Any) -> Any:
-    """A date-time as the server wrote it (`Z`, an offset, or naive UTC); anything else is None."""
-    if value is None or isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
 
 
 def _text_or_empty(value: Any) -> Any:
@@ -286,14 +266,6 @@ _UPLOAD = TypeAdapter(UploadResult)
 _ERROR = TypeAdapter(_ErrorBody)
 
 
-def _errors_line(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else None
-    if not first:
-        return "unexpected body"
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{where or 'body'}: {first.get('msg', 'invalid')}"
-
-
 _UPLOAD_TOKEN = re.compile(r"(/v1/upload/[^\s?\"]*\?(?:[^\s\"#]*&)?token=)[^&\s\"#]+")
 
 
@@ -322,17 +294,6 @@ def _reason(response: httpx.Response) -> str:
         text = response.text.strip()
         return "" if text.startswith(("{", "[", "<")) else text[:200]
     return body.error or ""
-
-
-def human_size(size: float | None) -> str:
-    """1536 -> "1.5 KiB"; None -> ""."""
-    if size is None:
-        return ""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 # -- client -------------------------------------------------------------------------------------

@@ -76,9 +76,12 @@ from jobtui.core.errors import (
     ServiceError,
     TransportError,
 )
+from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import errors_line as _errors_line
+from jobtui.services._wire import text as _text
 
 # -- name rules ---------------------------------------------------------------------------------
 
@@ -185,15 +188,6 @@ def upload_path(shortcode: str, rel: str) -> str:
     return f"/projects/{shortcode}/bulk-ingest/ingest/{quote(rel, safe='')}"
 
 
-def human_size(size: float) -> str:
-    """1536 -> "1.5 KiB"."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
 # -- token ----------------------------------------------------------------------------------------
 
 
@@ -259,12 +253,6 @@ def token_info(token: str) -> TokenInfo:
 # -- wire models ----------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
 WireText = Annotated[str, BeforeValidator(_text)]
 
 
@@ -322,14 +310,6 @@ _BAD_REQUEST = TypeAdapter(_BadRequestBody)
 _REASON = TypeAdapter(_ReasonBody)
 _NOT_FOUND = TypeAdapter(_NotFoundBody)
 _SERVER_ERROR = TypeAdapter(_ServerErrorBody)
-
-
-def _errors_line(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else None
-    if not first:
-        return "unexpected body"
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{where or 'body'}: {first.get('msg', 'invalid')}"
 
 
 # -- errors ---------------------------------------------------------------------------------------

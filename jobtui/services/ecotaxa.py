@@ -62,6 +62,8 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import errors_line as _errors_line
+from jobtui.services._wire import text as _text
 
 # -- states and types ---------------------------------------------------------------------------
 
@@ -102,14 +104,6 @@ def state_word(letter: str) -> str:
 
 
 # -- wire models --------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
 
 
 def _object(value: Any) -> Any:
@@ -258,14 +252,6 @@ _JOB = TypeAdapter(EcoTaxaJob)
 _JOBS = TypeAdapter(list[EcoTaxaJob])
 _USER = TypeAdapter(EcoTaxaUser)
 _TOKEN = TypeAdapter(str)
-
-
-def _errors_line(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else None
-    if not first:
-        return "unexpected body"
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{where or 'body'}: {first.get('msg', 'invalid')}"
 
 
 # -- errors -------------------------------------------------------------------------------------

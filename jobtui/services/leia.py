@@ -60,6 +60,9 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import errors_line as _errors_line
+from jobtui.services._wire import lenient_time as _lenient_time
+from jobtui.services._wire import text as _text
 
 # -- enums --------------------------------------------------------------------------------------
 
@@ -134,35 +137,11 @@ def state_of(status: str) -> JobState:
 # -- wire models --------------------------------------------------------------------------------
 
 
-def _lenient_time(value: Any) -> Any:
-    """A date-time as the server wrote it (`Z`, an offset, or naive UTC); anything else is None."""
-    if value is None or isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _list_of_text(value: Any) -> Any:
     if value is None:
         return []
     if isinstance(value, list):
         return [str(item) for item in value]
-    return value
-
-
-def _text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
     return value
 
 
@@ -235,14 +214,6 @@ _JOBS = TypeAdapter(list[LeiaJob])
 _LOGIN = TypeAdapter(LeiaLogin)
 _APPLICATION = TypeAdapter(LeiaApplication)
 _STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]])
-
-
-def _errors_line(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else None
-    if not first:
-        return "unexpected body"
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{where or 'body'}: {first.get('msg', 'invalid')}"
 
 
 # -- filters ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from jobtui.core.format import human_size
 from jobtui.core.models import Action, JobState
 from jobtui.services.bsub import (
     BsubJob,
@@ -22,7 +23,6 @@ from jobtui.services.bsub import (
     _reason,
     _root_url,
     actions_of,
-    human_size,
     message_of,
     state_of,
 )

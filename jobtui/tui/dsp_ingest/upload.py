@@ -26,13 +26,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
 from jobtui.core.errors import InputError, ServiceError
+from jobtui.core.format import human_size
 from jobtui.core.models import Job
 from jobtui.services.dsp_ingest import (
     DspIngestService,
     UploadPlan,
     UploadProgress,
     UploadReport,
-    human_size,
     validate_shortcode,
 )
 

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from jobtui.core.errors import InputError, ServiceError
+from jobtui.core.format import human_size
 from jobtui.core.models import Job
 
 if TYPE_CHECKING:
@@ -34,14 +35,6 @@ def check_input_file(text: str) -> Path:
     except OSError as error:
         raise InputError("file", f"{path} cannot be read: {error.strerror}") from None
     return path
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 class NewBsubJobScreen(ModalScreen[Job | None]):
