@@ -9,24 +9,20 @@ its own with a short interval.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from textual.notifications import Notification
-from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, TextArea
 
-from jobtui.core.models import Job, JobState
+from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import KINDS_BY_TYPE, BsubState, SimJob
-from jobtui.emulators.runner import RunningEmulator
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
@@ -35,10 +31,9 @@ from jobtui.tui.modals.save_file import SaveFileScreen
 from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
-from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
+from tests.tui.driver import TabDriver
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
 SIZE = (160, 48)
@@ -51,54 +46,8 @@ def fixed_clock() -> datetime:
     return NOW
 
 
-@dataclass
-class Bsub:
+class Bsub(TabDriver[BsubState, BsubService]):
     """One running emulator, the service on it, and the app being driven."""
-
-    running: RunningEmulator
-    state: BsubState
-    service: BsubService
-    app: JobtuiApp
-    pilot: Pilot[int]
-
-    @property
-    def table(self) -> JobTable:
-        return self.app.screen.query_one(JobTable)
-
-    @property
-    def tab(self) -> ServiceTab:
-        return self.app.screen.query_one(ServiceTab)
-
-    def shown(self, job_id: str) -> Job:
-        job = self.table.get_job(job_id)
-        assert job is not None, f"job {job_id} is not in the table"
-        return job
-
-    async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-        """Let the app run until `predicate()` holds; fail after `seconds`."""
-        deadline = time.monotonic() + seconds
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await self.pilot.pause(0.01)
-
-    async def select(self, job_id: str) -> None:
-        """Put the table's cursor on a job and wait for its detail."""
-        assert self.table.move_cursor(job_id), f"job {job_id} is not shown"
-        detail = self.app.screen.query_one(JobDetail)
-        await self.until(
-            lambda: detail.job is not None and detail.job.id == job_id, f"the detail of {job_id}"
-        )
-
-    def cursor_on(self, job_id: str) -> bool:
-        job = self.table.cursor_job
-        return job is not None and job.id == job_id
-
-    async def poll(self) -> None:
-        """Press r and wait for the poll it starts to be shown."""
-        before = self.tab.health.polls
-        await self.pilot.press("r")
-        await self.until(lambda: self.tab.health.polls > before, "a poll")
 
     async def screen(self, kind: type[ScreenT], what: str) -> ScreenT:
         """Wait for a screen of `kind` to be the active one, and return it."""

@@ -10,27 +10,23 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from jobtui.core.models import Job, JobState
+from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.dsp_ingest import DspIngestState
-from jobtui.emulators.runner import RunningEmulator
 from jobtui.services.dsp_ingest import DspIngestService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.dsp_ingest.mapping import MappingScreen
 from jobtui.tui.dsp_ingest.upload import UploadScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
-from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
+from tests.tui.driver import TabDriver
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
 SIZE = (120, 44)
@@ -42,49 +38,11 @@ def fixed_clock() -> datetime:
     return NOW
 
 
-@dataclass
-class Ingest:
+class Ingest(TabDriver[DspIngestState, DspIngestService]):
     """One running emulator, the service on it, and the app being driven."""
 
-    running: RunningEmulator
-    state: DspIngestState
-    service: DspIngestService
-    app: JobtuiApp
-    pilot: Pilot[int]
-
-    @property
-    def table(self) -> JobTable:
-        return self.app.screen.query_one(JobTable)
-
-    @property
-    def tab(self) -> ServiceTab:
-        return self.app.screen.query_one(ServiceTab)
-
-    def shown(self, code: str) -> Job:
-        job = self.table.get_job(code)
-        assert job is not None, f"project {code} is not in the table"
-        return job
-
-    async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
-        """Let the app run until `predicate()` holds; fail after `seconds`."""
-        deadline = time.monotonic() + seconds
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await self.pilot.pause(0.01)
-
-    async def select(self, code: str) -> None:
-        assert self.table.move_cursor(code), f"project {code} is not shown"
-        detail = self.app.screen.query_one(JobDetail)
-        await self.until(
-            lambda: detail.job is not None and detail.job.id == code, f"the detail of {code}"
-        )
-
-    async def poll(self) -> None:
-        """Press r and wait for the poll it starts to be shown."""
-        before = self.tab.health.polls
-        await self.pilot.press("r")
-        await self.until(lambda: self.tab.health.polls > before, "a poll")
+    noun = "project"
+    wait = 15.0
 
     async def poll_until(self, predicate: Callable[[], bool], what: str) -> None:
         """Poll (r) until `predicate()` holds."""

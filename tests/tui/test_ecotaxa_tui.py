@@ -7,21 +7,17 @@ one, and time moves only when a test advances the emulator's clock.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import Input, Label, Static
 
-from jobtui.core.models import Job, JobState
+from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.ecotaxa import EcoTaxaState
-from jobtui.emulators.runner import RunningEmulator
 from jobtui.services.ecotaxa import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.ecotaxa.answer import AnswerScreen
@@ -29,10 +25,9 @@ from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
 from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.widgets.detail import JobDetail
-from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.ecotaxa_support import advance_until, seeded
+from tests.tui.driver import TabDriver
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
 SIZE = (120, 44)
@@ -42,53 +37,12 @@ def fixed_clock() -> datetime:
     return NOW
 
 
-@dataclass
-class EcoTaxa:
+class EcoTaxa(TabDriver[EcoTaxaState, EcoTaxaService]):
     """One running emulator, the service on it, and the app being driven."""
 
-    running: RunningEmulator
-    state: EcoTaxaState
-    service: EcoTaxaService
-    app: JobtuiApp
-    pilot: Pilot[int]
-
-    @property
-    def table(self) -> JobTable:
-        return self.app.screen.query_one(JobTable)
-
-    @property
-    def tab(self) -> ServiceTab:
-        return self.app.screen.query_one(ServiceTab)
-
-    def shown(self, job_id: int | str) -> Job | None:
-        return self.table.get_job(str(job_id))
-
     def word(self, job_id: int | str) -> str:
-        job = self.shown(job_id)
+        job = self.listed(job_id)
         return job.raw_state if job is not None else "(not listed)"
-
-    async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-        """Let the app run until `predicate()` holds; fail after `seconds`."""
-        deadline = time.monotonic() + seconds
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await self.pilot.pause(0.01)
-
-    async def select(self, job_id: int | str) -> None:
-        """Put the table's cursor on a job and wait for its detail."""
-        assert self.table.move_cursor(str(job_id)), f"job {job_id} is not shown"
-        detail = self.app.screen.query_one(JobDetail)
-        await self.until(
-            lambda: detail.job is not None and detail.job.id == str(job_id),
-            f"the detail of {job_id}",
-        )
-
-    async def poll(self) -> None:
-        """Press r and wait for the poll it starts to be shown."""
-        before = self.tab.health.polls
-        await self.pilot.press("r")
-        await self.until(lambda: self.tab.health.polls > before, "a poll")
 
     def notes(self) -> list[str]:
         return [str(n.message) for n in self.app._notifications]
@@ -189,7 +143,7 @@ async def test_answer_a_question_and_see_the_job_finish(emulator: EmulatorFactor
         advance_until(eco.state, lambda: sim.state == "F", step=5.0)
         await eco.poll()
         await eco.until(lambda: eco.word(sim.id) == "finished", "the job to finish")
-        shown = eco.shown(sim.id)
+        shown = eco.listed(sim.id)
         assert shown is not None and shown.state is JobState.SUCCEEDED
         text = detail_text(eco)
         assert "last reply" in text and f"{taxa[0].lower()} → 5001" in text
@@ -290,7 +244,7 @@ async def test_erase_says_what_it_does_in_each_state(emulator: EmulatorFactory) 
         assert "It is archived and leaves the list." in confirm.body
         await eco.pilot.press("y")
         await eco.until(lambda: eco.state.counts["erase_job"] == 2, "the second erase")
-        await eco.until(lambda: eco.shown(sim.id) is None, "the job to leave the list")
+        await eco.until(lambda: eco.listed(sim.id) is None, "the job to leave the list")
 
 
 # -- log and file -------------------------------------------------------------------------------
