@@ -617,3 +617,24 @@ async def test_focus_change_repaints_the_cursor_row() -> None:
         blurred = table.render_lines(Region(0, 1, table.size.width, 1))[0]
         assert focused.text == blurred.text
         assert focused[0:1] != blurred[0:1]
+
+
+class _WideIds(App[None]):
+    def compose(self) -> ComposeResult:
+        yield JobTable([Column("worker", "Worker", 14), Column("size", "Size", 10)])
+
+
+@pytest.mark.parametrize(("width", "full"), [(170, True), (120, False)])
+async def test_long_ids_are_shown_whole_unless_the_message_would_lose_its_room(
+    width: int, full: bool
+) -> None:
+    job_id = "09ce8497-f18b-4161-bbfc-d5fbe735e3d1"
+    job = Job("s", job_id, JobState.RUNNING, "processing", message="processing on worker-eu2-02")
+    app = _WideIds()
+    async with app.run_test(size=(width, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job])
+        await pilot.pause()
+        line = table.render_line(1).text
+        assert (job_id in line) is full
+        assert "processing on work" in line  # at least MESSAGE_ROOM cells of it

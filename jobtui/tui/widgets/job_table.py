@@ -45,6 +45,10 @@ FIXED_COLUMNS = ("service", "id", "state", "type", "progress", "updated", "messa
 SORT_ONLY_KEYS = ("created",)
 
 MARKER_WIDTH = 2
+ID_MIN_WIDTH = 24
+"""The narrowest the ID column gets when the terminal is too narrow for the message."""
+MESSAGE_ROOM = 20
+"""Room the message keeps before long ids are cut."""
 MESSAGE_MIN_WIDTH = 10
 PROGRESS_BAR = 5
 BULK_UPDATE = 1000
@@ -806,6 +810,11 @@ class JobTable(ScrollView, can_focus=True):
         ]
         specs += [(c.key, c.title, c.width) for c in self._extra]
         fixed = MARKER_WIDTH + sum(w + 1 for _, _, w in specs)
+        # On a narrow terminal long ids give way to the message (down to ID_MIN_WIDTH).
+        squeeze = min(MESSAGE_ROOM - (width - fixed), self._widths["id"] - ID_MIN_WIDTH)
+        if squeeze > 0:
+            specs = [(k, t, w - squeeze if k == "id" else w) for k, t, w in specs]
+            fixed -= squeeze
         specs.append(("message", "Message", max(MESSAGE_MIN_WIDTH, width - fixed)))
         cells: list[_Cell] = []
         x = MARKER_WIDTH
@@ -912,7 +921,7 @@ class JobTable(ScrollView, can_focus=True):
         """Size ID, State and Type to their longest text (bounded); grow only on updates."""
         widths = {"id": 4, "state": 5, "type": 4} if shrink else dict(self._widths)
         texts: tuple[tuple[str, int, Callable[[Job], str]], ...] = (
-            ("id", 24, attrgetter("id")),
+            ("id", 36, attrgetter("id")),
             ("state", 16, _state_text),
             ("type", 16, attrgetter("type")),
         )
