@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+
+from jobtui.core.errors import BadPayloadError
 
 
 def lenient_time(value: Any) -> Any:
@@ -39,3 +41,11 @@ def errors_line(error: ValidationError) -> str:
         return "unexpected body"
     where = ".".join(str(part) for part in first.get("loc", ()))
     return f"{where or 'body'}: {first.get('msg', 'invalid')}"
+
+
+def parse_body(service: str, adapter: TypeAdapter[Any], content: bytes, what: str) -> Any:
+    """Validate a response body; a body that does not fit is one `BadPayloadError` line."""
+    try:
+        return adapter.validate_json(content)
+    except ValidationError as error:
+        raise BadPayloadError(service, f"unexpected {what}: {errors_line(error)}") from None

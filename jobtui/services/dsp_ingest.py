@@ -80,7 +80,7 @@ from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import errors_line as _errors_line
+from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
 
 # -- name rules ---------------------------------------------------------------------------------
@@ -544,12 +544,7 @@ class DspIngestClient:
         return response
 
     def _parse(self, adapter: TypeAdapter[Any], response: httpx.Response, what: str) -> Any:
-        try:
-            return adapter.validate_json(response.content)
-        except ValidationError as error:
-            raise BadPayloadError(
-                self.service, f"unexpected {what}: {_errors_line(error)}"
-            ) from None
+        return parse_body(self.service, adapter, response.content, what)
 
     def _echo(self, shortcode: str, response: httpx.Response, what: str) -> str:
         body: ProjectResponse = self._parse(_PROJECT, response, what)

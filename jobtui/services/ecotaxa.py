@@ -47,7 +47,7 @@ from typing import Annotated, Any, Protocol
 from urllib.parse import unquote
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter
 
 from jobtui.core.errors import (
     AuthError,
@@ -62,7 +62,7 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import errors_line as _errors_line
+from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
 
 # -- states and types ---------------------------------------------------------------------------
@@ -492,12 +492,7 @@ class EcoTaxaClient:
             await self._login()
 
     def _parse(self, adapter: TypeAdapter[Any], response: httpx.Response, what: str) -> Any:
-        try:
-            return adapter.validate_json(response.content)
-        except ValidationError as error:
-            raise BadPayloadError(
-                self.service, f"unexpected {what}: {_errors_line(error)}"
-            ) from None
+        return parse_body(self.service, adapter, response.content, what)
 
     def _error(
         self,

@@ -48,11 +48,9 @@ from pydantic import (
     ConfigDict,
     SecretStr,
     TypeAdapter,
-    ValidationError,
 )
 
 from jobtui.core.errors import (
-    BadPayloadError,
     InputError,
     NotFoundError,
     ServiceError,
@@ -60,8 +58,8 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import errors_line as _errors_line
 from jobtui.services._wire import lenient_time as _lenient_time
+from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
 
 # -- enums --------------------------------------------------------------------------------------
@@ -732,12 +730,7 @@ class LeiaClient:
             await self._login()
 
     def _parse(self, adapter: TypeAdapter[Any], response: httpx.Response, what: str) -> Any:
-        try:
-            return adapter.validate_json(response.content)
-        except ValidationError as error:
-            raise BadPayloadError(
-                self.service, f"unexpected {what}: {_errors_line(error)}"
-            ) from None
+        return parse_body(self.service, adapter, response.content, what)
 
     # -- session --------------------------------------------------------------------------------
 
