@@ -38,7 +38,8 @@ summary:
   jobtui emulate         serve the emulators alone and print their URLs and credentials
   jobtui config init     write a commented starter config file (mode 0600)
   jobtui config check    check a config file: one line per problem, naming file, line and key
-
+  jobtui serve [demo]    serve the dashboard (or the demo) to a web browser on localhost
+{headless}
 config file:
   --config PATH, else $JOBTUI_CONFIG, else $XDG_CONFIG_HOME/jobtui/config.toml
   ($XDG_CONFIG_HOME defaults to ~/.config). config.example.toml documents every key.
@@ -47,6 +48,10 @@ exit codes:
   0  ok
   1  failure (an emulator or the dashboard could not start, a file could not be written)
   2  usage or config error (bad arguments, no config file, a config file with problems)
+  3  a service answered with an error or could not be reached (commands for scripts)
+  4  no such job (commands for scripts)
+  5  refused: read-only, or not allowed in the job's state (commands for scripts)
+  `jobtui COMMAND --help` says more; for watch and logs --follow, 1 means the job failed.
 """
 
 
@@ -112,10 +117,12 @@ def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jobtui import headless
+
     parser = argparse.ArgumentParser(
         prog="jobtui",
         description="A terminal dashboard for batch jobs on bsub.io, EcoTaxa, Leia and dsp-ingest.",
-        epilog=EPILOG,
+        epilog=EPILOG.format(headless=headless.SUMMARY),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"jobtui {__version__}")
@@ -187,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", type=Path, metavar="PATH", help="the file to check")
     check.set_defaults(handler=cmd_config_check)
+
+    headless.add_parsers(commands)
+    _add_serve_parser(commands)
     return parser
 
 
@@ -433,6 +443,91 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     count = len(config.services)
     names = ", ".join(f"{s.name} ({s.kind})" for s in config.services)
     _out(f"ok: {count} service{'' if count == 1 else 's'}" + (f": {names}" if names else ""))
+    return EXIT_OK
+
+
+# -- in a browser ---------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be 65535 or less")
+    return value
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the dashboard (or the demo) to a web browser on localhost",
+        description="Serve the dashboard to a web browser (textual-serve): every browser tab that "
+        "opens the address gets its own dashboard on the config file; with `demo`, on local "
+        "emulators started once for every tab.",
+    )
+    serve.add_argument(
+        "what", nargs="?", choices=["demo"], help="serve the demo instead of the config's services"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="the port to listen on (default 8000; 0: any free)"
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the config file to read",
+    )
+    serve.add_argument(
+        "--read-only",
+        dest="serve_read_only",
+        action="store_true",
+        help="offer no action that changes anything",
+    )
+    _add_emulator_options(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from jobtui.headless import Failed, read_config
+    from jobtui.serve import serve_dashboard
+
+    read_only = args.read_only or args.serve_read_only
+    try:
+        if args.what != "demo":
+            path, _ = read_config(args.config)
+            serve_dashboard(path, host=args.host, port=args.port, read_only=read_only)
+            return EXIT_OK
+        kinds = _choose_kinds(args.services, lambda k: _emulator_present(k) and _service_present(k))
+        if not kinds:
+            return EXIT_USAGE if kinds is None else EXIT_FAILURE
+        from jobtui.config import to_toml, write_config_file
+        from jobtui.emulators.runner import serve_emulators
+
+        settings = _settings(args.seed, args.speed, DEMO_JOBS)
+        with (
+            serve_emulators(kinds, settings) as running,
+            tempfile.TemporaryDirectory(prefix="jobtui-serve-") as folder,
+        ):
+            path = write_config_file(
+                Path(folder) / "demo.toml", to_toml({"services": service_entries(running)})
+            )
+            serve_dashboard(
+                path, host=args.host, port=args.port, read_only=read_only, title="jobtui demo"
+            )
+    except Failed as failed:
+        _err(failed.line)
+        return failed.code
+    except OSError as error:
+        _err(f"jobtui serve: {error.strerror or error}")
+        return EXIT_FAILURE
+    except RuntimeError as error:
+        _err(f"jobtui: the emulators did not start: {error}")
+        return EXIT_FAILURE
     return EXIT_OK
 
 
