@@ -6,18 +6,47 @@ PATH`) that textual-serve drives over a websocket; closing the tab ends it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import shlex
+import signal
 import socket
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from textual_serve.server import Server
 
 
 class DashboardServer(Server):
-    """textual-serve's server, saying what it serves in one line and logging warnings only."""
+    """textual-serve's server, saying what it serves in one line and logging warnings only.
+
+    On Ctrl-C or SIGTERM it ends every browser session at once (each dashboard is told to quit)
+    instead of waiting for the browsers to leave.
+    """
+
+    def __init__(self, command: str, **options: Any) -> None:
+        super().__init__(command, **options)
+        self.sessions: set[asyncio.Task[Any]] = set()
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self.sessions.add(task)
+        try:
+            return await super().handle_websocket(request)
+        finally:
+            self.sessions.discard(task)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        sessions = list(self.sessions)
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
 
     def initialize_logging(self) -> None:
         logging.basicConfig(level=logging.WARNING, format="jobtui serve: %(message)s")
@@ -40,7 +69,39 @@ def dashboard_command(config: Path, *, read_only: bool) -> str:
     argv = [sys.executable, "-m", "jobtui", "--config", str(config.absolute())]
     if read_only:
         argv.append("--read-only")
-    return shlex.join(argv)
+    # `exec`: the dashboard replaces the shell textual-serve starts, so it is our own child.
+    return "exec " + shlex.join(argv)
+
+
+def end_children(grace: float = 5.0) -> None:
+    """Stop the dashboards still running once the server stopped (SIGTERM, then SIGKILL)."""
+    me = os.getpid()
+    children: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and fields[1] == str(me):
+            children.append(int(stat.parent.name))
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for pid in children:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.05)
 
 
 def serve_dashboard(
@@ -55,4 +116,7 @@ def serve_dashboard(
         title=title,
         public_url=f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        end_children()
