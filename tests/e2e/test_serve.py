@@ -118,9 +118,9 @@ class Browser:
         result = await self.call("Runtime.evaluate", expression=READ_SCREEN, returnByValue=True)
         return str(result.get("result", {}).get("value", ""))
 
-    async def wait_for(self, *patterns: str, timeout: float = WAIT) -> str:
+    async def wait_for(self, *patterns: str, within: float = WAIT) -> str:
         """The terminal's text once every one of `patterns` (regexes) shows in it at once."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         text = ""
         while time.monotonic() < deadline:
             text = await self.screen()
@@ -146,7 +146,7 @@ class Browser:
         for attempt in range(3):
             await self.press(digit)
             try:
-                return await self.wait_for(*patterns, timeout=5 if attempt < 2 else WAIT)
+                return await self.wait_for(*patterns, within=5 if attempt < 2 else WAIT)
             except AssertionError:
                 if attempt == 2:
                     raise
