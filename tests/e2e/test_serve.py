@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.leia import LeiaState
+from jobtui.serve import dashboard_command
 from tests.conftest import EmulatorFactory
 
 JOBTUI = shutil.which("jobtui", path=str(Path(sys.executable).parent))
@@ -290,3 +292,18 @@ def test_serve_without_a_config_says_so(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no config file at" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_each_session_runs_the_dashboard_on_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "my config.toml"
+    command = dashboard_command(config, read_only=True)
+    assert shlex.split(command) == [
+        "exec",
+        sys.executable,
+        "-m",
+        "jobtui",
+        "--config",
+        str(config.absolute()),
+        "--read-only",
+    ]
+    assert "--read-only" not in dashboard_command(config, read_only=False)

@@ -141,6 +141,10 @@ def test_ls_json_filters_by_service_and_state(
     everything = json.loads(out)
     assert {job["id"] for job in everything} == set(setup.state.jobs)
     assert all(set(job) == JOB_KEYS for job in everything)
+    # --config may follow the command too; the kind names the only service of that kind.
+    code = main(["ls", "--config", str(setup.config), "--json", "--service", "bsub"])
+    out = capsys.readouterr().out
+    assert code == 0 and json.loads(out) == everything
     code, out, _ = setup.run(
         capsys, "ls", "--json", "--service", "bsub", "--state", "succeeded,running"
     )
