@@ -11,6 +11,7 @@ when a command runs, so `jobtui --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -30,6 +31,8 @@ EXIT_USAGE = 2
 EXIT_SERVICE = 3
 EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a command ended by SIGPIPE (128 + 13)."""
 
 EXIT_CODES = """\
 exit codes of the commands for scripts (ls, show, cancel, delete, restart, watch, logs, download):
@@ -40,6 +43,7 @@ exit codes of the commands for scripts (ls, show, cancel, delete, restart, watch
   4  no such job
   5  refused: --read-only (or read_only = true in [ui]), an action the job's state does not
      allow, or a download onto an existing file without --force
+  141  the reader of the output went away (`jobtui ls | head -1`), as for SIGPIPE
   with several jobs, every job gets its own line and the exit code is the highest one
 """
 
@@ -279,6 +283,10 @@ def run(command: Command, args: argparse.Namespace) -> int:
     except Failed as failed:
         _err(failed.line)
         return failed.code
+    except BrokenPipeError:  # `jobtui ls | head`: the reader left; end quietly, as by SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def pick(config: Config, name: str) -> ServiceConfig:
@@ -320,13 +328,20 @@ def service_failure(error: Exception) -> Failed:
     return Failed(code, str(error))
 
 
-async def poll(service: Service) -> list[Job]:
+async def poll(service: Service, *, notes: bool = False) -> list[Job]:
+    """Every job the service lists now; with `notes`, a list the service cut ("N of TOTAL") is
+    said on stderr."""
     from jobtui.core.errors import ServiceError
 
     try:
-        return (await service.poll()).jobs
+        result = await service.poll()
     except ServiceError as error:
         raise service_failure(error) from None
+    if notes and result.total is not None and result.total > len(result.jobs):
+        _err(
+            f"{service.name}: {len(result.jobs)} of {result.total} jobs (the service cuts its list)"
+        )
+    return result.jobs
 
 
 async def find(service: Service, job_id: str) -> Job:
@@ -415,7 +430,7 @@ async def cmd_ls(args: argparse.Namespace, config: Config) -> int:
     states = set(args.state or ())
     async with opened(configs) as services:
         results = await asyncio.gather(
-            *(poll(service) for service in services), return_exceptions=True
+            *(poll(service, notes=True) for service in services), return_exceptions=True
         )
     jobs: list[Job] = []
     code = EXIT_OK

@@ -22,6 +22,7 @@ import pytest
 from jobtui.__main__ import main, service_entries
 from jobtui.config import to_toml, write_config_file
 from jobtui.emulators.bsub import BsubState, SimJob
+from jobtui.emulators.ecotaxa import EcoTaxaState
 from jobtui.emulators.leia import LeiaState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.headless import EXIT_CODES, STATES, TABLE
@@ -158,6 +159,20 @@ def test_ls_json_filters_by_service_and_state(
         assert status in ("finished", "claimed", "preparing", "processing")
 
 
+def test_ls_says_when_a_service_cuts_its_list(
+    emulator: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bsub = emulator("bsub", seed=1, speed=0, jobs=30, max_limit=10)
+    state = bsub.state
+    assert isinstance(state, BsubState)
+    config = write_config(tmp_path / "c.toml", [bsub])
+    assert main(["--config", str(config), "ls", "--json"]) == 0
+    out, err = capsys.readouterr()
+    listed = json.loads(out)
+    assert 10 <= len(listed) < 30
+    assert one_line(err) == f"bsub.io: {len(listed)} of 30 jobs (the service cuts its list)"
+
+
 def test_show_text_and_json(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     sim = seeded(setup.state, "finished")
     code, out, _ = setup.run(capsys, "show", "bsub.io", sim.id, "--json")
@@ -167,6 +182,10 @@ def test_show_text_and_json(setup: Setup, capsys: pytest.CaptureFixture[str]) ->
     assert job["id"] == sim.id and job["state"] == "succeeded" and job["raw_state"] == "finished"
     assert job["record"]["id"] == sim.id and job["record"]["data_size"] == sim.data_size
     assert job["actions"] == ["delete", "download", "logs"]
+    # A job waiting for its input has an upload token: it is never printed.
+    created = seeded(setup.state, "created")
+    code, out, _ = setup.run(capsys, "show", "bsub.io", created.id, "--json")
+    assert code == 0 and created.upload_token and created.upload_token not in out
     code, out, _ = setup.run(capsys, "show", "bsub.io", sim.id)
     assert code == 0
     assert f"id:         {sim.id}" in out.splitlines()
@@ -206,6 +225,21 @@ def test_cancel_and_delete_use_the_service(
     code, out, err = setup.run(capsys, "delete", "bsub.io", job.id)
     assert code == 0, err
     assert job.id not in setup.state.jobs
+
+
+def test_restart_uses_the_service(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    eco = setup.others[1].state
+    assert isinstance(eco, EcoTaxaState)
+    code, out, _ = setup.run(capsys, "ls", "--json", "--service", "EcoTaxa", "--state", "failed")
+    assert code == 0
+    job_id = next(job["id"] for job in json.loads(out) if "restart" in job["actions"])
+    assert eco.jobs[int(job_id)].state == "E"
+    code, out, err = setup.run(capsys, "restart", "EcoTaxa", job_id)
+    assert code == 0, err
+    assert out.startswith(f"EcoTaxa: job {job_id} restart") and not out.startswith(
+        "EcoTaxa: EcoTaxa"
+    )
+    assert eco.jobs[int(job_id)].state != "E"
 
 
 def test_an_action_the_state_does_not_allow_is_refused_with_the_reason(
@@ -428,6 +462,23 @@ def test_installed_command_reads_jobtui_config(setup: Setup) -> None:
     result = run_jobtui(["show", "bsub.io", job.id], setup.config)
     assert result.returncode == 3 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly(setup: Setup) -> None:
+    """`jobtui ls | head -1`: no traceback when the pipe closes."""
+    command = [JOBTUI] if JOBTUI else [sys.executable, "-m", "jobtui"]
+    process = subprocess.Popen(
+        [*command, "--config", str(setup.config), "ls"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command writes anything: it polls first
+    assert process.wait(timeout=60) == 141
+    assert process.stderr.read() == ""
+    process.stderr.close()
 
 
 def test_help_documents_the_exit_codes() -> None:
