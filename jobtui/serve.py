@@ -52,7 +52,31 @@ class DashboardServer(Server):
         logging.basicConfig(level=logging.WARNING, format="jobtui serve: %(message)s")
 
     async def on_startup(self, app: web.Application) -> None:
-        print(f"jobtui serve: {self.title} on {self.public_url} (Ctrl-C stops)", flush=True)
+        """Nothing to say yet: the address is said once the server listens."""
+
+    def serve(self, debug: bool = False) -> None:
+        """Listen until Ctrl-C or SIGTERM (textual-serve's own `serve`, on a loop of its own,
+        saying the address only once the socket is bound)."""
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.request_exit)
+
+        def listening(*_: object) -> None:
+            print(f"jobtui serve: {self.title} on {self.public_url} (Ctrl-C stops)", flush=True)
+
+        try:
+            web.run_app(
+                self._make_app(),
+                host=self.host,
+                port=self.port,
+                handle_signals=False,
+                loop=loop,
+                print=listening,
+            )
+        finally:
+            loop.close()
 
 
 def free_port(host: str) -> int:

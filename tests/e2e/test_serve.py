@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -292,6 +293,30 @@ def test_serve_without_a_config_says_so(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no config file at" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path: Path) -> None:
+    config = write_config_file(
+        tmp_path / "c.toml",
+        to_toml(
+            {"services": [{"name": "b", "kind": "bsub", "url": "http://127.0.0.1:9", "token": "t"}]}
+        ),
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [JOBTUI] if JOBTUI else [sys.executable, "-m", "jobtui"]
+        result = subprocess.run(
+            [*command, "serve", "--config", str(config), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
 def test_each_session_runs_the_dashboard_on_the_config(tmp_path: Path) -> None:
