@@ -464,12 +464,15 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
         if data[key]:
             _out(f"{key + ':':<11} {data[key]}")
     if job.progress is not None:
-        _out(f"{'progress:':<11} {job.progress:.0%}")
+        _out(f"{'progress:':<11} {job.progress:.0f}%")
     for column in service.columns:
         if value := job.extra.get(column.key):
             _out(f"{column.title.lower() + ':':<11} {value}")
     allowed = [service.action_label(a).lower() for a in service.actions if a in job.actions]
     _out(f"{'actions:':<11} {', '.join(allowed) or 'none'}")
+    for action in service.actions:
+        if ACTION_INFO[action].needs_job and (reason := service.disabled_reason(action, job)):
+            _out(f"{'cannot:':<11} {service.action_label(action).lower()}: {reason}")
     _out("record:")
     for line in dumps(dict(job.raw)).splitlines():
         _out(f"  {line}")

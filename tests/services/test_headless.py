@@ -190,6 +190,7 @@ def test_show_text_and_json(setup: Setup, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0
     assert f"id:         {sim.id}" in out.splitlines()
     assert "actions:    delete, logs, save output" in out.splitlines()
+    assert "cannot:     cancel: finished jobs cannot be cancelled" in out.splitlines()
     assert '"status": "finished"' in out
 
 
