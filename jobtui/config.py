@@ -225,7 +225,7 @@ def _check_keys(value: str) -> str:
         if not _is_key(key):
             raise PydanticCustomError(
                 _KEYED,
-                "{text} is not a key (e.g. \"x\", \"ctrl+x\", \"f5\", \"question_mark\")",
+                '{text} is not a key (e.g. "x", "ctrl+x", "f5", "question_mark")',
                 {"text": repr(key)},
             )
     return ",".join(keys)
@@ -922,7 +922,7 @@ def _document(title: str, *, services_off: bool) -> str:
         model = SERVICE_MODELS[next(value for key, value, _ in entries if key == "kind")]
         lines += ["", *_comment(comment)]
         lines += _table("[[services]]", model, entries, off=services_off)
-    return "\n".join(lines + ["", *_keys_table()]) + "\n"
+    return "\n".join([*lines, "", *_keys_table()]) + "\n"
 
 
 def _keys_table() -> list[str]:

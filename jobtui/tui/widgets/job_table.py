@@ -47,8 +47,13 @@ job_row_key: RowKey = attrgetter("id")
 """The row key of a table of one service."""
 
 
+def row_key_of(service: str, job_id: str) -> str:
+    """The row key of a job in a table of several services (ids repeat across services)."""
+    return f"{service}\x1f{job_id}"
+
+
 def service_row_key(job: Job) -> str:
-    """The row key of a table of several services: service name and id (ids repeat across them)."""
+    """The row key of a table of several services: the service name and the id."""
     return f"{job.service}\x1f{job.id}"
 
 
@@ -451,6 +456,17 @@ class JobTable(ScrollView, can_focus=True):
         Binding("space", "toggle_mark", "Mark", show=False),
         Binding("shift+up", "mark_up", "Mark up", show=False),
         Binding("shift+down", "mark_down", "Mark down", show=False),
+        Binding(
+            "greater_than_sign", "sort_step(1)", "Sort by next column", show=False, id="sort_next"
+        ),
+        Binding(
+            "less_than_sign",
+            "sort_step(-1)",
+            "Sort by previous column",
+            show=False,
+            id="sort_previous",
+        ),
+        Binding("I", "sort_reverse", "Reverse the sort", show=False, id="sort_reverse"),
     ]
     """
     | Key(s) | Description |
@@ -465,6 +481,9 @@ class JobTable(ScrollView, can_focus=True):
     | space | Mark or unmark the job under the cursor. |
     | shift+up | Mark the job under the cursor and the one above, moving up. |
     | shift+down | Mark the job under the cursor and the one below, moving down. |
+    | > | Sort by the next column (Created comes after the last one). |
+    | < | Sort by the previous column. |
+    | I | Reverse the sort order. |
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -656,6 +675,17 @@ class JobTable(ScrollView, can_focus=True):
     def sort_reverse(self) -> bool:
         """True when sorted descending."""
         return self._reverse
+
+    @property
+    def sort_keys(self) -> tuple[str, ...]:
+        """Every key the rows can be sorted by, in column order (`created` last)."""
+        leading = ("service",) if self._show_service else ()
+        shown = ("id", "state", "type", "progress", "updated", *(c.key for c in self._extra))
+        return (*leading, *shown, "message", *SORT_ONLY_KEYS)
+
+    def held_jobs(self) -> Collection[Job]:
+        """Every job held, shown or not (a view: do not keep it across changes)."""
+        return self._data.jobs.values()
 
     def get_job(self, job_id: str) -> Job | None:
         """A job held by the table, shown or not."""
@@ -1142,3 +1172,12 @@ class JobTable(ScrollView, can_focus=True):
 
     def action_mark_down(self) -> None:
         self._mark_and_move(1)
+
+    def action_sort_step(self, step: int) -> None:
+        keys = self.sort_keys
+        column = self._data.column
+        index = keys.index(column) if column in keys else -1 if step > 0 else 0
+        self.sort_by(keys[(index + step) % len(keys)], reverse=self._reverse)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self._data.column, reverse=not self._reverse)

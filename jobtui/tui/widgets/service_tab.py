@@ -52,13 +52,12 @@ ACTION_KEYS: dict[Action, str] = {
 """The key of each action; a service never offers two actions with the same key."""
 
 
-
 def bind_action_key(node: DOMNode, action: Action, label: str) -> None:
     """Bind an action's key on `node`: `act` when it can run, else `explain` why not. Both
-    carry the binding id `action.<name>`, which the `[keys]` config table rebinds."""
+    carry the binding id `<name>` (the action's value), which the `[keys]` config table rebinds."""
     key = ACTION_KEYS[action]
     bindings = node._bindings.key_to_bindings.setdefault(key, [])
-    binding_id = f"action.{action.value}"
+    binding_id = action.value
     bindings.append(Binding(key, f"act('{action.value}')", label, id=binding_id))
     bindings.append(Binding(key, f"explain('{action.value}')", show=False, id=binding_id))
 
@@ -84,7 +83,7 @@ class ServiceTab(Vertical):
     | (per service) | See `ACTION_KEYS`. |
     """
 
-    BINDINGS = [Binding("r", "refresh", "Refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="refresh")]
 
     DEFAULT_CSS = """
     ServiceTab { height: 1fr; }
@@ -273,6 +272,10 @@ class ServiceTab(Vertical):
 
     def _show_detail(self, job: Job | None) -> None:
         self.query_one(JobDetail).show(job)
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
 
     @property
     def cursor_job(self) -> Job | None:
