@@ -155,11 +155,25 @@ class AllJobsTab(Vertical):
         if action not in ("act", "explain"):
             return True
         what = Action(str(parameters[0]))
+        if self._is_bulk(what):
+            if any(tab.read_only for tab in self.tabs.values()) and ACTION_INFO[what].mutating:
+                return False
+            can = bool(self._bulk_targets(what))
+            return (True if can else None) if action == "act" else not can
         job = self.cursor_job
         tab = self._tab_of(job)
         if tab is None or what not in tab.service.actions:
             return False
         return tab.key_state(action, what, job)
+
+    def _is_bulk(self, action: Action) -> bool:
+        """True when `action` applies to the marked jobs (there are some, and it can)."""
+        return (
+            ACTION_INFO[action].needs_job
+            and action not in ONE_JOB_ACTIONS
+            and bool(self.table.marked_jobs)
+            and any(action in tab.service.actions for tab in self.tabs.values())
+        )
 
     def _bulk_targets(self, action: Action) -> list[Job]:
         """The marked jobs this action applies to, each checked against its own service."""
@@ -227,10 +241,15 @@ class AllJobsTab(Vertical):
             tab.poll_now()
 
     def action_explain(self, name: str) -> None:
+        action = Action(name)
+        if self._is_bulk(action):
+            label = ACTION_INFO[action].label.lower()
+            self.notify(f"no marked job can {label} now", severity="warning")
+            return
         job = self.cursor_job
         tab = self._tab_of(job)
         if tab is not None:
-            tab.explain(Action(name), job)
+            tab.explain(action, job)
 
     def action_act(self, name: str) -> None:
         action = Action(name)
@@ -241,18 +260,11 @@ class AllJobsTab(Vertical):
         if tab.read_only and ACTION_INFO[action].mutating:
             self.notify("read-only: changes are disabled", severity="warning")
             return
-        bulk = (
-            bool(self.table.marked_jobs)
-            and ACTION_INFO[action].needs_job
-            and action not in ONE_JOB_ACTIONS
-            and (tab.service.kind, action) not in FLOWS
-        )
-        if not bulk:
+        if not self._is_bulk(action):
             tab.act_on(action, job, [job])
             return
         targets = self._bulk_targets(action)
         if targets:
             self._confirm_bulk(action, targets)
         else:
-            label = ACTION_INFO[action].label.lower()
-            self.notify(f"no marked job can {label} now", severity="warning")
+            self.action_explain(name)
