@@ -51,7 +51,7 @@ class DashboardScreen(Screen[None]):
         Binding("0", "show_all", "All jobs", show=False, id="all_jobs"),
         *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False) for n in range(1, 10)),
         Binding("slash", "filter", "Filter", id="filter"),
-        Binding("S", "state_filter", "State", show=False, id="state_filter"),
+        Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
         Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
         Binding("question_mark", "help", "Help", id="help"),
     ]
@@ -191,6 +191,15 @@ class DashboardScreen(Screen[None]):
         tab.label = name if message.health.ok else f"{name} ▲"
         if self.has_all:
             self.all_tab.health_changed(message.tab.service, message.health)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Keys of tabs that do not exist do nothing, and the help does not list them.
+        if action == "show_tab":
+            index = parameters[0]
+            return isinstance(index, int) and index < len(self.services)
+        if action == "show_all":
+            return self.has_all
+        return True
 
     # -- actions ------------------------------------------------------------------------------
 
