@@ -6,21 +6,30 @@ keyed by id alone, an action sent to the wrong service, or a detail of the wrong
 
 from __future__ import annotations
 
+from rich.console import Console
+from textual.widgets import ContentSwitcher, Static
+
 from jobtui.core.models import JobState
+from jobtui.emulators.leia import LeiaState
+from jobtui.services.bsub import BsubService
+from jobtui.services.leia import LeiaService
+from jobtui.tui.app import JobtuiApp
+from jobtui.tui.leia.chain import ChainScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.screens.dashboard import ALL_PANE, pane_id
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import row_key_of
 from tests.conftest import EmulatorFactory
-from tests.services.bsub_support import advance_until, seeded
-from tests.tui.two_services import NAMES, Two, two_services
+from tests.services.bsub_support import advance_until, seeded, start, token_of
+from tests.tui.two_services import NAMES, SIZE, Two, fixed_clock, two_services
 
 
 def visible_detail(two: Two) -> JobDetail:
-    details = [d for d in two.all_tab.query(JobDetail) if d.display]
-    shown = [d for d in details if d.region.height > 0]
-    assert len(shown) == 1, shown
-    return shown[0]
+    """The detail pane the All jobs tab shows (one per service, one at a time)."""
+    shown = two.all_tab.query_one(ContentSwitcher).visible_content
+    assert isinstance(shown, JobDetail), shown
+    assert [d for d in two.all_tab.query(JobDetail) if d.display] == [shown]
+    return shown
 
 
 async def select(two: Two, service: str, job_id: str) -> None:
@@ -191,3 +200,48 @@ async def test_the_service_tabs_keep_their_numbers(emulator: EmulatorFactory) ->
             await two.pilot.press("right_square_bracket")
             await two.pilot.pause()
             assert two.active() == expected
+
+
+async def test_enter_opens_the_job_in_its_service_tab(emulator: EmulatorFactory) -> None:
+    async with two_services(emulator) as two:
+        job = seeded(two.states["bsub-b"], "finished")
+        await select(two, "bsub-b", job.id)
+        await two.pilot.press("enter")
+        await two.until(lambda: two.active() == pane_id(1), "the bsub-b tab")
+        cursor = two.tab("bsub-b").table.cursor_job
+        assert cursor is not None and cursor.key == ("bsub-b", job.id)
+        assert two.tab("bsub-b").table.has_focus
+
+
+async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
+    emulator: EmulatorFactory,
+) -> None:
+    bsub, _ = start(emulator, jobs=6, seed=1)
+    leia = emulator("leia", seed=1, speed=0, jobs=24)
+    state = leia.state
+    assert isinstance(state, LeiaState)
+    services = [
+        BsubService("bsub.io", bsub.url, token_of(bsub)),
+        LeiaService("Leia", leia.url, str(leia.emulator.config["api_key"])),
+    ]
+    app = JobtuiApp(services, refresh=60.0, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        two = Two(app, pilot, {})
+        await two.until(lambda: two.all_table.total_count == 30, "both first polls")
+        waiting = next(
+            j for j in state.jobs.values() if j.execute_after_id and j.status == "WAITING"
+        )
+        await select(two, "Leia", waiting.id)
+        detail = visible_detail(two)
+        assert detail.service.name == "Leia"
+        console = Console(width=110, record=True, color_system=None)
+        console.print(detail.query_one(Static).content)
+        text = console.export_text()
+        assert "waits on" in text and str(waiting.execute_after_id) in text
+        await pilot.press("enter")
+        await two.until(lambda: isinstance(app.screen, ChainScreen), "the chain")
+        assert two.active() == pane_id(1)
+        await pilot.press("enter")  # what it waits on
+        await two.back_on_dashboard()
+        cursor = two.tab("Leia").table.cursor_job
+        assert cursor is not None and cursor.id == waiting.execute_after_id

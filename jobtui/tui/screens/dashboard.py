@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
 from jobtui.core.service import Service
+from jobtui.tui.flows import SELECT_FLOWS
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
@@ -41,6 +42,7 @@ class DashboardScreen(Screen[None]):
     | `S` | Show only jobs in one state. |
     | `:`, `ctrl+p` | The command palette. |
     | `?` | Every key of the screen. |
+    | `enter` (All jobs) | Open the job in its service's tab. |
     """
 
     BINDINGS = [
@@ -174,6 +176,19 @@ class DashboardScreen(Screen[None]):
         table = self.active_table()
         if table is not None:
             table.focus()
+
+    @on(JobTable.Selected)
+    def _selected_in_all(self, message: JobTable.Selected) -> None:
+        """Enter on All jobs: the job in its service's tab, and what enter does there."""
+        if not self.has_all or message.table is not self.all_tab.table:
+            return
+        job = message.job
+        tab = self.service_tab(job.service)
+        if tab is None or not self.jump_to_job(job.service, job.id):
+            return
+        flow = SELECT_FLOWS.get(tab.service.kind)
+        if flow is not None:
+            tab.call_after_refresh(flow, tab, tab.table.cursor_job or job)
 
     @on(ServiceTab.JobsUpdated)
     def _jobs_updated(self, message: ServiceTab.JobsUpdated) -> None:

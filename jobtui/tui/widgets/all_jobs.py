@@ -2,7 +2,8 @@
 
 It does not poll: each service tab posts `ServiceTab.JobsUpdated` with what its poll changed, and
 the dashboard hands that on to `take()`. Rows are keyed by (service, id), since ids repeat across
-services. A key's action is checked, confirmed and run by the tab of the job's service, exactly as
+services. Enter (`JobTable.Selected`) is left to the dashboard, which opens the job in its
+service's tab. A key's action is checked, confirmed and run by the tab of the job's service, exactly as
 in that tab; marked jobs of several services take one confirmation and one summary.
 """
 
@@ -21,7 +22,7 @@ from jobtui.core.errors import ServiceError
 from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta
 from jobtui.core.polling import Clock, Health, utc_now
 from jobtui.core.service import Service
-from jobtui.tui.flows import FLOWS, SELECT_FLOWS
+from jobtui.tui.flows import FLOWS
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
@@ -142,14 +143,6 @@ class AllJobsTab(Vertical):
             switcher.current = detail_id(self._index[job.service])
             self._detail(job).show(job)
         self.refresh_bindings()
-
-    @on(JobTable.Selected)
-    def _selected(self, message: JobTable.Selected) -> None:
-        tab = self._tab_of(message.job)
-        flow = None if tab is None else SELECT_FLOWS.get(tab.service.kind)
-        if tab is not None and flow is not None:
-            message.stop()
-            flow(tab, message.job)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in ("act", "explain"):
