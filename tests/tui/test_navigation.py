@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import re
 
+from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
+from textual.keys import _character_to_key
 from textual.widgets import Input
 
-from jobtui.config import config_from_data
-from jobtui.core.models import JobState
-from jobtui.tui.app import build_app
+from jobtui.config import KEY_ACTIONS, config_from_data
+from jobtui.core.models import Action, JobState
+from jobtui.tui.app import JobtuiApp, build_app
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.help import HelpScreen
 from jobtui.tui.modals.state_filter import StateFilterScreen
-from jobtui.tui.screens.dashboard import ALL_PANE, pane_id
+from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
+from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
+from jobtui.tui.widgets.service_tab import ACTION_KEYS, ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded
 from tests.tui.two_services import Two, two_services
@@ -321,3 +325,22 @@ def test_build_app_takes_the_keys_table() -> None:
     config = config_from_data({"keys": {"help": "f1", "cancel": "x"}})
     app = build_app(config)
     assert app.keys == {"help": "f1", "cancel": "x"}
+
+
+def test_every_rebindable_name_is_a_binding_id_with_its_default_key() -> None:
+    """The `[keys]` names (config.py, free of Textual) and the bindings' ids do not drift apart."""
+    declared = [
+        *JobtuiApp.BINDINGS,
+        *DashboardScreen.BINDINGS,
+        *JobTable.BINDINGS,
+        *AllJobsTab.BINDINGS,
+        *ServiceTab.BINDINGS,
+    ]
+    ids = {b.id: b.key for b in declared if isinstance(b, Binding) and b.id}
+    ids.pop("palette")  # ctrl+p on the app and `:` on the dashboard
+    ids |= {action.value: key for action, key in ACTION_KEYS.items()}
+    assert set(ids) | {"palette"} == set(KEY_ACTIONS)
+    for name, key in ids.items():
+        default = KEY_ACTIONS[name][0]
+        assert key in (default, _character_to_key(default)), name
+    assert {a.value for a in Action} <= set(KEY_ACTIONS)

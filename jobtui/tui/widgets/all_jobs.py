@@ -160,22 +160,26 @@ class AllJobsTab(Vertical):
         return tab.key_state(action, what, job)
 
     def _is_bulk(self, action: Action) -> bool:
-        """True when `action` applies to the marked jobs (there are some, and it can)."""
-        return (
-            ACTION_INFO[action].needs_job
-            and action not in ONE_JOB_ACTIONS
-            and bool(self.table.marked_jobs)
-            and any(action in tab.service.actions for tab in self.tabs.values())
-        )
+        """True when `action` applies to the marked jobs: there are some, and the service of
+        one of them runs it without a dialog of its own (dialogs take the job under the cursor)."""
+        if not ACTION_INFO[action].needs_job or action in ONE_JOB_ACTIONS:
+            return False
+        for name in {job.service for job in self.table.marked_jobs}:
+            tab = self.tabs.get(name)
+            if tab is not None and self._runs_in_bulk(tab, action):
+                return True
+        return False
+
+    @staticmethod
+    def _runs_in_bulk(tab: ServiceTab, action: Action) -> bool:
+        return action in tab.service.actions and (tab.service.kind, action) not in FLOWS
 
     def _bulk_targets(self, action: Action) -> list[Job]:
         """The marked jobs this action applies to, each checked against its own service."""
         targets = []
         for job in self.table.marked_jobs:
             tab = self.tabs.get(job.service)
-            if tab is None or action not in tab.service.actions or not job.allows(action):
-                continue
-            if (tab.service.kind, action) in FLOWS:
+            if tab is None or not self._runs_in_bulk(tab, action) or not job.allows(action):
                 continue
             if tab.service.disabled_reason(action, job) is None:
                 targets.append(job)
