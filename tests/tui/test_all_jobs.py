@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from textual.widgets import ContentSwitcher, Static
+from textual.widgets._footer import FooterKey
 
 from jobtui.core.models import JobState
 from jobtui.emulators.leia import LeiaState
@@ -30,6 +31,14 @@ def visible_detail(two: Two) -> JobDetail:
     assert isinstance(shown, JobDetail), shown
     assert [d for d in two.all_tab.query(JobDetail) if d.display] == [shown]
     return shown
+
+
+def footer_key(two: Two, description: str) -> str:
+    """How the footer shows an action: "enabled", "disabled" or "absent"."""
+    for key in two.dashboard.query(FooterKey):
+        if key.description == description:
+            return "disabled" if key.has_class("-disabled") else "enabled"
+    return "absent"
 
 
 async def select(two: Two, service: str, job_id: str) -> None:
@@ -245,3 +254,17 @@ async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
         await two.back_on_dashboard()
         cursor = two.tab("Leia").table.cursor_job
         assert cursor is not None and cursor.id == waiting.execute_after_id
+
+
+async def test_marking_updates_what_the_keys_offer(emulator: EmulatorFactory) -> None:
+    async with two_services(emulator) as two:
+        finished = seeded(two.states["bsub-a"], "finished")
+        running = seeded(two.states["bsub-b"], "processing")
+        await select(two, "bsub-a", finished.id)
+        await two.until(lambda: footer_key(two, "Cancel") == "disabled", "cancel greyed")
+        two.all_table.toggle_mark(row_key_of("bsub-b", running.id))  # the cursor stays
+        await two.until(lambda: footer_key(two, "Cancel") == "enabled", "cancel in the footer")
+        await two.pilot.press("c")
+        confirm = await two.screen(ConfirmScreen, "the confirmation")
+        assert running.id in confirm.body and "bsub-b:" in confirm.body
+        assert finished.id not in confirm.body

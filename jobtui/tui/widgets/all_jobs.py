@@ -144,6 +144,10 @@ class AllJobsTab(Vertical):
             self._detail(job).show(job)
         self.refresh_bindings()
 
+    @on(JobTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in ("act", "explain"):
             return True

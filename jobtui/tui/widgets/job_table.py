@@ -573,6 +573,17 @@ class JobTable(ScrollView, can_focus=True):
         def control(self) -> JobTable:
             return self.table
 
+    class MarksChanged(Message):
+        """Jobs were marked or unmarked (what an action applies to changed)."""
+
+        def __init__(self, table: JobTable) -> None:
+            self.table = table
+            super().__init__()
+
+        @property
+        def control(self) -> JobTable:
+            return self.table
+
     def __init__(
         self,
         columns: Sequence[Column] = (),
@@ -784,13 +795,17 @@ class JobTable(ScrollView, can_focus=True):
             self._marks.discard(job_id)
         elif job_id in self._data.jobs:
             self._marks.add(job_id)
+        else:
+            return
         self._refresh_job(job_id)
+        self.post_message(self.MarksChanged(self))
 
     def clear_marks(self) -> None:
         """Unmark every job (after an action on the marked jobs)."""
         if self._marks:
             self._marks.clear()
             self.refresh()
+            self.post_message(self.MarksChanged(self))
 
     def refresh_ages(self) -> None:
         """Repaint the rows on screen so that the Updated ages follow the clock.
@@ -1112,6 +1127,7 @@ class JobTable(ScrollView, can_focus=True):
         if job_id not in self._marks:
             self._marks.add(job_id)
             self._refresh_job(job_id)
+            self.post_message(self.MarksChanged(self))
 
     # -- events -------------------------------------------------------------------------------
 
