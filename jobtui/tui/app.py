@@ -12,6 +12,7 @@ from textual.worker import Worker, WorkerState
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands
+from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.screens.dashboard import DashboardScreen
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class JobtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "jobtui"
     BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
@@ -88,6 +90,15 @@ class JobtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+    def action_help(self) -> None:
+        """The keys of the screen shown, as they are bound now."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        active = screen.active_bindings
+        display = {key: self.get_key_display(b.binding) for key, b in active.items()}
+        self.push_screen(HelpScreen(key_help(active, display)))
 
 
 def build_app(config: Config, *, read_only: bool = False, title: str | None = None) -> JobtuiApp:

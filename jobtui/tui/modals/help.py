@@ -37,7 +37,7 @@ def describe(node: DOMNode) -> str:
     if isinstance(node, AllJobsTab):
         return "All jobs"
     if isinstance(node, Screen):
-        return "dashboard"
+        return str(getattr(node, "HELP_SCOPE", "this screen"))
     if isinstance(node, App):
         return "everywhere"
     return type(node).__name__.lower()

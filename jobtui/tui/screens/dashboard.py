@@ -14,7 +14,6 @@ from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
 from jobtui.core.service import Service
 from jobtui.tui.flows import SELECT_FLOWS
-from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
@@ -41,9 +40,11 @@ class DashboardScreen(Screen[None]):
     | `/` | Filter the table (regular expression; a leading `!` inverts; escape clears). |
     | `S` | Show only jobs in one state. |
     | `:`, `ctrl+p` | The command palette. |
-    | `?` | Every key of the screen. |
     | `enter` (All jobs) | Open the job in its service's tab. |
     """
+
+    HELP_SCOPE = "dashboard"
+    """How the key help names this screen's keys."""
 
     BINDINGS = [
         Binding("right_square_bracket", "switch_tab(1)", "Next tab", show=False, id="next_tab"),
@@ -55,7 +56,6 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
         Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
-        Binding("question_mark", "help", "Help", id="help"),
     ]
 
     def __init__(
@@ -138,6 +138,7 @@ class DashboardScreen(Screen[None]):
         pane = self.query_one(TabbedContent).get_pane(pane_id(index))
         table = pane.query_one(JobTable)
         if table.get_job(job_id) is None:
+            self.notify(f"{service}: job {job_id} is no longer listed", severity="warning")
             return False
         self.show_pane(pane_id(index))
         if not table.move_cursor(job_id):
@@ -248,9 +249,3 @@ class DashboardScreen(Screen[None]):
                 bar.set_states({choice})
 
         self.app.push_screen(StateFilterScreen(bar.states), chosen)
-
-    def action_help(self) -> None:
-        display = {
-            key: self.app.get_key_display(b.binding) for key, b in self.active_bindings.items()
-        }
-        self.app.push_screen(HelpScreen(key_help(self.active_bindings, display)))
