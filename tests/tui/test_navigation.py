@@ -98,6 +98,21 @@ async def test_enter_keeps_the_filter_escape_clears_it(emulator: EmulatorFactory
         assert two.bar().text == ""
 
 
+async def test_escape_on_the_table_clears_every_filter(emulator: EmulatorFactory) -> None:
+    async with two_services(emulator) as two:
+        table = two.all_table
+        await open_filter(two)
+        await two.pilot.press(*"fail", "enter")
+        await two.pilot.press("S")
+        await two.screen(StateFilterScreen, "the chooser")
+        await two.pilot.press("c")
+        await two.until(lambda: 0 < table.row_count < 24 and table.has_focus, "both filters")
+        await two.pilot.press("escape")
+        await two.until(lambda: table.row_count == 24, "no filter")
+        assert two.bar().states is None and two.bar().text == ""
+        assert not two.bar().has_class("-active")
+
+
 async def test_the_filter_keeps_the_cursor_on_its_job(emulator: EmulatorFactory) -> None:
     async with two_services(emulator) as two:
         table = two.all_table

@@ -39,6 +39,7 @@ class DashboardScreen(Screen[None]):
     | `]`, `[` | Next / previous tab. |
     | `/` | Filter the table (regular expression; a leading `!` inverts; escape clears). |
     | `S` | Show only jobs in one state. |
+    | `escape` | Clear the tab's filters (text and state). |
     | `:`, `ctrl+p` | The command palette. |
     | `enter` (All jobs) | Open the job in its service's tab. |
     """
@@ -54,6 +55,7 @@ class DashboardScreen(Screen[None]):
         Binding("0", "show_all", "All jobs", show=False, id="all_jobs"),
         *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False) for n in range(1, 10)),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
         Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
     ]
@@ -215,6 +217,9 @@ class DashboardScreen(Screen[None]):
             return isinstance(index, int) and index < len(self.services)
         if action == "show_all":
             return self.has_all
+        if action == "clear_filter":
+            bar = self.active_bar()
+            return bar is not None and bar.active
         return True
 
     # -- actions ------------------------------------------------------------------------------
@@ -236,6 +241,11 @@ class DashboardScreen(Screen[None]):
         bar = self.active_bar()
         if bar is not None:
             bar.open()
+
+    def action_clear_filter(self) -> None:
+        bar = self.active_bar()
+        if bar is not None:
+            bar.clear()
 
     def action_state_filter(self) -> None:
         bar = self.active_bar()
