@@ -1,4 +1,4 @@
-"""The keys of the screen beneath, as its bindings are at the moment `?` is pressed."""
+"""The keys of the screen shown, as its bindings are at the moment `?` is pressed."""
 
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def describe(node: DOMNode) -> str:
 
 
 def key_help(bindings: Mapping[str, ActiveBinding], display: dict[str, str]) -> list[KeyHelp]:
-    """Help lines for a screen's active bindings (keys that show nothing to do are left out),
-    widest scope last; `display` gives each key as the footer shows it."""
+    """Help lines for a screen's active bindings (`Screen.active_bindings`: one per key, the
+    binding nearest the focus; keys whose check says "not at all" are left out), widest scope
+    last; `display` gives each key as the footer shows it."""
     lines = []
     for key, active in bindings.items():
         binding = active.binding

@@ -2,9 +2,9 @@
 
 It does not poll: each service tab posts `ServiceTab.JobsUpdated` with what its poll changed, and
 the dashboard hands that on to `take()`. Rows are keyed by (service, id), since ids repeat across
-services. Enter (`JobTable.Selected`) is left to the dashboard, which opens the job in its
-service's tab. A key's action is checked, confirmed and run by the tab of the job's service, exactly as
-in that tab; marked jobs of several services take one confirmation and one summary.
+services. A key's action is checked, confirmed and run by the tab of the job's service, exactly as
+in that tab; marked jobs of several services take one confirmation and one summary. Enter
+(`JobTable.Selected`) is left to the dashboard, which opens the job in its service's tab.
 """
 
 from __future__ import annotations
