@@ -113,6 +113,16 @@ async def test_escape_on_the_table_clears_every_filter(emulator: EmulatorFactory
         assert not two.bar().has_class("-active")
 
 
+async def test_an_empty_filter_line_goes_when_it_loses_the_focus(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_services(emulator) as two:
+        await open_filter(two)
+        assert two.bar().has_class("-active")
+        two.all_table.focus()
+        await two.until(lambda: not two.bar().has_class("-active"), "the line hidden")
+
+
 async def test_the_filter_keeps_the_cursor_on_its_job(emulator: EmulatorFactory) -> None:
     async with two_services(emulator) as two:
         table = two.all_table

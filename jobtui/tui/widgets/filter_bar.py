@@ -116,6 +116,11 @@ class FilterBar(Horizontal):
         event.stop()
         self._back_to_table()
 
+    def on_descendant_blur(self) -> None:
+        # Left empty (focus moved away by a click or tab): the line goes.
+        if not self.active:
+            self.remove_class("-active")
+
     def _apply_text(self, text: str) -> None:
         table = self.table
         if table is None:
