@@ -53,7 +53,6 @@ class DashboardScreen(Screen[None]):
             "left_square_bracket", "switch_tab(-1)", "Previous tab", show=False, id="previous_tab"
         ),
         Binding("0", "show_all", "All jobs", show=False, id="all_jobs"),
-        *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False) for n in range(1, 10)),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
@@ -80,6 +79,9 @@ class DashboardScreen(Screen[None]):
             pane_id(index) for index in range(len(self.services))
         ]
         """The tab panes' ids, in order."""
+        for index, service in enumerate(self.services[:9]):
+            key = str(index + 1)
+            self._bindings.bind(key, f"show_tab({index})", f"{service.name} tab", show=False)
 
     def compose(self) -> ComposeResult:
         yield Header()
