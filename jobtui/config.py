@@ -25,6 +25,7 @@ import re
 import stat
 import textwrap
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -149,6 +151,88 @@ class UiConfig(BaseModel):
     """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox"."""
     read_only: bool = False
     """Offer no action that changes anything on a service (the same as `jobtui --read-only`)."""
+
+
+KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
+    "quit": ("q", "Quit jobtui."),
+    "refresh": ("r", "Poll the tab's service now."),
+    "all_jobs": ("0", "Show the All jobs tab."),
+    "next_tab": ("]", "Show the next tab."),
+    "previous_tab": ("[", "Show the previous tab."),
+    "filter": ("/", "Filter the table (a regular expression; a leading ! inverts)."),
+    "state_filter": ("S", "Show only jobs in one state."),
+    "sort_next": (">", "Sort by the next column."),
+    "sort_previous": ("<", "Sort by the previous column."),
+    "sort_reverse": ("I", "Reverse the sort order."),
+    "palette": (":", "Open the command palette (ctrl+p opens it too)."),
+    "help": ("?", "List the keys of the screen."),
+    "new": ("n", "New job."),
+    "submit": ("s", "Submit the job."),
+    "start": ("s", "Start the job."),
+    "cancel": ("c", "Cancel the job."),
+    "delete": ("d", "Delete the job."),
+    "restart": ("R", "Restart the job."),
+    "answer": ("a", "Answer the job's question."),
+    "logs": ("l", "Show the job's log."),
+    "download": ("o", "Save the job's output."),
+    "conditional": ("k", "New conditional job."),
+    "upload": ("u", "Upload a folder."),
+    "ingest": ("i", "Start the ingest."),
+    "mapping": ("m", "Show the ingest's mapping."),
+    "finalize": ("F", "Finalize the ingest."),
+}
+"""What the `[keys]` table can rebind: action name -> (default key, what it does)."""
+
+_MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+_NAMED_KEYS = frozenset(
+    {
+        *("escape", "enter", "tab", "backspace", "delete", "insert", "space"),
+        *("home", "end", "pageup", "pagedown", "up", "down", "left", "right"),
+        *(f"f{n}" for n in range(1, 25)),
+    }
+)
+
+
+def _is_key(name: str) -> bool:
+    """A key as a terminal names it: `x`, `?`, `question_mark`, `ctrl+x`, `shift+f5`..."""
+    if len(name) == 1:
+        return name.isprintable() and not name.isspace()
+    *modifiers, base = name.split("+")
+    if not base or any(m not in _MODIFIERS for m in modifiers):
+        return False
+    if len(base) == 1 or base in _NAMED_KEYS:
+        return len(base) > 1 or (base.isprintable() and not base.isspace())
+    try:
+        unicodedata.lookup(base.replace("_", " "))
+    except KeyError:
+        return False
+    return True
+
+
+def _check_action_name(value: str) -> str:
+    if value not in KEY_ACTIONS:
+        close = difflib.get_close_matches(value, list(KEY_ACTIONS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise PydanticCustomError(
+            _KEYED, "unknown action {name}{hint}", {"name": repr(value), "hint": hint}
+        )
+    return value
+
+
+def _check_keys(value: str) -> str:
+    keys = [key.strip() for key in value.split(",")]
+    for key in keys:
+        if not _is_key(key):
+            raise PydanticCustomError(
+                _KEYED,
+                '{text} is not a key (e.g. "x", "ctrl+x", "f5", "question_mark")',
+                {"text": repr(key)},
+            )
+    return ",".join(keys)
+
+
+KeyAction = Annotated[str, AfterValidator(_check_action_name)]
+KeyList = Annotated[str, AfterValidator(_check_keys)]
 
 
 class _ServiceBase(BaseModel):
@@ -322,6 +406,8 @@ class Config(BaseModel):
     """The `[ui]` table."""
     services: list[ServiceConfig] = Field(default_factory=list)
     """The `[[services]]` entries: one tab each, in this order. Several of one kind are fine."""
+    keys: dict[KeyAction, KeyList] = Field(default_factory=dict)
+    """The `[keys]` table: action name = key (or keys, comma-separated), replacing its default."""
 
     @model_validator(mode="after")
     def _check_unique_names(self) -> Self:
@@ -440,6 +526,8 @@ def _describe(detail: ErrorDetails) -> tuple[Loc, str]:
     secret) is never part of them.
     """
     raw_loc: Loc = tuple(detail["loc"])
+    if raw_loc[-1:] == ("[key]",):
+        raw_loc = raw_loc[:-1]
     loc = _strip_tag(raw_loc)
     kind = detail["type"]
     ctx = detail.get("ctx") or {}
@@ -834,7 +922,20 @@ def _document(title: str, *, services_off: bool) -> str:
         model = SERVICE_MODELS[next(value for key, value, _ in entries if key == "kind")]
         lines += ["", *_comment(comment)]
         lines += _table("[[services]]", model, entries, off=services_off)
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *_keys_table()]) + "\n"
+
+
+def _keys_table() -> list[str]:
+    """The `[keys]` table, every action commented out at its default key."""
+    lines = _comment(
+        "Rebind keys: action = key, or several keys comma-separated. A key is a character "
+        '("x", "?"), its name ("question_mark"), a named key ("f5", "escape", "pageup") '
+        'with modifiers ("ctrl+x", "shift+up"). `?` in jobtui lists the keys in use.'
+    )
+    lines.append("[keys]")
+    for name, (key, description) in KEY_ACTIONS.items():
+        lines += [f"# {description}", f"# {tomli_w.dumps({name: key}).strip()}"]
+    return lines
 
 
 def starter_config_text() -> str:

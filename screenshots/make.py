@@ -6,7 +6,9 @@ It serves an emulator of every kind this version has (seed 1, frozen clock), bui
 from their `[[services]]` entries as `jobtui demo` does, with the app's clock fixed five minutes
 after the emulators' epoch, and saves: `dashboard.svg` (the bsub.io tab), one SVG per other
 service tab (named after its kind), `detail.svg` (a failed job's detail), `bsub-new-job.svg`,
-`confirm.svg` (a cancel confirmation) and `logs.svg`. The same tree gives the same files.
+`confirm.svg` (a cancel confirmation) and `logs.svg`; with two services or more, `all-jobs.svg`,
+`filter.svg` (a `/` filter typed), `help.svg` (the `?` keys) and `palette.svg` (the command
+palette). The same tree gives the same files.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Label, Select, TabbedContent, TextArea
@@ -33,8 +36,9 @@ from jobtui.services import SERVICES, build_service
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
+from jobtui.tui.modals.help import HelpScreen
 from jobtui.tui.modals.text_view import TextViewScreen
-from jobtui.tui.screens.dashboard import DashboardScreen, pane_id
+from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -181,7 +185,39 @@ async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
             await pilot.press(*"report-2026.pdf")
             await shooter.save("bsub-new-job.svg")
             await shooter.close_modal()
+
+        if len(kinds) > 1:
+            await shoot_navigation(shooter)
         return shooter.saved
+
+
+async def shoot_navigation(shooter: Shooter) -> None:
+    """All jobs, its filter line, the key help and the command palette."""
+    pilot = shooter.pilot
+    dashboard = shooter.dashboard()
+    tabs = dashboard.query_one(TabbedContent)
+    tabs.active = ALL_PANE
+    table = dashboard.all_tab.table
+    await shooter.until(lambda: tabs.active == ALL_PANE and table.has_focus, "the All jobs tab")
+    await pilot.press("home")
+    await shooter.save("all-jobs.svg")
+
+    await pilot.press("slash", *"fail|error")
+    await shooter.until(lambda: table.row_count < table.total_count, "the filter")
+    await shooter.save("filter.svg")
+    await pilot.press("escape")
+    await shooter.until(lambda: table.row_count == table.total_count, "the filter cleared")
+
+    await shooter.open(["question_mark"], HelpScreen, "the key help")
+    await shooter.save("help.svg")
+    await shooter.close_modal()
+
+    await shooter.open(["colon"], CommandPalette, "the command palette")
+    await pilot.press(*"go to")
+    hits = shooter.app.screen.query_one(CommandList)
+    await shooter.until(lambda: hits.option_count == len(shooter.kinds) + 1, "the tabs")
+    await shooter.save("palette.svg")
+    await shooter.close_modal()
 
 
 def main() -> int:

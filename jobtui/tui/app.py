@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import App
@@ -11,6 +11,8 @@ from textual.worker import Worker, WorkerState
 
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
+from jobtui.tui.commands import JobtuiCommands
+from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.screens.dashboard import DashboardScreen
 
 if TYPE_CHECKING:
@@ -25,9 +27,12 @@ class JobtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "jobtui"
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
     ]
+    COMMANDS = App.COMMANDS | {JobtuiCommands}
 
     def __init__(
         self,
@@ -39,8 +44,11 @@ class JobtuiApp(App[int]):
         theme: str = DEFAULT_THEME,
         title: str | None = None,
         clock: Clock = utc_now,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.keys = dict(keys or {})
+        """Binding id -> keys, from the config's `[keys]` table."""
         self.services = list(services)
         self.refresh_interval = refresh
         self.intervals = intervals or {}
@@ -53,6 +61,8 @@ class JobtuiApp(App[int]):
             self.sub_title = "read-only"
 
     def on_mount(self) -> None:
+        if self.keys:
+            self.set_keymap(self.keys)
         if self._theme_name in self.available_themes:
             self.theme = self._theme_name
         else:
@@ -81,6 +91,15 @@ class JobtuiApp(App[int]):
     async def action_quit(self) -> None:
         self.exit(0)
 
+    def action_help(self) -> None:
+        """The keys of the screen shown, as they are bound now."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        active = screen.active_bindings
+        display = {key: self.get_key_display(b.binding) for key, b in active.items()}
+        self.push_screen(HelpScreen(key_help(active, display)))
+
 
 def build_app(config: Config, *, read_only: bool = False, title: str | None = None) -> JobtuiApp:
     """The app for a loaded config: one service per `[[services]]` entry."""
@@ -95,6 +114,7 @@ def build_app(config: Config, *, read_only: bool = False, title: str | None = No
         read_only=read_only or config.ui.read_only,
         theme=config.ui.theme,
         title=title,
+        keys=config.keys,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from jobtui.config import (
+    KEY_ACTIONS,
     SERVICE_MODELS,
     BsubConfig,
     Config,
@@ -549,6 +550,8 @@ def test_example_file_loads_and_documents_every_key(monkeypatch: pytest.MonkeyPa
         "> config.example.toml"
     )
     # Every key appears, set or commented out, in the table of its kind.
+    text, _, keys_table = text.partition("\n[keys]\n")
+    assert set(re.findall(r"^# (\w+) =", keys_table, re.M)) == set(KEY_ACTIONS)
     tables = text.split("\n[[services]]\n")
     keys_in = [set(re.findall(r"^(?:# )?(\w+) =", table, re.M)) for table in tables]
     assert set(UiConfig.model_fields) <= keys_in[0]
@@ -645,3 +648,41 @@ def test_secret_str_values_pass_through() -> None:
     assert isinstance(service, BsubConfig)
     assert service.token.get_secret_value() == "env:NOT_READ"
     assert os.environ.get("NOT_READ") is None
+
+
+# -- [keys] ---------------------------------------------------------------------------------------
+
+
+def test_keys_table_rebinds_actions() -> None:
+    text = '[keys]\ncancel = "x"\nfilter = "ctrl+f, f3"\nhelp = "question_mark"\n'
+    config = parse_config(text, "keys.toml")
+    assert config.keys == {"cancel": "x", "filter": "ctrl+f,f3", "help": "question_mark"}
+
+
+def test_keys_table_defaults_to_nothing_rebound() -> None:
+    assert parse_config("", "empty.toml").keys == {}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('cancle = "x"', "keys.cancle: unknown action 'cancle' (did you mean cancel?)"),
+        ('cancel = "ctrl+"', "keys.cancel: 'ctrl+' is not a key"),
+        ('cancel = "hyperspace+x"', "keys.cancel: 'hyperspace+x' is not a key"),
+        ('cancel = "x,"', "keys.cancel: '' is not a key"),
+        ('cancel = "no_such_key_name"', "keys.cancel: 'no_such_key_name' is not a key"),
+        ("cancel = 3", "keys.cancel: must be a string"),
+    ],
+)
+def test_bad_keys_are_named_with_file_and_line(line: str, message: str) -> None:
+    text = f'[ui]\nrefresh = 2.0\n\n[keys]\nhelp = "f1"\n{line}\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "keys.toml")
+    lines = caught.value.lines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"keys.toml:6: {message}"), lines
+
+
+def test_every_default_key_is_a_valid_key() -> None:
+    data = {"keys": {name: key for name, (key, _) in KEY_ACTIONS.items()}}
+    assert config_from_data(data).keys.keys() == KEY_ACTIONS.keys()

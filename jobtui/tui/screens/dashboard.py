@@ -1,4 +1,4 @@
-"""The main screen: one tab per configured service."""
+"""The main screen: an All jobs tab (with two services or more), then one tab per service."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
 from jobtui.core.service import Service
+from jobtui.tui.flows import SELECT_FLOWS
+from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
+from jobtui.tui.widgets.all_jobs import AllJobsTab
+from jobtui.tui.widgets.filter_bar import FilterBar
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
+
+ALL_PANE = "all-jobs"
 
 
 def pane_id(index: int) -> str:
@@ -21,18 +28,35 @@ def pane_id(index: int) -> str:
 
 
 class DashboardScreen(Screen[None]):
-    """Tabs of services; each tab polls on its own, hidden ones included.
+    """Tabs of services; each tab polls on its own, hidden ones included. With two services or
+    more, the first tab, All jobs, shows every service's jobs together (like k9s's all namespaces,
+    on `0`); the service tabs keep `1`..`9`.
 
     | Key | Action |
     | :- | :- |
+    | `0` | Show the All jobs tab. |
     | `1`..`9` | Show that service's tab. |
     | `]`, `[` | Next / previous tab. |
+    | `/` | Filter the table (regular expression; a leading `!` inverts; escape clears). |
+    | `S` | Show only jobs in one state. |
+    | `escape` | Clear the tab's filters (text and state). |
+    | `:`, `ctrl+p` | The command palette. |
+    | `enter` (All jobs) | Open the job in its service's tab. |
     """
 
+    HELP_SCOPE = "dashboard"
+    """How the key help names this screen's keys."""
+
     BINDINGS = [
-        Binding("right_square_bracket", "switch_tab(1)", "Next tab", show=False),
-        Binding("left_square_bracket", "switch_tab(-1)", "Previous tab", show=False),
-        *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False) for n in range(1, 10)),
+        Binding("right_square_bracket", "switch_tab(1)", "Next tab", show=False, id="next_tab"),
+        Binding(
+            "left_square_bracket", "switch_tab(-1)", "Previous tab", show=False, id="previous_tab"
+        ),
+        Binding("0", "show_all", "All jobs", show=False, id="all_jobs"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
+        Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
     ]
 
     def __init__(
@@ -50,12 +74,25 @@ class DashboardScreen(Screen[None]):
         self.intervals = intervals or {}
         self.read_only = read_only
         self.clock = clock
+        self.has_all = len(self.services) > 1
+        self.panes = ([ALL_PANE] if self.has_all else []) + [
+            pane_id(index) for index in range(len(self.services))
+        ]
+        """The tab panes' ids, in order."""
+        for index, service in enumerate(self.services[:9]):
+            key = str(index + 1)
+            self._bindings.bind(key, f"show_tab({index})", f"{service.name} tab", show=False)
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="tabs"):
+            if self.has_all:
+                with TabPane("All jobs", id=ALL_PANE):
+                    yield FilterBar()
+                    yield AllJobsTab(self.services, clock=self.clock, id="all")
             for index, service in enumerate(self.services):
                 with TabPane(service.name, id=pane_id(index)):
+                    yield FilterBar()
                     yield ServiceTab(
                         service,
                         interval=self.intervals.get(service.name, self.interval),
@@ -66,26 +103,104 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        for pane in self.query(TabPane):
+            pane.query_one(FilterBar).table = pane.query_one(JobTable)
+        if self.has_all:
+            self.all_tab.tabs = {tab.service.name: tab for tab in self.query(ServiceTab)}
         self._focus_active_table()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def all_tab(self) -> AllJobsTab:
+        return self.query_one(AllJobsTab)
+
+    def service_tab(self, name: str) -> ServiceTab | None:
+        """The tab of the service called `name`."""
+        return next((t for t in self.query(ServiceTab) if t.service.name == name), None)
+
+    def active_pane(self) -> TabPane | None:
+        tabs = self.query_one(TabbedContent)
+        return tabs.get_pane(tabs.active) if tabs.active else None
+
+    def active_table(self) -> JobTable | None:
+        pane = self.active_pane()
+        return None if pane is None else pane.query_one(JobTable)
+
+    def active_bar(self) -> FilterBar | None:
+        pane = self.active_pane()
+        return None if pane is None else pane.query_one(FilterBar)
+
+    def show_pane(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+
+    def jump_to_job(self, service: str, job_id: str) -> bool:
+        """Show a job in its service's tab, clearing that tab's filter if it hides the job."""
+        index = next((i for i, s in enumerate(self.services) if s.name == service), None)
+        if index is None:
+            return False
+        pane = self.query_one(TabbedContent).get_pane(pane_id(index))
+        table = pane.query_one(JobTable)
+        if table.get_job(job_id) is None:
+            self.notify(f"{service}: job {job_id} is no longer listed", severity="warning")
+            return False
+        self.show_pane(pane_id(index))
+        if not table.move_cursor(job_id):
+            pane.query_one(FilterBar).clear()
+            table.move_cursor(job_id)
+        return True
+
+    def active_tab(self) -> AllJobsTab | ServiceTab | None:
+        """The All jobs tab or the service tab shown."""
+        pane = self.active_pane()
+        if pane is None:
+            return None
+        if pane.id == ALL_PANE:
+            return pane.query_one(AllJobsTab)
+        return pane.query_one(ServiceTab)
+
+    def act_here(self, action: Action) -> None:
+        """Run an action's key on the active tab, as if it was pressed there."""
+        tab = self.active_tab()
+        if tab is not None:
+            tab.action_act(action.value)
+
+    def filter_states(self, state: JobState | None) -> None:
+        """Show only jobs in `state` in the active tab (None: all)."""
+        bar = self.active_bar()
+        if bar is not None:
+            bar.set_states(None if state is None else {state})
+
+    # -- internals ----------------------------------------------------------------------------
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
         self._focus_active_table()
 
     def _focus_active_table(self) -> None:
-        tabs = self.query_one(TabbedContent)
-        if tabs.active:
-            pane = tabs.get_pane(tabs.active)
-            pane.query_one(JobTable).focus()
+        table = self.active_table()
+        if table is not None:
+            table.focus()
 
-    def action_show_tab(self, index: int) -> None:
-        if 0 <= index < len(self.services):
-            self.query_one(TabbedContent).active = pane_id(index)
+    @on(JobTable.Selected)
+    def _selected_in_all(self, message: JobTable.Selected) -> None:
+        """Enter on All jobs: the job in its service's tab, and what enter does there."""
+        if not self.has_all or message.table is not self.all_tab.table:
+            return
+        job = message.job
+        tab = self.service_tab(job.service)
+        if tab is None or not self.jump_to_job(job.service, job.id):
+            return
+        flow = SELECT_FLOWS.get(tab.service.kind)
+        if flow is not None:
+            tab.call_after_refresh(flow, tab, tab.table.cursor_job or job)
 
-    def action_switch_tab(self, step: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        current = int((tabs.active or pane_id(0)).rpartition("-")[2])
-        self.action_show_tab((current + step) % len(self.services))
+    @on(ServiceTab.JobsUpdated)
+    def _jobs_updated(self, message: ServiceTab.JobsUpdated) -> None:
+        if self.has_all:
+            self.all_tab.take(message.tab.service, message.delta)
+        for bar in self.query(FilterBar):
+            bar.refresh_note()
 
     @on(ServiceTab.HealthChanged)
     def _health_changed(self, message: ServiceTab.HealthChanged) -> None:
@@ -94,3 +209,55 @@ class DashboardScreen(Screen[None]):
         tab = tabs.get_tab(pane_id(index))
         name = message.tab.service.name
         tab.label = name if message.health.ok else f"{name} ▲"
+        if self.has_all:
+            self.all_tab.health_changed(message.tab.service, message.health)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Keys of tabs that do not exist do nothing, and the help does not list them.
+        if action == "show_tab":
+            index = parameters[0]
+            return isinstance(index, int) and index < len(self.services)
+        if action == "show_all":
+            return self.has_all
+        if action == "clear_filter":
+            bar = self.active_bar()
+            return bar is not None and bar.active
+        return True
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_show_tab(self, index: int) -> None:
+        if 0 <= index < len(self.services):
+            self.show_pane(pane_id(index))
+
+    def action_show_all(self) -> None:
+        if self.has_all:
+            self.show_pane(ALL_PANE)
+
+    def action_switch_tab(self, step: int) -> None:
+        active = self.query_one(TabbedContent).active
+        current = self.panes.index(active) if active in self.panes else 0
+        self.show_pane(self.panes[(current + step) % len(self.panes)])
+
+    def action_filter(self) -> None:
+        bar = self.active_bar()
+        if bar is not None:
+            bar.open()
+
+    def action_clear_filter(self) -> None:
+        bar = self.active_bar()
+        if bar is not None:
+            bar.clear()
+
+    def action_state_filter(self) -> None:
+        bar = self.active_bar()
+        if bar is None:
+            return
+
+        def chosen(choice: JobState | str | None) -> None:
+            if choice == ALL_STATES:
+                bar.set_states(None)
+            elif isinstance(choice, JobState):
+                bar.set_states({choice})
+
+        self.app.push_screen(StateFilterScreen(bar.states), chosen)

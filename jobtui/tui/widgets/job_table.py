@@ -6,8 +6,9 @@ the visible subset after the filters. Sort keys and search strings are computed 
 and a row becomes a `Strip` only when it is on screen. Rendered strips are cached per job and
 invalidated only for the jobs that changed.
 
-Everything is keyed by job id: the cursor and the marks stay on their jobs across `apply()`,
-sorting and filtering.
+Everything is keyed by a row key, the job id unless the table is given another `row_key` (a tab
+of all services uses `service_row_key`, since ids repeat across services): the cursor and the
+marks stay on their jobs across `apply()`, sorting and filtering.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ SortKey = tuple[int, float, str, int]
 """(group, number, text, insertion sequence): one type for every column, unique per job."""
 
 KeyFunc = Callable[[Job, int], SortKey]
+
+RowKey = Callable[[Job], str]
+"""A job's identity within one table: its id, or (with several services) its service and id."""
+
+job_row_key: RowKey = attrgetter("id")
+"""The row key of a table of one service."""
+
+
+def row_key_of(service: str, job_id: str) -> str:
+    """The row key of a job in a table of several services (ids repeat across services)."""
+    return f"{service}\x1f{job_id}"
+
+
+def service_row_key(job: Job) -> str:
+    """The row key of a table of several services: the service name and the id."""
+    return f"{job.service}\x1f{job.id}"
+
 
 FIXED_COLUMNS = ("service", "id", "state", "type", "progress", "updated", "message")
 """Keys of the built-in columns; `created` is a further sort key without a column."""
@@ -166,7 +184,8 @@ class _Rows:
     unique (the insertion sequence breaks ties), so a job's position is found by bisection.
     """
 
-    def __init__(self, search_text: Callable[[Job], str]) -> None:
+    def __init__(self, search_text: Callable[[Job], str], row_key: RowKey = job_row_key) -> None:
+        self.row_key = row_key
         self.jobs: dict[str, Job] = {}
         self.order: list[str] = []
         """Every job id, ascending by sort key."""
@@ -227,10 +246,12 @@ class _Rows:
         self._next_seq = 0
         seqs = self._seq
         store = self.jobs
+        row_key = self.row_key
         for job in jobs:
-            if job.id not in seqs:
-                seqs[job.id] = len(seqs)
-            store[job.id] = job
+            job_id = row_key(job)
+            if job_id not in seqs:
+                seqs[job_id] = len(seqs)
+            store[job_id] = job
         self._next_seq = len(seqs)
         key = self._key_funcs[self.column]
         self.keys = {job_id: key(job, seqs[job_id]) for job_id, job in store.items()}
@@ -239,7 +260,8 @@ class _Rows:
         self._resort(list(store))
 
     def update(self, delta: JobsDelta) -> None:
-        """Apply added, changed and removed jobs, in place when the delta is small.
+        """Apply added, changed and removed jobs (removed ones by row key), in place when the
+        delta is small.
 
         In place costs a bisection and a list insertion per job; past a few hundred jobs one
         re-sort of the (mostly sorted) lists is cheaper.
@@ -251,19 +273,22 @@ class _Rows:
             for job in (*delta.added, *delta.changed):
                 self._put(job)
             kept = [job_id for job_id in self.order if job_id in known]
-            fresh = dict.fromkeys(j.id for j in (*delta.added, *delta.changed) if j.id not in known)
-            self._resort(kept + list(fresh))
+            row_key = self.row_key
+            fresh = dict.fromkeys(row_key(j) for j in (*delta.added, *delta.changed))
+            self._resort(kept + [job_id for job_id in fresh if job_id not in known])
             return
         for job_id in delta.removed:
             if job_id in self.jobs:
                 self._unlist(job_id)
                 self._drop(job_id)
+        row_key = self.row_key
         for job in (*delta.changed, *delta.added):
-            if job.id in self.jobs:
+            job_id = row_key(job)
+            if job_id in self.jobs:
                 self._change(job)
             else:
                 self._put(job)
-                self._list(job.id)
+                self._list(job_id)
 
     def sort(self, column: str | None) -> None:
         if column not in self._key_funcs:
@@ -326,7 +351,7 @@ class _Rows:
 
     def _put(self, job: Job) -> None:
         """Store a job and its keys (a new id gets the next insertion sequence)."""
-        job_id = job.id
+        job_id = self.row_key(job)
         seq = self._seq.get(job_id)
         if seq is None:
             seq = self._seq[job_id] = self._next_seq
@@ -364,7 +389,7 @@ class _Rows:
 
     def _change(self, job: Job) -> None:
         """Replace a stored job; move it only if its sort key or its visibility changed."""
-        job_id = job.id
+        job_id = self.row_key(job)
         get = self.keys.__getitem__
         old_key = self.keys[job_id]
         lists = (self.order,) if self.rows is self.order else (self.order, self.rows)
@@ -431,6 +456,17 @@ class JobTable(ScrollView, can_focus=True):
         Binding("space", "toggle_mark", "Mark", show=False),
         Binding("shift+up", "mark_up", "Mark up", show=False),
         Binding("shift+down", "mark_down", "Mark down", show=False),
+        Binding(
+            "greater_than_sign", "sort_step(1)", "Sort by next column", show=False, id="sort_next"
+        ),
+        Binding(
+            "less_than_sign",
+            "sort_step(-1)",
+            "Sort by previous column",
+            show=False,
+            id="sort_previous",
+        ),
+        Binding("I", "sort_reverse", "Reverse the sort", show=False, id="sort_reverse"),
     ]
     """
     | Key(s) | Description |
@@ -445,6 +481,9 @@ class JobTable(ScrollView, can_focus=True):
     | space | Mark or unmark the job under the cursor. |
     | shift+up | Mark the job under the cursor and the one above, moving up. |
     | shift+down | Mark the job under the cursor and the one below, moving down. |
+    | > | Sort by the next column (Created comes after the last one). |
+    | < | Sort by the previous column. |
+    | I | Reverse the sort order. |
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -534,12 +573,24 @@ class JobTable(ScrollView, can_focus=True):
         def control(self) -> JobTable:
             return self.table
 
+    class MarksChanged(Message):
+        """Jobs were marked or unmarked (what an action applies to changed)."""
+
+        def __init__(self, table: JobTable) -> None:
+            self.table = table
+            super().__init__()
+
+        @property
+        def control(self) -> JobTable:
+            return self.table
+
     def __init__(
         self,
         columns: Sequence[Column] = (),
         *,
         clock: Clock = utc_now,
         show_service: bool = False,
+        row_key: RowKey | None = None,
         sort: str | None = "created",
         reverse: bool = True,
         empty_text: str = "No jobs",
@@ -554,6 +605,8 @@ class JobTable(ScrollView, can_focus=True):
             columns: The service's own columns, after the built-in ones, read from `Job.extra`.
             clock: The time "now" for the Updated column (tests pass a fixed one).
             show_service: Lead with a Service column (for a tab of all services).
+            row_key: A job's identity in this table; the default is the id, or the service and
+                the id with `show_service`. Methods taking a `job_id` take this key.
             sort: The initial sort column key, `"created"`, or None for the order given.
             reverse: Sort descending.
             empty_text: The line shown when there are no rows.
@@ -565,7 +618,11 @@ class JobTable(ScrollView, can_focus=True):
         self._extra = tuple(columns)
         self._clock = clock
         self._show_service = show_service
-        self._data = _Rows(self._search_text)
+        if row_key is None:
+            row_key = service_row_key if show_service else job_row_key
+        self.row_key: RowKey = row_key
+        """A job's identity in this table (`get_job`, `move_cursor`... take it)."""
+        self._data = _Rows(self._search_text, row_key)
         self._reverse = reverse
         self._check_sort_key(sort)
         self._data.sort(sort)
@@ -630,6 +687,17 @@ class JobTable(ScrollView, can_focus=True):
         """True when sorted descending."""
         return self._reverse
 
+    @property
+    def sort_keys(self) -> tuple[str, ...]:
+        """Every key the rows can be sorted by, in column order (`created` last)."""
+        leading = ("service",) if self._show_service else ()
+        shown = ("id", "state", "type", "progress", "updated", *(c.key for c in self._extra))
+        return (*leading, *shown, "message", *SORT_ONLY_KEYS)
+
+    def held_jobs(self) -> Collection[Job]:
+        """Every job held, shown or not (a view: do not keep it across changes)."""
+        return self._data.jobs.values()
+
     def get_job(self, job_id: str) -> Job | None:
         """A job held by the table, shown or not."""
         return self._data.jobs.get(job_id)
@@ -662,8 +730,9 @@ class JobTable(ScrollView, can_focus=True):
         anchor = self._anchor()
         self._data.update(delta)
         strips = self._strips
+        row_key = self._data.row_key
         for job in (*delta.added, *delta.changed):
-            strips.pop(job.id, None)
+            strips.pop(row_key(job), None)
         for job_id in delta.removed:
             strips.pop(job_id, None)
             if job_id not in self._data.jobs:
@@ -726,13 +795,17 @@ class JobTable(ScrollView, can_focus=True):
             self._marks.discard(job_id)
         elif job_id in self._data.jobs:
             self._marks.add(job_id)
+        else:
+            return
         self._refresh_job(job_id)
+        self.post_message(self.MarksChanged(self))
 
     def clear_marks(self) -> None:
         """Unmark every job (after an action on the marked jobs)."""
         if self._marks:
             self._marks.clear()
             self.refresh()
+            self.post_message(self.MarksChanged(self))
 
     def refresh_ages(self) -> None:
         """Repaint the rows on screen so that the Updated ages follow the clock.
@@ -1054,6 +1127,7 @@ class JobTable(ScrollView, can_focus=True):
         if job_id not in self._marks:
             self._marks.add(job_id)
             self._refresh_job(job_id)
+            self.post_message(self.MarksChanged(self))
 
     # -- events -------------------------------------------------------------------------------
 
@@ -1114,3 +1188,12 @@ class JobTable(ScrollView, can_focus=True):
 
     def action_mark_down(self) -> None:
         self._mark_and_move(1)
+
+    def action_sort_step(self, step: int) -> None:
+        keys = self.sort_keys
+        column = self._data.column
+        index = keys.index(column) if column in keys else -1 if step > 0 else 0
+        self.sort_by(keys[(index + step) % len(keys)], reverse=self._reverse)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self._data.column, reverse=not self._reverse)

@@ -16,12 +16,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from jobtui.core.errors import ServiceError
-from jobtui.core.models import ACTION_INFO, Action, Job, diff_jobs
+from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta, diff_jobs
 from jobtui.core.polling import Backoff, Clock, Health, ServiceMonitor, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS
@@ -50,6 +51,17 @@ ACTION_KEYS: dict[Action, str] = {
 }
 """The key of each action; a service never offers two actions with the same key."""
 
+
+def bind_action_key(node: DOMNode, action: Action, label: str) -> None:
+    """Bind an action's key on `node`: `act` when it can run, else `explain` why not. Both
+    carry the binding id `<name>` (the action's value), which the `[keys]` config table rebinds."""
+    key = ACTION_KEYS[action]
+    bindings = node._bindings.key_to_bindings.setdefault(key, [])
+    binding_id = action.value
+    bindings.append(Binding(key, f"act('{action.value}')", label, id=binding_id))
+    bindings.append(Binding(key, f"explain('{action.value}')", show=False, id=binding_id))
+
+
 DEBOUNCE_SECONDS = 0.4
 AGE_REFRESH_SECONDS = 15.0
 
@@ -71,7 +83,7 @@ class ServiceTab(Vertical):
     | (per service) | See `ACTION_KEYS`. |
     """
 
-    BINDINGS = [Binding("r", "refresh", "Refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="refresh")]
 
     DEFAULT_CSS = """
     ServiceTab { height: 1fr; }
@@ -89,6 +101,15 @@ class ServiceTab(Vertical):
         def __init__(self, tab: ServiceTab, health: Health) -> None:
             self.tab = tab
             self.health = health
+            super().__init__()
+
+    class JobsUpdated(Message):
+        """The table took a poll's changes (the first poll: every job, as added); a view of
+        several services follows these instead of polling again."""
+
+        def __init__(self, tab: ServiceTab, delta: JobsDelta) -> None:
+            self.tab = tab
+            self.delta = delta
             super().__init__()
 
     class JobsChanged(Message):
@@ -126,9 +147,7 @@ class ServiceTab(Vertical):
         self._last_destructive = 0.0
         self._next_poll_in: float | None = None
         for action in service.actions:
-            key = ACTION_KEYS[action]
-            self._bindings.bind(key, f"act('{action.value}')", service.action_label(action))
-            self._bindings.bind(key, f"explain('{action.value}')", show=False)
+            bind_action_key(self, action, service.action_label(action))
         for extra in TAB_KEYS.get(service.kind, ()):
             self._bindings.bind(extra.key, f"tab_key('{extra.name}')", extra.description)
 
@@ -178,8 +197,10 @@ class ServiceTab(Vertical):
         if self._generation == 0 and outcome.generation > 0:
             table.set_jobs(list(outcome.snapshot.values()))
             table.empty_text = "No jobs"
+            self.post_message(self.JobsUpdated(self, JobsDelta(tuple(self._shown.values()))))
         elif delta:
             table.apply(delta)
+            self.post_message(self.JobsUpdated(self, delta))
         first = self._generation == 0
         self._generation = outcome.generation
         self._total = outcome.total
@@ -253,6 +274,10 @@ class ServiceTab(Vertical):
         self.query_one(JobDetail).show(job)
 
     @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    @property
     def cursor_job(self) -> Job | None:
         return self.query_one(JobTable).cursor_job
 
@@ -270,11 +295,14 @@ class ServiceTab(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in ("act", "explain"):
             return True
-        what = Action(str(parameters[0]))
+        return self.key_state(action, Action(str(parameters[0])), self.cursor_job)
+
+    def key_state(self, binding: str, what: Action, job: Job | None) -> bool | None:
+        """`check_action` of an action's key (`act`, or `explain` why not) for `job`."""
         if self.read_only and ACTION_INFO[what].mutating:
             return False
-        reason = self.service.disabled_reason(what, self.cursor_job)
-        if action == "act":
+        reason = self.service.disabled_reason(what, job)
+        if binding == "act":
             return True if reason is None else None
         return reason is not None
 
@@ -282,8 +310,11 @@ class ServiceTab(Vertical):
         self._wake.set()
 
     def action_explain(self, name: str) -> None:
-        action = Action(name)
-        reason = self.service.disabled_reason(action, self.cursor_job)
+        self.explain(Action(name), self.cursor_job)
+
+    def explain(self, action: Action, job: Job | None) -> None:
+        """Say why `action` cannot run on `job` now."""
+        reason = self.service.disabled_reason(action, job)
         self.notify(
             f"{self.service.name}: cannot {self.service.action_label(action).lower()}: {reason}",
             severity="warning",
@@ -294,7 +325,10 @@ class ServiceTab(Vertical):
         if self.read_only and ACTION_INFO[action].mutating:
             self.notify("read-only: changes are disabled", severity="warning")
             return
-        job = self.cursor_job
+        self.act_on(action, self.cursor_job, self.target_jobs())
+
+    def act_on(self, action: Action, job: Job | None, targets: list[Job]) -> None:
+        """Run `action` as its key does: on `job` (flows, logs, save) or on `targets`."""
         flow = FLOWS.get((self.service.kind, action))
         if flow is not None:
             flow(self, job)
@@ -304,9 +338,9 @@ class ServiceTab(Vertical):
         elif action is Action.DOWNLOAD and job is not None:
             self.app.push_screen(SaveFileScreen(self.service, job), self._saved)
         elif ACTION_INFO[action].destructive:
-            self._confirm_and_run(action)
+            self._confirm_and_run(action, targets)
         else:
-            jobs = [j for j in self.target_jobs() if action in j.actions]
+            jobs = [j for j in targets if action in j.actions]
             if jobs:
                 self.perform(action, jobs)
 
@@ -328,12 +362,12 @@ class ServiceTab(Vertical):
         if path is not None:
             self.notify(f"{self.service.name}: saved {path}")
 
-    def _confirm_and_run(self, action: Action) -> None:
+    def _confirm_and_run(self, action: Action, targets: list[Job]) -> None:
         now = asyncio.get_running_loop().time()
         if now - self._last_destructive < DEBOUNCE_SECONDS:
             return
         self._last_destructive = now
-        jobs = [j for j in self.target_jobs() if action in j.actions]
+        jobs = [j for j in targets if action in j.actions]
         if not jobs:
             return
         label = self.service.action_label(action)

@@ -1,0 +1,94 @@
+"""The command palette's jobtui commands: go to a tab, go to a job of any service, run an action
+on the job under the cursor, filter by state, sort by a column."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from jobtui.core.models import ACTION_INFO, Action, JobState
+from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
+from jobtui.tui.widgets.service_tab import ServiceTab
+
+JOB_HITS = 50
+"""Jobs offered at most for one query (the best matches)."""
+
+Command = tuple[str, Callable[[], object], str]
+"""(text, callback, help) of one command."""
+
+
+class JobtuiCommands(Provider):
+    """Commands of the dashboard; nothing on other screens."""
+
+    def _dashboard(self) -> DashboardScreen | None:
+        screen = self.screen
+        return screen if isinstance(screen, DashboardScreen) else None
+
+    def _commands(self, dashboard: DashboardScreen) -> Iterator[Command]:
+        """Every command but the jobs: tabs, actions on the selected job, state filters, sorts."""
+        if dashboard.has_all:
+            yield "Go to All jobs", partial(dashboard.show_pane, ALL_PANE), "every service's jobs"
+        for index, service in enumerate(dashboard.services):
+            yield f"Go to {service.name}", partial(dashboard.show_pane, pane_id(index)), "tab"
+        tab = dashboard.active_tab()
+        table = dashboard.active_table()
+        job = None if table is None else table.cursor_job
+        if job is not None and tab is not None:
+            owner = tab if isinstance(tab, ServiceTab) else tab.tabs.get(job.service)
+            actions = () if owner is None else owner.service.actions
+            for action in actions:
+                assert owner is not None
+                if ACTION_INFO[action].needs_job and owner.key_state("act", action, job):
+                    label = owner.service.action_label(action)
+                    yield (
+                        f"{label} {job.id}",
+                        partial(dashboard.act_here, action),
+                        f"action on {job.service}",
+                    )
+        for action in Action:
+            info = ACTION_INFO[action]
+            if not info.needs_job and tab is not None and tab.check_action("act", (action.value,)):
+                yield ACTION_INFO[action].label, partial(dashboard.act_here, action), "action"
+        for state in JobState:
+            if state is not JobState.UNKNOWN:
+                yield f"Show only {state.label}", partial(dashboard.filter_states, state), "filter"
+        yield "Show every state", partial(dashboard.filter_states, None), "filter"
+        if table is not None:
+            for key in table.sort_keys:
+                sort = partial(table.sort_by, key, reverse=table.sort_reverse)
+                yield f"Sort by {key}", sort, "sort"
+
+    async def discover(self) -> Hits:
+        dashboard = self._dashboard()
+        if dashboard is None:
+            return
+        for text, callback, help in self._commands(dashboard):
+            yield DiscoveryHit(text, callback, help=help)
+
+    async def search(self, query: str) -> Hits:
+        dashboard = self._dashboard()
+        if dashboard is None:
+            return
+        matcher = self.matcher(query)
+        for text, callback, help in self._commands(dashboard):
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), callback, help=help)
+        needle = query.strip().lower()
+        if not needle:
+            return
+        found = 0
+        for tab in dashboard.query(ServiceTab):
+            for job in tab.table.held_jobs():
+                if needle not in job.id.lower():
+                    continue
+                text = f"Job {job.id}"
+                jump = partial(dashboard.jump_to_job, job.service, job.id)
+                help = f"{job.service} · {job.raw_state or job.state.label} · {job.message}"
+                score = 1.0 if job.id.lower() == needle else matcher.match(text) or 0.5
+                yield Hit(score, matcher.highlight(text), jump, text=text, help=help)
+                found += 1
+                if found >= JOB_HITS:
+                    return

@@ -1,0 +1,271 @@
+"""The All jobs tab: every service's jobs in one table, each action routed to its job's service.
+
+It does not poll: each service tab posts `ServiceTab.JobsUpdated` with what its poll changed, and
+the dashboard hands that on to `take()`. Rows are keyed by (service, id), since ids repeat across
+services. A key's action is checked, confirmed and run by the tab of the job's service, exactly as
+in that tab; marked jobs of several services take one confirmation and one summary. Enter
+(`JobTable.Selected`) is left to the dashboard, which opens the job in its service's tab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import groupby
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, Static
+
+from jobtui.core.errors import ServiceError
+from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta
+from jobtui.core.polling import Clock, Health, utc_now
+from jobtui.core.service import Service
+from jobtui.tui.flows import FLOWS
+from jobtui.tui.modals.confirm import ConfirmScreen
+from jobtui.tui.widgets.detail import JobDetail
+from jobtui.tui.widgets.job_table import JobTable, row_key_of
+from jobtui.tui.widgets.service_tab import AGE_REFRESH_SECONDS, ServiceTab, bind_action_key
+
+SUMMARY_LINES = 12
+"""Per-job result lines a bulk action's summary shows (the rest are counted)."""
+
+ONE_JOB_ACTIONS = frozenset({Action.LOGS, Action.DOWNLOAD})
+"""Actions on the job under the cursor only, marks or not."""
+
+
+def detail_id(index: int) -> str:
+    return f"detail-{index}"
+
+
+class AllJobsTab(Vertical):
+    """Every service's jobs, with a Service column; actions go to the job's own service.
+
+    | Key | Action |
+    | :- | :- |
+    | `r` | Poll every service now. |
+    | (per action) | The key of the action, for the job under the cursor (see `ACTION_KEYS`). |
+    """
+
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="refresh")]
+
+    DEFAULT_CSS = """
+    AllJobsTab { height: 1fr; }
+    AllJobsTab > JobTable { height: 3fr; }
+    AllJobsTab > ContentSwitcher { height: 2fr; }
+    AllJobsTab > ContentSwitcher > JobDetail { height: 1fr; }
+    AllJobsTab > .status { height: 1; padding: 0 1; background: $panel; }
+    AllJobsTab > .status.-stale { background: $error 30%; }
+    """
+
+    def __init__(
+        self, services: Sequence[Service], *, clock: Clock = utc_now, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.services = list(services)
+        self.clock = clock
+        self.tabs: Mapping[str, ServiceTab] = {}
+        """The tab of each service, by name (set by the dashboard once they are composed)."""
+        self._index = {service.name: index for index, service in enumerate(self.services)}
+        self._health: dict[str, Health] = {}
+        labels: dict[Action, str] = {}
+        for service in self.services:
+            for action in service.actions:
+                labels.setdefault(action, service.action_label(action))
+        for action, label in labels.items():
+            bind_action_key(self, action, label)
+
+    def compose(self) -> ComposeResult:
+        yield JobTable(clock=self.clock, show_service=True, empty_text="Loading…", id="jobs")
+        with ContentSwitcher(initial=detail_id(0)):
+            for index, service in enumerate(self.services):
+                yield JobDetail(service, id=detail_id(index))
+        yield Static("connecting…", classes="status", id="status")
+
+    def on_mount(self) -> None:
+        self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    @property
+    def cursor_job(self) -> Job | None:
+        return self.table.cursor_job
+
+    def take(self, service: Service, delta: JobsDelta) -> None:
+        """Apply one service's poll changes (removed ids are that service's)."""
+        table = self.table
+        removed = tuple(row_key_of(service.name, job_id) for job_id in delta.removed)
+        table.apply(JobsDelta(delta.added, delta.changed, removed))
+        table.empty_text = "No jobs"
+        job = table.cursor_job
+        if job is not None and job.service == service.name:
+            self._detail(job).show(job, others_changed=True)
+        self._update_status()
+        self.refresh_bindings()
+
+    def health_changed(self, service: Service, health: Health) -> None:
+        self._health[service.name] = health
+        self._update_status()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _detail(self, job: Job) -> JobDetail:
+        return self.query_one(f"#{detail_id(self._index[job.service])}", JobDetail)
+
+    def _update_status(self) -> None:
+        status = self.query_one("#status", Static)
+        parts = [f"{self.table.total_count} jobs", f"{len(self.services)} services"]
+        stale = [name for name, health in self._health.items() if not health.ok]
+        if stale:
+            parts.append("▲ stale: " + ", ".join(stale))
+        else:
+            parts[0] = "● live · " + parts[0]
+        status.set_class(bool(stale), "-stale")
+        status.update(" · ".join(parts))
+
+    def _tab_of(self, job: Job | None) -> ServiceTab | None:
+        return None if job is None else self.tabs.get(job.service)
+
+    @on(JobTable.CursorMoved)
+    def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
+        job = message.job
+        switcher = self.query_one(ContentSwitcher)
+        if job is None:
+            shown = switcher.visible_content
+            if isinstance(shown, JobDetail):
+                shown.show(None)
+        else:
+            switcher.current = detail_id(self._index[job.service])
+            self._detail(job).show(job)
+        self.refresh_bindings()
+
+    @on(JobTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in ("act", "explain"):
+            return True
+        what = Action(str(parameters[0]))
+        if self._is_bulk(what):
+            if any(tab.read_only for tab in self.tabs.values()) and ACTION_INFO[what].mutating:
+                return False
+            can = bool(self._bulk_targets(what))
+            return (True if can else None) if action == "act" else not can
+        job = self.cursor_job
+        tab = self._tab_of(job)
+        if tab is None or what not in tab.service.actions:
+            return False
+        return tab.key_state(action, what, job)
+
+    def _is_bulk(self, action: Action) -> bool:
+        """True when `action` applies to the marked jobs: there are some, and the service of
+        one of them runs it without a dialog of its own (dialogs take the job under the cursor)."""
+        if not ACTION_INFO[action].needs_job or action in ONE_JOB_ACTIONS:
+            return False
+        for name in {job.service for job in self.table.marked_jobs}:
+            tab = self.tabs.get(name)
+            if tab is not None and self._runs_in_bulk(tab, action):
+                return True
+        return False
+
+    @staticmethod
+    def _runs_in_bulk(tab: ServiceTab, action: Action) -> bool:
+        return action in tab.service.actions and (tab.service.kind, action) not in FLOWS
+
+    def _bulk_targets(self, action: Action) -> list[Job]:
+        """The marked jobs this action applies to, each checked against its own service."""
+        targets = []
+        for job in self.table.marked_jobs:
+            tab = self.tabs.get(job.service)
+            if tab is None or not self._runs_in_bulk(tab, action) or not job.allows(action):
+                continue
+            if tab.service.disabled_reason(action, job) is None:
+                targets.append(job)
+        return targets
+
+    def _confirm_bulk(self, action: Action, jobs: list[Job]) -> None:
+        label = ACTION_INFO[action].label
+        ordered = sorted(jobs, key=lambda j: self._index[j.service])
+        lines = [f"{label} these {len(jobs)} jobs?"]
+        for name, group in groupby(ordered, key=lambda j: j.service):
+            lines.append(f"{name}:")
+            lines += [f"  {j.id}  ({j.raw_state})" for j in group]
+        skipped = len(self.table.marked_jobs) - len(jobs)
+        if skipped:
+            lines.append(f"({skipped} marked jobs cannot {label.lower()} now and are left out)")
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.perform(action, ordered)
+
+        self.app.push_screen(
+            ConfirmScreen(f"{label} · all jobs", "\n".join(lines), confirm_label=label), done
+        )
+
+    @work(group="actions", exit_on_error=False, description="run an action on marked jobs")
+    async def perform(self, action: Action, jobs: list[Job]) -> None:
+        """Run `action` on each job through its own service; one line per job in the summary."""
+        results: list[str] = []
+        failures = 0
+        for job in jobs:
+            tab = self.tabs[job.service]
+            try:
+                line = await tab.service.run_action(action, job)
+                results.append(f"✓ {job.service} {job.id}: {line}")
+            except ServiceError as error:
+                failures += 1
+                results.append(f"✗ {error.line}")
+        for name in dict.fromkeys(job.service for job in jobs):
+            self.tabs[name].poll_now()
+        label = ACTION_INFO[action].label.lower()
+        summary = f"{label}: {len(jobs) - failures} done, {failures} failed"
+        shown = results[:SUMMARY_LINES]
+        if len(results) > SUMMARY_LINES:
+            shown.append(f"… and {len(results) - SUMMARY_LINES} more")
+        self.notify(
+            "\n".join([summary, *shown]),
+            severity="error" if failures else "information",
+            timeout=10,
+        )
+        self.table.clear_marks()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        for tab in self.tabs.values():
+            tab.poll_now()
+
+    def action_explain(self, name: str) -> None:
+        action = Action(name)
+        if self._is_bulk(action):
+            label = ACTION_INFO[action].label.lower()
+            self.notify(f"no marked job can {label} now", severity="warning")
+            return
+        job = self.cursor_job
+        tab = self._tab_of(job)
+        if tab is not None:
+            tab.explain(action, job)
+
+    def action_act(self, name: str) -> None:
+        action = Action(name)
+        job = self.cursor_job
+        tab = self._tab_of(job)
+        if tab is None or job is None:
+            return
+        if tab.read_only and ACTION_INFO[action].mutating:
+            self.notify("read-only: changes are disabled", severity="warning")
+            return
+        if not self._is_bulk(action):
+            tab.act_on(action, job, [job])
+            return
+        targets = self._bulk_targets(action)
+        if targets:
+            self._confirm_bulk(action, targets)
+        else:
+            self.action_explain(name)
