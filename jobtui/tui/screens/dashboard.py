@@ -8,10 +8,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from jobtui.core.polling import Clock
 from jobtui.core.service import Service
+from jobtui.tui.widgets.header import AttentionHeader
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
 
@@ -27,12 +28,14 @@ class DashboardScreen(Screen[None]):
     | :- | :- |
     | `1`..`9` | Show that service's tab. |
     | `]`, `[` | Next / previous tab. |
+    | `P` | Pause every tab (again: resume every tab). |
     """
 
     BINDINGS = [
         Binding("right_square_bracket", "switch_tab(1)", "Next tab", show=False),
         Binding("left_square_bracket", "switch_tab(-1)", "Previous tab", show=False),
         *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False) for n in range(1, 10)),
+        Binding("P", "pause_all", "Pause all", show=False),
     ]
 
     def __init__(
@@ -52,7 +55,7 @@ class DashboardScreen(Screen[None]):
         self.clock = clock
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AttentionHeader()
         with TabbedContent(id="tabs"):
             for index, service in enumerate(self.services):
                 with TabPane(service.name, id=pane_id(index)):
@@ -86,6 +89,12 @@ class DashboardScreen(Screen[None]):
         tabs = self.query_one(TabbedContent)
         current = int((tabs.active or pane_id(0)).rpartition("-")[2])
         self.action_show_tab((current + step) % len(self.services))
+
+    def action_pause_all(self) -> None:
+        tabs = list(self.query(ServiceTab))
+        pause = not all(tab.paused for tab in tabs)
+        for tab in tabs:
+            tab.set_paused(pause)
 
     @on(ServiceTab.HealthChanged)
     def _health_changed(self, message: ServiceTab.HealthChanged) -> None:

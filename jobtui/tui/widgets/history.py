@@ -111,7 +111,7 @@ class HistoryBar(Widget):
         text = Text(no_wrap=True)
         for index, (name, state) in enumerate(SERIES):
             values = self.history.series(state)
-            latest = str(values[-1]) if values else "–"
+            latest = str(values[-1]) if values else "-"
             if index:
                 text.append("  ")
             text.append(f"{name} ", label)

@@ -337,7 +337,7 @@ class ServiceTab(Vertical):
         status.set_class(self.paused, "-paused")
         if text != self._status_text:
             self._status_text = text
-            status.update(text)
+            status.update(text, layout=False)
 
     # -- selection --------------------------------------------------------------------------
 
