@@ -24,7 +24,7 @@ from jobtui.core.models import Job, JobState
 SAMPLES = 240
 """How many samples a service keeps (at one poll every 2 s, the last 8 minutes)."""
 
-SPARK_WIDTH = 12
+SPARK_WIDTH = 10
 """How many of the latest samples each sparkline shows, one character each."""
 
 BLOCKS = "▁▂▃▄▅▆▇█"

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -63,8 +64,6 @@ ACTION_KEYS: dict[Action, str] = {
 
 DEBOUNCE_SECONDS = 0.4
 AGE_REFRESH_SECONDS = 15.0
-HISTORY_MIN_WIDTH = 120
-"""Below this width the history sparklines give their room to the status line."""
 
 
 def relative_age(seconds: float) -> str:
@@ -281,7 +280,8 @@ class ServiceTab(Vertical):
         self._announce_seen(self.cursor_job)
 
     def on_resize(self) -> None:
-        self.query_one(HistoryBar).display = self.size.width >= HISTORY_MIN_WIDTH
+        self._status_text = ""
+        self._update_status()
 
     def _repaint(self, widget: HistoryBar) -> None:
         if self.is_on_screen:
@@ -338,6 +338,9 @@ class ServiceTab(Vertical):
         if text != self._status_text:
             self._status_text = text
             status.update(text, layout=False)
+            # The sparklines take the room the status line leaves, and give it up when needed.
+            bar = self.query_one(HistoryBar)
+            bar.display = self.size.width - cell_len(text) - 4 >= bar.text().cell_len + 2
 
     # -- selection --------------------------------------------------------------------------
 

@@ -1,0 +1,172 @@
+"""Notifications and the needs-attention count, against seeded emulators over loopback: a job
+changes state on the emulator, the next poll shows it."""
+
+from __future__ import annotations
+
+from jobtui.config import NotificationsConfig
+from jobtui.core.models import JobState
+from jobtui.services.bsub import BsubService
+from jobtui.services.ecotaxa import EcoTaxaService
+from jobtui.tui.app import JobtuiApp
+from jobtui.tui.widgets.header import AttentionCount
+from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.service_tab import ServiceTab
+from tests.services.bsub_support import start, token_of
+from tests.conftest import EmulatorFactory
+from tests.tui.live_support import (
+    Live,
+    ManualClock,
+    fail_job,
+    finish_job,
+    live_app,
+    running_job,
+    until,
+)
+
+
+def header_count(live: Live) -> str:
+    return str(live.app.screen.query_one(AttentionCount).content)
+
+
+async def test_a_job_that_fails_gives_one_toast_a_bell_and_an_osc_777_notification(
+    emulator: EmulatorFactory,
+) -> None:
+    settings = NotificationsConfig(bell=True, osc="777")
+    async with live_app(emulator, notifications=settings) as live:
+        live.capture_terminal()
+        state = live.states[0]
+        await live.poll()  # unchanged
+
+        job = running_job(state)
+        fail_job(state, job)
+        await live.poll()
+        await live.until(lambda: bool(live.toasts()), "a toast")
+        # Only this one: neither the first load nor the unchanged poll before it notified.
+        assert live.toasts() == [("bsub-1", f"{job.id} failed")]
+        assert [n.severity for n in live.app._notifications] == ["error"]
+        assert live.writes.count("\x07") == 1
+        osc = [w for w in live.writes if w.startswith("\x1b]777;")]
+        assert osc == [f"\x1b]777;notify;jobtui: bsub-1;{job.id} failed\x07"]
+
+        await live.poll()  # still failed: nothing new
+        other = running_job(state)
+        finish_job(state, other)
+        await live.poll()
+        await live.until(lambda: len(live.toasts()) > 1, "the next toast")
+        assert live.toasts()[1:] == [("bsub-1", f"{other.id} succeeded")]
+        assert live.writes.count("\x07") == 2
+
+
+async def test_osc_9_and_the_chosen_events_only(emulator: EmulatorFactory) -> None:
+    settings = NotificationsConfig(events=["succeeded"], osc="9")
+    async with live_app(emulator, notifications=settings) as live:
+        live.capture_terminal()
+        state = live.states[0]
+        failing = running_job(state)
+        fail_job(state, failing)
+        await live.poll()  # failures were not asked for
+        finishing = running_job(state)
+        finish_job(state, finishing)
+        await live.poll()
+        await live.until(lambda: bool(live.toasts()), "a toast")
+        assert live.toasts() == [("bsub-1", f"{finishing.id} succeeded")]
+        assert [w for w in live.writes if w.startswith("\x1b]")] == [
+            f"\x1b]9;jobtui: bsub-1: {finishing.id} succeeded\x07"
+        ]
+        assert "\x07" not in live.writes  # no bell unless asked
+
+
+async def test_off_by_default_no_bell_no_osc(emulator: EmulatorFactory) -> None:
+    async with live_app(emulator) as live:
+        live.capture_terminal()
+        job = running_job(live.states[0])
+        fail_job(live.states[0], job)
+        await live.poll()
+        await live.until(lambda: bool(live.toasts()), "a toast")
+        assert live.toasts() == [("bsub-1", f"{job.id} failed")]
+        assert not [w for w in live.writes if w == "\x07" or w.startswith("\x1b]9;")]
+        assert not [w for w in live.writes if w.startswith("\x1b]777;")]
+
+
+async def test_a_failed_job_needs_attention_until_the_cursor_is_on_it(
+    emulator: EmulatorFactory,
+) -> None:
+    async with live_app(emulator, tabs=2) as live:
+        # bsub.io jobs waiting for their input (created, loaded) ask the user: they count from
+        # the first load. Old failures are not news: they do not.
+        waiting = live.app.attention
+        for index in (0, 1):
+            table = live.table(index)
+            jobs = [table.get_job(job_id) for job_id in table.row_ids()]
+            assert any(job is not None and job.state is JobState.FAILED for job in jobs)
+        assert {
+            job.state
+            for service, job_id in live.app.notifier.attention.keys
+            if (job := live.table(int(service[-1]) - 1).get_job(job_id)) is not None
+        } == {JobState.NEEDS_INPUT}
+
+        def header_says(count: int) -> bool:
+            word = "needs" if count == 1 else "need"
+            return header_count(live) == (f"⚑ {count} {word} attention" if count else "")
+
+        first, second = running_job(live.states[0]), running_job(live.states[1])
+        fail_job(live.states[0], first)
+        fail_job(live.states[1], second)
+        await live.poll(0)
+        await live.poll(1)
+        await live.until(lambda: live.app.attention == waiting + 2, "two more jobs")
+        assert header_says(waiting + 2)
+
+        assert live.table(0).move_cursor(first.id)
+        await live.until(lambda: live.app.attention == waiting + 1, "the first one looked at")
+        assert header_says(waiting + 1)
+
+        # The hidden tab's cursor moves without being looked at ...
+        assert live.table(1).move_cursor(second.id)
+        await live.pilot.pause()
+        assert live.app.attention == waiting + 1
+        # ... until its tab is shown with the cursor on the job.
+        await live.pilot.press("2")
+        await live.until(lambda: live.app.attention == waiting, "the second one looked at")
+        assert header_says(waiting)
+
+        # A job that fails again later needs attention again.
+        with live.states[0].lock:
+            live.states[0].touch(first, "processing", live.states[0].now())
+        await live.poll(0)
+        fail_job(live.states[0], first)
+        await live.poll(0)
+        await live.until(lambda: live.app.attention == waiting + 1, "the new failure")
+
+
+async def test_a_question_needs_attention_from_the_first_load_without_a_toast(
+    emulator: EmulatorFactory,
+) -> None:
+    """EcoTaxa in the second (hidden) tab: its asking job counts until the user looks at it."""
+    running = emulator("ecotaxa", seed=1, speed=0, jobs=30)
+    config = running.emulator.config
+    eco = EcoTaxaService(
+        "EcoTaxa", running.url, username=str(config["username"]), password=str(config["password"])
+    )
+    bsub_running, _ = start(emulator, jobs=5)
+    bsub = BsubService("bsub", bsub_running.url, token_of(bsub_running))
+    app = JobtuiApp([bsub, eco], refresh=60.0, clock=ManualClock())
+    async with app.run_test(size=(120, 44)) as pilot:
+        tab = app.screen.query_one("#tab-1", ServiceTab)
+        table = tab.query_one(JobTable)
+        await until(pilot, lambda: tab.health.polls > 0 and table.row_count > 0, "a first poll")
+        jobs = [table.get_job(job_id) for job_id in table.row_ids()]
+        asking = [job.id for job in jobs if job is not None and job.state is JobState.NEEDS_INPUT]
+        assert asking, "the seed has an asking job"
+        keys = app.notifier.attention.keys
+        await until(pilot, lambda: all(("EcoTaxa", i) in keys for i in asking), "counted")
+        assert list(app._notifications) == []  # a first load notifies nothing
+
+        others = [job_id for job_id in table.row_ids() if job_id not in asking]
+        assert table.move_cursor(others[-1])
+        await pilot.press("2")
+        await pilot.pause()
+        assert all(("EcoTaxa", i) in keys for i in asking)  # not looked at yet
+        for job_id in asking:
+            assert table.move_cursor(job_id)
+        await until(pilot, lambda: not any(key[0] == "EcoTaxa" for key in keys), "looked at")
