@@ -11,8 +11,8 @@ from jobtui.tui.app import JobtuiApp
 from jobtui.tui.widgets.header import AttentionCount
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
-from tests.services.bsub_support import start, token_of
 from tests.conftest import EmulatorFactory
+from tests.services.bsub_support import start, token_of
 from tests.tui.live_support import (
     Live,
     ManualClock,
