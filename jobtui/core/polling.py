@@ -202,6 +202,7 @@ class PollSchedule:
     def resume(self) -> None:
         """Resume and poll at once."""
         self.paused = False
+        self._rearm()
         self.poll_now()
 
     def poll_now(self) -> None:

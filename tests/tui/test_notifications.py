@@ -4,10 +4,11 @@ changes state on the emulator, the next poll shows it."""
 from __future__ import annotations
 
 from jobtui.config import NotificationsConfig
-from jobtui.core.models import JobState
+from jobtui.core.models import Job, JobState
 from jobtui.services.bsub import BsubService
 from jobtui.services.ecotaxa import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
+from jobtui.tui.notify import Attention, Notifier, osc_sequence
 from jobtui.tui.widgets.header import AttentionCount
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -170,3 +171,55 @@ async def test_a_question_needs_attention_from_the_first_load_without_a_toast(
         for job_id in asking:
             assert table.move_cursor(job_id)
         await until(pilot, lambda: not any(key[0] == "EcoTaxa" for key in keys), "looked at")
+
+
+# -- the pieces -----------------------------------------------------------------------------------
+
+
+def test_osc_sequences_drop_control_characters_and_wrap_for_tmux() -> None:
+    assert osc_sequence("9", "jobtui: a", "b\x07c\x1b]") == "\x1b]9;jobtui: a: bc]\x07"
+    assert osc_sequence("777", "x;y", "1 failed; 2 failed") == (
+        "\x1b]777;notify;x,y;1 failed; 2 failed\x07"
+    )
+    assert osc_sequence("off", "x", "y") == ""
+    assert osc_sequence("9", "t", "b", tmux=True) == "\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\"
+
+
+def test_attention_counts_questions_and_new_failures_until_seen_or_gone() -> None:
+    def job(job_id: str, state: JobState) -> Job:
+        return Job(service="s", id=job_id, state=state, raw_state=state.value)
+
+    attention = Attention(set())
+    first = [job("a", JobState.NEEDS_INPUT), job("b", JobState.FAILED), job("c", JobState.RUNNING)]
+    attention.update("s", first, {}, initial=True)
+    assert attention.keys == {("s", "a")}  # an old failure is not news
+    previous = {j.id: j for j in first}
+    attention.update("s", [job("c", JobState.FAILED)], previous, initial=False)
+    assert attention.keys == {("s", "a"), ("s", "c")}
+    attention.update("s", [job("a", JobState.RUNNING)], previous, initial=False)  # answered
+    assert attention.keys == {("s", "c")}
+    attention.update("s", [], previous, initial=False, removed=["c"])
+    assert len(attention) == 0
+    attention.update("s", [job("d", JobState.FAILED)], previous, initial=False)  # new and failed
+    attention.seen("s", "d")
+    assert len(attention) == 0
+
+
+def test_one_toast_names_at_most_five_jobs() -> None:
+    toasts: list[tuple[str, str, str]] = []
+    notifier = Notifier(
+        NotificationsConfig(),
+        toast=lambda message, title, severity: toasts.append((message, title, severity)),
+        write=lambda text: None,
+        environ={},
+    )
+    jobs = [Job(service="s", id=str(n), state=JobState.SUCCEEDED, raw_state="ok") for n in range(7)]
+    jobs.append(Job(service="s", id="q", state=JobState.NEEDS_INPUT, raw_state="asking"))
+    notifier.jobs_changed("s", jobs, {}, initial=False)
+    assert toasts == [
+        (
+            "0 succeeded\n1 succeeded\n2 succeeded\n3 succeeded\n4 succeeded\nand 3 more",
+            "s",
+            "warning",
+        )
+    ]
