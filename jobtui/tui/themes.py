@@ -76,6 +76,9 @@ JOBTUI_ANSI = Theme(
 THEMES = (JOBTUI_ANSI,)
 """jobtui's own themes, registered on the app at start."""
 
+THEME_NOTES = {ANSI_THEME: "16 colours: the Linux console, TERM=screen"}
+"""What the theme chooser says beside a theme's name."""
+
 
 def theme_choices(available: Iterable[str], current: str) -> list[str]:
     """The themes to choose from: jobtui's first, then Textual's by name; `current` included."""

@@ -101,7 +101,7 @@ async def test_t_previews_themes_escape_goes_back_enter_saves(
         options = app.screen.query_one(OptionList)
         highlighted = options.highlighted
         assert highlighted is not None
-        assert options.get_option_at_index(highlighted).prompt == "textual-dark"
+        assert str(options.get_option_at_index(highlighted).prompt) == "textual-dark"
         await live.pilot.press("down")
         assert app.theme == "textual-light"  # shown at once
         await live.pilot.press("escape")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
+
+from jobtui.tui.themes import THEME_NOTES
 
 
 class ThemeScreen(ModalScreen[str | None]):
@@ -33,7 +36,12 @@ class ThemeScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label("Theme", classes="dialog-title")
             yield Label(f"↑↓ shows a theme, enter keeps it ({self.where})", classes="dialog-hint")
-            yield OptionList(*self.names, id="themes")
+            yield OptionList(*(self._prompt(name) for name in self.names), id="themes")
+
+    @staticmethod
+    def _prompt(name: str) -> Text:
+        note = THEME_NOTES.get(name)
+        return Text.assemble(name, (f"  {note}", "dim")) if note else Text(name)
 
     def on_mount(self) -> None:
         themes = self.query_one(OptionList)

@@ -13,7 +13,7 @@ class AttentionCount(Static):
 
     DEFAULT_CSS = """
     AttentionCount { dock: right; width: auto; padding: 0 1; }
-    AttentionCount.-some { background: $warning 40%; color: $text; text-style: bold; }
+    AttentionCount.-some { color: $text-warning; text-style: bold reverse; }
     """
 
     def show(self, count: int) -> None:

@@ -5,7 +5,8 @@ drop out). `HistoryBar` draws its last samples as three compact text sparklines 
 
     queued ▁▂▃▅▆ 12  running ▆▆▅▃ 4  failed ▁▁▂▂ 2
 
-Each sparkline is scaled to its own largest value on screen; the number is the latest count.
+Each sparkline is scaled from 0 to its own largest value on screen; the number is the latest
+count. The colours are the job table's colours of those states.
 """
 
 from __future__ import annotations
@@ -96,9 +97,9 @@ class HistoryBar(Widget):
 
     DEFAULT_CSS = """
     HistoryBar { width: auto; height: 1; padding: 0 1; }
-    HistoryBar > .history--label { color: $text-muted; }
-    HistoryBar > .history--queued { color: $text-warning; }
-    HistoryBar > .history--running { color: $text-primary; }
+    HistoryBar > .history--label { text-style: dim; }
+    HistoryBar > .history--queued { color: $text-secondary; }
+    HistoryBar > .history--running { color: $text-warning; }
     HistoryBar > .history--failed { color: $text-error; }
     """
 
