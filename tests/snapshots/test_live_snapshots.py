@@ -67,12 +67,11 @@ async def polls_with_history(pilot: Pilot[int], state: BsubState) -> None:
     arrives every 20)."""
     tab = pilot.app.screen.query_one(ServiceTab)
     await until(pilot, lambda: tab.health.polls == 1, "the first poll")
-    for _ in range(POLLS - 1):
+    for done in range(1, POLLS):
         with state.lock:
             state.advance(15)
-        before = tab.health.polls
         tab.poll_now()
-        await until(pilot, lambda: tab.health.polls > before, "a poll")
+        await until(pilot, lambda: tab.health.polls > done, "a poll")  # noqa: B023
     await until(pilot, lambda: len(tab.history.samples) == POLLS, "every sample")
 
 
