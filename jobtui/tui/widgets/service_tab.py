@@ -102,10 +102,10 @@ class ServiceTab(Vertical):
     ServiceTab > .status-row > .status.-paused { background: $warning 25%; }
     """
 
-    health: reactive[Health] = reactive(Health, init=False)
+    health: reactive[Health] = reactive(Health, init=False, repaint=False)
 
     class HealthChanged(Message):
-        """The service's health changed (the tab label shows it)."""
+        """The service went stale, recovered, or failed otherwise (the tab label shows it)."""
 
         def __init__(self, tab: ServiceTab, health: Health) -> None:
             self.tab = tab
@@ -166,6 +166,7 @@ class ServiceTab(Vertical):
         self._note = ""
         self._last_destructive = 0.0
         self._status_text = ""
+        self._history_width = 0
         self._seen_id: str | None = None
         for action in service.actions:
             key = ACTION_KEYS[action]
@@ -267,8 +268,11 @@ class ServiceTab(Vertical):
         if fresh and not first:
             self.notify("\n".join(fresh), severity="warning", timeout=8)
 
-    def watch_health(self, health: Health) -> None:
-        self.post_message(self.HealthChanged(self, health))
+    def watch_health(self, before: Health, health: Health) -> None:
+        # Each poll makes a new Health (its count and time); the tab label changes only when
+        # the service goes stale or its error changes, so that an idle screen stays still.
+        if (before.ok, before.error) != (health.ok, health.error):
+            self.post_message(self.HealthChanged(self, health))
 
     def _tick_status(self) -> None:
         self._update_status()
@@ -283,9 +287,12 @@ class ServiceTab(Vertical):
         self._status_text = ""
         self._update_status()
 
-    def _repaint(self, widget: HistoryBar) -> None:
+    def _repaint(self, bar: HistoryBar) -> None:
+        """Repaint the sparklines if on screen; lay out again only when their width changed."""
         if self.is_on_screen:
-            widget.refresh(layout=True)
+            width = bar.text().cell_len
+            bar.refresh(layout=width != self._history_width)
+            self._history_width = width
 
     def status_text(self) -> str:
         """The status line: health, job count, the data's age, the interval, pause and notes."""
