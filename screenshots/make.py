@@ -6,7 +6,9 @@ It serves an emulator of every kind this version has (seed 1, frozen clock), bui
 from their `[[services]]` entries as `jobtui demo` does, with the app's clock fixed five minutes
 after the emulators' epoch, and saves: `dashboard.svg` (the bsub.io tab), one SVG per other
 service tab (named after its kind), `detail.svg` (a failed job's detail), `bsub-new-job.svg`,
-`confirm.svg` (a cancel confirmation) and `logs.svg`. The same tree gives the same files.
+`confirm.svg` (a cancel confirmation), `logs.svg`, `themes.svg` (the theme chooser) and
+`ansi.svg` (the bsub.io tab in the 16-colour jobtui-ansi theme). The tabs poll only when asked,
+so that their history sparklines are the same on every run: the same tree gives the same files.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.text_view import TextViewScreen
+from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.screens.dashboard import DashboardScreen, pane_id
+from jobtui.tui.themes import ANSI_THEME
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -141,7 +145,7 @@ async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
     kinds = [r.kind for r in running]
     config = config_from_data({"services": service_entries(running)}, source="demo")
     services = [build_service(entry) for entry in config.services]
-    app = JobtuiApp(services, title="jobtui demo", clock=fixed_clock)
+    app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock)
     async with app.run_test(size=SIZE) as pilot:
         shooter = Shooter(app, pilot, kinds)
         await shooter.first_polls()
@@ -181,6 +185,12 @@ async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
             await pilot.press(*"report-2026.pdf")
             await shooter.save("bsub-new-job.svg")
             await shooter.close_modal()
+
+            await shooter.open("T", ThemeScreen, "the theme chooser")
+            await shooter.save("themes.svg")
+            await shooter.close_modal()
+            app.theme = ANSI_THEME
+            await shooter.save("ansi.svg")
         return shooter.saved
 
 
