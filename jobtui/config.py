@@ -906,31 +906,16 @@ def _table(
     return lines
 
 
+def _defaults(header: str, model: type[BaseModel]) -> list[str]:
+    """A table with every key of `model` set to its default."""
+    instance = model()
+    entries = [(key, getattr(instance, key), False) for key in model.model_fields]
+    return _table(header, model, entries, off=False)
+
+
 def _document(title: str, *, services_off: bool) -> str:
-    ui = UiConfig()
     lines = _comment(title) + [""] + [f"# {line}".rstrip() for line in _HEADER.splitlines()] + [""]
-    lines += _table(
-        "[ui]",
-        UiConfig,
-        [
-            ("refresh", ui.refresh, False),
-            ("theme", ui.theme, False),
-            ("read_only", ui.read_only, False),
-        ],
-        off=False,
-    )
-    notifications = NotificationsConfig()
-    lines += [""]
-    lines += _table(
-        "[notifications]",
-        NotificationsConfig,
-        [
-            ("events", notifications.events, False),
-            ("bell", notifications.bell, False),
-            ("osc", notifications.osc, False),
-        ],
-        off=False,
-    )
+    lines += [*_defaults("[ui]", UiConfig), "", *_defaults("[notifications]", NotificationsConfig)]
     lines += [
         "",
         "# One [[services]] table per account, shown as one tab each, in this order. Several",

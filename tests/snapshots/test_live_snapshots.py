@@ -7,7 +7,6 @@ polls; the app's clock fixed; the tab polls only when asked; no toasts (they tim
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -23,6 +22,7 @@ from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.themes import ANSI_THEME
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
+from tests.tui.live_support import until
 
 SnapCompare = Callable[..., bool]
 
@@ -52,14 +52,6 @@ def demo_app(
         notifications=NotificationsConfig(events=[]),
     )
     return app, state
-
-
-async def until(pilot: Pilot[int], predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.01)
 
 
 async def polls_with_history(pilot: Pilot[int], state: BsubState) -> None:
