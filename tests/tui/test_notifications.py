@@ -94,17 +94,25 @@ async def test_a_failed_job_needs_attention_until_the_cursor_is_on_it(
 ) -> None:
     async with live_app(emulator, tabs=2) as live:
         # bsub.io jobs waiting for their input (created, loaded) ask the user: they count from
-        # the first load. Old failures are not news: they do not.
+        # the first load, except the one under the cursor of the visible tab. Old failures are
+        # not news: they do not count.
+        asking = {
+            (f"bsub-{index + 1}", job.id)
+            for index in (0, 1)
+            for job_id in live.table(index).row_ids()
+            if (job := live.table(index).get_job(job_id)) is not None
+            and job.state is JobState.NEEDS_INPUT
+        }
+        cursor = live.table(0).cursor_job
+        assert cursor is not None
+        asking.discard(("bsub-1", cursor.id))
+        await live.until(lambda: live.app.notifier.attention.keys == asking, "the first loads")
         waiting = live.app.attention
+        assert waiting == len(asking) > 0
         for index in (0, 1):
             table = live.table(index)
             jobs = [table.get_job(job_id) for job_id in table.row_ids()]
             assert any(job is not None and job.state is JobState.FAILED for job in jobs)
-        assert {
-            job.state
-            for service, job_id in live.app.notifier.attention.keys
-            if (job := live.table(int(service[-1]) - 1).get_job(job_id)) is not None
-        } == {JobState.NEEDS_INPUT}
 
         def header_says(count: int) -> bool:
             word = "needs" if count == 1 else "need"
@@ -223,3 +231,24 @@ def test_one_toast_names_at_most_five_jobs() -> None:
             "warning",
         )
     ]
+
+
+async def test_showing_a_tab_again_clears_the_job_under_its_cursor(
+    emulator: EmulatorFactory,
+) -> None:
+    async with live_app(emulator, tabs=2) as live:
+        keys = live.app.notifier.attention.keys
+        job = live.table(0).cursor_job
+        assert job is not None
+        state = live.states[0]
+        with state.lock:
+            state.fail(state.jobs[job.id], state.now(), "worker_lost", "gone")
+        await live.poll(0)
+        # It failed under the cursor: that is news until the user comes to look.
+        await live.until(lambda: ("bsub-1", job.id) in keys, "the failure counted")
+        await live.pilot.press("2")
+        await live.pilot.pause()
+        assert ("bsub-1", job.id) in keys
+        await live.pilot.press("1")
+        await live.until(lambda: ("bsub-1", job.id) not in keys, "the failure looked at")
+        assert live.app.attention == len(keys)

@@ -2,9 +2,10 @@
 
 The poll worker only does I/O and posts `Polled`; the handler owns the state and pushes it into the
 table, the detail pane, the status line and the history sparklines. A `PollSchedule` says when the
-next poll is due: `+` and `-` change the interval and `p` pauses, at once, also mid-wait. The status
-line says how old the data is; only the visible tab repaints it (once a second). Actions capture the jobs as they are when the key is
-pressed, so a confirmation acts on exactly the jobs it names.
+next poll is due: `+` and `-` change the interval and `p` pauses, at once, also mid-wait. The
+status line says how old the data is; only the visible tab repaints it (once a second). Actions
+capture the jobs as they are when the key is pressed, so a confirmation acts on exactly the jobs
+it names.
 """
 
 from __future__ import annotations
@@ -281,6 +282,7 @@ class ServiceTab(Vertical):
         """The tab became visible: catch up on what was not painted while hidden."""
         self._update_status()
         self._repaint(self.query_one(HistoryBar))
+        self._seen_id = None  # showing the tab shows the job under the cursor
         self._announce_seen(self.cursor_job)
 
     def on_resize(self) -> None:
