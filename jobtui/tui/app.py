@@ -117,7 +117,7 @@ class JobtuiApp(App[int]):
 
     @on(ServiceTab.JobSeen)
     def _job_seen(self, message: ServiceTab.JobSeen) -> None:
-        self.notifier.attention.seen(message.tab.service.name, message.job.id)
+        self.notifier.attention.seen(message.tab.service.name, message.job)
         self.attention = len(self.notifier.attention)
 
     def _toast(self, message: str, title: str, severity: Severity) -> None:

@@ -72,12 +72,16 @@ def osc_sequence(mode: str, title: str, body: str, *, tmux: bool = False) -> str
 
 @dataclass
 class Attention:
-    """The (service, job id) of every job that needs attention."""
+    """Every job that needs attention: (service, job id) -> the state it needs attention in."""
 
-    keys: set[tuple[str, str]]
+    needs: dict[tuple[str, str], JobState]
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.needs)
+
+    @property
+    def keys(self) -> set[tuple[str, str]]:
+        return set(self.needs)
 
     def update(
         self,
@@ -96,14 +100,18 @@ class Attention:
             if arrived and (
                 job.state is JobState.NEEDS_INPUT or (job.state is JobState.FAILED and not initial)
             ):
-                self.keys.add(key)
+                self.needs[key] = job.state
             elif job.state not in ATTENTION_STATES:
-                self.keys.discard(key)
+                self.needs.pop(key, None)
         for job_id in removed:
-            self.keys.discard((service, job_id))
+            self.needs.pop((service, job_id), None)
 
-    def seen(self, service: str, job_id: str) -> None:
-        self.keys.discard((service, job_id))
+    def seen(self, service: str, job: Job) -> None:
+        """The user looked at `job` as it is: in the state it needs attention in, that is done;
+        a look from before it got there (a message overtaken by a poll) is not."""
+        key = (service, job.id)
+        if self.needs.get(key) is job.state:
+            del self.needs[key]
 
 
 class Notifier:
@@ -122,7 +130,7 @@ class Notifier:
         self.toast = toast
         self.write = write
         self.tmux = bool((os.environ if environ is None else environ).get("TMUX"))
-        self.attention = Attention(set())
+        self.attention = Attention({})
 
     def jobs_changed(
         self,

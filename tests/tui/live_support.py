@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Static, TabbedContent
 
 from jobtui.config import NotificationsConfig
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState, SimJob
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
+from jobtui.tui.screens.dashboard import pane_id
 from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.service_tab import ServiceTab
+from jobtui.tui.widgets.service_tab import SEEN_AFTER_SECONDS, ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import start, token_of
 
@@ -50,6 +51,20 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.01)
+
+
+async def show_tab(pilot: Pilot[int], index: int) -> None:
+    """Press the tab's number and wait until it is the tab shown, and stays so a moment
+    (long enough for the job under its cursor to count as looked at)."""
+    tabs = pilot.app.screen.query_one(TabbedContent)
+    pane = pane_id(index)
+    for _ in range(3):
+        await pilot.press(str(index + 1))
+        await until(pilot, lambda: tabs.active == pane, f"tab {index + 1}")
+        await pilot.pause(SEEN_AFTER_SECONDS + 0.1)
+        if tabs.active == pane:  # the dashboard's first focus may bring tab 1 back once
+            return
+    raise AssertionError(f"tab {index + 1} did not stay shown")
 
 
 @dataclass
@@ -84,6 +99,9 @@ class Live:
 
     async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
         await until(self.pilot, predicate, what, seconds)
+
+    async def show(self, index: int) -> None:
+        await show_tab(self.pilot, index)
 
     async def poll(self, index: int = 0) -> None:
         """Ask tab `index` to poll now and wait until that poll is shown."""
@@ -132,8 +150,12 @@ async def live_app(
     )
     async with app.run_test(size=SIZE) as pilot:
         live = Live(app, pilot, states, clock)
-        for index in range(tabs):
-            await live.until(lambda i=index: live.table(i).row_count == jobs, "the first poll")  # type: ignore[misc]
+        await live.until(
+            lambda: all(live.table(i).row_count == jobs for i in range(tabs)), "the first polls"
+        )
+        # The first tab painted, and what its showing posts handled (it looks at its cursor's job).
+        await live.until(lambda: live.tab(0).is_on_screen, "the first paint")
+        await pilot.pause()
         yield live
 
 

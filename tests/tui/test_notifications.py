@@ -21,6 +21,7 @@ from tests.tui.live_support import (
     finish_job,
     live_app,
     running_job,
+    show_tab,
     until,
 )
 
@@ -135,7 +136,7 @@ async def test_a_failed_job_needs_attention_until_the_cursor_is_on_it(
         await live.pilot.pause()
         assert live.app.attention == waiting + 1
         # ... until its tab is shown with the cursor on the job.
-        await live.pilot.press("2")
+        await live.show(1)
         await live.until(lambda: live.app.attention == waiting, "the second one looked at")
         assert header_says(waiting)
 
@@ -167,18 +168,20 @@ async def test_a_question_needs_attention_from_the_first_load_without_a_toast(
         jobs = [table.get_job(job_id) for job_id in table.row_ids()]
         asking = [job.id for job in jobs if job is not None and job.state is JobState.NEEDS_INPUT]
         assert asking, "the seed has an asking job"
-        keys = app.notifier.attention.keys
-        await until(pilot, lambda: all(("EcoTaxa", i) in keys for i in asking), "counted")
+
+        def keys() -> set[tuple[str, str]]:
+            return app.notifier.attention.keys
+
+        await until(pilot, lambda: all(("EcoTaxa", i) in keys() for i in asking), "counted")
         assert list(app._notifications) == []  # a first load notifies nothing
 
         others = [job_id for job_id in table.row_ids() if job_id not in asking]
         assert table.move_cursor(others[-1])
-        await pilot.press("2")
-        await pilot.pause()
-        assert all(("EcoTaxa", i) in keys for i in asking)  # not looked at yet
+        await show_tab(pilot, 1)
+        assert all(("EcoTaxa", i) in keys() for i in asking)  # not looked at yet
         for job_id in asking:
             assert table.move_cursor(job_id)
-        await until(pilot, lambda: not any(key[0] == "EcoTaxa" for key in keys), "looked at")
+        await until(pilot, lambda: not any(key[0] == "EcoTaxa" for key in keys()), "looked at")
 
 
 # -- the pieces -----------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ def test_attention_counts_questions_and_new_failures_until_seen_or_gone() -> Non
     def job(job_id: str, state: JobState) -> Job:
         return Job(service="s", id=job_id, state=state, raw_state=state.value)
 
-    attention = Attention(set())
+    attention = Attention({})
     first = [job("a", JobState.NEEDS_INPUT), job("b", JobState.FAILED), job("c", JobState.RUNNING)]
     attention.update("s", first, {}, initial=True)
     assert attention.keys == {("s", "a")}  # an old failure is not news
@@ -209,7 +212,9 @@ def test_attention_counts_questions_and_new_failures_until_seen_or_gone() -> Non
     attention.update("s", [], previous, initial=False, removed=["c"])
     assert len(attention) == 0
     attention.update("s", [job("d", JobState.FAILED)], previous, initial=False)  # new and failed
-    attention.seen("s", "d")
+    attention.seen("s", job("d", JobState.RUNNING))  # a look from before it failed
+    assert attention.keys == {("s", "d")}
+    attention.seen("s", job("d", JobState.FAILED))
     assert len(attention) == 0
 
 
@@ -237,18 +242,21 @@ async def test_showing_a_tab_again_clears_the_job_under_its_cursor(
     emulator: EmulatorFactory,
 ) -> None:
     async with live_app(emulator, tabs=2) as live:
-        keys = live.app.notifier.attention.keys
-        job = live.table(0).cursor_job
-        assert job is not None
+
+        def keys() -> set[tuple[str, str]]:
+            return live.app.notifier.attention.keys
+
+        # A job waiting for its input, looked at: the cursor goes onto it.
+        job_id = next(i for service, i in sorted(keys()) if service == "bsub-1")
+        assert live.table(0).move_cursor(job_id)
+        await live.until(lambda: ("bsub-1", job_id) not in keys(), "the job looked at")
+        await live.show(1)
         state = live.states[0]
         with state.lock:
-            state.fail(state.jobs[job.id], state.now(), "worker_lost", "gone")
+            state.fail(state.jobs[job_id], state.now(), "worker_lost", "gone")
         await live.poll(0)
-        # It failed under the cursor: that is news until the user comes to look.
-        await live.until(lambda: ("bsub-1", job.id) in keys, "the failure counted")
-        await live.pilot.press("2")
-        await live.pilot.pause()
-        assert ("bsub-1", job.id) in keys
-        await live.pilot.press("1")
-        await live.until(lambda: ("bsub-1", job.id) not in keys, "the failure looked at")
-        assert live.app.attention == len(keys)
+        # It failed, under the cursor of a hidden tab: news until the user comes to look.
+        await live.until(lambda: ("bsub-1", job_id) in keys(), "the failure counted")
+        await live.show(0)
+        await live.until(lambda: ("bsub-1", job_id) not in keys(), "the failure looked at")
+        assert live.app.attention == len(keys())

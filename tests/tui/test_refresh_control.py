@@ -34,7 +34,7 @@ async def test_a_hidden_tab_does_not_repaint_its_status_line(emulator: EmulatorF
         await live.until(lambda: "updated 35s ago" in live.status(0), "another tick")
         assert str(hidden.content) == before  # neither the tick nor its own poll repainted it
 
-        await live.pilot.press("2")
+        await live.show(1)
         await live.until(lambda: "updated 5s ago" in live.status(1), "the shown tab's age")
 
 

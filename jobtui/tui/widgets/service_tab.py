@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from functools import partial
 from datetime import datetime
 
 from rich.cells import cell_len
@@ -65,6 +66,8 @@ ACTION_KEYS: dict[Action, str] = {
 
 DEBOUNCE_SECONDS = 0.4
 AGE_REFRESH_SECONDS = 15.0
+SEEN_AFTER_SECONDS = 0.25
+"""How long a tab must stay shown for the job under its cursor to count as looked at."""
 
 
 def relative_age(seconds: float) -> str:
@@ -168,7 +171,7 @@ class ServiceTab(Vertical):
         self._last_destructive = 0.0
         self._status_text = ""
         self._history_width = 0
-        self._seen_id: str | None = None
+        self._cursor_id: str | None = None
         for action in service.actions:
             key = ACTION_KEYS[action]
             self._bindings.bind(key, f"act('{action.value}')", service.action_label(action))
@@ -282,8 +285,19 @@ class ServiceTab(Vertical):
         """The tab became visible: catch up on what was not painted while hidden."""
         self._update_status()
         self._repaint(self.query_one(HistoryBar))
-        self._seen_id = None  # showing the tab shows the job under the cursor
-        self._announce_seen(self.cursor_job)
+        # Showing the tab shows the job under the cursor (as it is now), if the tab stays shown
+        # a moment: while tabs switch, Textual may show the one being left once more.
+        job = self.cursor_job
+        if job is not None:
+            self.set_timer(SEEN_AFTER_SECONDS, partial(self._seen_under_cursor, job))
+
+    def _seen_under_cursor(self, job: Job) -> None:
+        if self._visible() and self.cursor_job is not None and self.cursor_job.id == job.id:
+            self.post_message(self.JobSeen(self, job))
+
+    def _visible(self) -> bool:
+        """Whether this tab is the one shown (its pane and every container above it displayed)."""
+        return self.is_on_screen and all(node.display for node in self.ancestors_with_self)
 
     def on_resize(self) -> None:
         self._status_text = ""
@@ -357,14 +371,12 @@ class ServiceTab(Vertical):
     def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
         self._show_detail(message.job)
         self.refresh_bindings()
-        if self.is_on_screen:
-            self._announce_seen(message.job)
-
-    def _announce_seen(self, job: Job | None) -> None:
-        """Post `JobSeen` when the cursor arrived on another job (a job changing under the
-        cursor was not looked at again)."""
-        if job is not None and job.id != self._seen_id:
-            self._seen_id = job.id
+        # The cursor arriving on a job in the visible tab is a look at it; a job changing
+        # under the cursor was not looked at again.
+        job = message.job
+        arrived = job is not None and job.id != self._cursor_id
+        self._cursor_id = job.id if job is not None else None
+        if arrived and job is not None and self._visible():
             self.post_message(self.JobSeen(self, job))
 
     @on(JobTable.Selected)
