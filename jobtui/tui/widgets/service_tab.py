@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from functools import partial
 from datetime import datetime
+from functools import partial
 
 from rich.cells import cell_len
 from textual import on, work
