@@ -215,12 +215,18 @@ def _no_config_message(path: Path, explicit: bool) -> str:
     )
 
 
-def _run_dashboard(config: Config, *, read_only: bool = False, title: str | None = None) -> int:
+def _run_dashboard(
+    config: Config,
+    *,
+    read_only: bool = False,
+    title: str | None = None,
+    config_path: Path | None = None,
+) -> int:
     from jobtui.core.errors import InputError, ServiceError
     from jobtui.tui.app import run_app
 
     try:
-        return run_app(config, read_only=read_only, title=title)
+        return run_app(config, read_only=read_only, title=title, config_path=config_path)
     except (ServiceError, InputError) as error:
         _err(f"jobtui: {error}")
         return EXIT_FAILURE
@@ -247,7 +253,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)
-    return _run_dashboard(config, read_only=args.read_only)
+    return _run_dashboard(config, read_only=args.read_only, config_path=path)
 
 
 # -- emulators ------------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ relative to the config file), and is resolved once, at load, into a `SecretStr`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
 import stat
+import tempfile
 import textwrap
 import tomllib
 import unicodedata
@@ -148,14 +150,19 @@ class UiConfig(BaseModel):
     refresh: float = Field(default=2.0, ge=MIN_REFRESH)
     """Seconds between two polls of a service (at least 0.2); a service's own `refresh` overrides it."""
     theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = DEFAULT_THEME
-    """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox"."""
+    """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox", or "jobtui-ansi" (the 16 ANSI colours only); `T` in the dashboard chooses one and saves it here."""
     read_only: bool = False
     """Offer no action that changes anything on a service (the same as `jobtui --read-only`)."""
 
 
 KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
     "quit": ("q", "Quit jobtui."),
-    "refresh": ("r", "Poll the tab's service now."),
+    "refresh": ("r", "Poll the tab's service now (while paused: one poll)."),
+    "pause": ("p", "Pause polling of the tab (again: resume)."),
+    "pause_all": ("P", "Pause polling of every tab (again: resume)."),
+    "slower": ("plus,equals_sign", "Poll the tab less often."),
+    "faster": ("minus", "Poll the tab more often."),
+    "theme": ("T", "Choose a theme (saved in the config file)."),
     "all_jobs": ("0", "Show the All jobs tab."),
     "next_tab": ("]", "Show the next tab."),
     "previous_tab": ("[", "Show the previous tab."),
@@ -193,6 +200,10 @@ _NAMED_KEYS = frozenset(
 )
 
 
+_TEXTUAL_KEY_NAMES = frozenset({"slash", "backslash", "at", "minus", "plus", "underscore"})
+"""Characters Textual names otherwise than Unicode does (`-` is "minus", not "hyphen-minus")."""
+
+
 def _is_key(name: str) -> bool:
     """A key as a terminal names it: `x`, `?`, `question_mark`, `ctrl+x`, `shift+f5`..."""
     if len(name) == 1:
@@ -202,6 +213,8 @@ def _is_key(name: str) -> bool:
         return False
     if len(base) == 1 or base in _NAMED_KEYS:
         return len(base) > 1 or (base.isprintable() and not base.isspace())
+    if base in _TEXTUAL_KEY_NAMES:
+        return True
     try:
         unicodedata.lookup(base.replace("_", " "))
     except KeyError:
@@ -233,6 +246,36 @@ def _check_keys(value: str) -> str:
 
 KeyAction = Annotated[str, AfterValidator(_check_action_name)]
 KeyList = Annotated[str, AfterValidator(_check_keys)]
+NotifyEvent = Literal["succeeded", "failed", "needs_input"]
+
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("succeeded", "failed", "needs_input")
+"""The job states whose arrival (between two polls) can notify."""
+
+
+def _osc_as_text(value: Any) -> Any:
+    # `osc = 9` reads as naturally as `osc = "9"`.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class NotificationsConfig(BaseModel):
+    """The `[notifications]` table: what jobtui does when a job changes state between polls."""
+
+    model_config = _MODEL_CONFIG
+
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
+    """Which states notify when a job reaches them: "succeeded", "failed", "needs_input" (asks a question); [] for none."""
+    bell: bool = False
+    """Also ring the terminal bell."""
+    osc: Annotated[Literal["off", "9", "777"], BeforeValidator(_osc_as_text)] = "off"
+    """Also show a desktop notification through the terminal: "9" (OSC 9: iTerm2, WezTerm, Windows Terminal, kitty), "777" (OSC 777: urxvt, foot, Ghostty) or "off"."""
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, value: list[str]) -> list[str]:
+        for index, event in enumerate(value):
+            if event in value[:index]:
+                raise _keyed_error(str(index), "{event} is listed twice", event=repr(event))
+        return value
 
 
 class _ServiceBase(BaseModel):
@@ -404,6 +447,8 @@ class Config(BaseModel):
 
     ui: UiConfig = Field(default_factory=UiConfig)
     """The `[ui]` table."""
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    """The `[notifications]` table."""
     services: list[ServiceConfig] = Field(default_factory=list)
     """The `[[services]]` entries: one tab each, in this order. Several of one kind are fine."""
     keys: dict[KeyAction, KeyList] = Field(default_factory=dict)
@@ -514,6 +559,8 @@ def _model_at(raw_loc: Loc) -> type[BaseModel] | None:
         return Config
     if raw_loc == ("ui",):
         return UiConfig
+    if raw_loc == ("notifications",):
+        return NotificationsConfig
     if len(raw_loc) == 3 and raw_loc[0] == "services" and isinstance(raw_loc[2], str):
         return SERVICE_MODELS.get(raw_loc[2])
     return None
@@ -566,6 +613,8 @@ def _describe(detail: ErrorDetails) -> tuple[Loc, str]:
         "string_too_short": "must not be empty",
         "frozen_instance": "cannot be changed",
     }
+    if kind == "literal_error" and "expected" in ctx:
+        return loc, f"must be {ctx['expected']}"
     if kind in messages:
         return loc, messages[kind]
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -792,6 +841,65 @@ def to_toml(config: Mapping[str, Any], *, comment: str = "") -> str:
     return header + tomli_w.dumps(dict(config))
 
 
+def with_theme(text: str, theme: str) -> str:
+    """TOML `text` with `[ui] theme` set to `theme`, every other line (comments too) kept.
+
+    The `theme = ...` line is replaced, or added under `[ui]`, or a `[ui]` table is added at
+    the end. Should that not give the same data with the new theme (a `ui` written as an inline
+    table or dotted keys), the whole file is written again by tomli-w, comments lost.
+    Raises `tomllib.TOMLDecodeError` when `text` is not TOML.
+    """
+    data = tomllib.loads(text)
+    ui = data.get("ui")
+    expected = {**data, "ui": {**(ui if isinstance(ui, dict) else {}), "theme": theme}}
+    line = tomli_w.dumps({"theme": theme})
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    locator = KeyLocator(text)
+    if (number := locator.lines.get(("ui", "theme"))) is not None:
+        lines[number - 1] = line
+    elif (number := locator.lines.get(("ui",))) is not None:
+        lines.insert(number, line)
+    else:
+        lines += ["\n" if lines else "", "[ui]\n", line]
+    result = "".join(lines)
+    try:
+        if tomllib.loads(result) == expected:
+            return result
+    except tomllib.TOMLDecodeError:
+        pass
+    return tomli_w.dumps(expected)
+
+
+def save_theme(path: str | os.PathLike[str], theme: str) -> Path:
+    """Set `[ui] theme` in the config file at `path` (see `with_theme`), atomically: the new
+    text goes to a temporary file beside it, which then replaces it, keeping its mode.
+
+    Raises `OSError` when the file cannot be read or written, `ConfigError` when it is not TOML.
+    """
+    target = Path(path).expanduser()
+    text = target.read_bytes().decode("utf-8", errors="strict")
+    try:
+        new = with_theme(text, theme)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(target, [ConfigProblem(None, "", f"not valid TOML: {error}")]) from None
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(new)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    return target
+
+
 def warn_if_readable(path: str | os.PathLike[str], config: Config) -> str | None:
     """A warning when the file holds literal secrets and others than its owner may read it."""
     secrets = config.literal_secrets()
@@ -895,19 +1003,16 @@ def _table(
     return lines
 
 
+def _defaults(header: str, model: type[BaseModel]) -> list[str]:
+    """A table with every key of `model` set to its default."""
+    instance = model()
+    entries = [(key, getattr(instance, key), False) for key in model.model_fields]
+    return _table(header, model, entries, off=False)
+
+
 def _document(title: str, *, services_off: bool) -> str:
-    ui = UiConfig()
     lines = _comment(title) + [""] + [f"# {line}".rstrip() for line in _HEADER.splitlines()] + [""]
-    lines += _table(
-        "[ui]",
-        UiConfig,
-        [
-            ("refresh", ui.refresh, False),
-            ("theme", ui.theme, False),
-            ("read_only", ui.read_only, False),
-        ],
-        off=False,
-    )
+    lines += [*_defaults("[ui]", UiConfig), "", *_defaults("[notifications]", NotificationsConfig)]
     lines += [
         "",
         "# One [[services]] table per account, shown as one tab each, in this order. Several",

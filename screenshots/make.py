@@ -9,6 +9,9 @@ service tab (named after its kind), `detail.svg` (a failed job's detail), `bsub-
 `confirm.svg` (a cancel confirmation) and `logs.svg`; with two services or more, `all-jobs.svg`,
 `filter.svg` (a `/` filter typed), `help.svg` (the `?` keys) and `palette.svg` (the command
 palette). The same tree gives the same files.
+`confirm.svg` (a cancel confirmation), `logs.svg`, `themes.svg` (the theme chooser) and
+`ansi.svg` (the bsub.io tab in the 16-colour jobtui-ansi theme). The tabs poll only when asked,
+so that their history sparklines are the same on every run: the same tree gives the same files.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.help import HelpScreen
 from jobtui.tui.modals.text_view import TextViewScreen
+from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
+from jobtui.tui.themes import ANSI_THEME
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -145,7 +150,7 @@ async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
     kinds = [r.kind for r in running]
     config = config_from_data({"services": service_entries(running)}, source="demo")
     services = [build_service(entry) for entry in config.services]
-    app = JobtuiApp(services, title="jobtui demo", clock=fixed_clock)
+    app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock)
     async with app.run_test(size=SIZE) as pilot:
         shooter = Shooter(app, pilot, kinds)
         await shooter.first_polls()
@@ -188,6 +193,11 @@ async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
 
         if len(kinds) > 1:
             await shoot_navigation(shooter)
+            await shooter.open("T", ThemeScreen, "the theme chooser")
+            await shooter.save("themes.svg")
+            await shooter.close_modal()
+            app.theme = ANSI_THEME
+            await shooter.save("ansi.svg")
         return shooter.saved
 
 

@@ -8,6 +8,8 @@ and never less than a server's `Retry-After`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,3 +133,104 @@ class ServiceMonitor:
             retry_after=retry_after,
             generation=self.generation,
         )
+
+
+INTERVAL_STEPS: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""The poll intervals `+` and `-` step through, in seconds."""
+
+
+def step_interval(interval: float, step: int) -> float:
+    """The next longer (`step` > 0) or shorter (`step` < 0) interval of `INTERVAL_STEPS`.
+
+    An interval between two steps goes to the neighbouring step; the ends stay where they are.
+    """
+    if step > 0:
+        longer = [s for s in INTERVAL_STEPS if s > interval]
+        return longer[0] if longer else max(interval, INTERVAL_STEPS[-1])
+    shorter = [s for s in INTERVAL_STEPS if s < interval]
+    return shorter[-1] if shorter else min(interval, INTERVAL_STEPS[0])
+
+
+class PollSchedule:
+    """When the next poll of one service is due, changeable while the poll loop waits for it.
+
+    The poll loop calls `wait()` (returns when a poll is due) and `polled(...)` after each poll.
+    Everything else (a new interval, pause, resume, poll now) takes effect at once, also in the
+    middle of a wait: the wait is re-armed from the end of the last poll.
+    """
+
+    def __init__(self, backoff: Backoff, time: Callable[[], float]) -> None:
+        self.backoff = backoff
+        self.time = time
+        self.paused = False
+        self.last_poll: float | None = None
+        """When the last poll ended (by `time`), None before the first one."""
+        self.due: float | None = None
+        """When the next poll is due (by `time`); None when paused or before the first poll."""
+        self._failures = 0
+        self._retry_after: float | None = None
+        self._now = False
+        self._changed = asyncio.Event()
+
+    @property
+    def interval(self) -> float:
+        return self.backoff.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self.backoff.interval = seconds
+        self._rearm()
+
+    @property
+    def delay(self) -> float | None:
+        """The wait between the last poll and the next one (None when paused or not yet)."""
+        if self.due is None or self.last_poll is None:
+            return None
+        return self.due - self.last_poll
+
+    def polled(self, failures: int, retry_after: float | None) -> None:
+        """A poll ended with `failures` failures in a row; schedule the next one."""
+        self.last_poll = self.time()
+        self._failures = failures
+        self._retry_after = retry_after
+        self._rearm()
+
+    def pause(self) -> None:
+        self.paused = True
+        self._rearm()
+
+    def resume(self) -> None:
+        """Resume and poll at once."""
+        self.paused = False
+        self._rearm()
+        self.poll_now()
+
+    def poll_now(self) -> None:
+        """Poll at once (also while paused: one poll, then paused again)."""
+        self._now = True
+        self._changed.set()
+
+    async def wait(self) -> bool:
+        """Return when a poll is due: True when asked for (`poll_now`), False when its time came."""
+        while True:
+            self._changed.clear()
+            if self._now:
+                self._now = False
+                return True
+            timeout: float | None = None
+            if self.due is not None:
+                timeout = self.due - self.time()
+                if timeout <= 0:
+                    return False
+            elif not self.paused and self.last_poll is None:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def _rearm(self) -> None:
+        if self.paused or self.last_poll is None:
+            self.due = None
+        else:
+            delay = self.backoff.delay(self._failures, self._retry_after)
+            self.due = self.last_poll + delay
+        self._changed.set()

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
+from jobtui.config import ConfigError, NotificationsConfig, save_theme
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands
 from jobtui.tui.modals.help import HelpScreen, key_help
+from jobtui.tui.modals.theme import ThemeScreen
+from jobtui.tui.notify import Notifier, Severity
 from jobtui.tui.screens.dashboard import DashboardScreen
+from jobtui.tui.themes import THEMES, theme_choices
+from jobtui.tui.widgets.service_tab import ServiceTab
 
 if TYPE_CHECKING:
     from jobtui.config import Config
@@ -31,8 +40,12 @@ class JobtuiApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
+        Binding("T", "change_theme", "Theme", show=False, id="theme"),
     ]
     COMMANDS = App.COMMANDS | {JobtuiCommands}
+
+    attention: reactive[int] = reactive(0)
+    """How many jobs need attention (see `jobtui.tui.notify`); the header shows it."""
 
     def __init__(
         self,
@@ -45,10 +58,19 @@ class JobtuiApp(App[int]):
         title: str | None = None,
         clock: Clock = utc_now,
         keys: Mapping[str, str] | None = None,
+        notifications: NotificationsConfig | None = None,
+        config_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.keys = dict(keys or {})
         """Binding id -> keys, from the config's `[keys]` table."""
+        for own in THEMES:
+            self.register_theme(own)
+        self.config_path = config_path
+        """The config file a chosen theme is saved in; None (`jobtui demo`): not saved."""
+        self.notifier = Notifier(
+            notifications or NotificationsConfig(), toast=self._toast, write=self.write_terminal
+        )
         self.services = list(services)
         self.refresh_interval = refresh
         self.intervals = intervals or {}
@@ -100,9 +122,75 @@ class JobtuiApp(App[int]):
         display = {key: self.get_key_display(b.binding) for key, b in active.items()}
         self.push_screen(HelpScreen(key_help(active, display)))
 
+    @on(ServiceTab.JobsChanged)
+    def _jobs_changed(self, message: ServiceTab.JobsChanged) -> None:
+        name = message.tab.service.name
+        self.notifier.jobs_changed(
+            name,
+            message.changed,
+            message.previous,
+            initial=message.initial,
+            removed=message.removed,
+        )
+        self.attention = len(self.notifier.attention)
 
-def build_app(config: Config, *, read_only: bool = False, title: str | None = None) -> JobtuiApp:
-    """The app for a loaded config: one service per `[[services]]` entry."""
+    @on(ServiceTab.JobSeen)
+    def _job_seen(self, message: ServiceTab.JobSeen) -> None:
+        self.notifier.attention.seen(message.tab.service.name, message.job)
+        self.attention = len(self.notifier.attention)
+
+    def _toast(self, message: str, title: str, severity: Severity) -> None:
+        self.notify(message, title=title, severity=severity, timeout=8)
+
+    def action_change_theme(self) -> None:
+        """Choose a theme (`T`, and the command palette's "Theme"), saved in the config file."""
+        where = (
+            f"saved in {self.config_path}"
+            if self.config_path is not None
+            else "not saved: there is no config file"
+        )
+        choices = theme_choices(self.available_themes, self.theme)
+        self.push_screen(ThemeScreen(choices, self.theme, where), self._theme_chosen)
+
+    def _theme_chosen(self, name: str | None) -> None:
+        if name is None:
+            return
+        if self.config_path is None:
+            self.notify(f"theme {name} for this session (no config file to save it in)")
+            return
+        self.run_worker(
+            self._save_theme(self.config_path, name),
+            group="config",
+            exit_on_error=False,
+            description="save the theme",
+        )
+
+    async def _save_theme(self, path: Path, name: str) -> None:
+        try:
+            saved = await asyncio.to_thread(save_theme, path, name)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            self.notify(f"{path}: cannot save the theme: {reason}", severity="error", timeout=10)
+        except (ConfigError, UnicodeDecodeError) as error:
+            self.notify(f"cannot save the theme: {error}", severity="error", timeout=10)
+        else:
+            self.notify(f"theme {name} saved in {saved}")
+
+    def write_terminal(self, text: str) -> None:
+        """Write raw text (a bell, an escape sequence) to the terminal, between frames."""
+        if self._driver is not None and text:
+            self._driver.write(text)
+
+
+def build_app(
+    config: Config,
+    *,
+    read_only: bool = False,
+    title: str | None = None,
+    config_path: Path | None = None,
+) -> JobtuiApp:
+    """The app for a loaded config (read from `config_path`, if from a file): one service per
+    `[[services]]` entry."""
     from jobtui.services import build_service
 
     services = [build_service(entry) for entry in config.services]
@@ -115,10 +203,18 @@ def build_app(config: Config, *, read_only: bool = False, title: str | None = No
         theme=config.ui.theme,
         title=title,
         keys=config.keys,
+        notifications=config.notifications,
+        config_path=config_path,
     )
 
 
-def run_app(config: Config, *, read_only: bool = False, title: str | None = None) -> int:
-    app = build_app(config, read_only=read_only, title=title)
+def run_app(
+    config: Config,
+    *,
+    read_only: bool = False,
+    title: str | None = None,
+    config_path: Path | None = None,
+) -> int:
+    app = build_app(config, read_only=read_only, title=title, config_path=config_path)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

@@ -29,6 +29,8 @@ class Terminal:
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
         self.written = 0
+        self.raw = bytearray()
+        """Every byte the child wrote, escape sequences included."""
         pid, fd = pty.fork()
         if pid == 0:  # the child: exec the command with the terminal size set
             os.execvpe(argv[0], list(argv), {**os.environ, **(env or {})})
@@ -46,6 +48,7 @@ class Terminal:
         except OSError:
             return
         self.written += len(data)
+        self.raw += data
         self.stream.feed(data)
 
     def text(self) -> str:

@@ -44,7 +44,7 @@ def demo_app(emulator: EmulatorFactory) -> tuple[JobtuiApp, BsubState]:
     assert isinstance(state, BsubState)
     config = config_from_data({"services": service_entries([running])}, source="demo")
     services = [build_service(entry) for entry in config.services]
-    return JobtuiApp(services, title="jobtui demo", clock=fixed_clock), state
+    return JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock), state
 
 
 async def until(pilot: Pilot[int], predicate: Callable[[], bool], what: str) -> None:

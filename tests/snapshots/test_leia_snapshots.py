@@ -42,7 +42,7 @@ def leia_app(emulator: EmulatorFactory) -> tuple[JobtuiApp, LeiaState]:
     state = running.state
     assert isinstance(state, LeiaState)
     service = LeiaService("leia", running.url, str(running.emulator.config["api_key"]))
-    return JobtuiApp([service], clock=fixed_clock), state
+    return JobtuiApp([service], refresh=60.0, clock=fixed_clock), state
 
 
 async def until(pilot: Pilot[int], predicate: Callable[[], bool], what: str) -> None:

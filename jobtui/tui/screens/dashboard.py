@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
@@ -17,6 +17,7 @@ from jobtui.tui.flows import SELECT_FLOWS
 from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
+from jobtui.tui.widgets.header import AttentionHeader
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
 
@@ -42,6 +43,7 @@ class DashboardScreen(Screen[None]):
     | `escape` | Clear the tab's filters (text and state). |
     | `:`, `ctrl+p` | The command palette. |
     | `enter` (All jobs) | Open the job in its service's tab. |
+    | `P` | Pause every tab (again: resume every tab). |
     """
 
     HELP_SCOPE = "dashboard"
@@ -57,6 +59,7 @@ class DashboardScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
         Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
+        Binding("P", "pause_all", "Pause all", show=False, id="pause_all"),
     ]
 
     def __init__(
@@ -84,7 +87,7 @@ class DashboardScreen(Screen[None]):
             self._bindings.bind(key, f"show_tab({index})", f"{service.name} tab", show=False)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AttentionHeader()
         with TabbedContent(id="tabs"):
             if self.has_all:
                 with TabPane("All jobs", id=ALL_PANE):
@@ -201,6 +204,12 @@ class DashboardScreen(Screen[None]):
             self.all_tab.take(message.tab.service, message.delta)
         for bar in self.query(FilterBar):
             bar.refresh_note()
+
+    def action_pause_all(self) -> None:
+        tabs = list(self.query(ServiceTab))
+        pause = not all(tab.paused for tab in tabs)
+        for tab in tabs:
+            tab.set_paused(pause)
 
     @on(ServiceTab.HealthChanged)
     def _health_changed(self, message: ServiceTab.HealthChanged) -> None:

@@ -1,21 +1,26 @@
 """One service's tab: its poll worker, job table, detail pane, status line and actions.
 
 The poll worker only does I/O and posts `Polled`; the handler owns the state and pushes it into the
-table, the detail pane and the status line. Actions capture the jobs as they are when the key is
-pressed, so a confirmation acts on exactly the jobs it names.
+table, the detail pane, the status line and the history sparklines. A `PollSchedule` says when the
+next poll is due: `+` and `-` change the interval and `p` pauses, at once, also mid-wait. The
+status line says how old the data is; only the visible tab repaints it (once a second). Actions
+capture the jobs as they are when the key is pressed, so a confirmation acts on exactly the jobs
+it names.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
@@ -23,7 +28,15 @@ from textual.widgets import Static
 
 from jobtui.core.errors import ServiceError
 from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta, diff_jobs
-from jobtui.core.polling import Backoff, Clock, Health, ServiceMonitor, utc_now
+from jobtui.core.polling import (
+    Backoff,
+    Clock,
+    Health,
+    PollSchedule,
+    ServiceMonitor,
+    step_interval,
+    utc_now,
+)
 from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS
 from jobtui.tui.messages import Polled
@@ -31,6 +44,7 @@ from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
 from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.widgets.detail import JobDetail
+from jobtui.tui.widgets.history import HistoryBar, StateHistory
 from jobtui.tui.widgets.job_table import JobTable
 
 ACTION_KEYS: dict[Action, str] = {
@@ -64,6 +78,8 @@ def bind_action_key(node: DOMNode, action: Action, label: str) -> None:
 
 DEBOUNCE_SECONDS = 0.4
 AGE_REFRESH_SECONDS = 15.0
+SEEN_AFTER_SECONDS = 0.25
+"""How long a tab must stay shown for the job under its cursor to count as looked at."""
 
 
 def relative_age(seconds: float) -> str:
@@ -79,24 +95,33 @@ class ServiceTab(Vertical):
 
     | Key | Action |
     | :- | :- |
-    | `r` | Poll now. |
+    | `r` | Poll now (also while paused: one poll). |
+    | `p` | Pause polling (rows stop moving); again to resume, polling at once. |
+    | `+`, `-` | Poll less / more often (steps of `INTERVAL_STEPS`). |
     | (per service) | See `ACTION_KEYS`. |
     """
 
-    BINDINGS = [Binding("r", "refresh", "Refresh", id="refresh")]
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("plus,equals_sign", "interval(1)", "Slower", show=False, id="slower"),
+        Binding("minus", "interval(-1)", "Faster", show=False, id="faster"),
+    ]
 
     DEFAULT_CSS = """
     ServiceTab { height: 1fr; }
     ServiceTab > JobTable { height: 3fr; }
     ServiceTab > JobDetail { height: 2fr; }
-    ServiceTab > .status { height: 1; padding: 0 1; background: $panel; }
-    ServiceTab > .status.-stale { background: $error 30%; }
+    ServiceTab > .status-row { height: 1; background: $panel; }
+    ServiceTab > .status-row > .status { width: 1fr; height: 1; padding: 0 1; }
+    ServiceTab > .status-row > .status.-stale { background: $error 30%; }
+    ServiceTab > .status-row > .status.-paused { background: $warning 25%; }
     """
 
-    health: reactive[Health] = reactive(Health, init=False)
+    health: reactive[Health] = reactive(Health, init=False, repaint=False)
 
     class HealthChanged(Message):
-        """The service's health changed (the tab label shows it)."""
+        """The service went stale, recovered, or failed otherwise (the tab label shows it)."""
 
         def __init__(self, tab: ServiceTab, health: Health) -> None:
             self.tab = tab
@@ -113,14 +138,34 @@ class ServiceTab(Vertical):
             super().__init__()
 
     class JobsChanged(Message):
-        """New or changed jobs arrived (for counters and notifications)."""
+        """New or changed jobs arrived (for counters and notifications).
+
+        `previous` holds the jobs as they were before this poll; `initial` is True for the first
+        load (nothing "changed" then, it is only what was there); `removed` names jobs gone.
+        """
 
         def __init__(
-            self, tab: ServiceTab, changed: Sequence[Job], previous: dict[str, Job]
+            self,
+            tab: ServiceTab,
+            changed: Sequence[Job],
+            previous: dict[str, Job],
+            *,
+            initial: bool = False,
+            removed: Sequence[str] = (),
         ) -> None:
             self.tab = tab
             self.changed = changed
             self.previous = previous
+            self.initial = initial
+            self.removed = removed
+            super().__init__()
+
+    class JobSeen(Message):
+        """The user looked at a job: the cursor arrived on it in the visible tab."""
+
+        def __init__(self, tab: ServiceTab, job: Job) -> None:
+            self.tab = tab
+            self.job = job
             super().__init__()
 
     def __init__(
@@ -134,18 +179,20 @@ class ServiceTab(Vertical):
     ) -> None:
         super().__init__(id=id)
         self.service = service
-        self.interval = interval
         self.read_only = read_only
         self.clock = clock
         self.monitor = ServiceMonitor(service, clock)
         self.backoff = Backoff(interval)
-        self._wake = asyncio.Event()
+        self.schedule = PollSchedule(self.backoff, time.monotonic)
+        self.history = StateHistory()
         self._generation = 0
         self._shown: dict[str, Job] = {}
         self._total: int | None = None
         self._note = ""
         self._last_destructive = 0.0
-        self._next_poll_in: float | None = None
+        self._status_text = ""
+        self._history_width = 0
+        self._cursor_id: str | None = None
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
         for extra in TAB_KEYS.get(service.kind, ()):
@@ -154,7 +201,9 @@ class ServiceTab(Vertical):
     def compose(self) -> ComposeResult:
         yield JobTable(self.service.columns, clock=self.clock, id="jobs")
         yield JobDetail(self.service, id="detail")
-        yield Static("connecting…", classes="status", id="status")
+        with Horizontal(classes="status-row"):
+            yield Static("connecting…", classes="status", id="status")
+            yield HistoryBar(self.history, id="history")
 
     def on_mount(self) -> None:
         self.query_one(JobTable).empty_text = "Loading…"
@@ -169,17 +218,25 @@ class ServiceTab(Vertical):
         # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
         self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two good polls (`+` and `-` change it)."""
+        return self.schedule.interval
+
+    @property
+    def paused(self) -> bool:
+        return self.schedule.paused
+
     # -- polling ----------------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
         while True:
+            asked = await self.schedule.wait()
             outcome = await self.monitor.poll_once()
-            self.post_message(Polled(outcome))
-            delay = self.backoff.delay(outcome.health.failures, outcome.retry_after)
-            self._next_poll_in = delay
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            self.schedule.polled(outcome.health.failures, outcome.retry_after)
+            # A poll that was under way when the tab paused is not shown: rows stay still.
+            if asked or not self.schedule.paused:
+                self.post_message(Polled(outcome))
 
     @on(Polled)
     def _polled(self, message: Polled) -> None:
@@ -209,8 +266,19 @@ class ServiceTab(Vertical):
             self._note = outcome.note
         if outcome.health != self.health:
             self.health = outcome.health
-        if delta and (delta.changed or delta.added):
-            self.post_message(self.JobsChanged(self, delta.added + delta.changed, previous))
+        if delta and (delta.changed or delta.added or delta.removed):
+            self.post_message(
+                self.JobsChanged(
+                    self,
+                    delta.added + delta.changed,
+                    previous,
+                    initial=first,
+                    removed=list(delta.removed),
+                )
+            )
+        if outcome.health.ok:
+            self.history.add(self._shown.values())
+            self._repaint(self.query_one(HistoryBar))
         self.query_one(JobDetail).show(table.cursor_job, others_changed=bool(delta))
         self._update_status()
         if delta:
@@ -225,15 +293,46 @@ class ServiceTab(Vertical):
         if fresh and not first:
             self.notify("\n".join(fresh), severity="warning", timeout=8)
 
-    def watch_health(self, health: Health) -> None:
-        self.post_message(self.HealthChanged(self, health))
+    def watch_health(self, before: Health, health: Health) -> None:
+        # Each poll makes a new Health (its count and time); the tab label changes only when
+        # the service goes stale or its error changes, so that an idle screen stays still.
+        if (before.ok, before.error) != (health.ok, health.error):
+            self.post_message(self.HealthChanged(self, health))
 
     def _tick_status(self) -> None:
-        if not self.health.ok:
-            self._update_status()
+        self._update_status()
 
-    def _update_status(self) -> None:
-        status = self.query_one("#status", Static)
+    def on_show(self) -> None:
+        """The tab became visible: catch up on what was not painted while hidden."""
+        self._update_status()
+        self._repaint(self.query_one(HistoryBar))
+        # Showing the tab shows the job under the cursor (as it is now), if the tab stays shown
+        # a moment: while tabs switch, Textual may show the one being left once more.
+        job = self.cursor_job
+        if job is not None:
+            self.set_timer(SEEN_AFTER_SECONDS, partial(self._seen_under_cursor, job))
+
+    def _seen_under_cursor(self, job: Job) -> None:
+        if self._visible() and self.cursor_job is not None and self.cursor_job.id == job.id:
+            self.post_message(self.JobSeen(self, job))
+
+    def _visible(self) -> bool:
+        """Whether this tab is the one shown (its pane and every container above it displayed)."""
+        return self.is_on_screen and all(node.display for node in self.ancestors_with_self)
+
+    def on_resize(self) -> None:
+        self._status_text = ""
+        self._update_status()
+
+    def _repaint(self, bar: HistoryBar) -> None:
+        """Repaint the sparklines if on screen; lay out again only when their width changed."""
+        if self.is_on_screen:
+            width = bar.text().cell_len
+            bar.refresh(layout=width != self._history_width)
+            self._history_width = width
+
+    def status_text(self) -> str:
+        """The status line: health, job count, the data's age, the interval, pause and notes."""
         health = self.health
         count = len(self._shown)
         jobs = (
@@ -241,20 +340,51 @@ class ServiceTab(Vertical):
             if self._total and self._total > count
             else f"{count} jobs"
         )
+        now = self.clock()
         every = f"every {self.interval:g}s"
+        parts: list[str] = []
+        if self.paused:
+            parts.append("⏸ paused")
         if health.ok:
-            when = health.last_success.strftime("%H:%M:%S") if health.last_success else "—"
-            text = f"● live · {jobs} · updated {when} · {every}"
+            if not self.paused:
+                parts.append("● live")
+            parts.append(jobs)
+            if health.last_success is not None:
+                age = max(0.0, (now - health.last_success).total_seconds())
+                parts.append(f"updated {relative_age(age)} ago")
+            parts.append(every)
             if self._note:
-                text += f" · {self._note}"
-            status.remove_class("-stale")
+                parts.append(self._note)
         else:
-            age = health.stale_for(self.clock())
-            stale = f"stale for {relative_age(age)}" if age is not None else "no data yet"
-            retry = f" · retrying in {self._next_poll_in:.0f}s" if self._next_poll_in else ""
-            text = f"▲ {stale} · {health.error}{retry} · {jobs}"
-            status.add_class("-stale")
-        status.update(text)
+            stale = health.stale_for(now)
+            parts.append(
+                f"▲ stale for {relative_age(stale)}" if stale is not None else "▲ no data yet"
+            )
+            parts.append(health.error or "")
+            due = self.schedule.due
+            if due is not None:
+                parts.append(f"retrying in {max(0.0, due - time.monotonic()):.0f}s")
+            parts.append(jobs)
+            parts.append(every)
+        if self.paused:
+            parts.append("p resumes")
+        return " · ".join(part for part in parts if part)
+
+    def _update_status(self) -> None:
+        """Repaint the status line if it is on screen and its text changed (hidden tabs wait
+        for `on_show`)."""
+        if not self.is_on_screen:
+            return
+        text = self.status_text()
+        status = self.query_one("#status", Static)
+        status.set_class(not self.health.ok, "-stale")
+        status.set_class(self.paused, "-paused")
+        if text != self._status_text:
+            self._status_text = text
+            status.update(text, layout=False)
+            # The sparklines take the room the status line leaves, and give it up when needed.
+            bar = self.query_one(HistoryBar)
+            bar.display = self.size.width - cell_len(text) - 4 >= bar.text().cell_len + 2
 
     # -- selection --------------------------------------------------------------------------
 
@@ -262,6 +392,13 @@ class ServiceTab(Vertical):
     def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
         self._show_detail(message.job)
         self.refresh_bindings()
+        # The cursor arriving on a job in the visible tab is a look at it; a job changing
+        # under the cursor was not looked at again.
+        job = message.job
+        arrived = job is not None and job.id != self._cursor_id
+        self._cursor_id = job.id if job is not None else None
+        if arrived and job is not None and self._visible():
+            self.post_message(self.JobSeen(self, job))
 
     @on(JobTable.Selected)
     def _selected(self, message: JobTable.Selected) -> None:
@@ -307,7 +444,28 @@ class ServiceTab(Vertical):
         return reason is not None
 
     def action_refresh(self) -> None:
-        self._wake.set()
+        self.schedule.poll_now()
+
+    def action_pause(self) -> None:
+        self.set_paused(not self.paused)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause polling (no requests; the rows stay as they are) or resume, polling at once."""
+        if paused == self.paused:
+            return
+        if paused:
+            self.schedule.pause()
+        else:
+            self.schedule.resume()
+        self._update_status()
+
+    def action_interval(self, step: int) -> None:
+        before = self.interval
+        self.schedule.interval = step_interval(before, step)
+        if self.interval == before:
+            which = "longest" if step > 0 else "shortest"
+            self.notify(f"{self.service.name}: {before:g}s is the {which} interval", timeout=3)
+        self._update_status()
 
     def action_explain(self, name: str) -> None:
         self.explain(Action(name), self.cursor_job)
@@ -412,11 +570,11 @@ class ServiceTab(Vertical):
                 timeout=8,
             )
         self.query_one(JobTable).clear_marks()
-        self._wake.set()
+        self.schedule.poll_now()
 
     def poll_now(self) -> None:
         """Ask the poll worker to poll at once (after an action, or on `r`)."""
-        self._wake.set()
+        self.schedule.poll_now()
 
     def last_update(self) -> datetime | None:
         return self.health.last_success

@@ -1,0 +1,167 @@
+"""Notifications and the "needs attention" count.
+
+When a poll shows a job that reached a notifying state since the previous poll (succeeded, failed,
+needs_input: the `[notifications] events`), jobtui shows one toast per service and poll naming
+each such job, and, as configured, rings the terminal bell and sends a desktop notification as an
+OSC 9 or OSC 777 escape sequence. The first load of a service notifies nothing: it is only what
+was there.
+
+A job **needs attention** while it asks a question (needs_input, also on the first load) or after
+it failed between two polls, until the user looks at it: puts the cursor on it in its visible tab
+(moving onto it, or showing its tab with the cursor on it). It also stops needing attention when
+it leaves that state or is gone. The header shows how many jobs need attention, over all services.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from jobtui.config import NotificationsConfig
+from jobtui.core.models import Job, JobState
+
+Write = Callable[[str], None]
+"""Writes raw text to the terminal."""
+
+Severity = Literal["information", "warning", "error"]
+
+Toast = Callable[[str, str, Severity], None]
+"""Shows a toast: (message, title, severity)."""
+
+ATTENTION_STATES = frozenset({JobState.NEEDS_INPUT, JobState.FAILED})
+TOAST_LINES = 5
+"""A toast names at most this many jobs, then says how many more."""
+
+_SEVERITY: dict[JobState, Severity] = {JobState.FAILED: "error", JobState.NEEDS_INPUT: "warning"}
+
+
+def arrivals(
+    changed: Sequence[Job], previous: Mapping[str, Job], states: frozenset[JobState]
+) -> list[Job]:
+    """The jobs of `changed` that are in one of `states` and were not in it before this poll
+    (new jobs included)."""
+    found: list[Job] = []
+    for job in changed:
+        before = previous.get(job.id)
+        if job.state in states and (before is None or before.state is not job.state):
+            found.append(job)
+    return found
+
+
+def _printable(text: str) -> str:
+    """`text` without control characters, which would end or break an escape sequence."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def osc_sequence(mode: str, title: str, body: str, *, tmux: bool = False) -> str:
+    """The escape sequence of a desktop notification: OSC 9 (body only) or OSC 777 (title and
+    body); inside tmux wrapped for its passthrough (which needs `allow-passthrough on`)."""
+    title, body = _printable(title), _printable(body)
+    if mode == "9":
+        sequence = f"\x1b]9;{title}: {body}\x07"
+    elif mode == "777":
+        sequence = f"\x1b]777;notify;{title.replace(';', ',')};{body}\x07"
+    else:
+        return ""
+    if tmux:
+        return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+    return sequence
+
+
+@dataclass
+class Attention:
+    """Every job that needs attention: (service, job id) -> the state it needs attention in."""
+
+    needs: dict[tuple[str, str], JobState]
+
+    def __len__(self) -> int:
+        return len(self.needs)
+
+    @property
+    def keys(self) -> set[tuple[str, str]]:
+        return set(self.needs)
+
+    def update(
+        self,
+        service: str,
+        changed: Sequence[Job],
+        previous: Mapping[str, Job],
+        *,
+        initial: bool,
+        removed: Sequence[str] = (),
+    ) -> None:
+        for job in changed:
+            key = (service, job.id)
+            before = previous.get(job.id)
+            arrived = before is None or before.state is not job.state
+            # A question always needs an answer; a failure only when it is news.
+            if arrived and (
+                job.state is JobState.NEEDS_INPUT or (job.state is JobState.FAILED and not initial)
+            ):
+                self.needs[key] = job.state
+            elif job.state not in ATTENTION_STATES:
+                self.needs.pop(key, None)
+        for job_id in removed:
+            self.needs.pop((service, job_id), None)
+
+    def seen(self, service: str, job: Job) -> None:
+        """The user looked at `job` as it is: in the state it needs attention in, that is done;
+        a look from before it got there (a message overtaken by a poll) is not."""
+        key = (service, job.id)
+        if self.needs.get(key) is job.state:
+            del self.needs[key]
+
+
+class Notifier:
+    """Turns the jobs of each poll into toasts, bells and desktop notifications."""
+
+    def __init__(
+        self,
+        settings: NotificationsConfig,
+        *,
+        toast: Toast,
+        write: Write,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.states = frozenset(JobState(event) for event in settings.events)
+        self.toast = toast
+        self.write = write
+        self.tmux = bool((os.environ if environ is None else environ).get("TMUX"))
+        self.attention = Attention({})
+
+    def jobs_changed(
+        self,
+        service: str,
+        changed: Sequence[Job],
+        previous: Mapping[str, Job],
+        *,
+        initial: bool,
+        removed: Sequence[str] = (),
+    ) -> None:
+        self.attention.update(service, changed, previous, initial=initial, removed=removed)
+        if not initial:
+            self.announce(service, arrivals(changed, previous, self.states))
+
+    def announce(self, service: str, jobs: Sequence[Job]) -> None:
+        """One toast naming `jobs` (which reached a notifying state on `service`)."""
+        if not jobs:
+            return
+        lines = [f"{job.id} {job.state.label}" for job in jobs[:TOAST_LINES]]
+        if len(jobs) > TOAST_LINES:
+            lines.append(f"and {len(jobs) - TOAST_LINES} more")
+        severity: Severity = "information"
+        for state in (JobState.NEEDS_INPUT, JobState.FAILED):
+            if any(job.state is state for job in jobs):
+                severity = _SEVERITY[state]
+        self.toast("\n".join(lines), service, severity)
+        if self.settings.bell:
+            self.write("\x07")
+        if self.settings.osc != "off":
+            self.write(
+                osc_sequence(
+                    self.settings.osc, f"jobtui: {service}", "; ".join(lines), tmux=self.tmux
+                )
+            )

@@ -1,0 +1,33 @@
+"""The header: the app's title, and on the right how many jobs need attention (see
+`jobtui.tui.notify`: jobs asking a question, or failed since the first load, not looked at yet)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Header, Static
+from textual.widgets._header import HeaderIcon, HeaderTitle
+
+
+class AttentionCount(Static):
+    """ "⚑ N need attention", or nothing when N is 0."""
+
+    DEFAULT_CSS = """
+    AttentionCount { dock: right; width: auto; padding: 0 1; }
+    AttentionCount.-some { color: $text-warning; text-style: bold reverse; }
+    """
+
+    def show(self, count: int) -> None:
+        self.set_class(count > 0, "-some")
+        self.update(f"⚑ {count} need{'s' if count == 1 else ''} attention" if count else "")
+
+
+class AttentionHeader(Header):
+    """Textual's header with the attention count in place of the clock."""
+
+    def compose(self) -> ComposeResult:
+        yield HeaderIcon().data_bind(Header.icon)
+        yield HeaderTitle()
+        yield AttentionCount(id="attention")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "attention", self.query_one(AttentionCount).show)
