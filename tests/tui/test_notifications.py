@@ -10,7 +10,8 @@ from jobtui.services.ecotaxa import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.notify import Attention, Notifier, osc_sequence
 from jobtui.tui.widgets.header import AttentionCount
-from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.screens.dashboard import DashboardScreen
+from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import start, token_of
@@ -260,3 +261,27 @@ async def test_showing_a_tab_again_clears_the_job_under_its_cursor(
         await live.show(0)
         await live.until(lambda: ("bsub-1", job_id) not in keys(), "the failure looked at")
         assert live.app.attention == len(keys())
+
+
+async def test_the_cursor_on_a_failed_job_in_all_jobs_counts_as_looking_at_it(
+    emulator: EmulatorFactory,
+) -> None:
+    async with live_app(emulator, tabs=2) as live:
+        failing = running_job(live.states[1])
+        fail_job(live.states[1], failing)
+        await live.poll(1)
+        key = ("bsub-2", failing.id)
+        await live.until(lambda: key in live.app.notifier.attention.keys, "the new failure")
+        dashboard = live.app.screen
+        assert isinstance(dashboard, DashboardScreen)
+        all_table = dashboard.all_tab.table
+        # Moving the cursor of the hidden All jobs tab is no look at the job ...
+        assert all_table.move_cursor(row_key_of(*key))
+        await live.pilot.pause()
+        assert key in live.app.notifier.attention.keys
+        # ... moving it there while the tab is shown is.
+        assert all_table.move_cursor(all_table.row_ids()[0])
+        await live.pilot.press("0")
+        await live.until(lambda: all_table.has_focus, "the All jobs tab")
+        assert all_table.move_cursor(row_key_of(*key))
+        await live.until(lambda: key not in live.app.notifier.attention.keys, "the look")

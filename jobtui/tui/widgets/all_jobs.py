@@ -69,6 +69,7 @@ class AllJobsTab(Vertical):
         """The tab of each service, by name (set by the dashboard once they are composed)."""
         self._index = {service.name: index for index, service in enumerate(self.services)}
         self._health: dict[str, Health] = {}
+        self._cursor_key: tuple[str, str] | None = None
         labels: dict[Action, str] = {}
         for service in self.services:
             for action in service.actions:
@@ -142,7 +143,16 @@ class AllJobsTab(Vertical):
         else:
             switcher.current = detail_id(self._index[job.service])
             self._detail(job).show(job)
+            # The cursor arriving on a job here is a look at it, as in the job's own tab.
+            tab = self._tab_of(job)
+            arrived = job.key != self._cursor_key
+            if arrived and tab is not None and self._visible():
+                self.post_message(ServiceTab.JobSeen(tab, job))
+        self._cursor_key = None if job is None else job.key
         self.refresh_bindings()
+
+    def _visible(self) -> bool:
+        return self.is_on_screen and all(node.display for node in self.ancestors_with_self)
 
     @on(JobTable.MarksChanged)
     def _marks_changed(self) -> None:
