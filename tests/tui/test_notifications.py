@@ -9,8 +9,8 @@ from jobtui.services.bsub import BsubService
 from jobtui.services.ecotaxa import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.notify import Attention, Notifier, osc_sequence
-from jobtui.tui.widgets.header import AttentionCount
 from jobtui.tui.screens.dashboard import DashboardScreen
+from jobtui.tui.widgets.header import AttentionCount
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
