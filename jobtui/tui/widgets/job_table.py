@@ -737,10 +737,24 @@ class JobTable(ScrollView, can_focus=True):
     def refresh_ages(self) -> None:
         """Repaint the rows on screen so that the Updated ages follow the clock.
 
-        The table runs no timer; its owner calls this on its own tick. Only rows whose age
-        text changed are rendered again.
+        The table runs no timer; its owner calls this on its own tick. Only the lines whose age
+        text changed are repainted, so an idle table writes nothing to the terminal.
         """
-        self.refresh()
+        rows = self._data.rows
+        if not rows or not self.is_mounted:
+            return
+        now = _timestamp(self._clock())
+        top = int(self.scroll_y)
+        for line in range(1, self.size.height):
+            index = top + line - 1
+            if index >= len(rows):
+                break
+            job_id = rows[len(rows) - 1 - index if self._reverse else index]
+            cached = self._strips.get(job_id)
+            updated = _timestamp(_updated(self._data.jobs[job_id]))
+            age = "" if updated is None or now is None else relative_age(now - updated)
+            if cached is None or cached[0][3] != age:
+                self.refresh(Region(0, line, self.size.width, 1))
 
     # -- rendering ----------------------------------------------------------------------------
 

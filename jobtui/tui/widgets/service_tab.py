@@ -81,7 +81,7 @@ class ServiceTab(Vertical):
     ServiceTab > .status.-stale { background: $error 30%; }
     """
 
-    health: reactive[Health] = reactive(Health, init=False)
+    health: reactive[Health] = reactive(Health, init=False, repaint=False)
 
     class HealthChanged(Message):
         """The service's health changed (the tab label shows it)."""
@@ -125,6 +125,10 @@ class ServiceTab(Vertical):
         self._note = ""
         self._last_destructive = 0.0
         self._next_poll_in: float | None = None
+        self._status_text = ""
+        self._changed_at: datetime | None = None
+        """When a poll last brought a change: the status line shows it, so it stays still while
+        nothing changes (an idle terminal gets no writes)."""
         for action in service.actions:
             key = ACTION_KEYS[action]
             self._bindings.bind(key, f"act('{action.value}')", service.action_label(action))
@@ -146,7 +150,8 @@ class ServiceTab(Vertical):
             exit_on_error=False,
             description=f"poll {self.service.name}",
         )
-        self.set_interval(1.0, self._tick_status)
+        # The stale age ticks every second only while the service is failing.
+        self._status_timer = self.set_interval(1.0, self._tick_status, pause=True)
         # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
         self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
 
@@ -188,6 +193,8 @@ class ServiceTab(Vertical):
             self._note = outcome.note
         if outcome.health != self.health:
             self.health = outcome.health
+        if delta or first:
+            self._changed_at = outcome.health.last_success
         if delta and (delta.changed or delta.added):
             self.post_message(self.JobsChanged(self, delta.added + delta.changed, previous))
         self.query_one(JobDetail).show(table.cursor_job, others_changed=bool(delta))
@@ -204,8 +211,14 @@ class ServiceTab(Vertical):
         if fresh and not first:
             self.notify("\n".join(fresh), severity="warning", timeout=8)
 
-    def watch_health(self, health: Health) -> None:
-        self.post_message(self.HealthChanged(self, health))
+    def watch_health(self, old: Health, health: Health) -> None:
+        if health.ok:
+            self._status_timer.pause()
+        else:
+            self._status_timer.resume()
+        # Every poll makes a new Health; the tab label changes only when these do.
+        if (old.ok, old.error) != (health.ok, health.error):
+            self.post_message(self.HealthChanged(self, health))
 
     def _tick_status(self) -> None:
         if not self.health.ok:
@@ -222,7 +235,7 @@ class ServiceTab(Vertical):
         )
         every = f"every {self.interval:g}s"
         if health.ok:
-            when = health.last_success.strftime("%H:%M:%S") if health.last_success else "—"
+            when = self._changed_at.strftime("%H:%M:%S") if self._changed_at else "—"
             text = f"● live · {jobs} · updated {when} · {every}"
             if self._note:
                 text += f" · {self._note}"
@@ -233,7 +246,9 @@ class ServiceTab(Vertical):
             retry = f" · retrying in {self._next_poll_in:.0f}s" if self._next_poll_in else ""
             text = f"▲ {stale} · {health.error}{retry} · {jobs}"
             status.add_class("-stale")
-        status.update(text)
+        if text != self._status_text:
+            self._status_text = text
+            status.update(text)
 
     # -- selection --------------------------------------------------------------------------
 
