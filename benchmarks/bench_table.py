@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -225,19 +226,18 @@ def load_data_table(table: DataTable[str], jobs: list[Job]) -> None:
 
 async def time_load(jobs: list[Job], *, datatable: bool) -> float:
     seconds: list[float] = []
+    table: Widget
     if datatable:
-        table: Widget = data_table()
-        assert isinstance(table, DataTable)
+        theirs = table = data_table()
 
         async def body(run: _Run) -> None:
-            seconds.append(await run.time(lambda: load_data_table(table, jobs), jobs[0].id))
+            seconds.append(await run.time(partial(load_data_table, theirs, jobs), jobs[0].id))
 
     else:
-        table = job_table()
-        assert isinstance(table, JobTable)
+        ours = table = job_table()
 
         async def body(run: _Run) -> None:
-            seconds.append(await run.time(lambda: table.set_jobs(jobs), jobs[-1].id))
+            seconds.append(await run.time(partial(ours.set_jobs, jobs), jobs[-1].id))
 
     await in_app(table, body)
     return seconds[0]
@@ -354,12 +354,12 @@ async def bench_sort_filter(size: int, repeat: int, datatable: bool) -> list[Row
         await run.paint()
         for _ in range(repeat):
             for column in ("message", "state", "id", "queue", "created"):
-                sort_ms.append(await run.time(lambda c=column: table.sort_by(c)))
+                sort_ms.append(await run.time(partial(table.sort_by, column)))
             for text in prefixes(SUBSTRING_KEYS):
-                substring_ms.append(await run.time(lambda t=text: table.set_filter(t)))
+                substring_ms.append(await run.time(partial(table.set_filter, text)))
             substring_ms.append(await run.time(lambda: table.set_filter("")))
             for text in valid_regexes(REGEX_KEYS):
-                regex_ms.append(await run.time(lambda t=text: table.set_filter(t, regex=True)))
+                regex_ms.append(await run.time(partial(table.set_filter, text, regex=True)))
             regex_ms.append(await run.time(lambda: table.set_filter("", regex=True)))
 
     await in_app(table, body)
@@ -381,9 +381,9 @@ async def bench_sort_filter(size: int, repeat: int, datatable: bool) -> list[Row
             load_data_table(dt, jobs)
             await run.paint()
             for column in ("message", "state"):
-                ref_sort.append(await run.time(lambda c=column: dt.sort(c)))
+                ref_sort.append(await run.time(partial(dt.sort, column)))
             for text in prefixes(SUBSTRING_KEYS)[-2:]:
-                ref_filter.append(await run.time(lambda t=text: refill(t)))
+                ref_filter.append(await run.time(partial(refill, text)))
 
         await in_app(dt, ref_body)
 

@@ -116,14 +116,17 @@ class Pty:
         self.reads: list[tuple[float, int]] = []
         """(seconds since start, bytes) of each read."""
         base = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        size = struct.pack("HHHH", lines, columns, 0, 0)
         pid, fd = pty.fork()
         if pid == 0:
+            # Sized before the program starts, so its first frame has the final size.
+            fcntl.ioctl(0, termios.TIOCSWINSZ, size)
             if cwd:
                 os.chdir(cwd)
             os.execvpe(argv[0], list(argv), {**base, **(env or {})})
         self.pid = pid
         self.fd = fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
 
     @property
     def written(self) -> int:

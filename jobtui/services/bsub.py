@@ -562,8 +562,7 @@ class BsubClient:
         if limit is not None:
             params["limit"] = str(limit)
         response = await self._call("GET", "/v1/jobs", params=params)
-        answer: _JobListAnswer = self._parse(_LIST_ANSWER, response, "job list")
-        return answer.data
+        return parse_job_list(self.service, response.content)
 
     async def cancel(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""
@@ -621,6 +620,12 @@ class BsubClient:
         except httpx.HTTPError as error:
             raise transport_error(self.service, error) from None
         return dest
+
+
+def parse_job_list(service: str, content: bytes) -> JobList:
+    """The body of a `GET /v1/jobs` answer."""
+    answer: _JobListAnswer = parse_body(service, _LIST_ANSWER, content, "job list")
+    return answer.data
 
 
 def _segment(value: str) -> str:
