@@ -3,6 +3,7 @@ validation error. Every service keeps what the server sent whenever it can be re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,3 +50,35 @@ def parse_body(service: str, adapter: TypeAdapter[Any], content: bytes, what: st
         return adapter.validate_json(content)
     except ValidationError as error:
         raise BadPayloadError(service, f"unexpected {what}: {errors_line(error)}") from None
+
+
+class LazyRecord(Mapping[str, Any]):
+    """A wire record as a mapping, dumped from its model on first use (the detail pane's view).
+
+    A poll turns every record into a `Job`; dumping each one then would cost more than the rest of
+    the poll together, and only the job on screen is ever looked at.
+    """
+
+    __slots__ = ("_data", "_dump")
+
+    def __init__(self, dump: Callable[[], dict[str, Any]]) -> None:
+        self._dump: Callable[[], dict[str, Any]] | None = dump
+        self._data: dict[str, Any] = {}
+
+    def _record(self) -> dict[str, Any]:
+        if self._dump is not None:
+            self._data = self._dump()
+            self._dump = None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._record()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._record())
+
+    def __len__(self) -> int:
+        return len(self._record())
+
+    def __repr__(self) -> str:
+        return f"LazyRecord({self._record()!r})"

@@ -62,7 +62,7 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import parse_body
+from jobtui.services._wire import LazyRecord, parse_body
 from jobtui.services._wire import text as _text
 
 # -- states and types ---------------------------------------------------------------------------
@@ -1215,7 +1215,7 @@ class EcoTaxaService(Service):
             message=message,
             actions=frozenset(actions),
             extra={"owner": owner_text, "project": project_of(record.params)},
-            raw=record.wire(),
+            raw=LazyRecord(record.wire),
             revision="|".join((letter, record.updated_on or "", str(record.progress_pct), message)),
         )
 

@@ -58,8 +58,8 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import LazyRecord, parse_body
 from jobtui.services._wire import lenient_time as _lenient_time
-from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
 
 # -- enums --------------------------------------------------------------------------------------
@@ -1181,7 +1181,7 @@ class LeiaService(Service):
                 "model": record.model_id or "",
                 "documents": str(len(record.document_ids)),
             },
-            raw=record.wire(),
+            raw=LazyRecord(record.wire),
             revision="|".join([status, *(str(t) for t in times)]),
         )
 
