@@ -69,7 +69,7 @@ def new_job(url: str, token: str) -> tuple[str, str]:
 
 def run_transfer(quick: bool) -> list[Row]:
     size = 16 * MiB if quick else GiB
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 2
     with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
         folder = Path(tmp)
         source = folder / "upload.bin"

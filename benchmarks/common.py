@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import platform
 import pty
@@ -60,10 +61,16 @@ def at_least(value: float | None, limit: float) -> bool | None:
 
 
 def timed(func: Callable[[], object]) -> float:
-    """Seconds one call takes."""
-    start = time.perf_counter()
-    func()
-    return time.perf_counter() - start
+    """Seconds one call takes, with the garbage collector off (as `timeit` does), so that a
+    collection of what earlier benchmarks left behind is not charged to it."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        func()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
 
 
 def cpu_model() -> str:

@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 from urllib.parse import quote
@@ -51,7 +52,7 @@ from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import LazyRecord, parse_body
+from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import lenient_time as _lenient_time
 from jobtui.services._wire import text as _text
 
@@ -505,6 +506,7 @@ class BsubClient:
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._http = http or make_client(_root_url(url), verify=verify, timeout=timeout)
         self.transfer_timeout = transfer_timeout
+        self._lists: SameBody[Listing] = SameBody()
 
     def __repr__(self) -> str:
         return f"BsubClient({self.service!r}, {self.base_url!r})"
@@ -644,7 +646,7 @@ class BsubClient:
         if limit is not None:
             params["limit"] = str(limit)
         response = await self._call("GET", "/v1/jobs", params=params)
-        return parse_job_list(self.service, response.content)
+        return self._lists.parse(response.content, partial(parse_job_list, self.service))
 
     async def cancel(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""
@@ -818,6 +820,7 @@ class BsubService(Service):
         self.list_limit = max(1, list_limit)
         self._types: list[ProcessingType] | None = None
         self._max_limit: int | None = None
+        self._made: JobsOfRecords[JobRecord] = JobsOfRecords()
 
     def __repr__(self) -> str:
         return f"BsubService({self.name!r}, {self.client.base_url!r})"
@@ -843,7 +846,7 @@ class BsubService(Service):
                 records.update((record.id, record) for record in extra)
                 ordered = sorted(records.values(), key=_created_key, reverse=True)
                 records = {record.id: record for record in ordered}
-        jobs = [self.to_job(record) for record in records.values()]
+        jobs = self._made.jobs(records.values(), self.to_job)
         shown = total if total is not None and total > len(jobs) else None
         note = ""
         if self._types is None:
