@@ -7,13 +7,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from jobtui.core.errors import BadPayloadError
 from jobtui.core.models import Job
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+DEFERRED = ConfigDict(defer_build=True)
+"""For the adapters of lists of wire models: their schema is built at the first answer, not when
+the module is imported (which would delay the dashboard's first frame)."""
 
 
 def lenient_time(value: Any) -> Any:

@@ -141,7 +141,7 @@ WireTexts = Annotated[list[str], BeforeValidator(_texts)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class _JobFacts:

@@ -62,7 +62,7 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
+from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import text as _text
 
 # -- states and types ---------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class EcoTaxaJob(_Wire):
@@ -249,7 +249,7 @@ class EcoTaxaUser(_Wire):
 
 
 _JOB = TypeAdapter(EcoTaxaJob)
-_JOBS = TypeAdapter(list[EcoTaxaJob])
+_JOBS = TypeAdapter(list[EcoTaxaJob], config=DEFERRED)
 _USER = TypeAdapter(EcoTaxaUser)
 _TOKEN = TypeAdapter(str)
 

@@ -58,7 +58,7 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import LazyRecord, parse_body
+from jobtui.services._wire import DEFERRED, LazyRecord, parse_body
 from jobtui.services._wire import lenient_time as _lenient_time
 from jobtui.services._wire import text as _text
 
@@ -148,7 +148,7 @@ WireText = Annotated[str | None, BeforeValidator(_text)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class LeiaApplication(_Wire):
@@ -208,10 +208,10 @@ class LeiaJob(_Wire):
 
 
 _JOB = TypeAdapter(LeiaJob)
-_JOBS = TypeAdapter(list[LeiaJob])
+_JOBS = TypeAdapter(list[LeiaJob], config=DEFERRED)
 _LOGIN = TypeAdapter(LeiaLogin)
 _APPLICATION = TypeAdapter(LeiaApplication)
-_STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]])
+_STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]], config=DEFERRED)
 
 
 # -- filters ------------------------------------------------------------------------------------

@@ -694,8 +694,11 @@ class JobTable(ScrollView, can_focus=True):
         pattern: re.Pattern[str] | None = None
         needle = ""
         if text and regex:
+            # The searched text is lowercase already: a pattern without capitals needs no
+            # IGNORECASE, which would cost it the literal-prefix scan (three times slower).
+            flags = re.MULTILINE | (re.IGNORECASE if text != text.lower() else 0)
             try:
-                pattern = re.compile(text, re.IGNORECASE | re.MULTILINE)
+                pattern = re.compile(text, flags)
             except re.error as error:
                 raise InputError("filter", f"not a regular expression: {error}") from None
         elif text:
