@@ -683,15 +683,20 @@ class BsubClient:
                     raise ServiceError(
                         self.service, f"cannot write {dest}: {error.strerror or error}"
                     ) from None
-                done = 0
+                done = reported = 0
                 try:
                     if progress is not None:
                         progress(0, total)
-                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+                    # Chunks are written as they arrive (re-cutting them costs a copy of each
+                    # byte); progress is told about every DOWNLOAD_CHUNK bytes, and at the end.
+                    async for chunk in response.aiter_bytes():
                         part.write(chunk)
                         done += len(chunk)
-                        if progress is not None:
+                        if progress is not None and done - reported >= DOWNLOAD_CHUNK:
+                            reported = done
                             progress(done, total)
+                    if progress is not None and done != reported:
+                        progress(done, total)
                     part.commit(dest)
                 except OSError as error:
                     part.discard()
