@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -86,6 +88,24 @@ BENCHES: dict[str, Bench] = {
 """Every benchmark by name, in the order of the table."""
 
 
+def _isolated(name: str, quick: bool) -> list[Row]:
+    """Run one benchmark in a fresh interpreter, so that none inherits another's heap."""
+    with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+        out = Path(tmp) / "rows.json"
+        argv = [sys.executable, "-m", "benchmarks", "--here", "--only", name, "--json", str(out)]
+        done = subprocess.run(
+            [*argv, *(["--quick"] if quick else [])],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        print(f"ran {name}", file=sys.stderr, flush=True)
+        if not out.exists():
+            raise RuntimeError(f"{name} ended with exit code {done.returncode}")
+        rows = json.loads(out.read_text())["benchmarks"][name]["rows"]
+    return [Row(**row) for row in rows]
+
+
 def _number(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
@@ -128,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
     parser.add_argument("--only", help=f"comma-separated names ({','.join(BENCHES)})")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results.json")
+    parser.add_argument(
+        "--here",
+        action="store_true",
+        help="run in this process (by default each benchmark runs in a fresh one)",
+    )
     args = parser.parse_args(argv)
     names = list(BENCHES) if not args.only else [n.strip() for n in args.only.split(",")]
     unknown = [name for name in names if name not in BENCHES]
@@ -139,15 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": facts, "mode": mode, "benchmarks": {}}
     failed = False
     for name in names:
-        print(f"running {name}…", file=sys.stderr, flush=True)
+        if args.here:
+            print(f"running {name}…", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
-            bench_rows = BENCHES[name](args.quick)
+            bench_rows = BENCHES[name](args.quick) if args.here else _isolated(name, args.quick)
         except Exception as error:
             traceback.print_exc()
             failed = True
             bench_rows = [Row(name, "", None, None, "", "", False, note=f"error: {error}")]
         elapsed = time.perf_counter() - start
+        failed = failed or any(row.note.startswith("error:") for row in bench_rows)
         rows += bench_rows
         results["benchmarks"][name] = {
             "seconds": round(elapsed, 1),
@@ -157,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     results["table"] = text
     args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.json}", file=sys.stderr)
+    if not args.here:
+        print(f"\nwritten to {args.json}", file=sys.stderr)
     return 1 if failed else 0
 
 

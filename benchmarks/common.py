@@ -123,6 +123,8 @@ class Pty:
         self.reads: list[tuple[float, int]] = []
         """(seconds since start, bytes) of each read."""
         base = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        # A size inherited in the environment (test runners set one) would override the pty's.
+        base.update(COLUMNS=str(columns), LINES=str(lines))
         size = struct.pack("HHHH", lines, columns, 0, 0)
         pid, fd = pty.fork()
         if pid == 0:
