@@ -31,7 +31,8 @@ the job id, except the `sha256` type whose output is the real checksum of the up
 Options (`settings.options`): `token` (the API key), `max_upload` (bytes, default 64 MiB),
 `max_limit` (largest list `limit` honoured, default 100), `refuse_over_max` (answer a larger
 `limit` with 400 instead of serving `max_limit` jobs), `fail_rate` (share of jobs that fail,
-default 0.12), `arrivals` (seconds between new jobs, or True for 25), `upload_dir` (where uploads
+default 0.12), `output_size` (bytes of every binary output; default made up from the input size,
+at most 8 MiB), `arrivals` (seconds between new jobs, or True for 25), `upload_dir` (where uploads
 are stored; default a temporary directory removed when the process ends).
 """
 
@@ -399,6 +400,8 @@ class BsubState:
         self.max_limit = int(options.get("max_limit", DEFAULT_MAX_LIMIT))
         self.refuse_over_max = bool(options.get("refuse_over_max", False))
         self.fail_rate = float(options.get("fail_rate", DEFAULT_FAIL_RATE))
+        size = options.get("output_size")
+        self.fixed_output_size: int | None = None if size is None else max(0, int(size))
         self.types = CATALOGUE
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if options.get("upload_dir"):
@@ -691,6 +694,8 @@ class BsubState:
     def output_size(self, job: SimJob) -> int:
         """The size of a bytes output (text outputs are measured by making them)."""
         kind = KINDS_BY_TYPE.get(job.type, CATALOGUE[0])
+        if self.fixed_output_size is not None:
+            return max(len(kind.magic), self.fixed_output_size)
         rng = random.Random(f"bsub:{self.seed}:{job.id}:size")
         size = int(job.data_size * kind.output_ratio * rng.uniform(0.7, 1.3))
         return max(len(kind.magic) + 1024, min(size, 8 * MiB))

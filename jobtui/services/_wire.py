@@ -3,12 +3,21 @@ validation error. Every service keeps what the server sent whenever it can be re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from jobtui.core.errors import BadPayloadError
+from jobtui.core.models import Job
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFERRED = ConfigDict(defer_build=True)
+"""For the adapters of lists of wire models: their schema is built at the first answer, not when
+the module is imported (which would delay the dashboard's first frame)."""
 
 
 def lenient_time(value: Any) -> Any:
@@ -49,3 +58,78 @@ def parse_body(service: str, adapter: TypeAdapter[Any], content: bytes, what: st
         return adapter.validate_json(content)
     except ValidationError as error:
         raise BadPayloadError(service, f"unexpected {what}: {errors_line(error)}") from None
+
+
+class LazyRecord(Mapping[str, Any]):
+    """A wire record as a mapping, dumped from its model on first use (the detail pane's view).
+
+    A poll turns every record into a `Job`; dumping each one then would cost more than the rest of
+    the poll together, and only the job on screen is ever looked at.
+    """
+
+    __slots__ = ("_data", "_dump")
+
+    def __init__(self, dump: Callable[[], dict[str, Any]]) -> None:
+        self._dump: Callable[[], dict[str, Any]] | None = dump
+        self._data: dict[str, Any] = {}
+
+    def _record(self) -> dict[str, Any]:
+        if self._dump is not None:
+            self._data = self._dump()
+            self._dump = None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._record()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._record())
+
+    def __len__(self) -> int:
+        return len(self._record())
+
+    def __repr__(self) -> str:
+        return f"LazyRecord({self._record()!r})"
+
+
+class SameBody(Generic[T]):
+    """The parse of the last answers, so that an answer identical to an earlier one (a poll of a
+    service where nothing changed) is not parsed again. Holds at most `limit` bytes of bodies."""
+
+    def __init__(self, limit: int = 8 << 20) -> None:
+        self._parsed: dict[bytes, T] = {}
+        self._limit = limit
+
+    def parse(self, content: bytes, parse: Callable[[bytes], T]) -> T:
+        hit = self._parsed.get(content)
+        if hit is not None:
+            return hit
+        value = parse(content)
+        if len(content) <= self._limit:
+            size = sum(map(len, self._parsed))
+            while self._parsed and size + len(content) > self._limit:
+                size -= len(oldest := next(iter(self._parsed)))
+                del self._parsed[oldest]
+            self._parsed[content] = value
+        return value
+
+
+class JobsOfRecords(Generic[R]):
+    """Jobs made from wire records, reused while a record is the very same object (which
+    `SameBody` hands out again for an unchanged answer): the poll then costs no conversion, and
+    the unchanged jobs are the same objects, which is the cheapest case of `diff_jobs`."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[R, Job]] = {}
+
+    def jobs(self, records: Iterable[R], to_job: Callable[[R], Job]) -> list[Job]:
+        before = self._made
+        made: dict[int, tuple[R, Job]] = {}
+        jobs: list[Job] = []
+        for record in records:
+            entry = before.get(id(record))
+            job = entry[1] if entry is not None and entry[0] is record else to_job(record)
+            made[id(record)] = (record, job)
+            jobs.append(job)
+        self._made = made
+        return jobs

@@ -31,13 +31,16 @@ import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
+import msgspec
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
 from jobtui.core.errors import (
@@ -49,8 +52,8 @@ from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import lenient_time as _lenient_time
-from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
 
 if TYPE_CHECKING:
@@ -138,27 +141,18 @@ WireTexts = Annotated[list[str], BeforeValidator(_texts)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
-class BsubJob(_Wire):
-    """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
-    is any text (unknown states are not an error)."""
+class _JobFacts:
+    """What a job record tells beyond its fields, for either parser's record."""
 
-    id: Annotated[str, BeforeValidator(_text)]
-    status: WireText = None
-    type: WireText = None
-    user_id: WireText = None
-    upload_token: SecretStr | None = None
-    """Present only while the job is `created`; kept masked."""
-    data_size: WireSize = None
-    claimed_by: WireText = None
-    error_code: WireText = None
-    error_message: WireText = None
-    created_at: WireTime = None
-    updated_at: WireTime = None
-    claimed_at: WireTime = None
-    finished_at: WireTime = None
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        status: str | None
+        error_code: str | None
+        claimed_at: datetime | None
 
     @property
     def status_text(self) -> str:
@@ -176,6 +170,26 @@ class BsubJob(_Wire):
     def started(self) -> bool:
         """A worker has had the job: it has a log."""
         return self.status_text in STARTED_STATUSES or self.claimed_at is not None
+
+
+class BsubJob(_Wire, _JobFacts):
+    """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
+    is any text (unknown states are not an error)."""
+
+    id: Annotated[str, BeforeValidator(_text)]
+    status: WireText = None
+    type: WireText = None
+    user_id: WireText = None
+    upload_token: SecretStr | None = None
+    """Present only while the job is `created`; kept masked."""
+    data_size: WireSize = None
+    claimed_by: WireText = None
+    error_code: WireText = None
+    error_message: WireText = None
+    created_at: WireTime = None
+    updated_at: WireTime = None
+    claimed_at: WireTime = None
+    finished_at: WireTime = None
 
     def wire(self) -> dict[str, Any]:
         """The record as received (the upload token masked)."""
@@ -257,6 +271,75 @@ class _ErrorBody(_Wire):
     error: WireText = None
 
 
+UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class FastBsubJob(msgspec.Struct, _JobFacts, forbid_unknown_fields=True):
+    """A job record exactly as the published API describes it (every field present, nothing else,
+    times with their zone), decoded without running Python per field. Any other record makes
+    the whole list go through the tolerant `BsubJob` instead."""
+
+    id: str
+    status: str | None
+    type: str | None
+    user_id: str | None
+    data_size: int | None
+    claimed_by: str | None
+    error_code: str | None
+    error_message: str | None
+    created_at: UtcTime | None
+    updated_at: UtcTime | None
+    claimed_at: UtcTime | None
+    finished_at: UtcTime | None
+    upload_token: SecretStr | msgspec.UnsetType | None = msgspec.UNSET
+    """Present only while the job is `created`; kept masked."""
+
+    def __repr__(self) -> str:
+        return f"FastBsubJob(id={self.id!r}, status={self.status!r})"
+
+    def wire(self) -> dict[str, Any]:
+        """The record as received (the upload token masked), as `BsubJob.wire` gives it."""
+        record: dict[str, Any] = {}
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value is msgspec.UNSET:
+                continue
+            if isinstance(value, datetime):
+                value = value.isoformat().replace("+00:00", "Z")
+            elif isinstance(value, SecretStr):
+                value = str(value)
+            record[name] = value
+        return record
+
+
+class _FastList(msgspec.Struct, forbid_unknown_fields=True):
+    jobs: list[FastBsubJob]
+    total: int | None
+
+
+class _FastListAnswer(msgspec.Struct, forbid_unknown_fields=True):
+    success: bool
+    data: _FastList
+
+
+JobRecord = BsubJob | FastBsubJob
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One `GET /v1/jobs` answer: newest first, `total` counted before the limit."""
+
+    jobs: list[JobRecord]
+    total: int | None
+
+
+def _secret(kind: type, value: Any) -> Any:
+    if kind is SecretStr and isinstance(value, str):
+        return SecretStr(value)
+    raise NotImplementedError
+
+
+_FAST_LIST = msgspec.json.Decoder(_FastListAnswer, dec_hook=_secret)
 _TYPES = TypeAdapter(_Types)
 _VERSION = TypeAdapter(BsubVersion)
 _JOB_ANSWER = TypeAdapter(_JobAnswer)
@@ -423,6 +506,7 @@ class BsubClient:
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._http = http or make_client(_root_url(url), verify=verify, timeout=timeout)
         self.transfer_timeout = transfer_timeout
+        self._lists: SameBody[Listing] = SameBody()
 
     def __repr__(self) -> str:
         return f"BsubClient({self.service!r}, {self.base_url!r})"
@@ -554,7 +638,7 @@ class BsubClient:
         answer: _JobAnswer = self._parse(_JOB_ANSWER, response, "job")
         return answer.data
 
-    async def list_jobs(self, status: str | None = None, limit: int | None = None) -> JobList:
+    async def list_jobs(self, status: str | None = None, limit: int | None = None) -> Listing:
         """`GET /v1/jobs`: newest first, at most `limit` (the server's default is 20)."""
         params: dict[str, str] = {}
         if status:
@@ -562,8 +646,7 @@ class BsubClient:
         if limit is not None:
             params["limit"] = str(limit)
         response = await self._call("GET", "/v1/jobs", params=params)
-        answer: _JobListAnswer = self._parse(_LIST_ANSWER, response, "job list")
-        return answer.data
+        return self._lists.parse(response.content, partial(parse_job_list, self.service))
 
     async def cancel(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""
@@ -600,15 +683,20 @@ class BsubClient:
                     raise ServiceError(
                         self.service, f"cannot write {dest}: {error.strerror or error}"
                     ) from None
-                done = 0
+                done = reported = 0
                 try:
                     if progress is not None:
                         progress(0, total)
-                    async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+                    # Chunks are written as they arrive (re-cutting them costs a copy of each
+                    # byte); progress is told about every DOWNLOAD_CHUNK bytes, and at the end.
+                    async for chunk in response.aiter_bytes():
                         part.write(chunk)
                         done += len(chunk)
-                        if progress is not None:
+                        if progress is not None and done - reported >= DOWNLOAD_CHUNK:
+                            reported = done
                             progress(done, total)
+                    if progress is not None and done != reported:
+                        progress(done, total)
                     part.commit(dest)
                 except OSError as error:
                     part.discard()
@@ -621,6 +709,17 @@ class BsubClient:
         except httpx.HTTPError as error:
             raise transport_error(self.service, error) from None
         return dest
+
+
+def parse_job_list(service: str, content: bytes) -> Listing:
+    """The body of a `GET /v1/jobs` answer: decoded straight into `FastBsubJob`s when it is
+    exactly as published, else read leniently (unknown fields kept, odd values tolerated)."""
+    try:
+        fast = _FAST_LIST.decode(content)
+    except msgspec.MsgspecError:
+        answer: _JobListAnswer = parse_body(service, _LIST_ANSWER, content, "job list")
+        return Listing(list(answer.data.jobs), answer.data.total)
+    return Listing(list(fast.data.jobs), fast.data.total)
 
 
 def _segment(value: str) -> str:
@@ -644,7 +743,7 @@ _PHRASES = {
 }
 
 
-def message_of(record: BsubJob) -> str:
+def message_of(record: JobRecord) -> str:
     """A short line for the table: the error when the job failed, else what it is doing."""
     status = record.status_text
     if record.cancelled:
@@ -665,7 +764,7 @@ def message_of(record: BsubJob) -> str:
     return f"state {status!r}" if status else "no state"
 
 
-def actions_of(record: BsubJob) -> frozenset[Action]:
+def actions_of(record: JobRecord) -> frozenset[Action]:
     """What may be done with a job now (the server's rules): submit a loaded job; cancel anything
     that has not ended; delete what has ended; read the log once a worker had it; save the output of
     a finished job."""
@@ -684,7 +783,7 @@ def actions_of(record: BsubJob) -> frozenset[Action]:
     return frozenset(allowed)
 
 
-def _created_key(record: BsubJob) -> datetime:
+def _created_key(record: JobRecord) -> datetime:
     return record.created_at or datetime.min.replace(tzinfo=UTC)
 
 
@@ -726,6 +825,7 @@ class BsubService(Service):
         self.list_limit = max(1, list_limit)
         self._types: list[ProcessingType] | None = None
         self._max_limit: int | None = None
+        self._made: JobsOfRecords[JobRecord] = JobsOfRecords()
 
     def __repr__(self) -> str:
         return f"BsubService({self.name!r}, {self.client.base_url!r})"
@@ -751,7 +851,7 @@ class BsubService(Service):
                 records.update((record.id, record) for record in extra)
                 ordered = sorted(records.values(), key=_created_key, reverse=True)
                 records = {record.id: record for record in ordered}
-        jobs = [self.to_job(record) for record in records.values()]
+        jobs = self._made.jobs(records.values(), self.to_job)
         shown = total if total is not None and total > len(jobs) else None
         note = ""
         if self._types is None:
@@ -761,7 +861,7 @@ class BsubService(Service):
                 note = f"processing types not available: {error.message}"
         return PollResult(jobs, shown, note)
 
-    async def _list(self, status: str | None) -> JobList:
+    async def _list(self, status: str | None) -> Listing:
         limit = (
             self.list_limit if self._max_limit is None else min(self.list_limit, self._max_limit)
         )
@@ -773,7 +873,7 @@ class BsubService(Service):
         self._max_limit = SPEC_MAX_LIMIT
         return await self.client.list_jobs(status=status, limit=SPEC_MAX_LIMIT)
 
-    def to_job(self, record: BsubJob) -> Job:
+    def to_job(self, record: JobRecord) -> Job:
         status = record.status_text
         return Job(
             service=self.name,
@@ -791,7 +891,7 @@ class BsubService(Service):
                 "size": human_size(record.data_size) if record.data_size else "",
                 "worker": record.claimed_by or "",
             },
-            raw=record.wire(),
+            raw=LazyRecord(record.wire),
             revision="|".join(
                 (
                     record.updated_at.isoformat() if record.updated_at else "",

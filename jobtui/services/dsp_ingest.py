@@ -80,7 +80,7 @@ from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import parse_body
+from jobtui.services._wire import DEFERRED, parse_body
 from jobtui.services._wire import text as _text
 
 # -- name rules ---------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ WireText = Annotated[str, BeforeValidator(_text)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class ProjectResponse(_Wire):
@@ -303,7 +303,7 @@ class _ServerErrorBody(_Wire):
 
 
 _PROJECT = TypeAdapter(ProjectResponse)
-_PROJECTS = TypeAdapter(list[ProjectResponse])
+_PROJECTS = TypeAdapter(list[ProjectResponse], config=DEFERRED)
 _INFO = TypeAdapter(InfoResponse)
 _HEALTH = TypeAdapter(HealthResponse)
 _BAD_REQUEST = TypeAdapter(_BadRequestBody)

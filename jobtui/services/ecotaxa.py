@@ -62,7 +62,7 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
-from jobtui.services._wire import parse_body
+from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import text as _text
 
 # -- states and types ---------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class EcoTaxaJob(_Wire):
@@ -249,7 +249,7 @@ class EcoTaxaUser(_Wire):
 
 
 _JOB = TypeAdapter(EcoTaxaJob)
-_JOBS = TypeAdapter(list[EcoTaxaJob])
+_JOBS = TypeAdapter(list[EcoTaxaJob], config=DEFERRED)
 _USER = TypeAdapter(EcoTaxaUser)
 _TOKEN = TypeAdapter(str)
 
@@ -398,6 +398,7 @@ class EcoTaxaClient:
         self._http = http or make_client(url, verify=verify, timeout=timeout)
         self.transfer_timeout = transfer_timeout
         self._login_lock = asyncio.Lock()
+        self._lists: SameBody[list[EcoTaxaJob]] = SameBody()
         self.requests: Counter[str] = Counter()
         self.logins = 0
 
@@ -593,7 +594,10 @@ class EcoTaxaClient:
         response = await self._call(
             "list_jobs", "GET", "/jobs/", params=params, context={"for_admin": for_admin}
         )
-        jobs: list[EcoTaxaJob] = self._parse(_JOBS, response, "job list")
+        parsed = self._lists.parse(
+            response.content, lambda content: self._parse(_JOBS, response, "job list")
+        )
+        jobs: list[EcoTaxaJob] = list(parsed)
         if job_type or job_status:
             jobs = [
                 job
@@ -1083,6 +1087,7 @@ class EcoTaxaService(Service):
         self.confirm_polls = max(1, confirm_polls)
         self.me: EcoTaxaUser | None = None
         self._asked_me = False
+        self._made: JobsOfRecords[EcoTaxaJob] = JobsOfRecords()
         self._records: dict[str, EcoTaxaJob] = {}
         self._jobs: dict[str, Job] = {}
         self._expect: dict[str, Expectation] = {}
@@ -1141,7 +1146,7 @@ class EcoTaxaService(Service):
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
             notes.insert(0, "all users' jobs")
-        jobs = [self.to_job(job) for job in records]
+        jobs = self._made.jobs(records, self.to_job)
         self._jobs = {job.id: job for job in jobs}
         return PollResult(jobs, note="; ".join(notes))
 
@@ -1215,7 +1220,7 @@ class EcoTaxaService(Service):
             message=message,
             actions=frozenset(actions),
             extra={"owner": owner_text, "project": project_of(record.params)},
-            raw=record.wire(),
+            raw=LazyRecord(record.wire),
             revision="|".join((letter, record.updated_on or "", str(record.progress_pct), message)),
         )
 

@@ -58,8 +58,8 @@ from jobtui.core.errors import (
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import lenient_time as _lenient_time
-from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
 
 # -- enums --------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ WireText = Annotated[str | None, BeforeValidator(_text)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class LeiaApplication(_Wire):
@@ -208,10 +208,10 @@ class LeiaJob(_Wire):
 
 
 _JOB = TypeAdapter(LeiaJob)
-_JOBS = TypeAdapter(list[LeiaJob])
+_JOBS = TypeAdapter(list[LeiaJob], config=DEFERRED)
 _LOGIN = TypeAdapter(LeiaLogin)
 _APPLICATION = TypeAdapter(LeiaApplication)
-_STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]])
+_STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]], config=DEFERRED)
 
 
 # -- filters ------------------------------------------------------------------------------------
@@ -640,6 +640,7 @@ class LeiaClient:
         self.service = service
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self._http = http or make_client(url, verify=verify, timeout=timeout)
+        self._pages: SameBody[list[LeiaJob]] = SameBody()
         self._token: SecretStr | None = None
         self._login_lock = asyncio.Lock()
         self._login_get = False
@@ -801,7 +802,10 @@ class LeiaClient:
             if response.content.strip() and not _NO_JOBS.search(_reason(response)):
                 raise self._error(response)  # not the empty-list answer: a wrong URL, say
             return JobPage([], offset, None if offset else 0)
-        jobs: list[LeiaJob] = self._parse(_JOBS, response, "job list")
+        parsed = self._pages.parse(
+            response.content, lambda content: self._parse(_JOBS, response, "job list")
+        )
+        jobs: list[LeiaJob] = list(parsed)
         return JobPage(jobs, offset, parse_content_range(response.headers.get("Content-Range")))
 
     async def list_all_jobs(
@@ -1015,6 +1019,7 @@ class LeiaService(Service):
         self.page_size = max(1, page_size)
         self._filters = filters or LeiaFilters()
         self._records: dict[str, LeiaJob] = {}
+        self._made: JobsOfRecords[LeiaJob] = JobsOfRecords()
         self._jobs: dict[str, Job] = {}
         self._cycle = 0
         self._needs_full = True
@@ -1066,7 +1071,7 @@ class LeiaService(Service):
                 self._filters, page_size=self.page_size
             )
             self._records = {job.id: job for job in records}
-            self._jobs = {job.id: self.to_job(job) for job in records}
+            self._jobs = {job.id: job for job in self._made.jobs(records, self.to_job)}
             self._total = total
             self._needs_full = False
             self._cycle = 0
@@ -1181,7 +1186,7 @@ class LeiaService(Service):
                 "model": record.model_id or "",
                 "documents": str(len(record.document_ids)),
             },
-            raw=record.wire(),
+            raw=LazyRecord(record.wire),
             revision="|".join([status, *(str(t) for t in times)]),
         )
 

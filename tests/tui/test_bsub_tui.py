@@ -138,7 +138,7 @@ async def test_rows_are_the_emulators_jobs_newest_first(emulator: EmulatorFactor
         assert bsub.shown(cancelled.id).state is JobState.CANCELLED
         assert bsub.shown(cancelled.id).raw_state == "failed"
         assert bsub.cursor_on(bsub.state.order[-1].id)  # the newest, on the first row
-        assert status_line(bsub).startswith("● live · 40 jobs · updated 0s ago · every 60s")
+        assert status_line(bsub).startswith("● live · 40 jobs · updated just now · every 60s")
 
 
 async def test_states_change_when_time_moves_and_r_polls(emulator: EmulatorFactory) -> None:

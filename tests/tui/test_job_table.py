@@ -461,6 +461,10 @@ async def test_filters_keep_the_cursor_job_when_it_still_matches() -> None:
 
         table.set_filter(r"^(gamma|delta)$", regex=True)
         assert table.row_ids() == ["job-0002", "job-0004"]
+        table.set_filter(r"^(GAMMA|Delta)$", regex=True)  # capitals: case is still ignored
+        assert table.row_ids() == ["job-0002", "job-0004"]
+        table.set_filter(r"^\D+ beta$", regex=True)  # an escape in capitals keeps its meaning
+        assert table.row_ids() == ["job-0001"]
 
         table.set_filter("alpha", invert=True)
         assert table.row_ids() == ["job-0002", "job-0004"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from jobtui.core.polling import INTERVAL_STEPS
+from jobtui.tui.widgets.service_tab import FRESH_SECONDS
 from tests.conftest import EmulatorFactory
 from tests.tui.live_support import live_app, running_job
 
@@ -14,13 +15,18 @@ async def test_the_status_line_shows_the_interval_and_the_age_which_ticks(
     emulator: EmulatorFactory,
 ) -> None:
     async with live_app(emulator, refresh=60.0) as live:
-        assert live.status() == "● live · 20 jobs · updated 0s ago · every 60s"
-        live.clock.advance(42)
+        assert live.status() == "● live · 20 jobs · updated just now · every 60s"
+        live.clock.advance(FRESH_SECONDS - 0.5)  # fresh data keeps the line still
+        await live.pilot.pause(1.1)
+        assert "updated just now" in live.status()
+        live.clock.advance(0.5)
+        await live.until(lambda: "updated 5s ago" in live.status(), "the age to count")
+        live.clock.advance(42 - FRESH_SECONDS)
         await live.until(lambda: "updated 42s ago" in live.status(), "the age to tick")
         live.clock.advance(60)
         await live.until(lambda: "updated 1m42s ago" in live.status(), "minutes")
         await live.poll()
-        await live.until(lambda: "updated 0s ago" in live.status(), "a fresh age")
+        await live.until(lambda: "updated just now" in live.status(), "a fresh age")
 
 
 async def test_a_hidden_tab_does_not_repaint_its_status_line(emulator: EmulatorFactory) -> None:

@@ -90,6 +90,16 @@ def relative_age(seconds: float) -> str:
     return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
 
 
+FRESH_SECONDS = 5.0
+"""Data younger than this reads "just now": a tab polled every few seconds keeps a still status
+line (an idle terminal gets no writes); older data counts up by the second."""
+
+
+def data_age(seconds: float) -> str:
+    """How old the shown data is, for the status line ("just now", "12s ago", "3m05s ago")."""
+    return "just now" if seconds < FRESH_SECONDS else f"{relative_age(seconds)} ago"
+
+
 class ServiceTab(Vertical):
     """Everything about one service. Keys are bound per service, for the actions it offers.
 
@@ -191,7 +201,7 @@ class ServiceTab(Vertical):
         self._note = ""
         self._last_destructive = 0.0
         self._status_text = ""
-        self._history_width = 0
+        self._history_text = ""
         self._cursor_id: str | None = None
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
@@ -214,6 +224,7 @@ class ServiceTab(Vertical):
             exit_on_error=False,
             description=f"poll {self.service.name}",
         )
+        # Ages tick once a second on the tab shown, and repaint only when their text changes.
         self.set_interval(1.0, self._tick_status)
         # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
         self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
@@ -305,7 +316,7 @@ class ServiceTab(Vertical):
     def on_show(self) -> None:
         """The tab became visible: catch up on what was not painted while hidden."""
         self._update_status()
-        self._repaint(self.query_one(HistoryBar))
+        self._repaint(self.query_one(HistoryBar), force=True)
         # Showing the tab shows the job under the cursor (as it is now), if the tab stays shown
         # a moment: while tabs switch, Textual may show the one being left once more.
         job = self.cursor_job
@@ -324,12 +335,14 @@ class ServiceTab(Vertical):
         self._status_text = ""
         self._update_status()
 
-    def _repaint(self, bar: HistoryBar) -> None:
-        """Repaint the sparklines if on screen; lay out again only when their width changed."""
+    def _repaint(self, bar: HistoryBar, *, force: bool = False) -> None:
+        """Repaint the sparklines if on screen and their text changed (a steady series looks the
+        same after a new sample); lay out again only when their width changed."""
         if self.is_on_screen:
-            width = bar.text().cell_len
-            bar.refresh(layout=width != self._history_width)
-            self._history_width = width
+            text = bar.text().plain
+            if force or text != self._history_text:
+                bar.refresh(layout=len(text) != len(self._history_text))
+                self._history_text = text
 
     def status_text(self) -> str:
         """The status line: health, job count, the data's age, the interval, pause and notes."""
@@ -351,7 +364,7 @@ class ServiceTab(Vertical):
             parts.append(jobs)
             if health.last_success is not None:
                 age = max(0.0, (now - health.last_success).total_seconds())
-                parts.append(f"updated {relative_age(age)} ago")
+                parts.append(f"updated {data_age(age)}")
             parts.append(every)
             if self._note:
                 parts.append(self._note)

@@ -1,0 +1,117 @@
+"""Start-up: the headless commands (wall time of the installed `jobtui` script, whether Textual got
+imported), and the dashboard's first frame in a real pseudo-terminal.
+
+The headless commands are `--help`, `--version`, `config check`, `config init` and `--help` of every
+other subcommand; the reference is the bare interpreter (`python -c pass`), the floor of any Python
+command. "First frame" is the time from starting `jobtui --config` until the terminal shows the
+whole first screen (tab bar, table header, footer); htop's first full screen is the reference.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.common import JOBTUI, Emulators, Pty, Row, at_most, median, process_cpu_seconds
+
+FIXED: tuple[tuple[str, ...], ...] = (("--help",), ("--version",))
+
+
+def subcommands() -> list[str]:
+    """The names of jobtui's subcommands (read from its parser, so new ones are measured too)."""
+    import argparse
+
+    from jobtui.__main__ import build_parser
+
+    names: list[str] = []
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            names += list(action.choices)
+    return names
+
+
+def wall(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    return time.perf_counter() - start
+
+
+def imports_textual(argv: Sequence[str]) -> bool:
+    """Whether the command imports Textual (from `python -X importtime`'s report)."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    return any(line.rsplit("|", 1)[-1].strip() == "textual" for line in done.stderr.splitlines())
+
+
+def first_frame(argv: Sequence[str], marks: Sequence[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process) until the screen shows every mark."""
+    term = Pty(argv)
+    try:
+        seconds = term.wait_for(lambda text: all(mark in text for mark in marks), timeout=30)
+        return seconds, process_cpu_seconds(term.pid)
+    finally:
+        term.close()
+
+
+def run_startup(quick: bool) -> list[Row]:
+    repeat = 2 if quick else 10
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+        config = Path(tmp) / "config.toml"
+        commands: list[tuple[str, ...]] = [*FIXED]
+        commands.append(("config", "check", str(config)))
+        commands.append(("config", "init", "--force", str(Path(tmp) / "init.toml")))
+        commands += [(name, "--help") for name in subcommands() if name != "config"]
+        floor = median([wall([sys.executable, "-c", "pass"]) for _ in range(repeat)])
+        with Emulators(["bsub"], jobs=40, config=config):
+            for command in commands:
+                argv = [JOBTUI, *command]
+                seconds = [wall(argv) for _ in range(repeat)]
+                textual = imports_textual(argv)
+                value = median(seconds) * 1000
+                shown = " ".join(c if not c.startswith("/") else Path(c).name for c in command)
+                rows.append(
+                    Row(
+                        figure=f"jobtui {shown}",
+                        unit="ms",
+                        jobtui=value,
+                        reference=floor * 1000,
+                        reference_name="python -c pass",
+                        target="<= 150 ms, no Textual",
+                        passed=value <= 150 and not textual,
+                        note="imports Textual" if textual else "",
+                        runs=repeat,
+                        samples=[s * 1000 for s in seconds],
+                    )
+                )
+            marks = ("bsub.io", "ID", "Quit")
+            runs = [first_frame([JOBTUI, "--config", str(config)], marks) for _ in range(repeat)]
+    frames = [wall for wall, _ in runs]
+    cpu = median([cpu for _, cpu in runs]) * 1000
+    htop = shutil.which("htop")
+    reference = None
+    if htop is not None:
+        reference = median([first_frame([htop], ("PID", "F10"))[0] for _ in range(repeat)]) * 1000
+    value = median(frames) * 1000
+    rows.append(
+        Row(
+            figure="dashboard to first frame (pty)",
+            unit="ms",
+            jobtui=value,
+            reference=reference,
+            reference_name="htop",
+            target="<= 600 ms",
+            passed=at_most(value, 600),
+            note=f"CPU {cpu:.0f} ms"
+            + ("" if htop else "; htop is not installed: apt-get install htop"),
+            runs=repeat,
+            samples=[s * 1000 for s in frames],
+        )
+    )
+    return rows

@@ -1,0 +1,208 @@
+"""The mechanisms that keep jobtui cheap at scale and quiet when idle (the benchmarks time them).
+
+Two bsub.io tabs run on frozen emulators over loopback HTTP. Nothing here is timed: each test
+counts work (rows rendered, deltas applied, frames sent to the terminal) that a broken mechanism
+would multiply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from rich.console import RenderableType
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import TabbedContent
+
+from jobtui.core.models import Job, JobsDelta, JobState
+from jobtui.emulators.base import DEMO_EPOCH
+from jobtui.emulators.bsub import BsubState
+from jobtui.services.bsub import BsubService
+from jobtui.tui.app import JobtuiApp
+from jobtui.tui.messages import Polled
+from jobtui.tui.widgets.history import SPARK_WIDTH
+from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.service_tab import ServiceTab
+from tests.conftest import EmulatorFactory
+from tests.services.bsub_support import seeded, start, token_of
+
+NOW = DEMO_EPOCH + timedelta(minutes=5)
+SIZE = (160, 48)
+
+
+@dataclass
+class Two:
+    """Two bsub.io tabs: the first is shown, the second hidden."""
+
+    app: JobtuiApp
+    pilot: Pilot[int]
+    states: tuple[BsubState, BsubState]
+
+    def tab(self, index: int) -> ServiceTab:
+        return self.app.screen.query_one(f"#tab-{index}", ServiceTab)
+
+    def table(self, index: int) -> JobTable:
+        return self.tab(index).query_one(JobTable)
+
+    async def until(self, predicate: Callable[[], bool], what: str, pauses: int = 2000) -> None:
+        for _ in range(pauses):
+            if predicate():
+                return
+            await self.pilot.pause(0.005)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+@asynccontextmanager
+async def two_tabs(emulator: EmulatorFactory, refresh: float = 60.0) -> AsyncIterator[Two]:
+    shown, shown_state = start(emulator, jobs=60)
+    hidden, hidden_state = start(emulator, jobs=60, seed=2)
+    services = [
+        BsubService("shown", shown.url, token_of(shown)),
+        BsubService("hidden", hidden.url, token_of(hidden)),
+    ]
+    app = JobtuiApp(services, refresh=refresh, clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        two = Two(app, pilot, (shown_state, hidden_state))
+        await two.until(
+            lambda: two.table(0).row_count > 0 and two.table(1).row_count > 0, "the first polls"
+        )
+        # All jobs comes first with two services: show the first service's tab (again if the
+        # dashboard's start-up focus brings All jobs back once).
+        tabs = app.screen.query_one(TabbedContent)
+        for _ in range(3):
+            tabs.active = "service-0"
+            await two.until(lambda: two.table(0).is_on_screen, "the first service's tab")
+            await pilot.pause(0.05)
+            if tabs.active == "service-0":
+                break
+        yield two
+
+
+def count_calls(obj: Any, name: str) -> list[Any]:
+    """Record every call of `obj.name` (its first argument) while still running it."""
+    calls: list[Any] = []
+    original = getattr(obj, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0] if args else None)
+        return original(*args, **kwargs)
+
+    setattr(obj, name, counting)
+    return calls
+
+
+def count_frames(app: JobtuiApp) -> list[RenderableType]:
+    """Record every screen update the app hands to its driver (the terminal)."""
+    frames: list[RenderableType] = []
+    original = app._display
+
+    def display(screen: Screen[Any], renderable: RenderableType | None) -> None:
+        if renderable is not None:
+            frames.append(renderable)
+        original(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    return frames
+
+
+async def settle(two: Two, frames: list[RenderableType]) -> None:
+    """Let the start-up finish: wait for a tenth of a second without a frame."""
+    for _ in range(100):
+        count = len(frames)
+        await two.pilot.pause(0.1)
+        if len(frames) == count:
+            return
+    raise AssertionError("the screen never settled")
+
+
+def cancel_one(state: BsubState) -> str:
+    with state.lock:
+        job = seeded(state, "loaded")
+        state.cancel(job)
+        return job.id
+
+
+async def test_a_hidden_tab_keeps_polling_but_renders_nothing(emulator: EmulatorFactory) -> None:
+    async with two_tabs(emulator) as two:
+        hidden, shown = two.table(1), two.table(0)
+        hidden_lines = count_calls(hidden, "render_line")
+        shown_lines = count_calls(shown, "render_line")
+        for index, table in ((1, hidden), (0, shown)):
+            job_id = cancel_one(two.states[index])
+            two.tab(index).poll_now()
+
+            def cancelled(table: JobTable = table, job_id: str = job_id) -> bool:
+                job = table.get_job(job_id)
+                return job is not None and job.state is JobState.CANCELLED
+
+            await two.until(cancelled, f"the cancel on tab {index}")
+            await two.pilot.pause()
+        assert shown_lines, "the shown tab rendered its change (the counting works)"
+        assert hidden_lines == []
+
+
+async def test_a_newer_poll_replaces_a_queued_older_one(emulator: EmulatorFactory) -> None:
+    async with two_tabs(emulator) as two:
+        tab, table = two.tab(0), two.table(0)
+        first = cancel_one(two.states[0])
+        older = await tab.monitor.poll_once()
+        second = cancel_one(two.states[0])
+        newer = await tab.monitor.poll_once()
+        applied = count_calls(table, "apply")
+        tab.post_message(Polled(older))
+        tab.post_message(Polled(newer))
+        await two.until(lambda: bool(applied), "the poll applied")
+        await two.pilot.pause()
+        assert len(applied) == 1, "the older outcome was handled instead of being replaced"
+        delta: JobsDelta = applied[0]
+        assert {job.id for job in delta.changed} == {first, second}
+        assert all(table.get_job(i).state is JobState.CANCELLED for i in (first, second))  # type: ignore[union-attr]
+
+
+async def test_an_idle_dashboard_sends_no_frames(emulator: EmulatorFactory) -> None:
+    async with two_tabs(emulator, refresh=0.2) as two:
+        frames = count_frames(two.app)
+        # The sparklines grow until they hold SPARK_WIDTH samples; a full steady one stays still.
+        await two.until(
+            lambda: all(len(two.tab(i).history.samples) > SPARK_WIDTH for i in (0, 1)),
+            "full sparklines",
+        )
+        await settle(two, frames)
+        frames.clear()
+        polls = [two.tab(i).health.polls for i in (0, 1)]
+        await two.until(
+            lambda: all(two.tab(i).health.polls >= polls[i] + 4 for i in (0, 1)), "more polls"
+        )
+        await two.pilot.pause()
+        assert frames == [], "polls that changed nothing sent frames"
+        for index in (0, 1):
+            two.table(index).refresh_ages()  # what the tab's slow timer does
+        await two.pilot.pause()
+        assert frames == [], "ages that did not change were repainted"
+        # The counting sees a real change: a cancelled job repaints its row.
+        cancel_one(two.states[0])
+        await two.until(lambda: bool(frames), "a frame after a change")
+
+
+async def test_a_small_delta_renders_only_its_rows_on_screen(emulator: EmulatorFactory) -> None:
+    async with two_tabs(emulator) as two:
+        table = two.table(0)
+        await two.pilot.pause()
+        on_screen = table.row_ids()[: table.size.height - 1]
+        below = table.row_ids()[table.size.height + 5 :]
+        changed = [_moved_on(table.get_job(i)) for i in (on_screen[2], on_screen[5], below[0])]
+        rendered = count_calls(table, "_render_row")
+        table.apply(JobsDelta(changed=tuple(changed)))
+        await two.pilot.pause()
+        assert sorted(job.id for job in rendered) == sorted([on_screen[2], on_screen[5]])
+
+
+def _moved_on(job: Job | None) -> Job:
+    assert job is not None
+    from dataclasses import replace
+
+    return replace(job, message="moved on", revision=job.revision + "+1")
