@@ -93,6 +93,40 @@ def _count(text: str) -> int:
     return value
 
 
+def _fault(text: str) -> tuple[str, str]:
+    """`KIND:SPEC` (or `SPEC` for every kind), checked against the emulators' fault specs."""
+    from jobtui.emulators.base import Faults, FaultSpecError
+
+    kind, _, spec = text.rpartition(":") if ":" in text else ("all", "", text)
+    kind = kind.strip() or "all"
+    if kind != "all" and kind not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown service kind {kind!r} (known: {', '.join(KINDS)}, all)"
+        )
+    try:
+        Faults().switch(spec)
+    except FaultSpecError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return kind, spec
+
+
+def _switch_faults(running: Sequence[RunningEmulator], faults: Sequence[tuple[str, str]]) -> None:
+    from jobtui.emulators.base import Faults
+
+    for kind, spec in faults:
+        for r in running:
+            state_faults = getattr(r.state, "faults", None)
+            if (kind in ("all", r.kind)) and isinstance(state_faults, Faults):
+                state_faults.switch(spec)
+
+
+def _active_faults(running: RunningEmulator) -> list[str]:
+    from jobtui.emulators.base import Faults
+
+    faults = getattr(running.state, "faults", None)
+    return faults.active() if isinstance(faults, Faults) else []
+
+
 def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--services",
@@ -108,6 +142,17 @@ def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
         type=_speed,
         default=1.0,
         help="simulated seconds per real second (default 1; 0 freezes the jobs)",
+    )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="KIND:SPEC",
+        help="make an emulator fail (repeatable): SPEC is latency=SECONDS, hang, a status "
+        "such as 500, 502, 503, 429[=RETRY_AFTER], malformed, truncated, content-type, reset, "
+        "expired or random[=PROBABILITY]; KIND is a service kind or all. Switch faults at run "
+        "time with POST <emulator>/_emulator/faults",
     )
 
 
@@ -313,6 +358,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         with serve_emulators(kinds, _settings(args.seed, args.speed, DEMO_JOBS)) as running:
+            _switch_faults(running, args.fault)
             config = config_from_data({"services": service_entries(running)}, source="demo")
             return _run_dashboard(
                 config, read_only=args.read_only or args.demo_read_only, title="jobtui demo"
@@ -349,12 +395,15 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     settings = _settings(args.seed, args.speed, args.jobs)
     try:
         with serve_emulators(kinds, settings, host=args.host) as running:
+            _switch_faults(running, args.fault)
             _out(
                 f"jobtui emulate: seed {settings.seed}, speed {settings.speed:g}, "
                 f"{settings.jobs} jobs each"
             )
             for r in running:
                 _out(f"  {r.kind:<11} {r.url}")
+                if active := _active_faults(r):
+                    _out(f"  {'':<11} faults: {', '.join(active)}")
                 for key, value in r.emulator.credentials.items():
                     _out(f"  {'':<11} {key}: {value}")
             if args.write_config is not None:
