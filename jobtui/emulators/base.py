@@ -290,6 +290,8 @@ class FaultsMiddleware:
             # Switched from other threads (tests, the control endpoint): poll the flag.
             while faults.hang and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
+            # The client gave up long ago: close, as a hung server finally does.
+            raise DroppedConnection("hung")
         fault = faults.pick(path)
         if fault is not None:
             faults.faulted += 1
@@ -303,7 +305,7 @@ class FaultsMiddleware:
     async def _answer_fault(self, fault: str, scope: Scope, receive: Receive, send: Send) -> None:
         if fault == "reset":
             reset_connection(send)
-            return
+            raise DroppedConnection("connection reset")
         await _drain(receive)
         if fault == "expired":
             await self.profile.expired()(scope, receive, send)
@@ -380,7 +382,7 @@ def reset_connection(send: Send) -> None:
     """Reset the TCP connection behind `send` (an RST, as a crashed proxy sends)."""
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None:
-        raise DroppedConnection("connection reset")
+        return
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):

@@ -53,7 +53,12 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
     elif isinstance(error, httpx.ConnectError):
         what = "cannot connect"
     elif isinstance(error, httpx.RemoteProtocolError):
-        what = "connection broken"
+        cut = "complete message body" in str(error)
+        what = "answer cut short (connection closed)" if cut else "connection broken"
+    elif isinstance(error, httpx.ReadError):
+        what = "connection reset while reading the answer"
+    elif isinstance(error, httpx.WriteError):
+        what = "connection reset while sending"
     else:
         what = type(error).__name__
     url = ""
@@ -102,6 +107,8 @@ def error_for_status(
         return ConflictError(service, message, status=status)
     if status == 429:
         retry = parse_retry_after(response.headers.get("Retry-After"))
+        if retry is not None:
+            message += f", retry after {retry:.0f}s"
         return RateLimitedError(service, message, retry_after=retry, status=status)
     if status >= 500:
         return ServerError(service, message, status=status)
