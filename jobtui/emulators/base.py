@@ -286,12 +286,7 @@ class FaultsMiddleware:
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)
         if faults.hang:
-            deadline = time.monotonic() + HANG_LIMIT
-            # Switched from other threads (tests, the control endpoint): poll the flag.
-            while faults.hang and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            # The client gave up long ago: close, as a hung server finally does.
-            raise DroppedConnection("hung")
+            receive = await self._hang(receive)
         fault = faults.pick(path)
         if fault is not None:
             faults.faulted += 1
@@ -301,6 +296,24 @@ class FaultsMiddleware:
             await self.app(scope, receive, send)
             return
         await self.app(scope, receive, self._cutting(send, faults.drop_after))
+
+    async def _hang(self, receive: Receive) -> Receive:
+        """Hold the request until the hang is switched off; then go on if its client is still
+        there (a slow server that recovers), or close if it gave up."""
+        body = await _read_body(receive)
+        deadline = time.monotonic() + HANG_LIMIT
+        # Switched from other threads (tests, the control endpoint): poll the flag.
+        while self.faults.hang and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            if (await asyncio.wait_for(receive(), 0.01))["type"] == "http.disconnect":
+                raise DroppedConnection("the client gave up during a hang")
+        replay: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        return replayed
 
     async def _answer_fault(self, fault: str, scope: Scope, receive: Receive, send: Send) -> None:
         if fault == "reset":

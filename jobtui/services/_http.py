@@ -8,6 +8,7 @@ server's own reason, which each service extracts from its error body with `reaso
 from __future__ import annotations
 
 import email.utils
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -108,7 +109,7 @@ def error_for_status(
     if status == 429:
         retry = parse_retry_after(response.headers.get("Retry-After"))
         if retry is not None:
-            message += f", retry after {retry:.0f}s"
+            message += f", retry after {math.ceil(retry)}s"
         return RateLimitedError(service, message, retry_after=retry, status=status)
     if status >= 500:
         return ServerError(service, message, status=status)

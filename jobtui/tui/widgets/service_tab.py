@@ -125,6 +125,7 @@ class ServiceTab(Vertical):
         self._note = ""
         self._last_destructive = 0.0
         self._next_poll_in: float | None = None
+        self._offered: tuple[bool, ...] = ()
         for action in service.actions:
             key = ACTION_KEYS[action]
             self._bindings.bind(key, f"act('{action.value}')", service.action_label(action))
@@ -153,10 +154,14 @@ class ServiceTab(Vertical):
     # -- polling ----------------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             outcome = await self.monitor.poll_once()
             self.post_message(Polled(outcome))
             delay = self.backoff.delay(outcome.health.failures, outcome.retry_after)
+            # "every N s" counts from the start of one poll to the next; never overlapping
+            delay = max(0.05, delay - (loop.time() - started), outcome.retry_after or 0)
             self._next_poll_in = delay
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -193,7 +198,7 @@ class ServiceTab(Vertical):
         self.query_one(JobDetail).show(table.cursor_job, others_changed=bool(delta))
         self._update_status()
         if delta:
-            self.refresh_bindings()
+            self._refresh_offered_actions()
 
     def _tell_new_notes(self, note: str, *, first: bool) -> None:
         """Notify each part of a poll note ("; "-separated) that the previous good poll did not
@@ -233,14 +238,27 @@ class ServiceTab(Vertical):
             retry = f" · retrying in {self._next_poll_in:.0f}s" if self._next_poll_in else ""
             text = f"▲ {stale} · {health.error}{retry} · {jobs}"
             status.add_class("-stale")
-        status.update(text)
+        status.update(text, layout=False)  # one line, whatever its text
 
     # -- selection --------------------------------------------------------------------------
 
     @on(JobTable.CursorMoved)
     def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
         self._show_detail(message.job)
-        self.refresh_bindings()
+        self._refresh_offered_actions()
+
+    def _refresh_offered_actions(self) -> None:
+        """Refresh the footer's keys when the actions offered for the cursor's job changed in the
+        shown tab (a footer refresh lays the screen out again: not on every key or poll)."""
+        focused = self.screen.focused
+        if focused is None or self not in focused.ancestors_with_self:
+            self._offered = ()  # a hidden tab: its keys are not in the footer
+            return
+        job = self.cursor_job
+        offered = tuple(self.service.disabled_reason(a, job) is None for a in self.service.actions)
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
 
     @on(JobTable.Selected)
     def _selected(self, message: JobTable.Selected) -> None:
