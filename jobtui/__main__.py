@@ -168,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--read-only", action="store_true", help="offer no action that changes anything"
     )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        metavar="PATH",
+        help="append requests, polls and errors to PATH (secrets redacted)",
+    )
     parser.set_defaults(handler=cmd_dashboard)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -183,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="demo_read_only",
         action="store_true",
         help="offer no action that changes anything",
+    )
+    demo.add_argument(
+        "--log",
+        dest="demo_log",
+        type=Path,
+        metavar="PATH",
+        help="append requests, polls and errors to PATH (secrets redacted)",
     )
     demo.set_defaults(handler=cmd_demo)
 
@@ -250,15 +263,26 @@ def _no_config_message(path: Path, explicit: bool) -> str:
     )
 
 
-def _run_dashboard(config: Config, *, read_only: bool = False, title: str | None = None) -> int:
+def _run_dashboard(
+    config: Config, *, read_only: bool = False, title: str | None = None, log: Path | None = None
+) -> int:
     from jobtui.core.errors import InputError, ServiceError
+    from jobtui.log import secret_values, start_log, stop_log
     from jobtui.tui.app import run_app
 
+    try:
+        handler = start_log(log, secret_values(config)) if log is not None else None
+    except OSError as error:
+        _err(f"jobtui: cannot write the log {log}: {error.strerror or error}")
+        return EXIT_USAGE
     try:
         return run_app(config, read_only=read_only, title=title)
     except (ServiceError, InputError) as error:
         _err(f"jobtui: {error}")
         return EXIT_FAILURE
+    finally:
+        if handler is not None:
+            stop_log(handler)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -282,7 +306,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)
-    return _run_dashboard(config, read_only=args.read_only)
+    return _run_dashboard(config, read_only=args.read_only, log=args.log)
 
 
 # -- emulators ------------------------------------------------------------------------------------
@@ -361,7 +385,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _switch_faults(running, args.fault)
             config = config_from_data({"services": service_entries(running)}, source="demo")
             return _run_dashboard(
-                config, read_only=args.read_only or args.demo_read_only, title="jobtui demo"
+                config,
+                read_only=args.read_only or args.demo_read_only,
+                title="jobtui demo",
+                log=args.demo_log or args.log,
             )
     except ConfigError as error:
         _err(str(error))

@@ -8,6 +8,7 @@ and never less than a server's `Retry-After`.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from jobtui.core.models import Job, JobsDelta, diff_jobs
 from jobtui.core.service import Service
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger("jobtui.poll")
 
 
 def utc_now() -> datetime:
@@ -95,10 +98,20 @@ class ServiceMonitor:
         except ServiceError as error:
             if isinstance(error, RateLimitedError):
                 retry_after = error.retry_after
+            log.warning("poll failed: %s", error.line)
             return self._failed(error.line, retry_after)
         except Exception as error:  # a bug must not stop the dashboard: report it as one line
+            log.exception("poll of %s failed unexpectedly", self.service.name)
             return self._failed(f"{self.service.name}: unexpected {type(error).__name__}")
         self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+        log.info(
+            "poll %s: %d jobs, %d new, %d changed, %d gone",
+            self.service.name,
+            len(result.jobs),
+            len(delta.added),
+            len(delta.changed),
+            len(delta.removed),
+        )
         self.generation += 1
         self.total = result.total
         self.health = Health(

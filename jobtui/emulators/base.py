@@ -89,6 +89,7 @@ FAULT_SPECS = (
     "reset",
     "expired",
     "random[=PROBABILITY]",
+    "redirect=URL",
     "off",
 )
 """What `Faults.switch` (and `--fault KIND:SPEC`) accepts; any HTTP status 400-599 works too."""
@@ -156,6 +157,8 @@ class Faults:
     """Answer every request with the service's own 401 for a token it no longer accepts."""
     random: float = 0.0
     """The probability that a request meets one of `RANDOM_KINDS` (seeded by `seed`)."""
+    redirect: str | None = None
+    """Answer every request with a 302 to this URL (the request's path and query appended)."""
     paths: tuple[str, ...] = ()
     drop_after: int | None = None
     """Cut the connection once this many body bytes of one answer were sent."""
@@ -179,12 +182,19 @@ class Faults:
         self.malformed = self.truncated = self.wrong_type = False
         self.connection_reset = self.expired = False
         self.random = 0.0
+        self.redirect = None
         self.paths = ()
         self.drop_after = self.drops_left = None
 
     def switch(self, spec: str) -> None:
         """Switch one fault on from its spec (see `FAULT_SPECS`); "off" switches all off."""
-        name, _, value = spec.strip().lower().partition("=")
+        name, _, value = spec.strip().partition("=")
+        name = name.lower()
+        if name == "redirect":
+            if not value.startswith(("http://", "https://")):
+                raise FaultSpecError(f"{spec!r}: redirect=URL needs an http:// or https:// URL")
+            self.redirect = value.rstrip("/")
+            return
         try:
             number = float(value) if value else None
         except ValueError:
@@ -235,12 +245,15 @@ class Faults:
         )
         on += [name for flag, name in flags if flag]
         on += [f"random={self.random:g}"] if self.random else []
+        on += [f"redirect={self.redirect}"] if self.redirect else []
         return on
 
     def pick(self, path: str) -> str | None:
         """The answer-replacing fault for one request to `path`, if any."""
         if self.paths and not path.startswith(self.paths):
             return None
+        if self.redirect:
+            return "redirect"
         if self.expired:
             return "expired"
         if self.fail_status is not None:
@@ -320,6 +333,13 @@ class FaultsMiddleware:
             reset_connection(send)
             raise DroppedConnection("connection reset")
         await _drain(receive)
+        if fault == "redirect" and self.faults.redirect:
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = (
+                self.faults.redirect + str(scope.get("path", "")) + (f"?{query}" if query else "")
+            )
+            await Response(status_code=302, headers={"Location": target})(scope, receive, send)
+            return
         if fault == "expired":
             await self.profile.expired()(scope, receive, send)
             return

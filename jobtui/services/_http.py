@@ -89,11 +89,29 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def redirect_line(response: httpx.Response) -> str:
+    """A redirect, which jobtui never follows: where it pointed (host only: the rest of the
+    address may hold a token), and what to do."""
+    location = response.headers.get("Location", "")
+    try:
+        target = response.url.join(location)
+        where = f"{target.host}:{target.port}" if target.port else target.host
+    except (httpx.InvalidURL, ValueError):
+        where = "elsewhere"
+    same = where == response.url.host or where.startswith(f"{response.url.host}:")
+    hint = "check the url (a trailing slash or http/https)" if same else "check the url"
+    return (
+        f"redirected to {where or 'elsewhere'} (HTTP {response.status_code}), not followed: {hint}"
+    )
+
+
 def error_for_status(
     service: str, response: httpx.Response, reason_of: Callable[[httpx.Response], str]
 ) -> ServiceError:
     """The typed error for a failed response. `reason_of` reads the server's message."""
     status = response.status_code
+    if 300 <= status < 400:
+        return RefusedError(service, redirect_line(response), status=status)
     try:
         reason = reason_of(response)
     except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from jobtui.config import Config
 
 DEFAULT_THEME = "textual-dark"
+
+log = logging.getLogger("jobtui")
 
 
 class JobtuiApp(App[int]):
@@ -76,6 +79,7 @@ class JobtuiApp(App[int]):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             what = event.worker.description or event.worker.name or "background task"
+            log.error("%s failed", what, exc_info=error)
             self.notify(f"{what}: {type(error).__name__}: {error}", severity="error", timeout=10)
 
     async def action_quit(self) -> None:

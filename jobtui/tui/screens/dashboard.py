@@ -55,7 +55,8 @@ class DashboardScreen(Screen[None]):
         yield Header()
         with TabbedContent(id="tabs"):
             for index, service in enumerate(self.services):
-                with TabPane(service.name, id=pane_id(index)):
+                title = service.name if service.tls_verified else f"{service.name} ⚠"
+                with TabPane(title, id=pane_id(index)):
                     yield ServiceTab(
                         service,
                         interval=self.intervals.get(service.name, self.interval),
@@ -93,4 +94,6 @@ class DashboardScreen(Screen[None]):
         index = self.services.index(message.tab.service)
         tab = tabs.get_tab(pane_id(index))
         name = message.tab.service.name
+        if not message.tab.service.tls_verified:
+            name = f"{name} ⚠"
         tab.label = name if message.health.ok else f"{name} ▲"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -49,6 +50,11 @@ ACTION_KEYS: dict[Action, str] = {
     Action.FINALIZE: "F",
 }
 """The key of each action; a service never offers two actions with the same key."""
+
+log = logging.getLogger("jobtui.actions")
+
+TLS_WARNING = "⚠ TLS unverified"
+"""Shown on the tab of a service whose config says `verify = false`."""
 
 DEBOUNCE_SECONDS = 0.4
 AGE_REFRESH_SECONDS = 15.0
@@ -238,6 +244,8 @@ class ServiceTab(Vertical):
             retry = f" · retrying in {self._next_poll_in:.0f}s" if self._next_poll_in else ""
             text = f"▲ {stale} · {health.error}{retry} · {jobs}"
             status.add_class("-stale")
+        if not self.service.tls_verified:
+            text = f"{TLS_WARNING} · {text}"
         status.update(text, layout=False)  # one line, whatever its text
 
     # -- selection --------------------------------------------------------------------------
@@ -377,8 +385,10 @@ class ServiceTab(Vertical):
         for job in jobs:
             try:
                 done.append(await self.service.run_action(action, job))
+                log.info("%s %s %s: %s", self.service.name, action.value, job.id, done[-1])
             except ServiceError as error:
                 failures.append(error.line)
+                log.warning("%s %s %s failed: %s", self.service.name, action.value, job.id, error)
         if len(jobs) == 1:
             if failures:
                 self.notify(failures[0], severity="error", timeout=8)
