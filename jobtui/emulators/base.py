@@ -157,6 +157,9 @@ class Faults:
     """Answer every request with the service's own 401 for a token it no longer accepts."""
     random: float = 0.0
     """The probability that a request meets one of `RANDOM_KINDS` (seeded by `seed`)."""
+    bodies: dict[str, bytes] = field(default_factory=dict)
+    """Answer GET requests to a path ending with a key with that body (200, JSON): tests feed
+    clients arbitrary and near-valid bodies this way."""
     redirect: str | None = None
     """Answer every request with a 302 to this URL (the request's path and query appended)."""
     paths: tuple[str, ...] = ()
@@ -182,6 +185,7 @@ class Faults:
         self.malformed = self.truncated = self.wrong_type = False
         self.connection_reset = self.expired = False
         self.random = 0.0
+        self.bodies = {}
         self.redirect = None
         self.paths = ()
         self.drop_after = self.drops_left = None
@@ -300,6 +304,10 @@ class FaultsMiddleware:
             await asyncio.sleep(faults.latency)
         if faults.hang:
             receive = await self._hang(receive)
+        body = next((b for key, b in faults.bodies.items() if path.endswith(key)), None)
+        if body is not None and scope.get("method") == "GET":
+            await Response(body, media_type="application/json")(scope, receive, send)
+            return
         fault = faults.pick(path)
         if fault is not None:
             faults.faulted += 1
