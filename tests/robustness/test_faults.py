@@ -4,7 +4,10 @@ off succeeds."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -152,3 +155,46 @@ def test_fault_specs() -> None:
     for bad in ("latency=x", "latency", "600", "nope", "latency=-1"):
         with pytest.raises(FaultSpecError):
             faults.switch(bad)
+
+
+async def test_a_cut_download_says_how_far_it_got_and_can_be_retried(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    running = emulator("bsub", speed=0, jobs=10)
+    service = service_on(running)
+    try:
+        jobs = (await service.poll()).jobs
+        done = next(j for j in jobs if j.raw_state == "finished")
+        faults_of(running).drop_after = 3000
+        dest = tmp_path / "out.bin"
+        with pytest.raises(TransportError) as caught:
+            await service.download(done, dest)
+        assert re.fullmatch(
+            rf"bsub\.io: download of job {done.id} cut after [\d,]+ of [\d,]+ bytes "
+            r"\(answer cut short \(connection closed\) to [\d.:]+\); nothing saved, download again",
+            str(caught.value),
+        ), str(caught.value)
+        assert not await asyncio.to_thread(lambda: list(tmp_path.iterdir())), (
+            "a partial file was left"
+        )
+        faults_of(running).drop_after = None
+        assert await service.download(done, dest) == dest and dest.stat().st_size > 3000
+    finally:
+        await service.aclose()
+
+
+async def test_a_hang_that_ends_answers_the_waiting_client(emulator: EmulatorFactory) -> None:
+    running = emulator("leia", speed=0, jobs=2)
+    faults = faults_of(running)
+    service = service_on(running, timeout=10)
+    try:
+        await service.poll()
+        faults.switch("hang")
+        waiting = asyncio.ensure_future(service.poll())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        faults.reset()
+        assert (await asyncio.wait_for(waiting, 5)).jobs
+    finally:
+        faults.reset()
+        await service.aclose()
