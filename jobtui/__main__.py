@@ -98,6 +98,40 @@ def _count(text: str) -> int:
     return value
 
 
+def _fault(text: str) -> tuple[str, str]:
+    """`KIND:SPEC` (or `SPEC` for every kind), checked against the emulators' fault specs."""
+    from jobtui.emulators.base import Faults, FaultSpecError
+
+    kind, _, spec = text.rpartition(":") if ":" in text else ("all", "", text)
+    kind = kind.strip() or "all"
+    if kind != "all" and kind not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown service kind {kind!r} (known: {', '.join(KINDS)}, all)"
+        )
+    try:
+        Faults().switch(spec)
+    except FaultSpecError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return kind, spec
+
+
+def _switch_faults(running: Sequence[RunningEmulator], faults: Sequence[tuple[str, str]]) -> None:
+    from jobtui.emulators.base import Faults
+
+    for kind, spec in faults:
+        for r in running:
+            state_faults = getattr(r.state, "faults", None)
+            if (kind in ("all", r.kind)) and isinstance(state_faults, Faults):
+                state_faults.switch(spec)
+
+
+def _active_faults(running: RunningEmulator) -> list[str]:
+    from jobtui.emulators.base import Faults
+
+    faults = getattr(running.state, "faults", None)
+    return faults.active() if isinstance(faults, Faults) else []
+
+
 def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--services",
@@ -113,6 +147,17 @@ def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
         type=_speed,
         default=1.0,
         help="simulated seconds per real second (default 1; 0 freezes the jobs)",
+    )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="KIND:SPEC",
+        help="make an emulator fail (repeatable): SPEC is latency=SECONDS, hang, a status "
+        "such as 500, 502, 503, 429[=RETRY_AFTER], malformed, truncated, content-type, reset, "
+        "expired or random[=PROBABILITY]; KIND is a service kind or all. Switch faults at run "
+        "time with POST <emulator>/_emulator/faults",
     )
 
 
@@ -130,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--read-only", action="store_true", help="offer no action that changes anything"
     )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        metavar="PATH",
+        help="append requests, polls and errors to PATH (secrets redacted)",
+    )
     parser.set_defaults(handler=cmd_dashboard)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -145,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="demo_read_only",
         action="store_true",
         help="offer no action that changes anything",
+    )
+    demo.add_argument(
+        "--log",
+        dest="demo_log",
+        type=Path,
+        metavar="PATH",
+        help="append requests, polls and errors to PATH (secrets redacted)",
     )
     demo.set_defaults(handler=cmd_demo)
 
@@ -221,15 +279,25 @@ def _run_dashboard(
     read_only: bool = False,
     title: str | None = None,
     config_path: Path | None = None,
+    log: Path | None = None,
 ) -> int:
     from jobtui.core.errors import InputError, ServiceError
+    from jobtui.log import secret_values, start_log, stop_log
     from jobtui.tui.app import run_app
 
+    try:
+        handler = start_log(log, secret_values(config)) if log is not None else None
+    except OSError as error:
+        _err(f"jobtui: cannot write the log {log}: {error.strerror or error}")
+        return EXIT_USAGE
     try:
         return run_app(config, read_only=read_only, title=title, config_path=config_path)
     except (ServiceError, InputError) as error:
         _err(f"jobtui: {error}")
         return EXIT_FAILURE
+    finally:
+        if handler is not None:
+            stop_log(handler)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -253,7 +321,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)
-    return _run_dashboard(config, read_only=args.read_only, config_path=path)
+    return _run_dashboard(config, read_only=args.read_only, config_path=path, log=args.log)
 
 
 # -- emulators ------------------------------------------------------------------------------------
@@ -329,9 +397,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         with serve_emulators(kinds, _settings(args.seed, args.speed, DEMO_JOBS)) as running:
+            _switch_faults(running, args.fault)
             config = config_from_data({"services": service_entries(running)}, source="demo")
             return _run_dashboard(
-                config, read_only=args.read_only or args.demo_read_only, title="jobtui demo"
+                config,
+                read_only=args.read_only or args.demo_read_only,
+                title="jobtui demo",
+                log=args.demo_log or args.log,
             )
     except ConfigError as error:
         _err(str(error))
@@ -365,12 +437,15 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     settings = _settings(args.seed, args.speed, args.jobs)
     try:
         with serve_emulators(kinds, settings, host=args.host) as running:
+            _switch_faults(running, args.fault)
             _out(
                 f"jobtui emulate: seed {settings.seed}, speed {settings.speed:g}, "
                 f"{settings.jobs} jobs each"
             )
             for r in running:
                 _out(f"  {r.kind:<11} {r.url}")
+                if active := _active_faults(r):
+                    _out(f"  {'':<11} faults: {', '.join(active)}")
                 for key, value in r.emulator.credentials.items():
                     _out(f"  {'':<11} {key}: {value}")
             if args.write_config is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from jobtui.core.models import Job, JobsDelta, diff_jobs
 from jobtui.core.service import Service
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger("jobtui.poll")
 
 
 def utc_now() -> datetime:
@@ -97,10 +100,20 @@ class ServiceMonitor:
         except ServiceError as error:
             if isinstance(error, RateLimitedError):
                 retry_after = error.retry_after
+            log.warning("poll failed: %s", error.line)
             return self._failed(error.line, retry_after)
         except Exception as error:  # a bug must not stop the dashboard: report it as one line
+            log.exception("poll of %s failed unexpectedly", self.service.name)
             return self._failed(f"{self.service.name}: unexpected {type(error).__name__}")
         self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+        log.info(
+            "poll %s: %d jobs, %d new, %d changed, %d gone",
+            self.service.name,
+            len(result.jobs),
+            len(delta.added),
+            len(delta.changed),
+            len(delta.removed),
+        )
         self.generation += 1
         self.total = result.total
         self.health = Health(
@@ -151,12 +164,18 @@ def step_interval(interval: float, step: int) -> float:
     return shorter[-1] if shorter else min(interval, INTERVAL_STEPS[0])
 
 
+MIN_GAP = 0.05
+"""Seconds at least between the end of one poll and the start of the next."""
+
+
 class PollSchedule:
     """When the next poll of one service is due, changeable while the poll loop waits for it.
 
     The poll loop calls `wait()` (returns when a poll is due) and `polled(...)` after each poll.
     Everything else (a new interval, pause, resume, poll now) takes effect at once, also in the
-    middle of a wait: the wait is re-armed from the end of the last poll.
+    middle of a wait: the wait is re-armed from the start of the last poll ("every 2 s" counts from
+    one poll's start to the next), never less than a moment (nor a server's `Retry-After`) after
+    its end, so polls never overlap.
     """
 
     def __init__(self, backoff: Backoff, time: Callable[[], float]) -> None:
@@ -165,6 +184,8 @@ class PollSchedule:
         self.paused = False
         self.last_poll: float | None = None
         """When the last poll ended (by `time`), None before the first one."""
+        self.last_start: float | None = None
+        """When the last poll started (by `time`)."""
         self.due: float | None = None
         """When the next poll is due (by `time`); None when paused or before the first poll."""
         self._failures = 0
@@ -183,14 +204,18 @@ class PollSchedule:
 
     @property
     def delay(self) -> float | None:
-        """The wait between the last poll and the next one (None when paused or not yet)."""
+        """The time from the last poll's start to the next one's (None when paused or not yet)."""
         if self.due is None or self.last_poll is None:
             return None
-        return self.due - self.last_poll
+        return self.due - (self.last_poll if self.last_start is None else self.last_start)
 
-    def polled(self, failures: int, retry_after: float | None) -> None:
-        """A poll ended with `failures` failures in a row; schedule the next one."""
+    def polled(
+        self, failures: int, retry_after: float | None, *, started: float | None = None
+    ) -> None:
+        """A poll (begun at `started`, by `time`) ended with `failures` failures in a row;
+        schedule the next one."""
         self.last_poll = self.time()
+        self.last_start = self.last_poll if started is None else started
         self._failures = failures
         self._retry_after = retry_after
         self._rearm()
@@ -232,5 +257,6 @@ class PollSchedule:
             self.due = None
         else:
             delay = self.backoff.delay(self._failures, self._retry_after)
-            self.due = self.last_poll + delay
+            start = self.last_poll if self.last_start is None else self.last_start
+            self.due = max(start + delay, self.last_poll + max(MIN_GAP, self._retry_after or 0.0))
         self._changed.set()

@@ -40,6 +40,8 @@ class Service(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.tls_verified = True
+        """False when the config turned TLS verification off (`verify = false`): the tab warns."""
 
     @abstractmethod
     async def poll(self) -> PollResult:

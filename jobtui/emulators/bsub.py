@@ -38,7 +38,6 @@ are stored; default a temporary directory removed when the process ends).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import heapq
@@ -61,9 +60,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from jobtui.emulators.base import Emulator, EmulatorSettings, SimClock
+from jobtui.emulators.base import (
+    Emulator,
+    EmulatorSettings,
+    FaultProfile,
+    Faults,
+    FaultsMiddleware,
+    SimClock,
+)
 
 BASE_PATH = ""
 """The API's paths carry their own `/v1` prefix, so the service URL is the server's root."""
@@ -309,17 +315,6 @@ def error_response(status: int, message: str) -> Response:
     return JSONResponse({"success": False, "error": message}, status_code=status)
 
 
-@dataclass
-class Faults:
-    """Switchable failures applied to every request by `FaultsMiddleware`."""
-
-    latency: float = 0.0
-    fail_status: int | None = None
-    malformed: bool = False
-    paths: tuple[str, ...] = ()
-    """When set, `fail_status` and `malformed` apply only to paths starting with one of these."""
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """How long each stage of one job takes, and how it ends."""
@@ -392,7 +387,7 @@ class BsubState:
         self.rng = random.Random(f"bsub:{settings.seed}")
         self._token_rng = random.Random(f"bsub:{settings.seed}:tokens")
         self.lock = threading.RLock()
-        self.faults = Faults()
+        self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
         self.token = str(options.get("token") or f"bsk_{self.rng.getrandbits(160):040x}")
         self.user_id = f"usr_{self.rng.getrandbits(48):012x}"
@@ -1333,32 +1328,12 @@ async def _upload(state: BsubState, request: Request) -> Response:
     )
 
 
-class FaultsMiddleware:
-    """Applies `state.faults` to every HTTP request: latency, a forced status, a broken body."""
-
-    def __init__(self, app: ASGIApp, state: BsubState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        faults = self.state.faults
-        if faults.latency > 0:
-            await asyncio.sleep(faults.latency)
-        response: Response | None = None
-        applies = not faults.paths or str(scope.get("path", "")).startswith(faults.paths)
-        if applies and faults.fail_status is not None:
-            response = error_response(faults.fail_status, "Simulated failure")
-        elif applies and faults.malformed:
-            response = Response(
-                b'{"success": true, "data": {"id": "', media_type="application/json"
-            )
-        if response is not None:
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+FAULT_PROFILE = FaultProfile(
+    error=lambda status, message: error_response(status, message),
+    malformed=b'{"success": true, "data": {"id": "',
+    expired=lambda: error_response(401, "Invalid API key"),
+)
+"""How bsub.io answers when a fault is switched on."""
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -1395,7 +1370,7 @@ def make_app(state: BsubState) -> ASGIApp:
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
-    return FaultsMiddleware(app, state)
+    return FaultsMiddleware(app, state.faults, FAULT_PROFILE)
 
 
 def build(settings: EmulatorSettings) -> Emulator:

@@ -87,9 +87,16 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from jobtui.emulators.base import Emulator, EmulatorSettings, SimClock
+from jobtui.emulators.base import (
+    Emulator,
+    EmulatorSettings,
+    FaultProfile,
+    FaultsMiddleware,
+    SimClock,
+)
+from jobtui.emulators.base import Faults as BaseFaults
 
 BASE_PATH = ""
 """The service lives at the server's root."""
@@ -321,15 +328,16 @@ def error_response(status: int, message: str) -> Response:
 
 
 @dataclass
-class Faults:
-    """Switchable failures. `latency`, `fail_status` and `malformed` apply to every request
-    (`FaultsMiddleware`); `read_error` breaks mapping.csv reads, `write_error` upload writes."""
+class Faults(BaseFaults):
+    """The faults every emulator has (`FaultsMiddleware`), plus: `read_error` breaks mapping.csv
+    reads, `write_error` upload writes."""
 
-    latency: float = 0.0
-    fail_status: int | None = None
-    malformed: bool = False
     read_error: bool = False
     write_error: bool = False
+
+    def reset(self) -> None:
+        super().reset()
+        self.read_error = self.write_error = False
 
 
 @dataclass(slots=True)
@@ -374,7 +382,7 @@ class DspIngestState:
         self.rng = random.Random(f"dsp-ingest:{settings.seed}")
         self._asset_rng = random.Random(f"dsp-ingest:{settings.seed}:assets")
         self.mutex = threading.RLock()
-        self.faults = Faults()
+        self.faults = Faults(seed=settings.seed)
         self.healthy = True
         self.counts: Counter[str] = Counter()
         self.log: list[str] = []
@@ -1007,30 +1015,12 @@ def make_dispatch(state: DspIngestState) -> Any:
     return dispatch
 
 
-class FaultsMiddleware:
-    """Applies `state.faults` to every HTTP request: latency, a forced status, a broken body."""
-
-    def __init__(self, app: ASGIApp, state: DspIngestState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        faults = self.state.faults
-        if faults.latency > 0:
-            await asyncio.sleep(faults.latency)
-        response: Response | None = None
-        if faults.fail_status is not None:
-            response = error_response(faults.fail_status, "Simulated failure")
-        elif faults.malformed:
-            response = Response(b'{"id":"', media_type="application/json")
-        if response is None:
-            await self.app(scope, receive, send)
-            return
-        await _drain(Request(scope, receive))
-        await response(scope, receive, send)
+FAULT_PROFILE = FaultProfile(
+    error=error_response,
+    malformed=b'{"id":"',
+    expired=lambda: unauthorized("The token is expired since 2026-11-01T09:00:00Z").response,
+)
+"""How dsp-ingest answers when a fault is switched on."""
 
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -1038,7 +1028,7 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 def make_app(state: DspIngestState) -> ASGIApp:
     app = Starlette(routes=[Route("/{path:path}", make_dispatch(state), methods=_METHODS)])
-    return FaultsMiddleware(app, state)
+    return FaultsMiddleware(app, state.faults, FAULT_PROFILE)
 
 
 def build(settings: EmulatorSettings) -> Emulator:

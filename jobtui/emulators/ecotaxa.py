@@ -75,7 +75,6 @@ given so far invalid (401), as a server restart with a new secret would.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import email.utils
 import hashlib
@@ -84,7 +83,6 @@ import hmac
 import io
 import itertools
 import json
-import logging
 import random
 import re
 import threading
@@ -99,9 +97,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jobtui.emulators.base import Emulator, EmulatorSettings, SimClock
+from jobtui.emulators.base import (
+    Emulator,
+    EmulatorSettings,
+    FaultProfile,
+    Faults,
+    FaultsMiddleware,
+    SimClock,
+)
 
 BASE_PATH = "/api"
 """The URL the service is configured with; the same routes also answer at the server's root."""
@@ -308,10 +313,6 @@ class BackEndCrash(Exception):
         self.traceback = traceback
 
 
-class DroppedConnection(Exception):
-    """Raised to cut a connection on purpose (the `drop_after` fault)."""
-
-
 def _missing(loc: list[Any]) -> dict[str, Any]:
     return {"loc": loc, "msg": "field required", "type": "value_error.missing"}
 
@@ -447,29 +448,6 @@ class SimJob:
         return -self.key if self.archived else self.key
 
 
-class Faults:
-    """Switchable failures applied by `FaultsMiddleware`."""
-
-    def __init__(self) -> None:
-        self.latency = 0.0
-        self.fail_status: int | None = None
-        self.malformed = False
-        self.drop_after: int | None = None
-        """Cut the connection once this many body bytes of one answer were sent."""
-        self.drops_left: int | None = None
-        """How many answers `drop_after` still cuts (None: every one)."""
-        self.dropped = 0
-        """How many answers were cut so far."""
-
-    def reset(self) -> None:
-        """Switch every fault off."""
-        self.latency = 0.0
-        self.fail_status = None
-        self.malformed = False
-        self.drop_after = None
-        self.drops_left = None
-
-
 class EcoTaxaState:
     """Everything the EcoTaxa emulator knows. Tests reach it as `running.state`.
 
@@ -490,7 +468,7 @@ class EcoTaxaState:
         )
         self.rng = random.Random(f"ecotaxa:{settings.seed}")
         self.lock = threading.RLock()
-        self.faults = Faults()
+        self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
         self.ranges: list[str] = []
         self.front_url = str(options.get("front_url") or "https://ecotaxa.invalid").rstrip("/")
@@ -1911,7 +1889,7 @@ async def dispatch(state: EcoTaxaState, request: Request) -> Response:
             return crash_response(error.traceback)
 
 
-def _fault_response(status: int) -> Response:
+def _fault_response(status: int, message: str = "Simulated failure") -> Response:
     if status == 500:
         return crash_response(
             traceback_text(
@@ -1920,88 +1898,22 @@ def _fault_response(status: int) -> Response:
             )
         )
     if status == 422:
-        return error_body(
-            422, [{"loc": ["body"], "msg": "Simulated failure", "type": "value_error"}]
-        )
+        return error_body(422, [{"loc": ["body"], "msg": message, "type": "value_error"}])
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     detail = {
         401: "Could not validate credentials",
         403: "You can't do this.",
         404: "Not found.",
-    }.get(status, "Simulated failure")
+    }.get(status, message)
     return error_body(status, detail, headers)
 
 
-class FaultsMiddleware:
-    """Applies `state.faults` to every HTTP request: latency, a forced status, a broken body, a
-    connection cut after some bytes."""
-
-    def __init__(self, app: ASGIApp, state: EcoTaxaState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        faults = self.state.faults
-        if faults.latency > 0:
-            await asyncio.sleep(faults.latency)
-        response: Response | None = None
-        if faults.fail_status is not None:
-            response = _fault_response(faults.fail_status)
-        elif faults.malformed:
-            response = Response(
-                b'[{"params":{},"result":{"rowcount":', media_type="application/json"
-            )
-        if response is not None:
-            await response(scope, receive, send)
-            return
-        limit = faults.drop_after
-        if limit is None or faults.drops_left == 0:
-            await self.app(scope, receive, send)
-            return
-        sent = 0
-
-        async def cutting_send(message: Message) -> None:
-            nonlocal sent
-            if message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                if sent + len(body) >= limit and (
-                    message.get("more_body") or sent + len(body) > limit
-                ):
-                    head = body[: max(0, limit - sent)]
-                    if head:
-                        await send({"type": "http.response.body", "body": head, "more_body": True})
-                    if faults.drops_left is not None:
-                        faults.drops_left -= 1
-                    faults.dropped += 1
-                    raise DroppedConnection(f"connection cut after {limit} bytes")
-                sent += len(body)
-            await send(message)
-
-        await self.app(scope, receive, cutting_send)
-
-
-class _QuietDrops(logging.Filter):
-    """uvicorn logs the exception that cuts a connection on purpose: leave it out."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not _is_drop(error)
-
-
-def _is_drop(error: BaseException | None) -> bool:
-    if isinstance(error, DroppedConnection):
-        return True
-    if isinstance(error, BaseExceptionGroup):
-        return all(_is_drop(e) for e in error.exceptions)
-    return False
-
-
-_uvicorn_logger = logging.getLogger("uvicorn.error")
-if not any(isinstance(f, _QuietDrops) for f in _uvicorn_logger.filters):
-    _uvicorn_logger.addFilter(_QuietDrops())
+FAULT_PROFILE = FaultProfile(
+    error=_fault_response,
+    malformed=b'[{"params":{},"result":{"rowcount":',
+    expired=lambda: _fault_response(401),
+)
+"""How EcoTaxa answers when a fault is switched on."""
 
 
 def make_app(state: EcoTaxaState) -> ASGIApp:
@@ -2010,7 +1922,7 @@ def make_app(state: EcoTaxaState) -> ASGIApp:
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
-    return FaultsMiddleware(app, state)
+    return FaultsMiddleware(app, state.faults, FAULT_PROFILE)
 
 
 def build(settings: EmulatorSettings) -> Emulator:

@@ -34,7 +34,6 @@ Options (`settings.options`): `api_key`, `token_ttl` (seconds of simulated inact
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import json
 import random
@@ -52,9 +51,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from jobtui.emulators.base import Emulator, EmulatorSettings, SimClock
+from jobtui.emulators.base import (
+    Emulator,
+    EmulatorSettings,
+    FaultProfile,
+    Faults,
+    FaultsMiddleware,
+    SimClock,
+)
 
 BASE_PATH = "/leia/1.0.0"
 
@@ -147,15 +153,6 @@ def problem_response(status: int, detail: str, title: str | None = None) -> Resp
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-@dataclass
-class Faults:
-    """Switchable failures applied to every API request by `FaultsMiddleware`."""
-
-    latency: float = 0.0
-    fail_status: int | None = None
-    malformed: bool = False
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """How long each stage of one job takes once it is READY, and how it ends."""
@@ -228,7 +225,7 @@ class LeiaState:
         self.rng = random.Random(f"leia:{settings.seed}")
         self._token_rng = random.Random(f"leia:{settings.seed}:tokens")
         self.lock = threading.RLock()
-        self.faults = Faults()
+        self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
         self.token_ttl = float(options.get("token_ttl", DEFAULT_TTL))
         self.max_limit = int(options.get("max_limit", DEFAULT_MAX_LIMIT))
@@ -1617,30 +1614,12 @@ def h_transform(call: Call) -> Response:
     return _job_response(state, job)
 
 
-class FaultsMiddleware:
-    """Applies `state.faults` to every HTTP request: latency, a forced status, a broken body."""
-
-    def __init__(self, app: ASGIApp, state: LeiaState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        faults = self.state.faults
-        if faults.latency > 0:
-            await asyncio.sleep(faults.latency)
-        response: Response | None = None
-        if faults.fail_status is not None:
-            status = faults.fail_status
-            response = problem_response(status, "Simulated failure")
-        elif faults.malformed:
-            response = Response(b'{"id": "', media_type="application/json")
-        if response is not None:
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+FAULT_PROFILE = FaultProfile(
+    error=lambda status, message: problem_response(status, message),
+    malformed=b'{"id": "',
+    expired=lambda: problem_response(401, "Not logged in"),
+)
+"""How Leia answers when a fault is switched on."""
 
 
 async def _http_problem(request: Request, exc: Exception) -> Response:
@@ -1681,7 +1660,7 @@ def make_app(state: LeiaState) -> ASGIApp:
         routes=[Mount(BASE_PATH, routes=routes)],
         exception_handlers={HTTPException: _http_problem},
     )
-    return FaultsMiddleware(app, state)
+    return FaultsMiddleware(app, state.faults, FAULT_PROFILE)
 
 
 def build(settings: EmulatorSettings) -> Emulator:

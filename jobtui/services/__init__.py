@@ -37,4 +37,5 @@ def build_service(cfg: ServiceConfig) -> Service:
     # `from_config` is not part of the Service interface: each kind takes its own config model.
     cls: Any = service_class(cfg.kind)
     service: Service = cls.from_config(cfg)
+    service.tls_verified = cfg.verify
     return service

@@ -8,6 +8,7 @@ server's own reason, which each service extracts from its error body with `reaso
 from __future__ import annotations
 
 import email.utils
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -53,7 +54,12 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
     elif isinstance(error, httpx.ConnectError):
         what = "cannot connect"
     elif isinstance(error, httpx.RemoteProtocolError):
-        what = "connection broken"
+        cut = "complete message body" in str(error)
+        what = "answer cut short (connection closed)" if cut else "connection broken"
+    elif isinstance(error, httpx.ReadError):
+        what = "connection reset while reading the answer"
+    elif isinstance(error, httpx.WriteError):
+        what = "connection reset while sending"
     else:
         what = type(error).__name__
     url = ""
@@ -83,11 +89,29 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def redirect_line(response: httpx.Response) -> str:
+    """A redirect, which jobtui never follows: where it pointed (host only: the rest of the
+    address may hold a token), and what to do."""
+    location = response.headers.get("Location", "")
+    try:
+        target = response.url.join(location)
+        where = f"{target.host}:{target.port}" if target.port else target.host
+    except (httpx.InvalidURL, ValueError):
+        where = "elsewhere"
+    same = where == response.url.host or where.startswith(f"{response.url.host}:")
+    hint = "check the url (a trailing slash or http/https)" if same else "check the url"
+    return (
+        f"redirected to {where or 'elsewhere'} (HTTP {response.status_code}), not followed: {hint}"
+    )
+
+
 def error_for_status(
     service: str, response: httpx.Response, reason_of: Callable[[httpx.Response], str]
 ) -> ServiceError:
     """The typed error for a failed response. `reason_of` reads the server's message."""
     status = response.status_code
+    if 300 <= status < 400:
+        return RefusedError(service, redirect_line(response), status=status)
     try:
         reason = reason_of(response)
     except Exception:
@@ -102,6 +126,8 @@ def error_for_status(
         return ConflictError(service, message, status=status)
     if status == 429:
         retry = parse_retry_after(response.headers.get("Retry-After"))
+        if retry is not None:
+            message += f", retry after {math.ceil(retry)}s"
         return RateLimitedError(service, message, retry_after=retry, status=status)
     if status >= 500:
         return ServerError(service, message, status=status)

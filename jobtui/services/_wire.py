@@ -57,6 +57,8 @@ def parse_body(service: str, adapter: TypeAdapter[Any], content: bytes, what: st
     try:
         return adapter.validate_json(content)
     except ValidationError as error:
+        if content.lstrip()[:1] == b"<":
+            raise BadPayloadError(service, f"unexpected {what}: an HTML page, not JSON") from None
         raise BadPayloadError(service, f"unexpected {what}: {errors_line(error)}") from None
 
 

@@ -47,6 +47,7 @@ from jobtui.core.errors import (
     BadPayloadError,
     RefusedError,
     ServiceError,
+    TransportError,
 )
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
@@ -702,6 +703,15 @@ class BsubClient:
                     part.discard()
                     raise ServiceError(
                         self.service, f"cannot write {dest}: {error.strerror or error}"
+                    ) from None
+                except httpx.HTTPError as error:
+                    part.discard()
+                    cut = transport_error(self.service, error)
+                    of = f" of {total:,}" if total is not None else ""
+                    raise TransportError(
+                        self.service,
+                        f"download of job {job_id} cut after {done:,}{of} bytes "
+                        f"({cut.message}); nothing saved, download again",
                     ) from None
                 except BaseException:
                     part.discard()

@@ -820,8 +820,8 @@ class LeiaClient:
             page = await self.list_jobs(filters, offset=offset, limit=page_size)
             if page.total is not None:
                 total = page.total
-            if not page.jobs:
-                break
+            if not page.jobs or all(job.id in jobs for job in page.jobs):
+                break  # the end, or a server that ignores the offset: nothing new to read
             for job in page.jobs:
                 jobs[job.id] = job
             offset += len(page.jobs)

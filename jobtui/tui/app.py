@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +33,11 @@ if TYPE_CHECKING:
     from jobtui.config import Config
 
 DEFAULT_THEME = "textual-dark"
+
+log = logging.getLogger("jobtui")
+
+SHUTDOWN_GRACE = 5.0
+"""Seconds a signalled shutdown may take before the process ends anyway."""
 
 
 class JobtuiApp(App[int]):
@@ -77,6 +87,7 @@ class JobtuiApp(App[int]):
         self.read_only = read_only
         self.clock = clock
         self._theme_name = theme
+        self._signals: list[int] = []
         if title:
             self.title = title
         if read_only:
@@ -85,6 +96,7 @@ class JobtuiApp(App[int]):
     def on_mount(self) -> None:
         if self.keys:
             self.set_keymap(self.keys)
+        self._handle_signals()
         if self._theme_name in self.available_themes:
             self.theme = self._theme_name
         else:
@@ -100,14 +112,43 @@ class JobtuiApp(App[int]):
         )
 
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            loop.remove_signal_handler(signum)
         for service in self.services:
             await service.aclose()
+
+    def _handle_signals(self) -> None:
+        """SIGTERM and SIGHUP (a lost SSH connection) end the app the normal way, so the
+        terminal is restored (alternate screen left, cursor shown, mouse and keyboard modes
+        off); the exit code is 128 + the signal's number, as a shell reports it."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, self._signalled, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # not the main thread, or no such signal here
+            self._signals.append(signum)
+
+    def _signalled(self, signum: int) -> None:
+        log.warning("ending on %s", signal.Signals(signum).name)
+        if not terminal_alive():
+            # The terminal hung up (a lost connection): nothing to restore, and writing to it
+            # would block the shutdown. End at once.
+            logging.shutdown()
+            os._exit(128 + signum)
+        # A safety net: if the shutdown cannot finish, the process still ends.
+        watchdog = threading.Timer(SHUTDOWN_GRACE, os._exit, (128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit(128 + signum)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where a failed worker becomes a message instead of ending the app."""
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             what = event.worker.description or event.worker.name or "background task"
+            log.error("%s failed", what, exc_info=error)
             self.notify(f"{what}: {type(error).__name__}: {error}", severity="error", timeout=10)
 
     async def action_quit(self) -> None:
@@ -180,6 +221,19 @@ class JobtuiApp(App[int]):
         """Write raw text (a bell, an escape sequence) to the terminal, between frames."""
         if self._driver is not None and text:
             self._driver.write(text)
+
+
+def terminal_alive() -> bool:
+    """Whether the terminal jobtui draws on is still there (not hung up)."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX system: no hang-ups to detect
+        return True
+    try:
+        termios.tcgetattr(sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (termios.error, OSError, ValueError):
+        return False
+    return True
 
 
 def build_app(

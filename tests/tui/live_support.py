@@ -154,7 +154,7 @@ async def live_app(
             lambda: all(live.table(i).row_count == jobs for i in range(tabs)), "the first polls"
         )
         if tabs > 1:  # All jobs comes first: start on the first service's tab
-            app.screen.query_one(TabbedContent).active = pane_id(0)
+            await show_tab(pilot, 0)
         # The first tab painted, and what its showing posts handled (it looks at its cursor's job).
         await live.until(lambda: live.tab(0).is_on_screen, "the first paint")
         await pilot.pause()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from jobtui.core.polling import INTERVAL_STEPS, Backoff, PollSchedule, step_interval
+from jobtui.core.polling import INTERVAL_STEPS, MIN_GAP, Backoff, PollSchedule, step_interval
 
 
 class FakeTime:
@@ -94,3 +94,17 @@ async def test_a_paused_wait_waits_until_resumed() -> None:
     assert not waiter.done()
     schedule.resume()
     assert await asyncio.wait_for(waiter, 1.0) is True
+
+
+def test_every_n_seconds_counts_from_one_polls_start_to_the_next() -> None:
+    now = [100.0]
+    schedule = PollSchedule(Backoff(2.0, jitter=0), lambda: now[0])
+    now[0] = 100.5  # a poll that took half a second
+    schedule.polled(0, None, started=100.0)
+    assert schedule.due == 102.0 and schedule.delay == 2.0
+    now[0] = 104.5  # one that took longer than the interval: the next follows at once
+    schedule.polled(0, None, started=102.0)
+    assert schedule.due == 104.5 + MIN_GAP
+    now[0] = 105.0  # a Retry-After counts from the answer
+    schedule.polled(1, 10.0, started=104.6)
+    assert schedule.due == 115.0

@@ -94,7 +94,8 @@ class DashboardScreen(Screen[None]):
                     yield FilterBar()
                     yield AllJobsTab(self.services, clock=self.clock, id="all")
             for index, service in enumerate(self.services):
-                with TabPane(service.name, id=pane_id(index)):
+                title = service.name if service.tls_verified else f"{service.name} ⚠"
+                with TabPane(title, id=pane_id(index)):
                     yield FilterBar()
                     yield ServiceTab(
                         service,
@@ -217,6 +218,8 @@ class DashboardScreen(Screen[None]):
         index = self.services.index(message.tab.service)
         tab = tabs.get_tab(pane_id(index))
         name = message.tab.service.name
+        if not message.tab.service.tls_verified:
+            name = f"{name} ⚠"
         tab.label = name if message.health.ok else f"{name} ▲"
         if self.has_all:
             self.all_tab.health_changed(message.tab.service, message.health)

@@ -11,6 +11,7 @@ it names.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -75,6 +76,11 @@ def bind_action_key(node: DOMNode, action: Action, label: str) -> None:
     bindings.append(Binding(key, f"act('{action.value}')", label, id=binding_id))
     bindings.append(Binding(key, f"explain('{action.value}')", show=False, id=binding_id))
 
+
+log = logging.getLogger("jobtui.actions")
+
+TLS_WARNING = "⚠ TLS unverified"
+"""Shown on the tab of a service whose config says `verify = false`."""
 
 DEBOUNCE_SECONDS = 0.4
 AGE_REFRESH_SECONDS = 15.0
@@ -203,6 +209,7 @@ class ServiceTab(Vertical):
         self._status_text = ""
         self._history_text = ""
         self._cursor_id: str | None = None
+        self._offered: tuple[bool, ...] = ()
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
         for extra in TAB_KEYS.get(service.kind, ()):
@@ -243,8 +250,9 @@ class ServiceTab(Vertical):
     async def _poll_loop(self) -> None:
         while True:
             asked = await self.schedule.wait()
+            started = self.schedule.time()
             outcome = await self.monitor.poll_once()
-            self.schedule.polled(outcome.health.failures, outcome.retry_after)
+            self.schedule.polled(outcome.health.failures, outcome.retry_after, started=started)
             # A poll that was under way when the tab paused is not shown: rows stay still.
             if asked or not self.schedule.paused:
                 self.post_message(Polled(outcome))
@@ -293,7 +301,7 @@ class ServiceTab(Vertical):
         self.query_one(JobDetail).show(table.cursor_job, others_changed=bool(delta))
         self._update_status()
         if delta:
-            self.refresh_bindings()
+            self._refresh_offered_actions()
 
     def _tell_new_notes(self, note: str, *, first: bool) -> None:
         """Notify each part of a poll note ("; "-separated) that the previous good poll did not
@@ -381,6 +389,8 @@ class ServiceTab(Vertical):
             parts.append(every)
         if self.paused:
             parts.append("p resumes")
+        if not self.service.tls_verified:
+            parts.insert(0, TLS_WARNING)
         return " · ".join(part for part in parts if part)
 
     def _update_status(self) -> None:
@@ -404,7 +414,7 @@ class ServiceTab(Vertical):
     @on(JobTable.CursorMoved)
     def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
         self._show_detail(message.job)
-        self.refresh_bindings()
+        self._refresh_offered_actions()
         # The cursor arriving on a job in the visible tab is a look at it; a job changing
         # under the cursor was not looked at again.
         job = message.job
@@ -412,6 +422,19 @@ class ServiceTab(Vertical):
         self._cursor_id = job.id if job is not None else None
         if arrived and job is not None and self._visible():
             self.post_message(self.JobSeen(self, job))
+
+    def _refresh_offered_actions(self) -> None:
+        """Refresh the footer's keys when the actions offered for the cursor's job changed in the
+        shown tab (a footer refresh lays the screen out again: not on every key or poll)."""
+        focused = self.screen.focused
+        if focused is None or self not in focused.ancestors_with_self:
+            self._offered = ()  # a hidden tab: its keys are not in the footer
+            return
+        job = self.cursor_job
+        offered = tuple(self.service.disabled_reason(a, job) is None for a in self.service.actions)
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
 
     @on(JobTable.Selected)
     def _selected(self, message: JobTable.Selected) -> None:
@@ -564,8 +587,10 @@ class ServiceTab(Vertical):
         for job in jobs:
             try:
                 done.append(await self.service.run_action(action, job))
+                log.info("%s %s %s: %s", self.service.name, action.value, job.id, done[-1])
             except ServiceError as error:
                 failures.append(error.line)
+                log.warning("%s %s %s failed: %s", self.service.name, action.value, job.id, error)
         if len(jobs) == 1:
             if failures:
                 self.notify(failures[0], severity="error", timeout=8)
