@@ -30,6 +30,6 @@ def register() -> None:
     FLOWS[(KIND, Action.CONDITIONAL)] = new_conditional
     SELECT_FLOWS[KIND] = open_chain
     TAB_KEYS[KIND] = (
-        TabKey("f", "filter", "Filter", edit_filters),
+        TabKey("f", "filter", "Server filter", edit_filters),
         TabKey("backspace", "back", "Back", go_back),
     )

@@ -83,7 +83,9 @@ class FilterBar(Horizontal):
     def open(self) -> None:
         """Show the line and put the cursor in it."""
         self.add_class("-active")
-        self._input.focus()
+        # At once, not after the queued events (`focus()` waits its turn): keys typed right after
+        # `/` belong to the filter, not to the table (where `l` would open a log).
+        self.screen.set_focus(self._input)
 
     def set_text(self, text: str) -> None:
         """Filter by `text` (as if typed)."""
