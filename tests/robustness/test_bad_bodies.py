@@ -20,6 +20,7 @@ from jobtui.core.errors import ServiceError
 from jobtui.core.models import JobState
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
+from jobtui.services.ecotaxa import STATE_WORDS
 from tests.robustness.support import KINDS, faults_of, service_on
 
 LIST_PATHS = {"bsub": "/v1/jobs", "ecotaxa": "/jobs/", "leia": "/job", "dsp-ingest": "/health"}
@@ -170,7 +171,8 @@ def test_an_unknown_state_is_shown_as_sent(
     jobs = poll_with(running, {LIST_PATHS[kind]: json.dumps(real).encode()})
     assert jobs, "a body with one odd state was refused whole"
     shown = next(j for j in jobs if j.id == str(records[0]["id"]))
-    assert shown.raw_state == state
+    # EcoTaxa's one-letter states are shown as the words they stand for ("P" is "pending").
+    assert shown.raw_state == (STATE_WORDS.get(state, state) if kind == "ecotaxa" else state)
     if shown.state is JobState.UNKNOWN:
         assert state not in {
             j.raw_state for j in jobs if j is not shown and j.state is not JobState.UNKNOWN

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from textual.widgets import Static, TabbedContent
+from textual.widgets import TabbedContent
 
 from jobtui.config import config_from_data, load_config, write_config_file
 from jobtui.core.errors import ServiceError
@@ -290,7 +290,7 @@ async def test_verify_false_puts_a_warning_on_the_tab(emulator: EmulatorFactory)
         await pilot.pause()
         tabbed = app.screen.query_one(TabbedContent)
         labels = [str(tabbed.get_tab(pane_id(i)).label) for i in range(2)]
-        status = [str(t.query_one("#status", Static).content) for t in tabs]
+        status = [t.status_text() for t in tabs]
     assert labels == ["Leia ⚠", "bsub.io"]
     assert status[0].startswith(f"{TLS_WARNING} · ● live") and TLS_WARNING not in status[1]
 

@@ -33,7 +33,7 @@ import httpx
 import pytest
 from textual import events
 from textual.message import Message
-from textual.widgets import Static, TabbedContent
+from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
 from jobtui.config import load_config
@@ -141,7 +141,8 @@ def schedule(rng: random.Random) -> list[Episode]:
 
 
 def status_of(tab: ServiceTab) -> str:
-    return str(tab.query_one("#status", Static).content)
+    """What the tab's status line says (a hidden tab paints it when it is shown again)."""
+    return tab.status_text()
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ from typing import Any
 from rich.console import RenderableType
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import TabbedContent
 
 from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.emulators.base import DEMO_EPOCH
@@ -29,6 +28,7 @@ from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded, start, token_of
+from tests.tui.live_support import show_tab
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
 SIZE = (160, 48)
@@ -70,15 +70,7 @@ async def two_tabs(emulator: EmulatorFactory, refresh: float = 60.0) -> AsyncIte
         await two.until(
             lambda: two.table(0).row_count > 0 and two.table(1).row_count > 0, "the first polls"
         )
-        # All jobs comes first with two services: show the first service's tab (again if the
-        # dashboard's start-up focus brings All jobs back once).
-        tabs = app.screen.query_one(TabbedContent)
-        for _ in range(3):
-            tabs.active = "service-0"
-            await two.until(lambda: two.table(0).is_on_screen, "the first service's tab")
-            await pilot.pause(0.05)
-            if tabs.active == "service-0":
-                break
+        await show_tab(pilot, 0)  # All jobs comes first with two services
         yield two
 
 
