@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, TabbedContent, TextArea
 
 from jobtui.core.format import shown_path
+from jobtui.tui.dsp_ingest.mapping import MappingScreen
 from jobtui.tui.dsp_ingest.upload import UploadScreen
 from jobtui.tui.leia.filters import LeiaFilterScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
@@ -442,3 +443,33 @@ async def test_dsp_upload_of_an_unreadable_folder_is_named(
             assert screen.plan is None and ingest.state.counts == before
     finally:
         locked.chmod(0o700)
+
+
+async def test_dsp_mapping_save_refuses_bad_paths_and_sends_nothing(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    plain_file = a_file(tmp_path)
+    cases = [
+        ("", "file: give a file path"),
+        (str(tmp_path), f"file: {shown_path(tmp_path)} is a folder: give a file name"),
+        (f"{plain_file}/m.csv", f"file: folder {shown_path(plain_file)} is not a folder"),
+        (str(tmp_path / TOO_LONG), "file: cannot use …"),
+    ]
+    async with ingest_app(emulator) as ingest:
+        await ingest.select(ingest.state.roles["mapped"])
+        await ingest.pilot.press("m")
+        await ingest.until(lambda: isinstance(ingest.app.screen, MappingScreen), "the mapping")
+        screen = ingest.app.screen
+        assert isinstance(screen, MappingScreen)
+        await ingest.until(lambda: screen.rows is not None, "the mapping rows")
+        before = Counter(ingest.state.counts)
+        box = screen.query_one("#path", Input)
+        for typed, expected in cases:
+            box.value = typed
+            box.focus()
+            await ingest.pilot.press("enter")
+            await ingest.until(lambda e=expected: e in message(screen), f"the message {expected!r}")  # type: ignore[misc]
+            assert ingest.app.screen is screen and box.value == typed
+            assert screen.saved is None
+            assert ingest.state.counts == before, f"sent: {ingest.state.counts - before}"
+        assert names_in(tmp_path) == ["plain.txt"]
