@@ -469,7 +469,7 @@ async def test_dsp_mapping_save_refuses_bad_paths_and_sends_nothing(
             box.focus()
             await ingest.pilot.press("enter")
             await ingest.until(lambda e=expected: e in message(screen), f"the message {expected!r}")  # type: ignore[misc]
-            assert ingest.app.screen is screen and box.value == typed
             assert screen.saved is None
+            assert ingest.app.screen is screen and box.value == typed
             assert ingest.state.counts == before, f"sent: {ingest.state.counts - before}"
         assert names_in(tmp_path) == ["plain.txt"]
