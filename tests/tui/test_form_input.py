@@ -459,9 +459,10 @@ async def test_dsp_mapping_save_refuses_bad_paths_and_sends_nothing(
         await ingest.select(ingest.state.roles["mapped"])
         await ingest.pilot.press("m")
         await ingest.until(lambda: isinstance(ingest.app.screen, MappingScreen), "the mapping")
-        screen = ingest.app.screen
-        assert isinstance(screen, MappingScreen)
-        await ingest.until(lambda: screen.rows is not None, "the mapping rows")
+        mapping = ingest.app.screen
+        assert isinstance(mapping, MappingScreen)
+        screen: Screen[Any] = mapping
+        await ingest.until(lambda: mapping.rows is not None, "the mapping rows")
         before = Counter(ingest.state.counts)
         box = screen.query_one("#path", Input)
         for typed, expected in cases:
@@ -469,7 +470,7 @@ async def test_dsp_mapping_save_refuses_bad_paths_and_sends_nothing(
             box.focus()
             await ingest.pilot.press("enter")
             await ingest.until(lambda e=expected: e in message(screen), f"the message {expected!r}")  # type: ignore[misc]
-            assert screen.saved is None
             assert ingest.app.screen is screen and box.value == typed
+            assert mapping.saved is None
             assert ingest.state.counts == before, f"sent: {ingest.state.counts - before}"
         assert names_in(tmp_path) == ["plain.txt"]
