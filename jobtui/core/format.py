@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def human_size(size: float | None) -> str:
     """1536 -> "1.5 KiB"; None -> ""."""
@@ -12,3 +14,23 @@ def human_size(size: float | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+MAX_SHOWN_PATH = 80
+
+
+def shown_path(path: Path | str) -> str:
+    """A path for a one-line message: its end, after an ellipsis, when it is too long to read."""
+    text = str(path)
+    if len(text) <= MAX_SHOWN_PATH:
+        return text
+    return "…" + text[-(MAX_SHOWN_PATH - 1) :]
+
+
+MAX_SHOWN_VALUE = 20
+
+
+def shown_value(text: str) -> str:
+    """A typed value quoted for a one-line message: its start, after which an ellipsis, if long."""
+    value = text if len(text) <= MAX_SHOWN_VALUE else text[:MAX_SHOWN_VALUE] + "…"
+    return repr(value)

@@ -76,7 +76,7 @@ from jobtui.core.errors import (
     ServiceError,
     TransportError,
 )
-from jobtui.core.format import human_size
+from jobtui.core.format import human_size, shown_path, shown_value
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
@@ -108,9 +108,9 @@ def validate_shortcode(text: str) -> str:
     """A project shortcode as the server wants it: exactly 4 hex digits, upper-cased."""
     value = text.strip()
     if not _SHORTCODE.fullmatch(value):
-        shown = value if len(value) <= 20 else value[:20] + "…"
         raise InputError(
-            "shortcode", f"{shown!r} is not a project shortcode (4 hex digits, like 0803)"
+            "shortcode",
+            f"{shown_value(value)} is not a project shortcode (4 hex digits, like 0803)",
         )
     return value.upper()
 
@@ -857,7 +857,7 @@ def plan_upload(folder: Path | str) -> UploadPlan:
     not followed). `InputError` when `folder` is not a readable folder."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise InputError("folder", f"{root} is not a folder")
+        raise InputError("folder", f"{shown_path(root)} is not a folder")
     files: list[PlannedFile] = []
     rejected: list[RejectedFile] = []
     walk_errors: list[OSError] = []
@@ -891,7 +891,7 @@ def plan_upload(folder: Path | str) -> UploadPlan:
         where = Path(problem.filename or root)
         why = problem.strerror or str(problem)
         if where == root:
-            raise InputError("folder", f"cannot read {root}: {why}")
+            raise InputError("folder", f"cannot read {shown_path(root)}: {why}")
         rel = where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)
         rejected.append(RejectedFile(rel + "/", f"cannot list it: {why}"))
     files.sort(key=lambda f: f.rel)

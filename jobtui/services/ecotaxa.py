@@ -59,6 +59,7 @@ from jobtui.core.errors import (
     ServiceError,
     TransportError,
 )
+from jobtui.core.format import shown_value
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
@@ -896,13 +897,19 @@ class AnswerField:
         return f"user {self.name!r}" if self.group == "users" else f"taxon {self.name!r}"
 
 
+MAX_ID = 2**31 - 1
+"""The largest id EcoTaxa stores (its ids are 32-bit integers)."""
+
+
 def parse_id(field: str, text: str) -> int | None:
     """An id typed in a form: None when blank, else a positive whole number (`InputError`)."""
     value = text.strip()
     if not value:
         return None
     if not value.isdigit() or not value.isascii():
-        raise InputError(field, f"{value!r} is not a whole number")
+        raise InputError(field, f"{shown_value(value)} is not a whole number")
+    if len(value) > len(str(MAX_ID)) or int(value) > MAX_ID:
+        raise InputError(field, f"is too large (ids go up to {MAX_ID})")
     number = int(value)
     if number <= 0:
         raise InputError(field, "must be a positive number")

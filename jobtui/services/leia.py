@@ -55,6 +55,7 @@ from jobtui.core.errors import (
     NotFoundError,
     ServiceError,
 )
+from jobtui.core.format import shown_value
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
@@ -277,7 +278,7 @@ def _parse_time(name: str, text: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise InputError(
-            name, f"not a date-time: {text!r} (use yyyy-mm-ddThh:mm:ss, UTC)"
+            name, f"not a date-time: {shown_value(text)} (use yyyy-mm-ddThh:mm:ss, UTC)"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -310,13 +311,15 @@ def parse_filters(values: Mapping[str, str]) -> LeiaFilters:
                 kwargs[name] = LeiaStatus(text.upper())
             except ValueError:
                 allowed = ", ".join(s.value for s in LeiaStatus)
-                raise InputError(name, f"{text!r} is not a status ({allowed})") from None
+                raise InputError(name, f"{shown_value(text)} is not a status ({allowed})") from None
         elif name == "job_type":
             try:
                 kwargs[name] = LeiaJobType(text.lower())
             except ValueError:
                 allowed = ", ".join(t.value for t in LeiaJobType)
-                raise InputError(name, f"{text!r} is not a job type ({allowed})") from None
+                raise InputError(
+                    name, f"{shown_value(text)} is not a job type ({allowed})"
+                ) from None
         elif name in ("created_after", "created_before"):
             kwargs[name] = _parse_time(name, text)
         elif name == "sort":
@@ -456,17 +459,33 @@ def check_conditional_body(body: Any) -> dict[str, Any]:
     return body
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float; one JSON cannot carry (like 1e999) is a ValueError."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON value")
+
+
 def validate_rules(text: str) -> dict[str, Any]:
     """Parse and validate the JSON of a conditional job: a whole ConditionalBody, or only its
     `rules` map. Returns the ConditionalBody; `InputError("rules", ...)` says what is wrong."""
     if not text.strip():
         raise InputError("rules", "is empty")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise InputError(
             "rules", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:
+        raise InputError("rules", "not valid JSON: nested too deeply") from None
+    except ValueError as error:  # a number too long to read
+        raise InputError("rules", f"not valid JSON: {error}") from None
     if isinstance(data, dict) and data and not set(data) <= _BODY_KEYS:
         data = {"rules": data}
     return check_conditional_body(data)
@@ -475,9 +494,11 @@ def validate_rules(text: str) -> dict[str, Any]:
 def _form_value(text: str) -> Any:
     """A typed value: JSON literals (numbers, true, null, "quoted") as such, anything else as text."""
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json.loads(text, parse_constant=str)
+    except (ValueError, RecursionError):
         return text
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError("value", f"the number {text[:20]} is out of range")
     return value if isinstance(value, _SCALAR) else text
 
 

@@ -26,7 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
 from jobtui.core.errors import InputError, ServiceError
-from jobtui.core.format import human_size
+from jobtui.core.format import human_size, shown_path
 from jobtui.core.models import Job
 from jobtui.services.dsp_ingest import (
     DspIngestService,
@@ -294,7 +294,7 @@ class UploadScreen(ModalScreen[UploadReport | None]):
             self.query_one("#folder", Input).focus()
             return
         except OSError as error:
-            self._say(f"folder: cannot read {folder}: {error.strerror or error}")
+            self._say(f"folder: cannot read {shown_path(folder)}: {error.strerror or error}")
             return
         self.plan = plan
         self.code = code

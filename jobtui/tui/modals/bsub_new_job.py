@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from jobtui.core.errors import InputError, ServiceError
-from jobtui.core.format import human_size
+from jobtui.core.format import human_size, shown_path
 from jobtui.core.models import Job
 
 if TYPE_CHECKING:
@@ -24,16 +24,18 @@ def check_input_file(text: str) -> Path:
     """The file typed by the user, or InputError naming the field."""
     if not text.strip():
         raise InputError("file", "choose a file to upload")
+    if "\x00" in text:
+        raise InputError("file", "a path cannot hold a NUL character")
     path = Path(text.strip()).expanduser()
-    if not path.exists():
-        raise InputError("file", f"{path} does not exist")
-    if not path.is_file():
-        raise InputError("file", f"{path} is not a file")
     try:
+        if not path.exists():
+            raise InputError("file", f"{shown_path(path)} does not exist")
+        if not path.is_file():
+            raise InputError("file", f"{shown_path(path)} is not a file")
         with path.open("rb"):
             pass
-    except OSError as error:
-        raise InputError("file", f"{path} cannot be read: {error.strerror}") from None
+    except OSError as error:  # a name too long, a permission refused, ...
+        raise InputError("file", f"{shown_path(path)} cannot be read: {error.strerror}") from None
     return path
 
 

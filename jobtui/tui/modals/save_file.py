@@ -12,19 +12,26 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar
 
 from jobtui.core.errors import ServiceError
+from jobtui.core.format import shown_path
 from jobtui.core.models import Job
 from jobtui.core.service import Service
 
 
 def check_destination(text: str) -> Path:
-    """The path typed by the user, or ValueError with a message for the form."""
+    """The path typed by the user, or ValueError with a message for the form naming the field."""
     if not text.strip():
-        raise ValueError("give a file path")
+        raise ValueError("file: give a file path")
+    if "\x00" in text:
+        raise ValueError("file: a path cannot hold a NUL character")
     path = Path(text.strip()).expanduser()
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder: give a file name")
-    if not path.parent.is_dir():
-        raise ValueError(f"folder {path.parent} does not exist")
+    try:
+        if path.is_dir():
+            raise ValueError(f"file: {shown_path(path)} is a folder: give a file name")
+        if not path.parent.is_dir():
+            what = "is not a folder" if path.parent.exists() else "does not exist"
+            raise ValueError(f"file: folder {shown_path(path.parent)} {what}")
+    except OSError as error:  # a name too long, a permission refused, ...
+        raise ValueError(f"file: cannot use {shown_path(path)}: {error.strerror}") from None
     return path
 
 
