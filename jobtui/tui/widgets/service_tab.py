@@ -39,7 +39,7 @@ from jobtui.core.polling import (
     utc_now,
 )
 from jobtui.core.service import Service
-from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS
+from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS, register_kind
 from jobtui.tui.messages import Polled
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
@@ -194,6 +194,7 @@ class ServiceTab(Vertical):
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        register_kind(service.kind)
         self.service = service
         self.read_only = read_only
         self.clock = clock
