@@ -3,7 +3,8 @@
 Generic actions (confirm-and-run, logs, save output) are handled by `ServiceTab`; the ones here
 need a service-specific dialog. `SELECT_FLOWS` says what enter on a job does in a kind's tab, and
 `TAB_KEYS` adds keys of its own to it. Kinds with a UI package register into these (and into the
-detail pane's `SECTIONS`) from their `register()`, called at the end of this module.
+detail pane's `SECTIONS`) from their `register()`, which `register_kind` calls when a tab or a
+detail pane of that kind is first made: a kind that is not configured is never imported.
 """
 
 from __future__ import annotations
@@ -58,12 +59,23 @@ TAB_KEYS: dict[str, tuple[TabKey, ...]] = {}
 """Per service kind: extra keys of its tab (they must not clash with `ACTION_KEYS` or the table's)."""
 
 
-def _register_kinds() -> None:
-    from jobtui.tui import dsp_ingest, ecotaxa, leia
-
-    leia.register()
-    dsp_ingest.register()
-    ecotaxa.register()
+_registered: set[str] = set()
 
 
-_register_kinds()
+def register_kind(kind: str) -> None:
+    """Plug a kind's UI package into these tables, once (kinds without one have nothing to add)."""
+    if kind in _registered:
+        return
+    _registered.add(kind)
+    if kind == "leia":
+        from jobtui.tui import leia
+
+        leia.register()
+    elif kind == "dsp-ingest":
+        from jobtui.tui import dsp_ingest
+
+        dsp_ingest.register()
+    elif kind == "ecotaxa":
+        from jobtui.tui import ecotaxa
+
+        ecotaxa.register()

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from jobtui.core.models import ACTION_INFO, Job, JobState
 from jobtui.core.service import Service
+from jobtui.tui.flows import register_kind
 
 STATE_STYLES: Mapping[JobState, str] = {
     JobState.QUEUED: "bold cyan",
@@ -107,6 +108,7 @@ class JobDetail(VerticalScroll):
 
     def __init__(self, service: Service, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        register_kind(service.kind)
         self.service = service
         self._body = Static("Select a job to see its details.", markup=False)
         self._job: Job | None = None

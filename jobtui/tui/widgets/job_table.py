@@ -72,11 +72,14 @@ MESSAGE_MIN_WIDTH = 10
 PROGRESS_BAR = 5
 BULK_UPDATE = 1000
 """Deltas larger than this re-sort all rows instead of moving each job."""
+KEPT_SORTS = 6
+"""Columns whose sort keys and order are kept up to date, so sorting by them again is instant."""
 CACHE_LIMIT = 2048
 """Rendered rows kept; a screen shows far fewer, the rest spares a re-render when scrolling back."""
 
 _CONTROL = str.maketrans({**dict.fromkeys(range(32), " "), 127: " "})
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_NUMBER_START = frozenset("+-0123456789")
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _STATE_ORDER = {state: index for index, state in enumerate(JobState)}
 
@@ -140,7 +143,7 @@ def _text_key(text: str, seq: int) -> SortKey:
     """Numbers first (by value), then text (case-insensitive), then empty cells."""
     if not text:
         return (2, 0.0, "", seq)
-    if _NUMBER.fullmatch(text):
+    if text[0] in _NUMBER_START and _NUMBER.fullmatch(text):
         return (0, float(text), "", seq)
     return (1, 0.0, text.lower(), seq)
 
@@ -183,6 +186,9 @@ class _Rows:
 
     Both id lists are ascending by sort key (the table reverses at display time), and sort keys are
     unique (the insertion sequence breaks ties), so a job's position is found by bisection.
+
+    The keys and the order of the last few columns sorted by are kept and moved job by job with
+    each delta, so changing back to one of them costs no sorting at all.
     """
 
     def __init__(self, search_text: Callable[[Job], str], row_key: RowKey = job_row_key) -> None:
@@ -200,6 +206,9 @@ class _Rows:
         self._next_seq = 0
         self._key_funcs: dict[str | None, KeyFunc] = {None: _key_func(None)}
         self._key_cache: dict[str | None, dict[str, SortKey]] = {None: self.keys}
+        """Sort keys of the kept columns, the current one included (oldest first)."""
+        self._orders: dict[str | None, list[str]] = {None: self.order}
+        """The ids in the order of each kept column, while it is known to be up to date."""
         self._search: dict[str, str] | None = None
         self._changes = 0
         """Counts changes to the jobs and to `order` in place (the aligned texts follow it)."""
@@ -262,6 +271,7 @@ class _Rows:
         key = self._key_funcs[self.column]
         self.keys = {job_id: key(job, seqs[job_id]) for job_id, job in store.items()}
         self._key_cache = {self.column: self.keys}
+        self._orders = {}
         self._search = None
         self._resort(list(store))
 
@@ -281,6 +291,8 @@ class _Rows:
             kept = [job_id for job_id in self.order if job_id in known]
             row_key = self.row_key
             fresh = dict.fromkeys(row_key(j) for j in (*delta.added, *delta.changed))
+            # The other kept columns keep their keys; their order is sorted again when needed.
+            self._orders = {}
             self._resort(kept + [job_id for job_id in fresh if job_id not in known])
             return
         for job_id in delta.removed:
@@ -299,19 +311,24 @@ class _Rows:
     def sort(self, column: str | None) -> None:
         if column not in self._key_funcs:
             self._key_funcs[column] = _key_func(column)
-        keys = self._key_cache.get(column)
+        keys = self._key_cache.pop(column, None)
         if keys is None:
             key = self._key_funcs[column]
             seqs = self._seq
             keys = {job_id: key(job, seqs[job_id]) for job_id, job in self.jobs.items()}
-            self._key_cache[column] = keys
-            # Keep the keys of two earlier columns, so sorting back and forth stays instant.
-            earlier = [c for c in self._key_cache if c not in (column, self.column)]
-            for stale in earlier[:-2]:
+            earlier = [c for c in self._key_cache if c != self.column]
+            for stale in earlier[: max(0, len(earlier) - KEPT_SORTS + 2)]:
                 del self._key_cache[stale]
+                self._orders.pop(stale, None)
+        self._key_cache[column] = keys
         self.column = column
         self.keys = keys
-        self._resort(self.order)
+        order = self._orders.get(column)
+        if order is None:
+            self._resort(self.order)
+        else:
+            self.order = order
+            self._refilter()
 
     def set_filter(
         self,
@@ -344,7 +361,7 @@ class _Rows:
 
     def _resort(self, ids: list[str]) -> None:
         """Sort every id (given in an order close to the result, which makes sorting cheap)."""
-        self.order = sorted(ids, key=self.keys.__getitem__)
+        self.order = self._orders[self.column] = sorted(ids, key=self.keys.__getitem__)
         self._refilter()
 
     def _refilter(self) -> None:
@@ -390,42 +407,64 @@ class _Rows:
     def _list(self, job_id: str) -> None:
         """Insert a stored job into the sorted lists (the visible one if it matches)."""
         self._changes += 1
-        key = self.keys[job_id]
-        get = self.keys.__getitem__
-        self.order.insert(bisect_left(self.order, key, key=get), job_id)
+        for column, ids in self._orders.items():
+            keys = self._key_cache[column]
+            ids.insert(bisect_left(ids, keys[job_id], key=keys.__getitem__), job_id)
         if self.rows is not self.order and self.matches(job_id):
-            self.rows.insert(bisect_left(self.rows, key, key=get), job_id)
+            self._insert_row(job_id)
 
     def _unlist(self, job_id: str) -> None:
-        """Remove a job from the sorted lists, while its current key is still known."""
+        """Remove a job from the sorted lists, while its current keys are still known."""
         self._changes += 1
-        key = self.keys[job_id]
-        get = self.keys.__getitem__
-        for ids in (self.order, self.rows) if self.rows is not self.order else (self.order,):
-            position = bisect_left(ids, key, key=get)
-            if position < len(ids) and ids[position] == job_id:
-                del ids[position]
+        for column, ids in self._orders.items():
+            _remove(ids, job_id, self._key_cache[column])
+        if self.rows is not self.order:
+            _remove(self.rows, job_id, self.keys)
 
     def _change(self, job: Job) -> None:
-        """Replace a stored job; move it only if its sort key or its visibility changed."""
+        """Replace a stored job; move it only where its sort key or its visibility changed."""
         job_id = self.row_key(job)
-        get = self.keys.__getitem__
-        old_key = self.keys[job_id]
-        lists = (self.order,) if self.rows is self.order else (self.order, self.rows)
-        positions: list[int | None] = []
-        for ids in lists:
-            position = bisect_left(ids, old_key, key=get)
-            found = position < len(ids) and ids[position] == job_id
-            positions.append(position if found else None)
+        old_keys = {column: keys[job_id] for column, keys in self._key_cache.items()}
+        filtered = self.rows is not self.order
+        shown = filtered and _find(self.rows, job_id, self.keys) is not None
         self._put(job)
-        if self.keys[job_id] == old_key and (
-            len(lists) == 1 or (positions[1] is not None) == self.matches(job_id)
-        ):
+        for column, ids in self._orders.items():
+            keys = self._key_cache[column]
+            new_key = keys[job_id]
+            if new_key == old_keys[column]:
+                continue
+            # Bisect with the old key while the list is still in the old order.
+            keys[job_id] = old_keys[column]
+            _remove(ids, job_id, keys)
+            keys[job_id] = new_key
+            ids.insert(bisect_left(ids, new_key, key=keys.__getitem__), job_id)
+        if not filtered:
             return
-        for ids, where in zip(lists, positions, strict=True):
-            if where is not None:
-                del ids[where]
-        self._list(job_id)
+        moved = self.keys[job_id] != old_keys[self.column]
+        visible = self.matches(job_id)
+        if shown and (moved or not visible):
+            new_key = self.keys[job_id]
+            self.keys[job_id] = old_keys[self.column]
+            _remove(self.rows, job_id, self.keys)
+            self.keys[job_id] = new_key
+        if visible and (moved or not shown):
+            self._insert_row(job_id)
+
+    def _insert_row(self, job_id: str) -> None:
+        rows = self.rows
+        rows.insert(bisect_left(rows, self.keys[job_id], key=self.keys.__getitem__), job_id)
+
+
+def _find(ids: list[str], job_id: str, keys: Mapping[str, SortKey]) -> int | None:
+    """The position of a job in a list sorted by `keys`, or None."""
+    position = bisect_left(ids, keys[job_id], key=keys.__getitem__)
+    return position if position < len(ids) and ids[position] == job_id else None
+
+
+def _remove(ids: list[str], job_id: str, keys: Mapping[str, SortKey]) -> None:
+    position = _find(ids, job_id, keys)
+    if position is not None:
+        del ids[position]
 
 
 class _Styles(NamedTuple):

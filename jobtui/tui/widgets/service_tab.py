@@ -39,11 +39,10 @@ from jobtui.core.polling import (
     utc_now,
 )
 from jobtui.core.service import Service
-from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS
+from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS, register_kind
 from jobtui.tui.messages import Polled
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
-from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import HistoryBar, StateHistory
 from jobtui.tui.widgets.job_table import JobTable
@@ -194,6 +193,7 @@ class ServiceTab(Vertical):
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        register_kind(service.kind)
         self.service = service
         self.read_only = read_only
         self.clock = clock
@@ -544,6 +544,9 @@ class ServiceTab(Vertical):
                 extra.run(self)
 
     def _open_log(self, job: Job) -> None:
+        # The log view's text area is costly to import and not needed for the first frame.
+        from jobtui.tui.modals.text_view import TextViewScreen
+
         service = self.service
 
         async def load() -> str:
