@@ -32,6 +32,8 @@ class TabKey:
     """The binding's name (unique within the kind)."""
     description: str
     run: TabFlow
+    show: bool = True
+    """Whether the footer shows it (the key help always lists it)."""
 
 
 def bsub_new_job(tab: ServiceTab, job: Job | None) -> None:

@@ -31,5 +31,5 @@ def register() -> None:
     SELECT_FLOWS[KIND] = open_chain
     TAB_KEYS[KIND] = (
         TabKey("f", "filter", "Server filter", edit_filters),
-        TabKey("backspace", "back", "Back", go_back),
+        TabKey("backspace", "back", "Back", go_back, show=False),
     )

@@ -213,7 +213,9 @@ class ServiceTab(Vertical):
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
         for extra in TAB_KEYS.get(service.kind, ()):
-            self._bindings.bind(extra.key, f"tab_key('{extra.name}')", extra.description)
+            self._bindings.bind(
+                extra.key, f"tab_key('{extra.name}')", extra.description, show=extra.show
+            )
 
     def compose(self) -> ComposeResult:
         yield JobTable(self.service.columns, clock=self.clock, id="jobs")
