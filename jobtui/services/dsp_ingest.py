@@ -1255,7 +1255,7 @@ class DspIngestService(Service):
             updated=p.changed_at,
             started=p.ingest_started,
             finished=p.ingest_finished if not p.ingesting else None,
-            progress=upload.fraction if upload is not None else None,
+            progress=upload.fraction * 100 if upload is not None else None,
             message=message,
             actions=self.allowed(p, state),
             extra={
