@@ -575,7 +575,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import tempfile
 
     from jobtui.headless import Failed, read_config
-    from jobtui.serve import serve_dashboard
+    from jobtui.tui.serve import serve_dashboard
 
     read_only = args.read_only or args.serve_read_only
     try:

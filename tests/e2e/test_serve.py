@@ -30,7 +30,7 @@ from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.leia import LeiaState
-from jobtui.serve import dashboard_command
+from jobtui.tui.serve import dashboard_command
 from tests.conftest import EmulatorFactory
 
 JOBTUI = shutil.which("jobtui", path=str(Path(sys.executable).parent))
