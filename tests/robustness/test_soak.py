@@ -164,9 +164,11 @@ async def test_soak_with_random_faults(emulators: Emulators) -> None:
             failed_workers.append(f"{message.worker.description}: {message.worker.error!r}")
 
     app = JobtuiApp(services, refresh=INTERVAL)
+    app.freeze_heap = True  # as `jobtui` and `jobtui demo` run it
     # a fresh connection for each switch: an idle one may be closed by the server meanwhile
     control = httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
     latencies: list[float] = []
+    tab_latencies: list[float] = []
     violations: list[str] = []
     timeline: list[str] = []
     shown: dict[str, str] = {}
@@ -259,6 +261,8 @@ async def test_soak_with_random_faults(emulators: Emulators) -> None:
                     assert time.monotonic() - last_key < 5, f"key {key} was not handled"
                     await asyncio.sleep(0.001)
                 latencies.append(answer - last_key)
+                if expect is TabbedContent.TabActivated:
+                    tab_latencies.append(answer - last_key)
                 key_cpu.append(time.process_time() - cpu_key)
             await asyncio.sleep(0.02)
         assert app.is_running
@@ -278,7 +282,10 @@ async def test_soak_with_random_faults(emulators: Emulators) -> None:
         f"after at most {live_after:.2f}s; "
         f"{len(latencies)} keys: median {median * 1000:.1f} ms, 95% {p95 * 1000:.1f} ms, "
         f"slowest {worst * 1000:.1f} ms (the app's own work meanwhile: at most "
-        f"{max(key_cpu) * 1000:.1f} ms of CPU); the app used {busy:.0%} of a core"
+        f"{max(key_cpu) * 1000:.1f} ms of CPU); the app used {busy:.0%} of a core; of these, "
+        f"{len(tab_latencies)} tab switches: median "
+        f"{sorted(tab_latencies)[len(tab_latencies) // 2] * 1000:.1f} ms, slowest "
+        f"{max(tab_latencies) * 1000:.1f} ms"
     )
     for e in episodes:
         what = f"{e.kind} {e.spec} at {e.start:.2f}s-{e.end:.2f}s"

@@ -7,7 +7,7 @@ keyed by id alone, an action sent to the wrong service, or a detail of the wrong
 from __future__ import annotations
 
 from rich.console import Console
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher
 from textual.widgets._footer import FooterKey
 
 from jobtui.core.models import JobState
@@ -244,7 +244,7 @@ async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
         detail = visible_detail(two)
         assert detail.service.name == "Leia"
         console = Console(width=110, record=True, color_system=None)
-        console.print(detail.query_one(Static).content)
+        console.print(detail.content)
         text = console.export_text()
         assert "waits on" in text and str(waiting.execute_after_id) in text
         await pilot.press("enter")

@@ -103,7 +103,7 @@ def plain(widget: Static | Label) -> str:
 
 
 def detail_text(ingest: Ingest) -> str:
-    body = ingest.app.screen.query_one(JobDetail).query_one(Static)
+    body = ingest.app.screen.query_one(JobDetail)
     console = Console(width=110, record=True, color_system=None)
     console.print(body.content)
     return console.export_text()

@@ -75,7 +75,7 @@ async def ecotaxa_app(emulator: EmulatorFactory, *, seed: int = 1) -> AsyncItera
 
 
 def detail_text(eco: EcoTaxa) -> str:
-    body = eco.app.screen.query_one(JobDetail).query_one(Static)
+    body = eco.app.screen.query_one(JobDetail)
     console = Console(width=110, record=True, color_system=None)
     console.print(body.content)
     return console.export_text()

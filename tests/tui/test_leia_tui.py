@@ -82,7 +82,7 @@ def running_head(state: LeiaState) -> tuple[SimJob, list[SimJob]]:
 
 def detail_text(leia: Leia) -> str:
     """The detail pane as plain text."""
-    body = leia.app.screen.query_one(JobDetail).query_one(Static)
+    body = leia.app.screen.query_one(JobDetail)
     console = Console(width=110, record=True, color_system=None)
     console.print(body.content)
     return console.export_text()

@@ -16,6 +16,8 @@ from typing import Any
 from rich.console import RenderableType
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import TabbedContent
+from textual.widgets._footer import FooterKey
 
 from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.emulators.base import DEMO_EPOCH
@@ -23,8 +25,10 @@ from jobtui.emulators.bsub import BsubState
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
+from jobtui.tui.screens.dashboard import ALL_PANE
 from jobtui.tui.widgets.history import SPARK_WIDTH
 from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.key_footer import KeyFooter
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded, start, token_of
@@ -198,3 +202,35 @@ def _moved_on(job: Job | None) -> Job:
     from dataclasses import replace
 
     return replace(job, message="moved on", revision=job.revision + "+1")
+
+
+async def test_the_footer_greys_keys_in_place_and_recomposes_only_for_other_keys(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_tabs(emulator) as two:
+        footer = two.app.screen.query_one(KeyFooter)
+        recomposed = count_calls(footer, "recompose")
+
+        def cancel_key() -> FooterKey:
+            return next(key for key in footer.query(FooterKey) if key.description == "Cancel")
+
+        keys = list(footer.query(FooterKey))
+        table = two.table(0)
+        for state in ("finished", "processing", "finished", "processing"):
+            job = seeded(two.states[0], state)
+            assert table.move_cursor(job.id)
+            greyed = state == "finished"
+
+            def shown_greyed(greyed: bool = greyed) -> bool:
+                return cancel_key().has_class("-disabled") is greyed
+
+            await two.until(shown_greyed, f"Cancel greyed={greyed} on a {state} job")
+            assert cancel_key()._disabled is greyed  # what a click on the key reads
+        assert recomposed == [] and list(footer.query(FooterKey)) == keys
+
+        tabs = two.app.screen.query_one(TabbedContent)
+        await two.pilot.press("0")  # All jobs offers other keys than a service's tab
+        await two.until(lambda: tabs.active == ALL_PANE, "All jobs shown")
+        await two.until(lambda: len(recomposed) > 0, "the footer composed for All jobs")
+        shown = {key.description for key in footer.query(FooterKey)}
+        assert shown != {key.description for key in keys}

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
@@ -19,6 +19,7 @@ from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
 from jobtui.tui.widgets.header import AttentionHeader
 from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.key_footer import KeyFooter
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 ALL_PANE = "all-jobs"
@@ -104,7 +105,7 @@ class DashboardScreen(Screen[None]):
                         clock=self.clock,
                         id=f"tab-{index}",
                     )
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for pane in self.query(TabPane):

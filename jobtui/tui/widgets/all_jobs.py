@@ -127,7 +127,7 @@ class AllJobsTab(Vertical):
         else:
             parts[0] = "● live · " + parts[0]
         status.set_class(bool(stale), "-stale")
-        status.update(" · ".join(parts))
+        status.update(" · ".join(parts), layout=False)  # one line whatever it says
 
     def _tab_of(self, job: Job | None) -> ServiceTab | None:
         return None if job is None else self.tabs.get(job.service)

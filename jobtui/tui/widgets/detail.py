@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from jobtui.core.models import ACTION_INFO, Job, JobState
 from jobtui.core.service import Service
@@ -94,8 +95,17 @@ def render_job(job: Job, service: Service) -> RenderableType:
     return Group(*parts)
 
 
-class JobDetail(VerticalScroll):
-    """Scrollable detail of one job; `show(job)` replaces its content."""
+PLACEHOLDER = "Select a job to see its details."
+
+
+class JobDetail(ScrollView):
+    """Scrollable detail of one job; `show(job)` replaces its content.
+
+    The content is rendered to lines once per job shown (and again when the width or the
+    styles change), and painted line by line: showing another job repaints this pane only,
+    where a Static would lay the whole screen out again to measure its new height, on every
+    cursor move.
+    """
 
     DEFAULT_CSS = """
     JobDetail {
@@ -103,30 +113,79 @@ class JobDetail(VerticalScroll):
         border-top: solid $panel-lighten-2;
         padding: 0 1;
     }
-    JobDetail > Static { width: 1fr; }
     """
 
     def __init__(self, service: Service, *, id: str | None = None) -> None:
         super().__init__(id=id)
         register_kind(service.kind)
         self.service = service
-        self._body = Static("Select a job to see its details.", markup=False)
         self._job: Job | None = None
-
-    def compose(self) -> ComposeResult:
-        yield self._body
+        self._content: RenderableType = Text(PLACEHOLDER)
+        self._lines: list[Strip] = []
+        self._rendered_for: tuple[int, Style] | None = None
+        """The width and base style `_lines` were rendered with."""
 
     @property
     def job(self) -> Job | None:
         return self._job
+
+    @property
+    def content(self) -> RenderableType:
+        """What the pane shows (a Rich renderable)."""
+        return self._content
 
     def show(self, job: Job | None, *, others_changed: bool = False) -> None:
         """Show `job`. With `others_changed` (other jobs of the service changed), a job already
         shown is rendered again when its kind has a section, which may show those jobs."""
         if job is self._job and not (others_changed and self.service.kind in SECTIONS):
             return
+        another = (job is None) != (self._job is None) or (
+            job is not None and self._job is not None and job.key != self._job.key
+        )
         self._job = job
-        if job is None:
-            self._body.update("Select a job to see its details.")
+        self._content = Text(PLACEHOLDER) if job is None else render_job(job, self.service)
+        self._rendered_for = None
+        if self.is_mounted:
+            self._render_content()
+            if another:
+                self.scroll_to(0, 0, animate=False)
+            self.refresh()
+
+    def _render_content(self) -> None:
+        """Render the content for the current width and styles, when they changed."""
+        width = self.scrollable_content_region.width  # less the vertical scrollbar
+        base = self.rich_style
+        if self._rendered_for == (width, base):
+            return
+        self._rendered_for = (width, base)
+        if width <= 0:
+            self._lines = []
         else:
-            self._body.update(render_job(job, self.service))
+            console = self.app.console
+            options = console.options.update(width=width, height=None, highlight=False)
+            lines = console.render_lines(self._content, options, style=base, pad=True)
+            self._lines = [Strip(line, width) for line in lines]
+        size = Size(width, len(self._lines))
+        if size != self.virtual_size:
+            # The pane's size is set by its parent, not by its content: a new virtual size
+            # changes the scrollbars, not the screen's layout (which assigning it would redo).
+            self.set_reactive(JobDetail.virtual_size, size)
+            self._scroll_update(size)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._rendered_for = None
+
+    def on_resize(self) -> None:
+        self._render_content()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._render_content()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        index = y + int(self.scroll_y)
+        width = self.scrollable_content_region.width
+        if 0 <= index < len(self._lines):
+            return self._lines[index].crop_extend(0, width, self.rich_style)
+        return Strip.blank(width, self.rich_style)

@@ -409,7 +409,9 @@ class ServiceTab(Vertical):
             status.update(text, layout=False)
             # The sparklines take the room the status line leaves, and give it up when needed.
             bar = self.query_one(HistoryBar)
-            bar.display = self.size.width - cell_len(text) - 4 >= bar.text().cell_len + 2
+            fits = self.size.width - cell_len(text) - 4 >= bar.text().cell_len + 2
+            if bar.display != fits:
+                bar.display = fits
 
     # -- selection --------------------------------------------------------------------------
 
