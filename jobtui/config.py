@@ -19,8 +19,12 @@ relative to the config file), and is resolved once, at load, into a `SecretStr`.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
+import functools
+import inspect
+import itertools
 import os
 import re
 import stat
@@ -60,7 +64,10 @@ DEFAULT_THEME = "textual-dark"
 ENV_PREFIX = "env:"
 FILE_PREFIX = "file:"
 
-_MODEL_CONFIG = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True, frozen=True)
+_MODEL_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
+"""Fields are documented by the docstring under them; `field_doc` reads those for the example
+file only (pydantic's `use_attribute_docstrings` would parse this module's source at every
+start, a third of the time `jobtui config check` takes)."""
 
 _KEYED = "jobtui_keyed"
 """Error type of our own checks; its context names the key the problem belongs to."""
@@ -983,6 +990,37 @@ _EXAMPLES: list[tuple[str, list[Entry]]] = [
 ]
 
 
+@functools.cache
+def _field_docs() -> dict[tuple[str, str], str]:
+    """(class name, field name) -> the docstring under the field, for every class here."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    docs: dict[tuple[str, str], str] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        body = node.body
+        for statement, following in itertools.pairwise(body):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                text = inspect.cleandoc(following.value.value)
+                docs[(node.name, statement.target.id)] = text
+    return docs
+
+
+def field_doc(model: type[BaseModel], name: str) -> str:
+    """The docstring of `model`'s field `name` (looked up through its base classes)."""
+    docs = _field_docs()
+    for cls in model.__mro__:
+        if (text := docs.get((cls.__name__, name))) is not None:
+            return text
+    return ""
+
+
 def _comment(text: str, mark: str = "#") -> list[str]:
     return [f"{mark} {line}".rstrip() for line in textwrap.wrap(text, 96 - len(mark))]
 
@@ -994,7 +1032,7 @@ def _table(
     prefix = "# " if off else ""
     lines = [f"{prefix}{header}"]
     for key, value, commented in entries:
-        description = model.model_fields[key].description or ""
+        description = field_doc(model, key)
         # In a commented-out table the notes are "# # ...": uncommented, they stay notes.
         lines += _comment(description, "# #" if off else "#")
         rendered = tomli_w.dumps({key: value}).strip()
