@@ -90,6 +90,25 @@ def run_startup(quick: bool) -> list[Row]:
                         samples=[s * 1000 for s in seconds],
                     )
                 )
+            # What no jobtui code can go below: Python importing what each path needs.
+            for what, statement in (
+                ("config check, config init", "import jobtui.config"),
+                ("the dashboard", "import textual.app, textual.widgets, pydantic.main, httpx"),
+            ):
+                seconds = [wall([sys.executable, "-c", statement]) for _ in range(repeat)]
+                rows.append(
+                    Row(
+                        figure=f"  of which imports for {what}: {statement}",
+                        unit="ms",
+                        jobtui=median(seconds) * 1000,
+                        reference=floor * 1000,
+                        reference_name="python -c pass",
+                        target="context",
+                        passed=None,
+                        runs=repeat,
+                        samples=[s * 1000 for s in seconds],
+                    )
+                )
             marks = ("bsub.io", "ID", "Quit")
             runs = [first_frame([JOBTUI, "--config", str(config)], marks) for _ in range(repeat)]
     frames = [wall for wall, _ in runs]

@@ -65,6 +65,14 @@ class Terminal:
                 break
         raise AssertionError(f"screen never matched; last screen:\n{self.text()}")
 
+    def wait_for_bytes(self, data: bytes, timeout: float = 20.0) -> None:
+        """Read until `data` has arrived (bytes written between frames, such as a bell)."""
+        deadline = time.monotonic() + timeout
+        while data not in self.raw:
+            if time.monotonic() > deadline or self.poll() is not None:
+                raise AssertionError(f"{data!r} never arrived")
+            self.read()
+
     def send(self, keys: str) -> None:
         os.write(self.fd, keys.encode())
 

@@ -44,6 +44,8 @@ def test_a_failed_job_rings_and_sends_osc_9_to_the_terminal(
         term.send("r")
         term.wait_for(lambda text: f"{job.id} failed" in text)  # the toast
         sequence = f"\x1b]9;jobtui: bsub.io: {job.id} failed\x07".encode()
+        term.wait_for_bytes(sequence)  # written between frames: maybe after the toast's
+        term.read(0.2)
         assert term.raw.count(sequence) == 1
         assert term.raw.count(b"\x07") - bells == 2  # the bell, and the end of the OSC 9
         term.send("q")

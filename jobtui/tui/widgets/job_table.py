@@ -283,17 +283,23 @@ class _Rows:
         re-sort of the (mostly sorted) lists is cheaper.
         """
         if delta.size > BULK_UPDATE:
-            known = self.jobs.keys() - delta.removed
             for job_id in delta.removed:
                 self._drop(job_id)
-            for job in (*delta.added, *delta.changed):
-                self._put(job)
-            kept = [job_id for job_id in self.order if job_id in known]
+            known = self.jobs.keys()
             row_key = self.row_key
-            fresh = dict.fromkeys(row_key(j) for j in (*delta.added, *delta.changed))
+            incoming = [(row_key(job), job) for job in (*delta.added, *delta.changed)]
+            fresh = [
+                job_id for job_id in dict.fromkeys(k for k, _ in incoming) if job_id not in known
+            ]
+            kept = (
+                [job_id for job_id in self.order if job_id in known]
+                if delta.removed
+                else self.order
+            )
+            self._put_many(incoming)
             # The other kept columns keep their keys; their order is sorted again when needed.
             self._orders = {}
-            self._resort(kept + [job_id for job_id in fresh if job_id not in known])
+            self._resort(kept + fresh)
             return
         for job_id in delta.removed:
             if job_id in self.jobs:
@@ -394,6 +400,26 @@ class _Rows:
             keys[job_id] = self._key_funcs[column](job, seq)
         if self._search is not None:
             self._search[job_id] = self._search_text(job)
+
+    def _put_many(self, incoming: Sequence[tuple[str, Job]]) -> None:
+        """`_put` for many jobs at once (a first poll of tens of thousands), given by row key."""
+        seqs = self._seq
+        store = self.jobs
+        next_seq = self._next_seq
+        caches = [(keys, self._key_funcs[column]) for column, keys in self._key_cache.items()]
+        search, search_text = self._search, self._search_text
+        for job_id, job in incoming:
+            seq = seqs.get(job_id)
+            if seq is None:
+                seq = seqs[job_id] = next_seq
+                next_seq += 1
+            store[job_id] = job
+            for keys, key in caches:
+                keys[job_id] = key(job, seq)
+            if search is not None:
+                search[job_id] = search_text(job)
+        self._next_seq = next_seq
+        self._changes += len(incoming)
 
     def _drop(self, job_id: str) -> None:
         self._changes += 1
@@ -788,9 +814,10 @@ class JobTable(ScrollView, can_focus=True):
         anchor = self._anchor()
         self._data.update(delta)
         strips = self._strips
-        row_key = self._data.row_key
-        for job in (*delta.added, *delta.changed):
-            strips.pop(row_key(job), None)
+        if strips:  # rendered rows of these jobs are stale (a first load has none)
+            row_key = self._data.row_key
+            for job in (*delta.added, *delta.changed):
+                strips.pop(row_key(job), None)
         for job_id in delta.removed:
             strips.pop(job_id, None)
             if job_id not in self._data.jobs:
