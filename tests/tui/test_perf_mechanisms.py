@@ -13,19 +13,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from rich.console import RenderableType
+import pytest
+from rich.console import Console, RenderableType
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import TabbedContent
 from textual.widgets._footer import FooterKey
 
 from jobtui.core.models import Job, JobsDelta, JobState
+from jobtui.core.service import Service
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
 from jobtui.tui.screens.dashboard import ALL_PANE
+from jobtui.tui.widgets import detail as detail_module
+from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import SPARK_WIDTH
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.key_footer import KeyFooter
@@ -234,3 +238,48 @@ async def test_the_footer_greys_keys_in_place_and_recomposes_only_for_other_keys
         await two.until(lambda: len(recomposed) > 0, "the footer composed for All jobs")
         shown = {key.description for key in footer.query(FooterKey)}
         assert shown != {key.description for key in keys}
+
+
+async def test_the_detail_of_a_job_shown_again_is_not_rendered_again(
+    emulator: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+    original = detail_module.render_job
+
+    def render_job(job: Job, service: Service) -> RenderableType:
+        rendered.append(job.id)
+        return original(job, service)
+
+    def shown_text(detail: JobDetail) -> str:
+        console = Console(width=120, record=True, color_system=None)
+        console.print(detail.content)
+        return console.export_text()
+
+    monkeypatch.setattr(detail_module, "render_job", render_job)
+    async with two_tabs(emulator) as two:
+        table, detail = two.table(0), two.tab(0).query_one(JobDetail)
+
+        async def look_at(job_id: str) -> None:
+            assert table.move_cursor(job_id)
+            await two.until(
+                lambda: detail.job is not None and detail.job.id == job_id, f"{job_id} shown"
+            )
+
+        first, second = table.row_ids()[:2]
+        await look_at(first)
+        rendered.clear()  # every detail pane (All jobs has its own) has shown its first job
+        for job_id in (second, first, second, first):
+            await look_at(job_id)
+        assert rendered == [second]
+        assert first in shown_text(detail)
+
+        loaded = seeded(two.states[0], "loaded")
+        await look_at(loaded.id)
+        with two.states[0].lock:
+            two.states[0].cancel(loaded)
+        two.tab(0).poll_now()  # the poll brings a new version of the job under the cursor
+        await two.until(
+            lambda: detail.job is not None and detail.job.state is JobState.CANCELLED,
+            "the cancelled job's detail",
+        )
+        assert rendered.count(loaded.id) == 2 and "cancelled" in shown_text(detail).lower()

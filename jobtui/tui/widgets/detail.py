@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -98,13 +100,28 @@ def render_job(job: Job, service: Service) -> RenderableType:
 PLACEHOLDER = "Select a job to see its details."
 
 
+@dataclass
+class _Rendered:
+    """One job's detail: its renderable, and its lines for one width and base style."""
+
+    job: Job | None
+    content: RenderableType
+    lines: list[Strip] = field(default_factory=list)
+    rendered_for: tuple[int, Style] | None = None
+
+
+KEPT_DETAILS = 32
+"""Jobs whose rendered detail is kept, so that going back to one (up, down, up) shows it at
+once; a job changed by a poll is a new object and is rendered again."""
+
+
 class JobDetail(ScrollView):
     """Scrollable detail of one job; `show(job)` replaces its content.
 
     The content is rendered to lines once per job shown (and again when the width or the
     styles change), and painted line by line: showing another job repaints this pane only,
     where a Static would lay the whole screen out again to measure its new height, on every
-    cursor move.
+    cursor move. The lines of the last jobs shown are kept.
     """
 
     DEFAULT_CSS = """
@@ -120,10 +137,9 @@ class JobDetail(ScrollView):
         register_kind(service.kind)
         self.service = service
         self._job: Job | None = None
-        self._content: RenderableType = Text(PLACEHOLDER)
-        self._lines: list[Strip] = []
-        self._rendered_for: tuple[int, Style] | None = None
-        """The width and base style `_lines` were rendered with."""
+        self._placeholder = _Rendered(None, Text(PLACEHOLDER))
+        self._shown = self._placeholder
+        self._kept: OrderedDict[tuple[str, str], _Rendered] = OrderedDict()
 
     @property
     def job(self) -> Job | None:
@@ -132,40 +148,53 @@ class JobDetail(ScrollView):
     @property
     def content(self) -> RenderableType:
         """What the pane shows (a Rich renderable)."""
-        return self._content
+        return self._shown.content
 
     def show(self, job: Job | None, *, others_changed: bool = False) -> None:
         """Show `job`. With `others_changed` (other jobs of the service changed), a job already
         shown is rendered again when its kind has a section, which may show those jobs."""
-        if job is self._job and not (others_changed and self.service.kind in SECTIONS):
+        sections_stale = others_changed and self.service.kind in SECTIONS
+        if job is self._job and not sections_stale:
             return
+        if sections_stale:
+            self._kept.clear()  # every kept section may show one of the jobs that changed
         another = (job is None) != (self._job is None) or (
             job is not None and self._job is not None and job.key != self._job.key
         )
         self._job = job
-        self._content = Text(PLACEHOLDER) if job is None else render_job(job, self.service)
-        self._rendered_for = None
+        self._shown = self._placeholder if job is None else self._rendered(job)
         if self.is_mounted:
             self._render_content()
             if another:
                 self.scroll_to(0, 0, animate=False)
             self.refresh()
 
+    def _rendered(self, job: Job) -> _Rendered:
+        kept = self._kept.get(job.key)
+        if kept is not None and kept.job is job:
+            self._kept.move_to_end(job.key)
+            return kept
+        rendered = self._kept[job.key] = _Rendered(job, render_job(job, self.service))
+        self._kept.move_to_end(job.key)
+        while len(self._kept) > KEPT_DETAILS:
+            self._kept.popitem(last=False)
+        return rendered
+
     def _render_content(self) -> None:
         """Render the content for the current width and styles, when they changed."""
         width = self.scrollable_content_region.width  # less the vertical scrollbar
         base = self.rich_style
-        if self._rendered_for == (width, base):
-            return
-        self._rendered_for = (width, base)
-        if width <= 0:
-            self._lines = []
-        else:
-            console = self.app.console
-            options = console.options.update(width=width, height=None, highlight=False)
-            lines = console.render_lines(self._content, options, style=base, pad=True)
-            self._lines = [Strip(line, width) for line in lines]
-        size = Size(width, len(self._lines))
+        shown = self._shown
+        if shown.rendered_for != (width, base):
+            shown.rendered_for = (width, base)
+            if width <= 0:
+                shown.lines = []
+            else:
+                console = self.app.console
+                options = console.options.update(width=width, height=None, highlight=False)
+                lines = console.render_lines(shown.content, options, style=base, pad=True)
+                shown.lines = [Strip(line, width) for line in lines]
+        size = Size(width, len(shown.lines))
         if size != self.virtual_size:
             # The pane's size is set by its parent, not by its content: a new virtual size
             # changes the scrollbars, not the screen's layout (which assigning it would redo).
@@ -174,7 +203,8 @@ class JobDetail(ScrollView):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._rendered_for = None
+        for rendered in (self._placeholder, *self._kept.values()):
+            rendered.rendered_for = None
 
     def on_resize(self) -> None:
         self._render_content()
@@ -186,6 +216,7 @@ class JobDetail(ScrollView):
     def render_line(self, y: int) -> Strip:
         index = y + int(self.scroll_y)
         width = self.scrollable_content_region.width
-        if 0 <= index < len(self._lines):
-            return self._lines[index].crop_extend(0, width, self.rich_style)
+        lines = self._shown.lines
+        if 0 <= index < len(lines):
+            return lines[index].crop_extend(0, width, self.rich_style)
         return Strip.blank(width, self.rich_style)
