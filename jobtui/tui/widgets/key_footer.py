@@ -4,7 +4,8 @@ Textual's Footer recomposes (removes and mounts one widget per key, then lays th
 again) whenever any binding may have changed: on every focus change and every
 `refresh_bindings()`. With a key per action and the cursor moving across jobs whose states
 allow different actions, that was half of the dashboard's CPU. This footer compares what it
-would show with what it shows: the same keys with other enabled states are updated in place, and only a different set of keys is composed again.
+would show with what it shows: the same keys with other enabled states are updated in place,
+and only a different set of keys is composed again.
 """
 
 from __future__ import annotations
