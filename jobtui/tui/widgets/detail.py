@@ -158,9 +158,7 @@ class JobDetail(ScrollView):
             return
         if sections_stale:
             self._kept.clear()  # every kept section may show one of the jobs that changed
-        another = (job is None) != (self._job is None) or (
-            job is not None and self._job is not None and job.key != self._job.key
-        )
+        another = (job and job.key) != (self._job and self._job.key)
         self._job = job
         self._shown = self._placeholder if job is None else self._rendered(job)
         if self.is_mounted:

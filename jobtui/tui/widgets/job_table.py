@@ -389,20 +389,11 @@ class _Rows:
 
     def _put(self, job: Job) -> None:
         """Store a job and its keys (a new id gets the next insertion sequence)."""
-        job_id = self.row_key(job)
-        seq = self._seq.get(job_id)
-        if seq is None:
-            seq = self._seq[job_id] = self._next_seq
-            self._next_seq += 1
-        self._changes += 1
-        self.jobs[job_id] = job
-        for column, keys in self._key_cache.items():
-            keys[job_id] = self._key_funcs[column](job, seq)
-        if self._search is not None:
-            self._search[job_id] = self._search_text(job)
+        self._put_many(((self.row_key(job), job),))
 
     def _put_many(self, incoming: Sequence[tuple[str, Job]]) -> None:
-        """`_put` for many jobs at once (a first poll of tens of thousands), given by row key."""
+        """Store jobs, given with their row keys, and their keys (a new id gets the next
+        insertion sequence); one pass for a first poll of tens of thousands."""
         seqs = self._seq
         store = self.jobs
         next_seq = self._next_seq
