@@ -73,6 +73,10 @@ class JobtuiApp(App[int]):
         config_path: Path | None = None,
     ) -> None:
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # No sliding tab underline or smooth scrolls: each would repaint for a third of a
+            # second, over SSH, and hold keys meanwhile. TEXTUAL_ANIMATIONS=full brings them back.
+            self.animation_level = "none"
         self.keys = dict(keys or {})
         """Binding id -> keys, from the config's `[keys]` table."""
         for own in THEMES:

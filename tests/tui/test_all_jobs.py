@@ -6,11 +6,14 @@ keyed by id alone, an action sent to the wrong service, or a detail of the wrong
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from rich.console import Console
-from textual.widgets import ContentSwitcher
-from textual.widgets._footer import FooterKey
 
 from jobtui.core.models import JobState
+from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.leia import LeiaState
 from jobtui.services.bsub import BsubService
 from jobtui.services.leia import LeiaService
@@ -20,24 +23,23 @@ from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.screens.dashboard import ALL_PANE, pane_id
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import row_key_of
+from jobtui.tui.widgets.key_bar import KeyBar
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, seeded, start, token_of
 from tests.tui.two_services import NAMES, SIZE, Two, fixed_clock, two_services
 
 
 def visible_detail(two: Two) -> JobDetail:
-    """The detail pane the All jobs tab shows (one per service, one at a time)."""
-    shown = two.all_tab.query_one(ContentSwitcher).visible_content
-    assert isinstance(shown, JobDetail), shown
-    assert [d for d in two.all_tab.query(JobDetail) if d.display] == [shown]
+    """The detail pane of the All jobs tab (one for every service)."""
+    [shown] = two.all_tab.query(JobDetail)
     return shown
 
 
 def footer_key(two: Two, description: str) -> str:
-    """How the footer shows an action: "enabled", "disabled" or "absent"."""
-    for key in two.dashboard.query(FooterKey):
+    """How the key bar shows an action: "enabled", "disabled" or "absent"."""
+    for key in two.dashboard.query_one(KeyBar).keys:
         if key.description == description:
-            return "disabled" if key.has_class("-disabled") else "enabled"
+            return "enabled" if key.enabled else "disabled"
     return "absent"
 
 
@@ -192,10 +194,9 @@ async def test_the_detail_shows_the_selected_job_of_its_service(emulator: Emulat
     async with two_services(emulator) as two:
         job = seeded(two.states["bsub-a"], "failed", cancelled=False)
         await select(two, "bsub-b", job.id)
-        assert visible_detail(two).service.name == "bsub-b"
-        await select(two, "bsub-a", job.id)
         detail = visible_detail(two)
-        assert detail.service.name == "bsub-a"
+        assert detail.job is not None and detail.job.key == ("bsub-b", job.id)
+        await select(two, "bsub-a", job.id)
         assert detail.job is not None and detail.job.key == ("bsub-a", job.id)
 
 
@@ -222,10 +223,12 @@ async def test_enter_opens_the_job_in_its_service_tab(emulator: EmulatorFactory)
         assert two.tab("bsub-b").table.has_focus
 
 
-async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
+@asynccontextmanager
+async def bsub_and_leia(
     emulator: EmulatorFactory,
-) -> None:
-    bsub, _ = start(emulator, jobs=6, seed=1)
+) -> AsyncIterator[tuple[Two, BsubState, LeiaState]]:
+    """A bsub.io tab (6 jobs) and a Leia tab (24), after both first polls."""
+    bsub, bsub_state = start(emulator, jobs=6, seed=1)
     leia = emulator("leia", seed=1, speed=0, jobs=24)
     state = leia.state
     assert isinstance(state, LeiaState)
@@ -237,12 +240,20 @@ async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
     async with app.run_test(size=SIZE) as pilot:
         two = Two(app, pilot, {})
         await two.until(lambda: two.all_table.total_count == 30, "both first polls")
+        yield two, bsub_state, state
+
+
+async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
+    emulator: EmulatorFactory,
+) -> None:
+    async with bsub_and_leia(emulator) as (two, _, state):
+        app, pilot = two.app, two.pilot
         waiting = next(
             j for j in state.jobs.values() if j.execute_after_id and j.status == "WAITING"
         )
         await select(two, "Leia", waiting.id)
         detail = visible_detail(two)
-        assert detail.service.name == "Leia"
+        assert detail.job is not None and detail.job.service == "Leia"
         console = Console(width=110, record=True, color_system=None)
         console.print(detail.content)
         text = console.export_text()
@@ -268,3 +279,38 @@ async def test_marking_updates_what_the_keys_offer(emulator: EmulatorFactory) ->
         confirm = await two.screen(ConfirmScreen, "the confirmation")
         assert running.id in confirm.body and "bsub-b:" in confirm.body
         assert finished.id not in confirm.body
+
+
+async def test_all_jobs_shows_the_keys_of_the_service_of_the_job_under_the_cursor(
+    emulator: EmulatorFactory,
+) -> None:
+    async with bsub_and_leia(emulator) as (two, bsub_state, leia_state):
+        finished = seeded(bsub_state, "finished")
+        blocked = next(j for j in leia_state.jobs.values() if j.status == "BLOCKED")
+        await select(two, "bsub.io", finished.id)
+        await two.until(lambda: footer_key(two, "Delete") == "enabled", "bsub.io's keys")
+        assert footer_key(two, "Submit") == "disabled"
+        assert footer_key(two, "Start") == footer_key(two, "Conditional job") == "absent"
+
+        two.app.clear_notifications()  # a toast going away would lay the screen out
+        await two.pilot.pause()
+        layouts = count_layouts(two)
+        await select(two, "Leia", blocked.id)
+        await two.until(lambda: footer_key(two, "Start") == "enabled", "Leia's keys")
+        assert footer_key(two, "Delete") == footer_key(two, "Submit") == "absent"
+        assert layouts == [], "the screen was laid out again for other keys"
+        await two.pilot.press("s")  # Leia's Start, where bsub.io's Submit has the same key
+        await two.until(lambda: leia_state.jobs[blocked.id].status != "BLOCKED", "started")
+
+
+def count_layouts(two: Two) -> list[object]:
+    """Record each layout of the dashboard from now on."""
+    layouts: list[object] = []
+    original = two.dashboard._refresh_layout
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        layouts.append(args)
+        original(*args, **kwargs)
+
+    two.dashboard._refresh_layout = counting  # type: ignore[method-assign]
+    return layouts

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from rich.console import Console, RenderableType
+from rich.style import Style
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import TabbedContent
-from textual.widgets._footer import FooterKey
 
 from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.core.service import Service
@@ -32,7 +32,7 @@ from jobtui.tui.widgets import detail as detail_module
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import SPARK_WIDTH
 from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.key_footer import KeyFooter
+from jobtui.tui.widgets.key_bar import BarKey, KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded, start, token_of
@@ -203,41 +203,49 @@ async def test_a_small_delta_renders_only_its_rows_on_screen(emulator: EmulatorF
 
 def _moved_on(job: Job | None) -> Job:
     assert job is not None
-    from dataclasses import replace
-
     return replace(job, message="moved on", revision=job.revision + "+1")
 
 
-async def test_the_footer_greys_keys_in_place_and_recomposes_only_for_other_keys(
+async def test_the_keys_and_the_detail_follow_the_cursor_without_laying_the_screen_out(
     emulator: EmulatorFactory,
 ) -> None:
+    # A layout of the whole screen is what held keys for 50-100 ms: moving the cursor across
+    # jobs whose states allow other actions, and whose details differ in length, needs none.
     async with two_tabs(emulator) as two:
-        footer = two.app.screen.query_one(KeyFooter)
-        recomposed = count_calls(footer, "recompose")
+        bar = two.app.screen.query_one(KeyBar)
+        layouts = count_calls(two.app.screen, "_refresh_layout")
+        painted = count_calls(bar, "render")
 
-        def cancel_key() -> FooterKey:
-            return next(key for key in footer.query(FooterKey) if key.description == "Cancel")
+        def cancel() -> BarKey:
+            return next(key for key in bar.keys if key.description == "Cancel")
 
-        keys = list(footer.query(FooterKey))
-        table = two.table(0)
+        table, detail = two.table(0), two.tab(0).query_one(JobDetail)
         for state in ("finished", "processing", "finished", "processing"):
             job = seeded(two.states[0], state)
             assert table.move_cursor(job.id)
             greyed = state == "finished"
 
-            def shown_greyed(greyed: bool = greyed) -> bool:
-                return cancel_key().has_class("-disabled") is greyed
+            def shown(greyed: bool = greyed, job_id: str = job.id) -> bool:
+                return cancel().enabled is not greyed and getattr(detail.job, "id", None) == job_id
 
-            await two.until(shown_greyed, f"Cancel greyed={greyed} on a {state} job")
-            assert cancel_key()._disabled is greyed  # what a click on the key reads
-        assert recomposed == [] and list(footer.query(FooterKey)) == keys
+            await two.until(shown, f"Cancel and the detail of a {state} job")
+            await two.pilot.pause()
+            line = bar.render()
+            start = line.plain.index(" c Cancel ")
+            assert any(
+                span.start <= start < span.end and bool(Style.parse(str(span.style)).dim) is greyed
+                for span in line.spans
+            ), f"Cancel painted dim={greyed}"
+        assert layouts == [], f"{len(layouts)} layouts while the cursor moved"
+        assert painted, "the bar never repainted"
+        assert not bar.children  # one widget, one line
 
         tabs = two.app.screen.query_one(TabbedContent)
+        before = bar.keys
         await two.pilot.press("0")  # All jobs offers other keys than a service's tab
         await two.until(lambda: tabs.active == ALL_PANE, "All jobs shown")
-        await two.until(lambda: len(recomposed) > 0, "the footer composed for All jobs")
-        shown = {key.description for key in footer.query(FooterKey)}
-        assert shown != {key.description for key in keys}
+        await two.until(lambda: bar.keys != before, "the keys of All jobs")
+        assert "Pause" not in {key.description for key in bar.keys}
 
 
 async def test_the_detail_of_a_job_shown_again_is_not_rendered_again(
@@ -283,3 +291,21 @@ async def test_the_detail_of_a_job_shown_again_is_not_rendered_again(
             "the cancelled job's detail",
         )
         assert rendered.count(loaded.id) == 2 and "cancelled" in shown_text(detail).lower()
+
+
+async def test_a_short_detail_after_a_long_one_keeps_the_scrollbar_and_needs_no_layout(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_tabs(emulator) as two:
+        table, detail = two.table(0), two.tab(0).query_one(JobDetail)
+        job = table.cursor_job
+        assert job is not None
+        long = replace(job, raw={f"field_{n}": n for n in range(200)}, revision="long")
+        short = replace(job, raw={}, message="", revision="short")
+        layouts = count_calls(two.app.screen, "_refresh_layout")
+        for shown in (long, short, long, short):
+            detail.show(shown)
+            await two.pilot.pause()
+            assert detail.virtual_size.height > detail.size.height or shown is short
+            assert detail.show_vertical_scrollbar  # there for a short detail too
+        assert layouts == [], f"{len(layouts)} layouts for details of other lengths"

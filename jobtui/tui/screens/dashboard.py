@@ -19,7 +19,7 @@ from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
 from jobtui.tui.widgets.header import AttentionHeader
 from jobtui.tui.widgets.job_table import JobTable
-from jobtui.tui.widgets.key_footer import KeyFooter
+from jobtui.tui.widgets.key_bar import KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 ALL_PANE = "all-jobs"
@@ -105,7 +105,7 @@ class DashboardScreen(Screen[None]):
                         clock=self.clock,
                         id=f"tab-{index}",
                     )
-        yield KeyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for pane in self.query(TabPane):

@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import Static
 
 from jobtui.core.errors import ServiceError
 from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta
@@ -35,10 +35,6 @@ ONE_JOB_ACTIONS = frozenset({Action.LOGS, Action.DOWNLOAD})
 """Actions on the job under the cursor only, marks or not."""
 
 
-def detail_id(index: int) -> str:
-    return f"detail-{index}"
-
-
 class AllJobsTab(Vertical):
     """Every service's jobs, with a Service column; actions go to the job's own service.
 
@@ -53,8 +49,7 @@ class AllJobsTab(Vertical):
     DEFAULT_CSS = """
     AllJobsTab { height: 1fr; }
     AllJobsTab > JobTable { height: 3fr; }
-    AllJobsTab > ContentSwitcher { height: 2fr; }
-    AllJobsTab > ContentSwitcher > JobDetail { height: 1fr; }
+    AllJobsTab > JobDetail { height: 2fr; }
     AllJobsTab > .status { height: 1; padding: 0 1; background: $panel; }
     AllJobsTab > .status.-stale { background: $error 30%; }
     """
@@ -79,9 +74,7 @@ class AllJobsTab(Vertical):
 
     def compose(self) -> ComposeResult:
         yield JobTable(clock=self.clock, show_service=True, empty_text="Loading…", id="jobs")
-        with ContentSwitcher(initial=detail_id(0)):
-            for index, service in enumerate(self.services):
-                yield JobDetail(service, id=detail_id(index))
+        yield JobDetail(*self.services, id="detail")
         yield Static("connecting…", classes="status", id="status")
 
     def on_mount(self) -> None:
@@ -105,7 +98,7 @@ class AllJobsTab(Vertical):
         table.empty_text = "No jobs"
         job = table.cursor_job
         if job is not None and job.service == service.name:
-            self._detail(job).show(job, others_changed=True)
+            self.detail.show(job, others_changed=True)
         self._update_status()
         self.refresh_bindings()
 
@@ -115,8 +108,10 @@ class AllJobsTab(Vertical):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _detail(self, job: Job) -> JobDetail:
-        return self.query_one(f"#{detail_id(self._index[job.service])}", JobDetail)
+    @property
+    def detail(self) -> JobDetail:
+        """The detail pane, which shows a job of any of the services."""
+        return self.query_one(JobDetail)
 
     def _update_status(self) -> None:
         status = self.query_one("#status", Static)
@@ -135,14 +130,8 @@ class AllJobsTab(Vertical):
     @on(JobTable.CursorMoved)
     def _cursor_moved(self, message: JobTable.CursorMoved) -> None:
         job = message.job
-        switcher = self.query_one(ContentSwitcher)
-        if job is None:
-            shown = switcher.visible_content
-            if isinstance(shown, JobDetail):
-                shown.show(None)
-        else:
-            switcher.current = detail_id(self._index[job.service])
-            self._detail(job).show(job)
+        self.detail.show(job)
+        if job is not None:
             # The cursor arriving on a job here is a look at it, as in the job's own tab.
             tab = self._tab_of(job)
             arrived = job.key != self._cursor_key

@@ -116,12 +116,13 @@ once; a job changed by a poll is a new object and is rendered again."""
 
 
 class JobDetail(ScrollView):
-    """Scrollable detail of one job; `show(job)` replaces its content.
+    """Scrollable detail of one job of the given services; `show(job)` replaces its content.
 
     The content is rendered to lines once per job shown (and again when the width or the
     styles change), and painted line by line: showing another job repaints this pane only,
     where a Static would lay the whole screen out again to measure its new height, on every
-    cursor move. The lines of the last jobs shown are kept.
+    cursor move. The lines of the last jobs shown are kept. The vertical scrollbar is always
+    there: one that came and went with the length of a job would lay the screen out again.
     """
 
     DEFAULT_CSS = """
@@ -129,13 +130,18 @@ class JobDetail(ScrollView):
         height: 1fr;
         border-top: solid $panel-lighten-2;
         padding: 0 1;
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
     }
     """
 
-    def __init__(self, service: Service, *, id: str | None = None) -> None:
+    def __init__(self, *services: Service, id: str | None = None) -> None:
         super().__init__(id=id)
-        register_kind(service.kind)
-        self.service = service
+        if not services:
+            raise ValueError("a detail pane shows the jobs of one service or more")
+        for service in services:
+            register_kind(service.kind)
+        self.services = {service.name: service for service in services}
         self._job: Job | None = None
         self._placeholder = _Rendered(None, Text(PLACEHOLDER))
         self._shown = self._placeholder
@@ -153,7 +159,7 @@ class JobDetail(ScrollView):
     def show(self, job: Job | None, *, others_changed: bool = False) -> None:
         """Show `job`. With `others_changed` (other jobs of the service changed), a job already
         shown is rendered again when its kind has a section, which may show those jobs."""
-        sections_stale = others_changed and self.service.kind in SECTIONS
+        sections_stale = others_changed and job is not None and self._service(job).kind in SECTIONS
         if job is self._job and not sections_stale:
             return
         if sections_stale:
@@ -172,11 +178,14 @@ class JobDetail(ScrollView):
         if kept is not None and kept.job is job:
             self._kept.move_to_end(job.key)
             return kept
-        rendered = self._kept[job.key] = _Rendered(job, render_job(job, self.service))
+        rendered = self._kept[job.key] = _Rendered(job, render_job(job, self._service(job)))
         self._kept.move_to_end(job.key)
         while len(self._kept) > KEPT_DETAILS:
             self._kept.popitem(last=False)
         return rendered
+
+    def _service(self, job: Job) -> Service:
+        return self.services[job.service]
 
     def _render_content(self) -> None:
         """Render the content for the current width and styles, when they changed."""

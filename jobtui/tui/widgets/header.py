@@ -16,9 +16,18 @@ class AttentionCount(Static):
     AttentionCount.-some { color: $text-warning; text-style: bold reverse; }
     """
 
+    _text: str = ""
+    """What the count says now."""
+
     def show(self, count: int) -> None:
+        text = f"⚑ {count} need{'s' if count == 1 else ''} attention" if count else ""
+        if text == self._text:
+            return
+        # The same width (3 -> 2): repaint the count only, not the screen's layout.
+        same_width = len(text) == len(self._text)
+        self._text = text
         self.set_class(count > 0, "-some")
-        self.update(f"⚑ {count} need{'s' if count == 1 else ''} attention" if count else "")
+        self.update(text, layout=not same_width)
 
 
 class AttentionHeader(Header):

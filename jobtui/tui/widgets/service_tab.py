@@ -428,8 +428,8 @@ class ServiceTab(Vertical):
             self.post_message(self.JobSeen(self, job))
 
     def _refresh_offered_actions(self) -> None:
-        """Refresh the footer's keys when the actions offered for the cursor's job changed in the
-        shown tab (a footer refresh lays the screen out again: not on every key or poll)."""
+        """Refresh the key bar when the actions offered for the cursor's job changed in the shown
+        tab (working the keys out again checks every binding: not on every key or poll)."""
         focused = self.screen.focused
         if focused is None or self not in focused.ancestors_with_self:
             self._offered = ()  # a hidden tab: its keys are not in the footer

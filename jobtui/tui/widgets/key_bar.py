@@ -1,0 +1,171 @@
+"""The bar of keys at the bottom of the dashboard: one widget painting one line.
+
+Textual's Footer is a widget per key: whenever the bindings may have changed (every focus
+change, every `refresh_bindings()`) it removes and mounts them all, and the whole screen is laid
+out again. On a dashboard whose keys follow the job under the cursor, and the tab shown, that was
+half of the app's CPU, and each layout held the next key press for 50 to 100 ms. This bar works
+out the keys it would show, and when they differ from what it shows it repaints its one line:
+no widgets come or go, nothing is laid out.
+
+It reads as Textual's Footer does (the same theme variables; greyed keys dimmed; the command
+palette's key on the right), and a click on a key presses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+
+@dataclass(frozen=True, slots=True)
+class BarKey:
+    """One key as the bar shows it."""
+
+    key: str
+    """The key pressed when the entry is clicked."""
+    display: str
+    """How the key is written (`^p`, `⏎`...)."""
+    description: str
+    enabled: bool
+
+
+PALETTE_SEPARATOR = "▏"
+
+
+class KeyBar(Widget):
+    """The keys of the screen's active bindings, with greyed ones dimmed, on one line."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "key-bar--key",
+        "key-bar--description",
+        "key-bar--separator",
+    }
+
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        text-wrap: nowrap;
+        .key-bar--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        .key-bar--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        .key-bar--separator {
+            color: $foreground 20%;
+        }
+    }
+    """
+
+    ALLOW_SELECT = False
+
+    def __init__(self, *, show_command_palette: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.show_command_palette = show_command_palette
+        self.keys: tuple[BarKey, ...] = ()
+        """The keys shown, in order (the command palette's last)."""
+        self.palette: BarKey | None = None
+        """The command palette's key, shown on the right."""
+        self._spans: list[tuple[int, int, BarKey]] = []
+        """Where each key was painted last (start and end cells), for clicks."""
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self.is_attached and screen is self.screen and screen.app.app_focus:
+            self.call_after_refresh(self.update_keys)
+
+    def update_keys(self) -> None:
+        """Work out the keys to show now; repaint (the line only) when they changed."""
+        if not self.is_attached:
+            return
+        keys, palette = self._wanted()
+        if (keys, palette) != (self.keys, self.palette):
+            self.keys, self.palette = keys, palette
+            self.refresh()
+
+    def _wanted(self) -> tuple[tuple[BarKey, ...], BarKey | None]:
+        """The keys Textual's Footer would show (one per action), and the palette's."""
+        keys: list[BarKey] = []
+        seen: set[str] = set()
+        active = self.screen.active_bindings
+        for _node, binding, enabled, _tooltip in active.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            display = self.app.get_key_display(binding)
+            keys.append(BarKey(binding.key, display, binding.description, enabled))
+        palette: BarKey | None = None
+        entry = active.get(self.app.COMMAND_PALETTE_BINDING)
+        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE and entry is not None:
+            _node, binding, enabled, _tooltip = entry
+            display = self.app.get_key_display(binding)
+            palette = BarKey(binding.key, display, binding.description, enabled)
+        return tuple(keys), palette
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("key-bar--key", partial=True)
+        description_style = self.get_component_rich_style("key-bar--description", partial=True)
+        dim = Style(dim=True)
+        width = self.size.width
+        right = Text()
+        if self.palette is not None:
+            right.append(PALETTE_SEPARATOR, self.get_component_rich_style("key-bar--separator"))
+            self._append(right, self.palette, key_style, description_style, dim)
+            right = right[:1] + right[2:]  # `▏^p Commands `, as Textual's Footer has it
+        room = max(0, width - right.cell_len)
+        line = Text(no_wrap=True, overflow="crop", end="")
+        spans: list[tuple[int, int, BarKey]] = []
+        for key in self.keys:
+            start = line.cell_len
+            if start >= room:
+                break
+            self._append(line, key, key_style, description_style, dim)
+            spans.append((start, min(line.cell_len, room), key))
+        line.truncate(room, pad=True)
+        if self.palette is not None:
+            spans.append((room, width, self.palette))
+        line.append_text(right)
+        self._spans = spans
+        return line
+
+    @staticmethod
+    def _append(
+        line: Text, key: BarKey, key_style: Style, description_style: Style, dim: Style
+    ) -> None:
+        """Append ` key description ` as Textual's FooterKey paints it."""
+        extra = Style() if key.enabled else dim
+        line.append(f" {key.display} ", key_style + extra)
+        if key.description:
+            line.append(f"{key.description} ", description_style + extra)
+
+    def key_at(self, x: int) -> BarKey | None:
+        """The key painted at cell `x`, if any."""
+        for start, end, key in self._spans:
+            if start <= x < end:
+                return key
+        return None
+
+    def on_click(self, event: events.Click) -> None:
+        key = self.key_at(event.x)
+        if key is not None and key.enabled:
+            event.stop()
+            self.app.simulate_key(key.key)
