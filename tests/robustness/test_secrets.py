@@ -289,7 +289,7 @@ async def test_verify_false_puts_a_warning_on_the_tab(emulator: EmulatorFactory)
             await pilot.pause(0.01)
         await pilot.pause()
         tabbed = app.screen.query_one(TabbedContent)
-        labels = [str(tabbed.get_tab(pane_id(i)).label) for i in range(2)]
+        labels = [str(tabbed.get_tab(pane_id(i)).label).rstrip() for i in range(2)]
         status = [t.status_text() for t in tabs]
     assert labels == ["Leia ⚠", "bsub.io"]
     assert status[0].startswith(f"{TLS_WARNING} · ● live") and TLS_WARNING not in status[1]

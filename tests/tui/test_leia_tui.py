@@ -549,7 +549,7 @@ async def test_the_leia_tab_joins_the_demo(emulator: EmulatorFactory) -> None:
     app = build_app(config, title="jobtui demo")
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.screen.query_one(TabbedContent)
-        assert [str(tab.label) for tab in tabs.query(Tab)] == ["Leia"]
+        assert [str(tab.label).rstrip() for tab in tabs.query(Tab)] == ["Leia"]
         table = app.screen.query_one(JobTable)
         tab = app.screen.query_one(ServiceTab)
         assert isinstance(tab.service, LeiaService)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.style import Style
 from textual.pilot import Pilot
@@ -27,7 +28,7 @@ from jobtui.emulators.bsub import BsubState
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
-from jobtui.tui.screens.dashboard import ALL_PANE
+from jobtui.tui.screens.dashboard import ALL_PANE, tab_title
 from jobtui.tui.widgets import detail as detail_module
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import SPARK_WIDTH
@@ -309,3 +310,12 @@ async def test_a_short_detail_after_a_long_one_keeps_the_scrollbar_and_needs_no_
             assert detail.virtual_size.height > detail.size.height or shown is short
             assert detail.show_vertical_scrollbar  # there for a short detail too
         assert layouts == [], f"{len(layouts)} layouts for details of other lengths"
+
+
+def test_a_tab_label_keeps_its_width_when_its_service_goes_stale_and_back() -> None:
+    # A wider label would move every tab after it: a layout and a repaint of the tab bar.
+    for verify in (True, False):
+        service = BsubService("bsub.io", "https://127.0.0.1:1", "token", verify=verify)
+        live, stale = tab_title(service), tab_title(service, live=False)
+        assert stale.endswith("▲") and not live.endswith("▲")
+        assert cell_len(live) == cell_len(stale)

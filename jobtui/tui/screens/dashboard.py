@@ -29,6 +29,15 @@ def pane_id(index: int) -> str:
     return f"service-{index}"
 
 
+def tab_title(service: Service, *, live: bool = True) -> str:
+    """A service tab's label: its name, ⚠ when TLS is not verified, ▲ while its data is stale.
+    The ▲'s cell stays blank while live: the label keeps its width, so a change of health
+    moves no other widget and repaints only the tab. (The cell stands for the tab's right
+    padding, which the dashboard's stylesheet takes away.)"""
+    name = service.name if service.tls_verified else f"{service.name} ⚠"
+    return f"{name} {' ' if live else '▲'}"
+
+
 class DashboardScreen(Screen[None]):
     """Tabs of services; each tab polls on its own, hidden ones included. With two services or
     more, the first tab, All jobs, shows every service's jobs together (like k9s's all namespaces,
@@ -91,12 +100,11 @@ class DashboardScreen(Screen[None]):
         yield AttentionHeader()
         with TabbedContent(id="tabs"):
             if self.has_all:
-                with TabPane("All jobs", id=ALL_PANE):
+                with TabPane("All jobs  ", id=ALL_PANE):  # as wide apart as the others
                     yield FilterBar()
                     yield AllJobsTab(self.services, clock=self.clock, id="all")
             for index, service in enumerate(self.services):
-                title = service.name if service.tls_verified else f"{service.name} ⚠"
-                with TabPane(title, id=pane_id(index)):
+                with TabPane(tab_title(service), id=pane_id(index)):
                     yield FilterBar()
                     yield ServiceTab(
                         service,
@@ -217,11 +225,7 @@ class DashboardScreen(Screen[None]):
     def _health_changed(self, message: ServiceTab.HealthChanged) -> None:
         tabs = self.query_one(TabbedContent)
         index = self.services.index(message.tab.service)
-        tab = tabs.get_tab(pane_id(index))
-        name = message.tab.service.name
-        if not message.tab.service.tls_verified:
-            name = f"{name} ⚠"
-        tab.label = name if message.health.ok else f"{name} ▲"
+        tabs.get_tab(pane_id(index)).label = tab_title(message.tab.service, live=message.health.ok)
         if self.has_all:
             self.all_tab.health_changed(message.tab.service, message.health)
 
