@@ -129,8 +129,8 @@ class KeyBar(Widget):
         right = Text()
         if self.palette is not None:
             right.append(PALETTE_SEPARATOR, self.get_component_rich_style("key-bar--separator"))
-            self._append(right, self.palette, key_style, description_style, dim)
-            right = right[:1] + right[2:]  # `▏^p Commands `, as Textual's Footer has it
+            # `▏^p Commands `, as Textual's Footer has it
+            self._append(right, self.palette, key_style, description_style, dim, lead="")
         room = max(0, width - right.cell_len)
         line = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int, BarKey]] = []
@@ -149,11 +149,17 @@ class KeyBar(Widget):
 
     @staticmethod
     def _append(
-        line: Text, key: BarKey, key_style: Style, description_style: Style, dim: Style
+        line: Text,
+        key: BarKey,
+        key_style: Style,
+        description_style: Style,
+        dim: Style,
+        *,
+        lead: str = " ",
     ) -> None:
         """Append ` key description ` as Textual's FooterKey paints it."""
         extra = Style() if key.enabled else dim
-        line.append(f" {key.display} ", key_style + extra)
+        line.append(f"{lead}{key.display} ", key_style + extra)
         if key.description:
             line.append(f"{key.description} ", description_style + extra)
 
