@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from textual.pilot import Pilot
 
@@ -83,3 +83,16 @@ class TabDriver(Generic[StateT, ServiceT]):
         before = self.tab.health.polls
         await self.pilot.press("r")
         await self.until(lambda: self.tab.health.polls > before, "a poll")
+
+
+def count_calls(obj: Any, name: str) -> list[Any]:
+    """Record every call of `obj.name` (its first argument) while still running it."""
+    calls: list[Any] = []
+    original = getattr(obj, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0] if args else None)
+        return original(*args, **kwargs)
+
+    setattr(obj, name, counting)
+    return calls

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from rich.console import Console
 
@@ -26,6 +25,7 @@ from jobtui.tui.widgets.job_table import row_key_of
 from jobtui.tui.widgets.key_bar import KeyBar
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, seeded, start, token_of
+from tests.tui.driver import count_calls
 from tests.tui.two_services import NAMES, SIZE, Two, fixed_clock, two_services
 
 
@@ -294,23 +294,10 @@ async def test_all_jobs_shows_the_keys_of_the_service_of_the_job_under_the_curso
 
         two.app.clear_notifications()  # a toast going away would lay the screen out
         await two.pilot.pause()
-        layouts = count_layouts(two)
+        layouts = count_calls(two.dashboard, "_refresh_layout")
         await select(two, "Leia", blocked.id)
         await two.until(lambda: footer_key(two, "Start") == "enabled", "Leia's keys")
         assert footer_key(two, "Delete") == footer_key(two, "Submit") == "absent"
         assert layouts == [], "the screen was laid out again for other keys"
         await two.pilot.press("s")  # Leia's Start, where bsub.io's Submit has the same key
         await two.until(lambda: leia_state.jobs[blocked.id].status != "BLOCKED", "started")
-
-
-def count_layouts(two: Two) -> list[object]:
-    """Record each layout of the dashboard from now on."""
-    layouts: list[object] = []
-    original = two.dashboard._refresh_layout
-
-    def counting(*args: Any, **kwargs: Any) -> None:
-        layouts.append(args)
-        original(*args, **kwargs)
-
-    two.dashboard._refresh_layout = counting  # type: ignore[method-assign]
-    return layouts

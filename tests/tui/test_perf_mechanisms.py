@@ -37,6 +37,7 @@ from jobtui.tui.widgets.key_bar import BarKey, KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded, start, token_of
+from tests.tui.driver import count_calls
 from tests.tui.live_support import show_tab
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
@@ -81,19 +82,6 @@ async def two_tabs(emulator: EmulatorFactory, refresh: float = 60.0) -> AsyncIte
         )
         await show_tab(pilot, 0)  # All jobs comes first with two services
         yield two
-
-
-def count_calls(obj: Any, name: str) -> list[Any]:
-    """Record every call of `obj.name` (its first argument) while still running it."""
-    calls: list[Any] = []
-    original = getattr(obj, name)
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0] if args else None)
-        return original(*args, **kwargs)
-
-    setattr(obj, name, counting)
-    return calls
 
 
 def count_frames(app: JobtuiApp) -> list[RenderableType]:

@@ -77,7 +77,7 @@ class KeyBar(Widget):
         super().__init__(id=id)
         self.show_command_palette = show_command_palette
         self.keys: tuple[BarKey, ...] = ()
-        """The keys shown, in order (the command palette's last)."""
+        """The keys shown on the left, in order."""
         self.palette: BarKey | None = None
         """The command palette's key, shown on the right."""
         self._spans: list[tuple[int, int, BarKey]] = []
