@@ -1,37 +1,50 @@
 """Regenerate the SVG screenshots in this folder from the deterministic demo.
 
-    .venv/bin/python screenshots/make.py
+    .venv/bin/python screenshots/make.py [--out FOLDER]
 
 It serves an emulator of every kind this version has (seed 1, frozen clock), builds the dashboard
 from their `[[services]]` entries as `jobtui demo` does, with the app's clock fixed five minutes
-after the emulators' epoch, and saves: `dashboard.svg` (the bsub.io tab), one SVG per other
-service tab (named after its kind), `detail.svg` (a failed job's detail), `bsub-new-job.svg`,
-`confirm.svg` (a cancel confirmation) and `logs.svg`; with two services or more, `all-jobs.svg`,
-`filter.svg` (a `/` filter typed), `help.svg` (the `?` keys) and `palette.svg` (the command
-palette). The same tree gives the same files.
-`confirm.svg` (a cancel confirmation), `logs.svg`, `themes.svg` (the theme chooser) and
-`ansi.svg` (the bsub.io tab in the 16-colour jobtui-ansi theme). The tabs poll only when asked,
-so that their history sparklines are the same on every run: the same tree gives the same files.
+after the emulators' epoch, and saves:
+
+- the tabs: `dashboard.svg` (bsub.io), one SVG per other service tab (named after its kind),
+  `detail.svg` (a failed job's detail), `logs.svg` (a job's log);
+- every dialog: `bsub-new-job.svg`, `confirm.svg` (a cancel confirmation), `save-output.svg`,
+  `ecotaxa-answer.svg` (an import's question, a mistake named), `leia-chain.svg`,
+  `leia-conditional.svg`, `leia-filter.svg`, `dsp-ingest-upload.svg` (a folder checked),
+  `dsp-ingest-mapping.svg`, `state-filter.svg` (the `S` chooser), `themes.svg`;
+- with two services or more: `all-jobs.svg`, `filter.svg` (a `/` filter typed), `help.svg` (the
+  `?` keys), `palette.svg` (the command palette), `bulk-confirm.svg` (jobs of two services
+  marked, one confirmation) and `bulk-summary.svg` (the per-job summary after it), and
+  `ansi.svg` (the bsub.io tab in the 16-colour jobtui-ansi theme).
+
+The tabs poll only when asked, so that their history sparklines are the same on every run, and
+the script works in a temporary folder, so that paths read the same: the same tree gives the
+same files.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import importlib
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input, Label, Select, TabbedContent, TextArea
+from textual.widgets import Button, DataTable, Input, Label, Select, TabbedContent, TextArea
 
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
+from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.runner import KINDS, RunningEmulator, serve_emulators
@@ -40,12 +53,14 @@ from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.help import HelpScreen
+from jobtui.tui.modals.save_file import SaveFileScreen
+from jobtui.tui.modals.state_filter import StateFilterScreen
 from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
 from jobtui.tui.themes import ANSI_THEME
 from jobtui.tui.widgets.detail import JobDetail
-from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 HERE = Path(__file__).resolve().parent
@@ -57,6 +72,16 @@ WAIT = 20.0
 
 def fixed_clock() -> datetime:
     return NOW
+
+
+class FixedDatetime(datetime):
+    """`datetime` whose `now()` is always `NOW`: dsp-ingest stamps when it saw a project change
+    with its own clock, which the screenshots fix too."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> FixedDatetime:
+        moment = NOW.astimezone(tz or UTC)
+        return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
 
 
 def say(text: str) -> None:
@@ -81,10 +106,13 @@ def available_kinds() -> list[str]:
 class Shooter:
     """Drives the demo app and saves screenshots of it."""
 
-    def __init__(self, app: JobtuiApp, pilot: Pilot[int], kinds: Sequence[str]) -> None:
+    def __init__(
+        self, app: JobtuiApp, pilot: Pilot[int], kinds: Sequence[str], folder: Path
+    ) -> None:
         self.app = app
         self.pilot = pilot
         self.kinds = list(kinds)
+        self.folder = folder
         self.saved: list[Path] = []
 
     async def until(self, predicate: Callable[[], bool], what: str) -> None:
@@ -116,6 +144,15 @@ class Shooter:
         table = self.tab(kind).query_one(JobTable)
         await self.until(lambda: tabs.active == wanted and table.has_focus, f"the {kind} tab")
 
+    async def show_all_jobs(self) -> JobTable:
+        """Show the All jobs tab; its table."""
+        dashboard = self.dashboard()
+        tabs = dashboard.query_one(TabbedContent)
+        tabs.active = ALL_PANE
+        table = dashboard.all_tab.table
+        await self.until(lambda: tabs.active == ALL_PANE and table.has_focus, "the All jobs tab")
+        return table
+
     async def show_job(self, kind: str, job_id: str) -> None:
         tab = self.tab(kind)
         if not tab.query_one(JobTable).move_cursor(job_id):
@@ -127,32 +164,46 @@ class Shooter:
         await self.pilot.press(*keys)
         await self.until(lambda: isinstance(self.app.screen, kind), what)
 
+    def first_job_in(self, kind: str, state: JobState) -> str:
+        """The id of the first job of the `kind` tab's table in `state`."""
+        table = self.tab(kind).query_one(JobTable)
+        for row in range(table.row_count):
+            job = table.job_at(row)
+            if job.state is state:
+                return job.id
+        raise RuntimeError(f"the {kind} tab has no job {state.label}")
+
     async def close_modal(self) -> None:
         await self.pilot.press("escape")
         await self.until(lambda: isinstance(self.app.screen, DashboardScreen), "the dashboard")
 
-    async def save(self, name: str) -> None:
-        """Settle, then save the screen as `name` (no blinking cursors, no toasts)."""
+    async def save(self, name: str, *, toasts: bool = False) -> None:
+        """Settle, then save the screen as `name` (no blinking cursors; no toasts unless asked)."""
         for field in self.app.screen.query(Input):
             field.cursor_blink = False
         for area in self.app.screen.query(TextArea):
             area.cursor_blink = False
-        for note in list(self.app._notifications):
-            say(f"note ({note.severity}): {note.message}")
-        self.app.clear_notifications()
+        if not toasts:
+            for note in list(self.app._notifications):
+                say(f"note ({note.severity}): {note.message}")
+            self.app.clear_notifications()
         await self.pilot.pause(0.1)
         await self.pilot.wait_for_scheduled_animations()
-        path = Path(self.app.save_screenshot(filename=name, path=str(HERE)))
+        path = Path(self.app.save_screenshot(filename=name, path=str(self.folder)))
         self.saved.append(path)
 
 
-async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
+async def shoot(running: Sequence[RunningEmulator], folder: Path) -> list[Path]:
     kinds = [r.kind for r in running]
+    if "dsp-ingest" in kinds:
+        from jobtui.services import dsp_ingest
+
+        dsp_ingest.datetime = FixedDatetime  # type: ignore[attr-defined]
     config = config_from_data({"services": service_entries(running)}, source="demo")
     services = [build_service(entry) for entry in config.services]
     app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        shooter = Shooter(app, pilot, kinds)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        shooter = Shooter(app, pilot, kinds, folder)
         await shooter.first_polls()
 
         for kind in kinds:
@@ -191,24 +242,169 @@ async def shoot(running: Sequence[RunningEmulator]) -> list[Path]:
             await shooter.save("bsub-new-job.svg")
             await shooter.close_modal()
 
+            await shooter.show_job("bsub", bsub.ids_in("finished")[0])
+            await shooter.open("o", SaveFileScreen, "the save dialog")
+            field = app.screen.query_one("#path", Input)
+            field.value = Path(field.value).name  # not the temporary folder's own name
+            await shooter.save("save-output.svg")
+            await shooter.close_modal()
+
+            await shooter.open("S", StateFilterScreen, "the state chooser")
+            await shooter.save("state-filter.svg")
+            await shooter.close_modal()
+
+        if "ecotaxa" in kinds:
+            await shoot_ecotaxa(shooter)
+        if "leia" in kinds:
+            await shoot_leia(shooter, running[kinds.index("leia")])
+        if "dsp-ingest" in kinds:
+            await shoot_dsp_ingest(shooter, running[kinds.index("dsp-ingest")])
+
+        await shooter.open("T", ThemeScreen, "the theme chooser")
+        await shooter.save("themes.svg")
+        await shooter.close_modal()
+
         if len(kinds) > 1:
             await shoot_navigation(shooter)
-            await shooter.open("T", ThemeScreen, "the theme chooser")
-            await shooter.save("themes.svg")
-            await shooter.close_modal()
+            if {"bsub", "leia"} <= set(kinds):
+                await shoot_bulk(shooter)
+        if "bsub" in kinds:
+            await shooter.show_tab("bsub")
             app.theme = ANSI_THEME
             await shooter.save("ansi.svg")
         return shooter.saved
 
 
+async def shoot_ecotaxa(shooter: Shooter) -> None:
+    """The answer form of an import that asks, after a non-integer id was refused."""
+    from jobtui.tui.ecotaxa.answer import AnswerScreen
+
+    await shooter.show_tab("ecotaxa")
+    await shooter.show_job("ecotaxa", shooter.first_job_in("ecotaxa", JobState.NEEDS_INPUT))
+    await shooter.open("a", AnswerScreen, "the answer form")
+    form = shooter.app.screen
+    fields = list(form.query(Input))
+    fields[0].value = "12"
+    if len(fields) > 1:
+        fields[1].value = "4x"
+    await shooter.pilot.press("ctrl+s")
+    message = form.query_one("#message")
+    await shooter.until(lambda: bool(str(message.render()).strip()), "the form's message")
+    await shooter.save("ecotaxa-answer.svg")
+    await shooter.close_modal()
+
+
+async def shoot_leia(shooter: Shooter, running: RunningEmulator) -> None:
+    """A chain, the conditional-job form with a mistake named, and the server-side filters."""
+    from jobtui.emulators.leia import LeiaState
+    from jobtui.tui.leia.chain import ChainScreen
+    from jobtui.tui.leia.conditional import ConditionalJobScreen
+    from jobtui.tui.leia.filters import LeiaFilterScreen
+
+    state = running.state
+    assert isinstance(state, LeiaState)
+    pilot = shooter.pilot
+    await shooter.show_tab("leia")
+
+    waiting = next(
+        job
+        for job in state.own
+        if job.status == "WAITING"
+        and state.dependants.get(job.id)
+        and job.job_type != "conditional"
+    )
+    await shooter.show_job("leia", waiting.id)
+    await shooter.open(["enter"], ChainScreen, "the chain view")
+    await shooter.save("leia-chain.svg")
+    await shooter.close_modal()
+
+    classified = next(
+        job
+        for job in state.own
+        if job.status == "PROCESSED" and job.result_type == "classification"
+    )
+    await shooter.show_job("leia", classified.id)
+    await shooter.open("k", ConditionalJobScreen, "the conditional-job form")
+    form = shooter.app.screen
+    await pilot.press(*"invoice", "ctrl+s")
+    model = form.query_one("#model-id", Input)
+    await shooter.until(lambda: model.has_focus, "the model's error")
+    await shooter.save("leia-conditional.svg")
+    await shooter.close_modal()
+
+    await shooter.open("f", LeiaFilterScreen, "the filter dialog")
+    form = shooter.app.screen
+    form.query_one("#f-job-type", Select).value = "predict"
+    form.query_one("#f-created-after", Input).value = "last tuesday"
+    await pilot.press("ctrl+s")
+    after = form.query_one("#f-created-after", Input)
+    await shooter.until(lambda: after.has_focus, "the date's error")
+    await shooter.save("leia-filter.svg")
+    await shooter.close_modal()
+
+
+async def shoot_dsp_ingest(shooter: Shooter, running: RunningEmulator) -> None:
+    """The upload dialog after checking a folder, and a project's mapping."""
+    from jobtui.emulators.dsp_ingest import DspIngestState
+    from jobtui.tui.dsp_ingest.mapping import MappingScreen
+    from jobtui.tui.dsp_ingest.upload import UploadScreen
+
+    state = running.state
+    assert isinstance(state, DspIngestState)
+    folder = Path("scans")
+    for i in range(1, 13):
+        path = folder / ("letters" if i > 8 else "") / f"scan_{i:02d}.tif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * (1000 * i))
+    for name in ("draft#2.tif", "notes.exe", ".DS_Store", "README"):
+        (folder / name).write_bytes(b"left out")
+    (folder / "empty.png").write_bytes(b"")
+
+    await shooter.show_tab("dsp-ingest")
+    await shooter.show_job("dsp-ingest", state.roles["empty"])
+    await shooter.open("u", UploadScreen, "the upload dialog")
+    dialog = shooter.app.screen
+    assert isinstance(dialog, UploadScreen)
+    dialog.query_one("#folder", Input).value = str(folder)
+    dialog.query_one("#check", Button).press()  # not a click: the pointer would hover on it
+    await shooter.until(lambda: dialog.plan is not None, "the check")
+    await shooter.save("dsp-ingest-upload.svg")
+    await shooter.close_modal()
+
+    code = state.roles["mapped"]
+    await shooter.show_job("dsp-ingest", code)
+    await shooter.open("m", MappingScreen, "the mapping")
+    rows = shooter.app.screen.query_one("#rows", DataTable)
+    expected = len(state.mapping_rows(code))
+    await shooter.until(lambda: expected > 0 and rows.row_count == expected, "the mapping's rows")
+    await shooter.save("dsp-ingest-mapping.svg")
+    await shooter.close_modal()
+
+
+async def shoot_bulk(shooter: Shooter) -> None:
+    """Running jobs of bsub.io and Leia marked in All jobs: one confirmation, then the summary."""
+    pilot = shooter.pilot
+    table = await shooter.show_all_jobs()
+    names = {kind: shooter.tab(kind).service.name for kind in ("bsub", "leia")}
+    for kind in ("bsub", "leia"):
+        job_id = shooter.first_job_in(kind, JobState.RUNNING)
+        assert table.move_cursor(row_key_of(names[kind], job_id))
+        await pilot.press("space")
+    await shooter.until(lambda: len(table.marked_jobs) == 2, "the marks")
+    await shooter.open("c", ConfirmScreen, "the bulk confirmation")
+    await shooter.save("bulk-confirm.svg")
+    await pilot.press("y")
+    await shooter.until(lambda: isinstance(shooter.app.screen, DashboardScreen), "the dashboard")
+    await shooter.until(
+        lambda: any("done" in str(n.message) for n in shooter.app._notifications), "the summary"
+    )
+    await shooter.save("bulk-summary.svg", toasts=True)
+
+
 async def shoot_navigation(shooter: Shooter) -> None:
     """All jobs, its filter line, the key help and the command palette."""
     pilot = shooter.pilot
-    dashboard = shooter.dashboard()
-    tabs = dashboard.query_one(TabbedContent)
-    tabs.active = ALL_PANE
-    table = dashboard.all_tab.table
-    await shooter.until(lambda: tabs.active == ALL_PANE and table.has_focus, "the All jobs tab")
+    table = await shooter.show_all_jobs()
     await pilot.press("home")
     await shooter.save("all-jobs.svg")
 
@@ -230,15 +426,33 @@ async def shoot_navigation(shooter: Shooter) -> None:
     await shooter.close_modal()
 
 
-def main() -> int:
+@contextlib.contextmanager
+def working_folder() -> Iterator[None]:
+    """Work in a new temporary folder, so that the paths the dialogs show read the same."""
+    before = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="jobtui-screenshots-") as folder:
+        os.chdir(folder)
+        try:
+            yield
+        finally:
+            os.chdir(before)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Regenerate the screenshots from the demo.")
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="the folder to write them in (default: here)"
+    )
+    folder = parser.parse_args(argv).out.resolve()
     kinds = available_kinds()
     if not kinds:
         say("no service kind has both an emulator and a service")
         return 1
-    with serve_emulators(kinds, SETTINGS) as running:
-        saved = asyncio.run(shoot(running))
+    folder.mkdir(parents=True, exist_ok=True)
+    with serve_emulators(kinds, SETTINGS) as running, working_folder():
+        saved = asyncio.run(shoot(running, folder))
     for path in saved:
-        print(path.relative_to(HERE.parent))
+        print(path)
     return 0
 
 

@@ -35,6 +35,13 @@ ONE_JOB_ACTIONS = frozenset({Action.LOGS, Action.DOWNLOAD})
 """Actions on the job under the cursor only, marks or not."""
 
 
+def result_line(job: Job, line: str) -> str:
+    """A service's result line for a summary of several services: it names the service first,
+    and the job once (most results already name it)."""
+    line = line.removeprefix(f"{job.service}: ")
+    return f"{job.service}: {line}" if job.id in line else f"{job.service} {job.id}: {line}"
+
+
 class AllJobsTab(Vertical):
     """Every service's jobs, with a Service column; actions go to the job's own service.
 
@@ -216,7 +223,7 @@ class AllJobsTab(Vertical):
             tab = self.tabs[job.service]
             try:
                 line = await tab.service.run_action(action, job)
-                results.append(f"✓ {job.service} {job.id}: {line}")
+                results.append(f"✓ {result_line(job, line)}")
             except ServiceError as error:
                 failures += 1
                 results.append(f"✗ {error.line}")
