@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 from jobtui.config import ConfigError, NotificationsConfig, save_theme
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
-from jobtui.tui.commands import JobtuiCommands
+from jobtui.tui.commands import JobtuiCommands, Palette
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.notify import Notifier, Severity
@@ -173,6 +173,11 @@ class JobtuiApp(App[int]):
             what = event.worker.description or event.worker.name or "background task"
             log.error("%s failed", what, exc_info=error)
             self.notify(f"{what}: {type(error).__name__}: {error}", severity="error", timeout=10)
+
+    def action_command_palette(self) -> None:
+        """Open the command palette (one that keeps the keys typed at once after its key)."""
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
 
     async def action_quit(self) -> None:
         self.exit(0)

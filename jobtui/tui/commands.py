@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual import events
+from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
 from jobtui.core.models import ACTION_INFO, Action, JobState
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
@@ -17,6 +18,24 @@ JOB_HITS = 50
 
 Command = tuple[str, Callable[[], object], str]
 """(text, callback, help) of one command."""
+
+
+class Palette(CommandPalette):
+    """The command palette, keeping what is typed right after the key that opens it.
+
+    Keys that arrive with that key (`:po` typed quickly, or pasted) are handed out before the
+    palette has focused its input: they reach the palette itself, which would drop them. It types
+    them into the input, so that `:` and a name typed at once search for that name.
+    """
+
+    def _on_key(self, event: events.Key) -> None:
+        # The input takes every printable key it receives: one that arrives here missed it.
+        if event.is_printable and event.character is not None:
+            field = self.query(CommandInput).first()
+            if field is not None:
+                event.stop()
+                event.prevent_default()
+                field.insert_text_at_cursor(event.character)
 
 
 class JobtuiCommands(Provider):

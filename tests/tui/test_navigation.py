@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from textual import events
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.keys import _character_to_key
@@ -27,6 +28,18 @@ from tests.tui.two_services import Two, two_services
 
 def rows(table: JobTable) -> list[tuple[str, str]]:
     return [table.job_at(i).key for i in range(table.row_count)]
+
+
+def burst(two: Two, keys: str) -> None:
+    """Send these keys at once, as a terminal delivers a paste or fast typing: none is handled
+    before the next arrives (`pilot.press` waits for each)."""
+    driver = two.app._driver
+    assert driver is not None
+    for char in keys:
+        key = char if char.isalnum() else _character_to_key(char)
+        event = events.Key(key, char)
+        event.set_sender(two.app)
+        driver.send_message(event)
 
 
 async def open_filter(two: Two) -> Input:
@@ -64,6 +77,19 @@ async def test_a_leading_bang_inverts_the_filter(emulator: EmulatorFactory) -> N
         await two.until(lambda: two.bar().text == "!^fin", "the typed filter")
         assert table.row_count > 0
         assert all(table.job_at(i).raw_state != "finished" for i in range(table.row_count))
+
+
+async def test_keys_typed_at_once_with_the_slash_go_into_the_filter(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_services(emulator) as two:
+        table = two.all_table
+        burst(two, "/!^fin")
+        await two.until(lambda: two.bar().text == "!^fin", "the filter typed at once")
+        assert table.row_count > 0
+        assert all(table.job_at(i).raw_state != "finished" for i in range(table.row_count))
+        burst(two, "/x")  # in the filter line, `/` is a character of the pattern
+        await two.until(lambda: two.bar().text == "!^fin/x", "a slash in the pattern")
 
 
 async def test_a_bad_regex_says_so_and_keeps_the_last_filter(emulator: EmulatorFactory) -> None:
@@ -273,6 +299,19 @@ async def test_colon_opens_the_palette_and_goes_to_a_tab(emulator: EmulatorFacto
         await palette(two, "colon", "go to all jobs")
         await two.pilot.press("enter")
         await two.until(lambda: two.active() == ALL_PANE, "All jobs")
+
+
+async def test_keys_typed_at_once_with_the_colon_go_into_the_palette(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_services(emulator) as two:
+        burst(two, ":go to bsub-b")
+        await two.until(lambda: isinstance(two.app.screen, CommandPalette), "the palette")
+        field = two.app.screen.query_one(Input)
+        await two.until(lambda: field.value == "go to bsub-b", "the query typed at once")
+        await two.pilot.press("enter")
+        await two.back_on_dashboard()
+        await two.until(lambda: two.active() == pane_id(1), "tab bsub-b")
 
 
 async def test_the_palette_runs_an_action_on_the_selected_job(emulator: EmulatorFactory) -> None:

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane, TextArea
 
 from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
@@ -65,10 +65,12 @@ class DashboardScreen(Screen[None]):
             "left_square_bracket", "switch_tab(-1)", "Previous tab", show=False, id="previous_tab"
         ),
         Binding("0", "show_all", "All jobs", show=False, id="all_jobs"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        # `/` and `:` act when they arrive, before the keys typed with them are handed out, so that
+        # those go to the filter line or the palette they open (priority; see `check_action`).
+        Binding("slash", "filter", "Filter", priority=True, id="filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("S", "state_filter", "State filter", show=False, id="state_filter"),
-        Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
+        Binding("colon", "palette", "Commands", show=False, priority=True, id="palette"),
         Binding("P", "pause_all", "Pause all", show=False, id="pause_all"),
     ]
 
@@ -239,7 +241,8 @@ class DashboardScreen(Screen[None]):
         if action == "clear_filter":
             bar = self.active_bar()
             return bar is not None and bar.active
-        return True
+        # While a field has the cursor, `/` and `:` are typed into it.
+        return action not in ("filter", "palette") or not isinstance(self.focused, Input | TextArea)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -255,6 +258,9 @@ class DashboardScreen(Screen[None]):
         active = self.query_one(TabbedContent).active
         current = self.panes.index(active) if active in self.panes else 0
         self.show_pane(self.panes[(current + step) % len(self.panes)])
+
+    def action_palette(self) -> None:
+        self.app.action_command_palette()
 
     def action_filter(self) -> None:
         bar = self.active_bar()
