@@ -176,7 +176,7 @@ class JobtuiApp(App[int]):
 
     def action_command_palette(self) -> None:
         """Open the command palette (one that keeps the keys typed at once after its key)."""
-        if self.use_command_palette and not Palette.is_open(self):
+        if self.use_command_palette and not isinstance(self.screen, Palette):
             self.push_screen(Palette(id="--command-palette"))
 
     async def action_quit(self) -> None:

@@ -28,7 +28,7 @@ class Palette(CommandPalette):
     them into the input, so that `:` and a name typed at once search for that name.
     """
 
-    def _on_key(self, event: events.Key) -> None:
+    async def _on_key(self, event: events.Key) -> None:
         # The input takes every printable key it receives: one that arrives here missed it.
         if event.is_printable and event.character is not None:
             field = self.query(CommandInput).first()
