@@ -7,6 +7,7 @@ Textual are imported inside the command that needs them, so `--help` and `--vers
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,15 @@ TAB_TITLES = {"bsub": "bsub.io", "ecotaxa": "EcoTaxa", "leia": "Leia", "dsp-inge
 """The tab title of each kind's emulator in `jobtui demo` and `jobtui emulate --write-config`."""
 
 DEMO_JOBS = 40
+
+PYDANTIC_SETTINGS = {
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    "PYDANTIC_SKIP_VALIDATING_CORE_SCHEMAS": "1",
+}
+"""Read by pydantic when it builds jobtui's models, at every start. jobtui uses no pydantic plugin
+(looking for them reads the metadata of every installed package) and its models are fixed (their
+schemas, checked again at each start, are checked by the test suite). About 15 ms of the 150 a
+headless command may take; set either variable to override it."""
 
 EPILOG = """\
 summary:
@@ -617,6 +627,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 failure, 2 usage or config error)."""
+    for name, value in PYDANTIC_SETTINGS.items():
+        os.environ.setdefault(name, value)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import difflib
 import functools
 import inspect
 import itertools
@@ -231,7 +230,7 @@ def _is_key(name: str) -> bool:
 
 def _check_action_name(value: str) -> str:
     if value not in KEY_ACTIONS:
-        close = difflib.get_close_matches(value, list(KEY_ACTIONS), n=1)
+        close = _close_matches(value, KEY_ACTIONS)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise PydanticCustomError(
             _KEYED, "unknown action {name}{hint}", {"name": repr(value), "hint": hint}
@@ -597,7 +596,7 @@ def _describe(detail: ErrorDetails) -> tuple[Loc, str]:
         model = _model_at(raw_loc[:-1])
         message = "unknown key"
         if model is not None and isinstance(name, str):
-            close = difflib.get_close_matches(name, list(model.model_fields), n=1)
+            close = _close_matches(name, model.model_fields)
             if close:
                 message += f" (did you mean {close[0]}?)"
         return loc, message
@@ -990,16 +989,31 @@ _EXAMPLES: list[tuple[str, list[Entry]]] = [
 ]
 
 
+def _close_matches(word: str, names: Iterable[str]) -> list[str]:
+    """The name closest to a mistyped one, if any is close (difflib is imported on a mistake)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(names), n=1)
+
+
 @functools.cache
 def _field_docs() -> dict[tuple[str, str], str]:
-    """(class name, field name) -> the docstring under the field, for every class here."""
-    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    """(class name, field name) -> the docstring under the field, for every class here.
+
+    Only the classes' lines are parsed, one class at a time (the functions of this file are
+    skipped): `jobtui config init` waits for this.
+    """
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith("class ")]
     docs: dict[tuple[str, str], str] = {}
-    for node in tree.body:
+    for start in starts:
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
+            end += 1
+        node = ast.parse("".join(lines[start:end])).body[0]
         if not isinstance(node, ast.ClassDef):
             continue
-        body = node.body
-        for statement, following in itertools.pairwise(body):
+        for statement, following in itertools.pairwise(node.body):
             if (
                 isinstance(statement, ast.AnnAssign)
                 and isinstance(statement.target, ast.Name)
