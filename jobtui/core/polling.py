@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -89,6 +89,8 @@ class ServiceMonitor:
         self.service = service
         self.clock = clock
         self.snapshot: dict[str, Job] = {}
+        self._jobs: Sequence[Job] | None = None
+        """The list of the last poll (a service hands it out again when nothing changed)."""
         self.health = Health()
         self.total: int | None = None
         self.generation = 0
@@ -105,7 +107,11 @@ class ServiceMonitor:
         except Exception as error:  # a bug must not stop the dashboard: report it as one line
             log.exception("poll of %s failed unexpectedly", self.service.name)
             return self._failed(f"{self.service.name}: unexpected {type(error).__name__}")
-        self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+        if result.jobs is self._jobs:  # the service's very same list: nothing changed
+            delta = JobsDelta((), (), ())
+        else:
+            self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+            self._jobs = result.jobs
         log.info(
             "poll %s: %d jobs, %d new, %d changed, %d gone",
             self.service.name,

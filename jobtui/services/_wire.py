@@ -119,12 +119,18 @@ class SameBody(Generic[T]):
 class JobsOfRecords(Generic[R]):
     """Jobs made from wire records, reused while a record is the very same object (which
     `SameBody` hands out again for an unchanged answer): the poll then costs no conversion, and
-    the unchanged jobs are the same objects, which is the cheapest case of `diff_jobs`."""
+    the unchanged jobs are the same objects, which is the cheapest case of `diff_jobs`. The very
+    same `records` object as the last time (an unchanged answer) gives the very same list back,
+    which `ServiceMonitor` takes as "nothing changed" without comparing a job."""
 
     def __init__(self) -> None:
         self._made: dict[int, tuple[R, Job]] = {}
+        self._records: Iterable[R] | None = None
+        self._jobs: list[Job] = []
 
     def jobs(self, records: Iterable[R], to_job: Callable[[R], Job]) -> list[Job]:
+        if records is self._records:
+            return self._jobs
         before = self._made
         made: dict[int, tuple[R, Job]] = {}
         jobs: list[Job] = []
@@ -134,4 +140,6 @@ class JobsOfRecords(Generic[R]):
             made[id(record)] = (record, job)
             jobs.append(job)
         self._made = made
+        self._records = records
+        self._jobs = jobs
         return jobs

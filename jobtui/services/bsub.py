@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+import operator
 import os
 import re
 import secrets
@@ -836,6 +837,9 @@ class BsubService(Service):
         self._types: list[ProcessingType] | None = None
         self._max_limit: int | None = None
         self._made: JobsOfRecords[JobRecord] = JobsOfRecords()
+        self._answers: list[Listing] = []
+        """The list answers of the last poll (the same objects while their bodies are)."""
+        self._listed: list[JobRecord] = []
 
     def __repr__(self) -> str:
         return f"BsubService({self.name!r}, {self.client.base_url!r})"
@@ -851,17 +855,21 @@ class BsubService(Service):
 
     async def poll(self) -> PollResult:
         listing = await self._list(None)
-        records = {record.id: record for record in listing.jobs}
         total = listing.total
+        answers = [listing]
         if total is not None and total > len(listing.jobs):
             # Cut: fetch every unfinished job too, however old.
-            parts = await asyncio.gather(*(self._list(status) for status in UNFINISHED_STATUSES))
-            extra = [record for part in parts for record in part.jobs if record.id not in records]
+            answers += await asyncio.gather(*(self._list(s) for s in UNFINISHED_STATUSES))
+        if len(answers) != len(self._answers) or any(map(operator.is_not, answers, self._answers)):
+            self._answers = answers  # not the very same answers as the last poll's
+            records = {record.id: record for record in listing.jobs}
+            extra = [r for part in answers[1:] for r in part.jobs if r.id not in records]
             if extra:
                 records.update((record.id, record) for record in extra)
                 ordered = sorted(records.values(), key=_created_key, reverse=True)
                 records = {record.id: record for record in ordered}
-        jobs = self._made.jobs(records.values(), self.to_job)
+            self._listed = list(records.values())
+        jobs = self._made.jobs(self._listed, self.to_job)
         shown = total if total is not None and total > len(jobs) else None
         note = ""
         if self._types is None:

@@ -586,7 +586,10 @@ class EcoTaxaClient:
         job_status: str | None = None,
     ) -> list[EcoTaxaJob]:
         """`GET /jobs/`: the caller's jobs, or everyone's with `for_admin` (administrators
-        only). The filters are sent, and applied here too (servers before v3.0.7 ignore them)."""
+        only). The filters are sent, and applied here too (servers before v3.0.7 ignore them).
+
+        Without filters, an answer identical to an earlier one gives the very same list again
+        (the parse is kept): treat it as read-only."""
         params = {"for_admin": "true" if for_admin else "false"}
         if job_type:
             params["job_type"] = job_type
@@ -598,15 +601,14 @@ class EcoTaxaClient:
         parsed = self._lists.parse(
             response.content, lambda content: self._parse(_JOBS, response, "job list")
         )
-        jobs: list[EcoTaxaJob] = list(parsed)
-        if job_type or job_status:
-            jobs = [
-                job
-                for job in jobs
-                if (not job_type or job.type == job_type)
-                and (not job_status or job.state_letter == job_status)
-            ]
-        return jobs
+        if not (job_type or job_status):
+            return parsed
+        return [
+            job
+            for job in parsed
+            if (not job_type or job.type == job_type)
+            and (not job_status or job.state_letter == job_status)
+        ]
 
     async def get_job(self, job_id: int) -> EcoTaxaJob:
         """`GET /jobs/{id}/` (with the slash)."""
@@ -1095,6 +1097,10 @@ class EcoTaxaService(Service):
         self.me: EcoTaxaUser | None = None
         self._asked_me = False
         self._made: JobsOfRecords[EcoTaxaJob] = JobsOfRecords()
+        self._listed: list[EcoTaxaJob] | None = None
+        """The list answer of the last poll (the same object while its body is)."""
+        self._ordered: list[EcoTaxaJob] = []
+        self._jobs_listed: list[Job] | None = None
         self._records: dict[str, EcoTaxaJob] = {}
         self._jobs: dict[str, Job] = {}
         self._expect: dict[str, Expectation] = {}
@@ -1147,14 +1153,18 @@ class EcoTaxaService(Service):
                 self.me = await self.client.me()
             except ServiceError:
                 self.me = None  # only used to show "me" in the owner column
-        records = await self.client.list_jobs(for_admin=self.for_admin)
-        records.sort(key=lambda job: job.id, reverse=True)
-        self._records = {str(job.id): job for job in records}
+        listed = await self.client.list_jobs(for_admin=self.for_admin)
+        if listed is not self._listed:  # not the very same answer as the last poll's
+            self._listed = listed
+            self._ordered = sorted(listed, key=lambda job: job.id, reverse=True)
+            self._records = {str(job.id): job for job in self._ordered}
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
             notes.insert(0, "all users' jobs")
-        jobs = self._made.jobs(records, self.to_job)
-        self._jobs = {job.id: job for job in jobs}
+        jobs = self._made.jobs(self._ordered, self.to_job)
+        if jobs is not self._jobs_listed:
+            self._jobs_listed = jobs
+            self._jobs = {job.id: job for job in jobs}
         return PollResult(jobs, note="; ".join(notes))
 
     def expect_change(

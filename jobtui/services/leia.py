@@ -1042,6 +1042,9 @@ class LeiaService(Service):
         self._records: dict[str, LeiaJob] = {}
         self._made: JobsOfRecords[LeiaJob] = JobsOfRecords()
         self._jobs: dict[str, Job] = {}
+        self._listed: list[Job] | None = None
+        """`_jobs` as the list a poll returns; None once `_jobs` changed. While nothing changes,
+        each poll returns the very same list (which `ServiceMonitor` takes as no change)."""
         self._cycle = 0
         self._needs_full = True
         self._total: int | None = None
@@ -1093,6 +1096,7 @@ class LeiaService(Service):
             )
             self._records = {job.id: job for job in records}
             self._jobs = {job.id: job for job in self._made.jobs(records, self.to_job)}
+            self._listed = None
             self._total = total
             self._needs_full = False
             self._cycle = 0
@@ -1104,9 +1108,9 @@ class LeiaService(Service):
         self.last_poll_requests = self.client.request_count - before
         self.last_poll_full = full
         described = self._filters.describe()
-        return PollResult(
-            list(self._jobs.values()), note=f"filter {described}" if described else ""
-        )
+        if self._listed is None:
+            self._listed = list(self._jobs.values())
+        return PollResult(self._listed, note=f"filter {described}" if described else "")
 
     async def _refresh_active(self) -> None:
         active = [job_id for job_id, job in self._records.items() if not job.terminal]
@@ -1135,6 +1139,7 @@ class LeiaService(Service):
             if job is None:
                 self._records.pop(job_id, None)
                 self._jobs.pop(job_id, None)
+                self._listed = None
                 self._index = None
             else:
                 self._put(job)
@@ -1162,6 +1167,7 @@ class LeiaService(Service):
         self._records[record.id] = record
         job = self.to_job(record)
         self._jobs[record.id] = job
+        self._listed = None
         return job
 
     async def keep_alive(self) -> bool:
