@@ -41,6 +41,7 @@ class RunningEmulator:
     emulator: Emulator
     host: str
     port: int
+    tls: bool = False
 
     @property
     def kind(self) -> str:
@@ -49,7 +50,8 @@ class RunningEmulator:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.emulator.base_path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}{self.emulator.base_path}"
 
     @property
     def state(self) -> object:
@@ -59,7 +61,15 @@ class RunningEmulator:
 class ServerThread:
     """One uvicorn server for one ASGI app, on a socket bound before the thread starts."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        """`tls` is (certificate file, key file): the emulator then speaks HTTPS."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -69,13 +79,15 @@ class ServerThread:
         self.sock.bind((host, port))
         self.sock.listen(128)
         self.port: int = self.sock.getsockname()[1]
-        self.running = RunningEmulator(emulator, host, self.port)
+        self.running = RunningEmulator(emulator, host, self.port, tls=tls is not None)
         config = uvicorn.Config(
             emulator.app,
             log_level="warning",
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=1,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

@@ -1045,6 +1045,8 @@ class LeiaService(Service):
         self._listed: list[Job] | None = None
         """`_jobs` as the list a poll returns; None once `_jobs` changed. While nothing changes,
         each poll returns the very same list (which `ServiceMonitor` takes as no change)."""
+        self._active: list[str] | None = None
+        """The ids of the unfinished jobs of `_records`; None once `_records` changed."""
         self._cycle = 0
         self._needs_full = True
         self._total: int | None = None
@@ -1096,7 +1098,7 @@ class LeiaService(Service):
             )
             self._records = {job.id: job for job in records}
             self._jobs = {job.id: job for job in self._made.jobs(records, self.to_job)}
-            self._listed = None
+            self._listed = self._active = None
             self._total = total
             self._needs_full = False
             self._cycle = 0
@@ -1113,7 +1115,9 @@ class LeiaService(Service):
         return PollResult(self._listed, note=f"filter {described}" if described else "")
 
     async def _refresh_active(self) -> None:
-        active = [job_id for job_id, job in self._records.items() if not job.terminal]
+        if self._active is None:
+            self._active = [job_id for job_id, job in self._records.items() if not job.terminal]
+        active = self._active
         if not active:
             return
         statuses = await self.client.get_statuses(active)
@@ -1139,7 +1143,7 @@ class LeiaService(Service):
             if job is None:
                 self._records.pop(job_id, None)
                 self._jobs.pop(job_id, None)
-                self._listed = None
+                self._listed = self._active = None
                 self._index = None
             else:
                 self._put(job)
@@ -1167,7 +1171,7 @@ class LeiaService(Service):
         self._records[record.id] = record
         job = self.to_job(record)
         self._jobs[record.id] = job
-        self._listed = None
+        self._listed = self._active = None
         return job
 
     async def keep_alive(self) -> bool:

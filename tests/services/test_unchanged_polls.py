@@ -5,11 +5,6 @@ names the job that changed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import pytest
-
 from jobtui.core.models import Action, Job
 from jobtui.core.polling import ServiceMonitor
 from jobtui.core.service import Service
@@ -19,14 +14,6 @@ from jobtui.services.ecotaxa import EcoTaxaService
 from jobtui.services.leia import LeiaService
 from tests.conftest import EmulatorFactory
 from tests.services import bsub_support, ecotaxa_support
-
-
-@pytest.fixture
-async def closing() -> AsyncIterator[list[Service]]:
-    items: list[Service] = []
-    yield items
-    for item in items:
-        await item.aclose()
 
 
 async def polled_twice(service: Service) -> tuple[ServiceMonitor, list[Job]]:
@@ -54,12 +41,12 @@ async def changed_after(monitor: ServiceMonitor, before: list[Job], job_id: str)
 
 
 async def test_bsub_unchanged_answers_give_the_same_jobs(
-    emulator: EmulatorFactory, closing: list[Any]
+    emulator: EmulatorFactory, services: list[Service]
 ) -> None:
     # Over 100 jobs: the list is cut, and each poll also lists every unfinished state.
     running = emulator("bsub", seed=1, speed=0, jobs=150)
     service = BsubService("bsub", running.url, bsub_support.token_of(running))
-    closing.append(service)
+    services.append(service)
     monitor, before = await polled_twice(service)
     assert len(before) > 100
     job = next(j for j in before if j.raw_state == "processing")
@@ -68,12 +55,12 @@ async def test_bsub_unchanged_answers_give_the_same_jobs(
 
 
 async def test_ecotaxa_unchanged_answers_give_the_same_jobs(
-    emulator: EmulatorFactory, closing: list[Any]
+    emulator: EmulatorFactory, services: list[Service]
 ) -> None:
     running = emulator("ecotaxa", seed=1, speed=0, jobs=30)
     username, password = ecotaxa_support.credentials(running)
     service = EcoTaxaService("EcoTaxa", running.url, username=username, password=password)
-    closing.append(service)
+    services.append(service)
     monitor, before = await polled_twice(service)
     job = next(j for j in before if j.raw_state == "error")
     await service.run_action(Action.RESTART, job)
@@ -81,11 +68,11 @@ async def test_ecotaxa_unchanged_answers_give_the_same_jobs(
 
 
 async def test_leia_unchanged_statuses_give_the_same_jobs(
-    emulator: EmulatorFactory, closing: list[Any]
+    emulator: EmulatorFactory, services: list[Service]
 ) -> None:
     running = emulator("leia", seed=1, speed=0, jobs=40)
     service = LeiaService("Leia", running.url, str(running.emulator.config["api_key"]))
-    closing.append(service)
+    services.append(service)
     monitor, before = await polled_twice(service)  # a full listing, then the statuses only
     state = running.state
     assert isinstance(state, LeiaState)

@@ -1,0 +1,112 @@
+"""The services' connections go through jobtui's asyncio network backend for httpcore: plain HTTP
+with keep-alive, HTTPS with the certificate checked (or not, with `verify = false`), and a server
+that closes an idle connection, against the bsub.io emulator over real sockets."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import httpcore
+import pytest
+
+from jobtui.core.errors import TransportError
+from jobtui.core.service import Service
+from jobtui.emulators.base import EmulatorSettings
+from jobtui.emulators.runner import RunningEmulator, ServerThread, build
+from jobtui.services._http import AsyncioBackend, make_client
+from jobtui.services.bsub import BsubService
+from tests.conftest import EmulatorFactory
+from tests.services.bsub_support import token_of
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made by the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command makes the test certificate, and it is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    argv = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    argv += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    argv += ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(argv, check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def tls_emulator(certificate: tuple[str, str]) -> Iterator[RunningEmulator]:
+    thread = ServerThread(build("bsub", EmulatorSettings(seed=1, speed=0, jobs=5)), tls=certificate)
+    running = thread.start()
+    try:
+        yield running
+    finally:
+        thread.stop()
+
+
+def pool_backend(service: BsubService) -> object:
+    transport = service.client._http._transport
+    return transport._pool._network_backend  # type: ignore[attr-defined]
+
+
+async def test_plain_http_goes_through_the_asyncio_backend_on_one_kept_connection(
+    emulator: EmulatorFactory, services: list[Service]
+) -> None:
+    running = emulator("bsub", seed=1, speed=0, jobs=5)
+    service = BsubService("bsub", running.url, token_of(running))
+    services.append(service)
+    assert isinstance(pool_backend(service), AsyncioBackend)
+    first = await service.poll()
+    for _ in range(3):
+        assert [job.id for job in (await service.poll()).jobs] == [job.id for job in first.jobs]
+    pool = service.client._http._transport._pool  # type: ignore[attr-defined]
+    assert len(pool.connections) == 1, "one connection, kept alive across polls"
+
+
+async def test_https_with_verify_false_polls_over_tls(
+    tls_emulator: RunningEmulator, services: list[Service]
+) -> None:
+    assert tls_emulator.url.startswith("https://")
+    service = BsubService("bsub", tls_emulator.url, token_of(tls_emulator), verify=False)
+    services.append(service)
+    assert len((await service.poll()).jobs) == 5
+    pool = service.client._http._transport._pool  # type: ignore[attr-defined]
+    stream = pool.connections[0]._connection._network_stream
+    assert stream.get_extra_info("ssl_object") is not None
+
+
+async def test_https_with_an_unknown_certificate_is_one_line_naming_the_service(
+    tls_emulator: RunningEmulator, services: list[Service]
+) -> None:
+    service = BsubService("bsub", tls_emulator.url, token_of(tls_emulator))
+    services.append(service)
+    with pytest.raises(TransportError) as failure:
+        await service.poll()
+    line = failure.value.line
+    assert line.startswith("bsub: cannot connect to 127.0.0.1:"), line
+    assert "TLS certificate not accepted (self-signed certificate)" in line, line
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_used_again(
+    emulator: EmulatorFactory,
+) -> None:
+    running = emulator("bsub", seed=1, speed=0, jobs=2)
+    client = make_client(running.url, headers={"Authorization": f"Bearer {token_of(running)}"})
+    try:
+        assert (await client.get("/v1/jobs")).status_code == 200
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        stream = pool.connections[0]._connection._network_stream
+        stream._writer.transport.abort()  # as a server's close would leave it
+        assert stream.get_extra_info("is_readable")
+        assert (await client.get("/v1/jobs")).status_code == 200  # on a new connection
+        assert pool.connections[0]._connection._network_stream is not stream
+    finally:
+        await client.aclose()
+
+
+async def test_a_refused_connection_is_httpcores_connect_error() -> None:
+    backend = AsyncioBackend()
+    with pytest.raises(httpcore.ConnectError):
+        await backend.connect_tcp("127.0.0.1", 1, timeout=2)
