@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import math
 import ssl
 from collections.abc import Callable, Iterable
@@ -139,13 +140,21 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+@functools.cache
+def ssl_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per setting for every service: loading the trusted certificates takes
+    some 20 ms, which each client would otherwise spend before the first frame."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 def make_transport(verify: bool = True) -> httpx.AsyncHTTPTransport:
     """httpx's transport, its connection pool on `AsyncioBackend`."""
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=KEEPALIVE)
+    context = ssl_context(verify)
+    transport = httpx.AsyncHTTPTransport(verify=context, limits=KEEPALIVE)
     # httpx builds its pool on httpcore's default backend and takes no other: the pool is built
     # again, as httpx builds it, on ours (tests/services/test_http_backend.py checks it is used).
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify),
+        ssl_context=context,
         max_connections=KEEPALIVE.max_connections,
         max_keepalive_connections=KEEPALIVE.max_keepalive_connections,
         keepalive_expiry=KEEPALIVE.keepalive_expiry,
@@ -164,7 +173,7 @@ def make_client(
     """A keep-alive client for one service that never follows redirects."""
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
-        verify=verify,
+        verify=ssl_context(verify),
         timeout=timeout,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
