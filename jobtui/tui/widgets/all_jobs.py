@@ -26,20 +26,18 @@ from jobtui.tui.flows import FLOWS
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
-from jobtui.tui.widgets.service_tab import AGE_REFRESH_SECONDS, ServiceTab, bind_action_key
+from jobtui.tui.widgets.service_tab import (
+    AGE_REFRESH_SECONDS,
+    ServiceTab,
+    bind_action_key,
+    result_line,
+)
 
 SUMMARY_LINES = 12
 """Per-job result lines a bulk action's summary shows (the rest are counted)."""
 
 ONE_JOB_ACTIONS = frozenset({Action.LOGS, Action.DOWNLOAD})
 """Actions on the job under the cursor only, marks or not."""
-
-
-def result_line(job: Job, line: str) -> str:
-    """A service's result line for a summary of several services: it names the service first,
-    and the job once (most results already name it)."""
-    line = line.removeprefix(f"{job.service}: ")
-    return f"{job.service}: {line}" if job.id in line else f"{job.service} {job.id}: {line}"
 
 
 class AllJobsTab(Vertical):

@@ -105,6 +105,13 @@ def data_age(seconds: float) -> str:
     return "just now" if seconds < FRESH_SECONDS else f"{relative_age(seconds)} ago"
 
 
+def result_line(job: Job, line: str) -> str:
+    """An action's result line as a notification shows it: the service first, and the job once
+    (most results already name it)."""
+    line = line.removeprefix(f"{job.service}: ")
+    return f"{job.service}: {line}" if job.id in line else f"{job.service} {job.id}: {line}"
+
+
 class ServiceTab(Vertical):
     """Everything about one service. Keys are bound per service, for the actions it offers.
 
@@ -602,9 +609,7 @@ class ServiceTab(Vertical):
             if failures:
                 self.notify(failures[0], severity="error", timeout=8)
             else:
-                line = done[0]
-                prefix = f"{self.service.name}: "
-                self.notify(line if line.startswith(prefix) else prefix + line)
+                self.notify(result_line(jobs[0], done[0]))
         else:
             summary = f"{self.service.name}: {self.service.action_label(action).lower()}: "
             summary += f"{len(done)} done, {len(failures)} failed"
