@@ -4,9 +4,11 @@ Redirects are never followed (a redirect could carry credentials to another host
 failures become `TransportError`; HTTP failures become the typed error of their status, carrying the
 server's own reason, which each service extracts from its error body with `reason_of`.
 
-Connections go through `AsyncioBackend`, httpcore's network interface on asyncio's own streams.
-httpcore's default backend goes through anyio, whose per-call cancel scopes and socket attribute
-lookups were a seventh of what an idle dashboard spends on its polls.
+Requests without a body (every poll, downloads, and actions such as cancel) go through
+`Http1Transport` (`_http1.py`), a lean HTTP/1.1 keep-alive transport on asyncio streams. The
+others (uploads, JSON bodies) go through httpx's own transport, its pool on `AsyncioBackend`,
+httpcore's network interface on asyncio's streams: httpcore's default goes through anyio, whose
+per-call cancel scopes and socket attribute lookups cost more than the work they guard.
 """
 
 # ruff: noqa: ASYNC109 (httpcore's network interface passes timeouts as arguments)
@@ -35,6 +37,7 @@ from jobtui.core.errors import (
     ServiceError,
     TransportError,
 )
+from jobtui.services._http1 import Http1Transport
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "jobtui"
@@ -147,8 +150,9 @@ def ssl_context(verify: bool) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
-def make_transport(verify: bool = True) -> httpx.AsyncHTTPTransport:
-    """httpx's transport, its connection pool on `AsyncioBackend`."""
+def make_transport(verify: bool = True) -> Http1Transport:
+    """`Http1Transport` for requests without a body, before httpx's transport, its connection
+    pool on `AsyncioBackend`, for the others."""
     context = ssl_context(verify)
     transport = httpx.AsyncHTTPTransport(verify=context, limits=KEEPALIVE)
     # httpx builds its pool on httpcore's default backend and takes no other: the pool is built
@@ -160,7 +164,7 @@ def make_transport(verify: bool = True) -> httpx.AsyncHTTPTransport:
         keepalive_expiry=KEEPALIVE.keepalive_expiry,
         network_backend=AsyncioBackend(),
     )
-    return transport
+    return Http1Transport(transport, context, KEEPALIVE)
 
 
 def make_client(

@@ -1,4 +1,5 @@
-"""The services' connections go through jobtui's asyncio network backend for httpcore: plain HTTP
+"""The services' connections: requests without a body (every poll) go through `Http1Transport`,
+the others through httpx's transport on jobtui's asyncio network backend for httpcore. Plain HTTP
 with keep-alive, HTTPS with the certificate checked (or not, with `verify = false`), and a server
 that closes an idle connection, against the bsub.io emulator over real sockets."""
 
@@ -16,6 +17,7 @@ from jobtui.core.service import Service
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.services._http import AsyncioBackend, make_client
+from jobtui.services._http1 import Http1Transport
 from jobtui.services.bsub import BsubService
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import token_of
@@ -46,23 +48,46 @@ def tls_emulator(certificate: tuple[str, str]) -> Iterator[RunningEmulator]:
         thread.stop()
 
 
-def pool_backend(service: BsubService) -> object:
+def transport_of(service: BsubService) -> Http1Transport:
     transport = service.client._http._transport
-    return transport._pool._network_backend  # type: ignore[attr-defined]
+    assert isinstance(transport, Http1Transport)
+    return transport
 
 
-async def test_plain_http_goes_through_the_asyncio_backend_on_one_kept_connection(
-    emulator: EmulatorFactory, services: list[Service]
-) -> None:
+def fallback_pool(service: BsubService) -> httpcore.AsyncConnectionPool:
+    pool = transport_of(service).fallback._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    return pool
+
+
+@pytest.fixture
+def bsub(emulator: EmulatorFactory, services: list[Service]) -> BsubService:
+    """A bsub.io service on a frozen emulator of 5 jobs, closed when the test ends."""
     running = emulator("bsub", seed=1, speed=0, jobs=5)
     service = BsubService("bsub", running.url, token_of(running))
     services.append(service)
-    assert isinstance(pool_backend(service), AsyncioBackend)
+    return service
+
+
+async def test_polls_go_through_http1_on_one_kept_connection(bsub: BsubService) -> None:
+    service = bsub
     first = await service.poll()
     for _ in range(3):
         assert [job.id for job in (await service.poll()).jobs] == [job.id for job in first.jobs]
-    pool = service.client._http._transport._pool  # type: ignore[attr-defined]
-    assert len(pool.connections) == 1, "one connection, kept alive across polls"
+    assert transport_of(service).opened == 1, "one connection, kept alive across polls"
+    assert fallback_pool(service).connections == []
+
+
+async def test_a_request_with_a_body_goes_through_httpcore_on_the_asyncio_backend(
+    bsub: BsubService,
+) -> None:
+    service = bsub
+    pool = fallback_pool(service)
+    assert isinstance(pool._network_backend, AsyncioBackend)
+    created = await service.client.create_job("pdf-text")  # a JSON body
+    assert created.id
+    assert len(pool.connections) == 1
+    assert created.id in {job.id for job in (await service.poll()).jobs}
 
 
 async def test_https_with_verify_false_polls_over_tls(
@@ -72,9 +97,8 @@ async def test_https_with_verify_false_polls_over_tls(
     service = BsubService("bsub", tls_emulator.url, token_of(tls_emulator), verify=False)
     services.append(service)
     assert len((await service.poll()).jobs) == 5
-    pool = service.client._http._transport._pool  # type: ignore[attr-defined]
-    stream = pool.connections[0]._connection._network_stream
-    assert stream.get_extra_info("ssl_object") is not None
+    [kept] = transport_of(service)._idle[(b"https", b"127.0.0.1", tls_emulator.port)]
+    assert kept.writer.get_extra_info("ssl_object") is not None
 
 
 async def test_https_with_an_unknown_certificate_is_one_line_naming_the_service(
@@ -96,12 +120,13 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used_again(
     client = make_client(running.url, headers={"Authorization": f"Bearer {token_of(running)}"})
     try:
         assert (await client.get("/v1/jobs")).status_code == 200
-        pool = client._transport._pool  # type: ignore[attr-defined]
-        stream = pool.connections[0]._connection._network_stream
-        stream._writer.transport.abort()  # as a server's close would leave it
-        assert stream.get_extra_info("is_readable")
+        transport = client._transport
+        assert isinstance(transport, Http1Transport)
+        [kept] = transport._idle[(b"http", b"127.0.0.1", running.port)]
+        kept.writer.transport.abort()  # as a server's close would leave it
         assert (await client.get("/v1/jobs")).status_code == 200  # on a new connection
-        assert pool.connections[0]._connection._network_stream is not stream
+        assert transport.opened == 2
+        assert transport._idle[(b"http", b"127.0.0.1", running.port)] != [kept]
     finally:
         await client.aclose()
 
