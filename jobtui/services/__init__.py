@@ -6,7 +6,14 @@ The modules are imported only when a config uses their kind, so importing this p
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
+
+# httpx imports its command-line interface when click and rich are installed (both are, here:
+# uvicorn needs click, Textual rich), at some 60 ms of every start. jobtui never calls it, so the
+# import is refused (a None entry in sys.modules makes `import` raise ImportError, which httpx
+# expects when they are missing) unless something already imported it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from jobtui.config import ServiceConfig

@@ -22,6 +22,7 @@ import math
 import ssl
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpcore
@@ -145,14 +146,22 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
 @functools.cache
 def ssl_context(verify: bool) -> ssl.SSLContext:
-    """One TLS context per setting for every service: loading the trusted certificates takes
-    some 20 ms, which each client would otherwise spend before the first frame."""
+    """One TLS context per setting for every service, made at the first TLS connection:
+    loading the trusted certificates takes some 20 ms, which each client would otherwise spend
+    before the first frame."""
     return httpx.create_ssl_context(verify=verify)
 
 
 def make_transport(verify: bool = True) -> Http1Transport:
     """`Http1Transport` for requests without a body, before httpx's transport, its connection
     pool on `AsyncioBackend`, for the others."""
+    return Http1Transport(
+        partial(httpcore_transport, verify), partial(ssl_context, verify), KEEPALIVE
+    )
+
+
+def httpcore_transport(verify: bool = True) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, its connection pool on `AsyncioBackend`."""
     context = ssl_context(verify)
     transport = httpx.AsyncHTTPTransport(verify=context, limits=KEEPALIVE)
     # httpx builds its pool on httpcore's default backend and takes no other: the pool is built
@@ -164,7 +173,7 @@ def make_transport(verify: bool = True) -> Http1Transport:
         keepalive_expiry=KEEPALIVE.keepalive_expiry,
         network_backend=AsyncioBackend(),
     )
-    return Http1Transport(transport, context, KEEPALIVE)
+    return transport
 
 
 def make_client(
@@ -177,7 +186,7 @@ def make_client(
     """A keep-alive client for one service that never follows redirects."""
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
-        verify=ssl_context(verify),
+        verify=verify,  # for proxy transports only: the services' own get `ssl_context` lazily
         timeout=timeout,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, **(headers or {})},

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -60,11 +60,12 @@ class Http1Transport(httpx.AsyncBaseTransport):
 
     def __init__(
         self,
-        fallback: httpx.AsyncBaseTransport,
-        ssl_context: ssl.SSLContext,
+        fallback: Callable[[], httpx.AsyncBaseTransport],
+        ssl_context: Callable[[], ssl.SSLContext],
         limits: httpx.Limits,
     ) -> None:
-        self.fallback = fallback
+        self._make_fallback = fallback
+        self._fallback: httpx.AsyncBaseTransport | None = None
         self._ssl = ssl_context
         self._keep = limits.max_keepalive_connections or 0
         self._expiry = limits.keepalive_expiry if limits.keepalive_expiry is not None else 5.0
@@ -72,6 +73,14 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle: dict[tuple[bytes, bytes, int], list[_Connection]] = {}
         self.opened = 0
         """Connections opened so far (tests check that they are kept alive)."""
+
+    @property
+    def fallback(self) -> httpx.AsyncBaseTransport:
+        """The transport for requests with a body, made when the first one is sent (a dashboard
+        that only watches never builds httpcore's pool, nor imports anyio for its locks)."""
+        if self._fallback is None:
+            self._fallback = self._make_fallback()
+        return self._fallback
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         headers = request.headers
@@ -174,7 +183,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
     async def _connect(self, key: tuple[bytes, bytes, int], timeout: float | None) -> _Connection:
         scheme, raw_host, port = key
         host = raw_host.decode("ascii")
-        tls = self._ssl if scheme == b"https" else None
+        tls = self._ssl() if scheme == b"https" else None  # loaded at the first TLS connection
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
@@ -249,7 +258,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
             for conn in idle:
                 conn.close()
         self._idle.clear()
-        await self.fallback.aclose()
+        if self._fallback is not None:
+            await self._fallback.aclose()
 
 
 class _Unanswered(Exception):

@@ -159,7 +159,10 @@ class Browser:
 @pytest.fixture
 def devtools(chromium: str) -> Iterator[str]:
     """A headless Chromium with a fresh profile; the address of its DevTools endpoint."""
-    with tempfile.TemporaryDirectory(prefix="jobtui-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as the main one exits.
+    with tempfile.TemporaryDirectory(
+        prefix="jobtui-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = subprocess.Popen(
             [
                 chromium,

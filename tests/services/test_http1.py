@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 import pytest
@@ -319,7 +320,7 @@ async def test_a_stream_closed_early_gives_its_connection_slot_back() -> None:
 async def test_no_more_connections_than_the_limit_are_open_at_once() -> None:
     async with raw_server(always(OK_HELLO)) as (url, seen):
         limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-        transport = Http1Transport(httpx.AsyncHTTPTransport(), ssl_context(True), limits)
+        transport = Http1Transport(httpx.AsyncHTTPTransport, partial(ssl_context, True), limits)
         client = httpx.AsyncClient(base_url=url, transport=transport)
         try:
             results = await asyncio.gather(*(client.get("/jobs") for _ in range(6)))
