@@ -99,9 +99,17 @@ def state_of(letter: str) -> JobState:
     return STATE_OF.get(letter, JobState.UNKNOWN)
 
 
+_WORDS = frozenset(STATE_WORDS.values())
+
+
 def state_word(letter: str) -> str:
-    """The word shown for a state letter: pending, running... or the letter itself if unknown."""
-    return STATE_WORDS.get(letter, letter)
+    """The word shown for a state letter: pending, running... or the state itself if unknown,
+    marked with "?" when it reads like one of those words (a server sending "asking" instead of
+    "A" must not look like a job that is asking)."""
+    word = STATE_WORDS.get(letter)
+    if word is not None:
+        return word
+    return f"{letter}?" if letter in _WORDS else letter
 
 
 # -- wire models --------------------------------------------------------------------------------

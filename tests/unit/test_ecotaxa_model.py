@@ -97,6 +97,8 @@ def test_states_map_to_words_and_categories() -> None:
         JobState.UNKNOWN,
         "",
     )
+    # a state word sent in place of its letter is unknown, and marked so as not to pass for it
+    assert (state_of("asking"), state_word("asking")) == (JobState.UNKNOWN, "asking?")
 
 
 def test_to_job_for_an_unknown_state_and_a_finished_export() -> None:
