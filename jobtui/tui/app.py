@@ -103,6 +103,8 @@ class JobtuiApp(App[int]):
             self.sub_title = "read-only"
 
     def get_driver_class(self) -> type[Driver]:
+        """`QuietLinuxDriver` where Textual would pick its Linux terminal driver (not for the web
+        driver of `jobtui serve`, nor one named by TEXTUAL_DRIVER)."""
         driver = super().get_driver_class()
         if driver.__name__ == "LinuxDriver" and driver.__module__ == "textual.drivers.linux_driver":
             from jobtui.tui.driver import QuietLinuxDriver
