@@ -309,23 +309,22 @@ class _Body(httpx.AsyncByteStream):
         self._length: int | None = None
         self._chunked = False
         keep = True
+        encoded = False
         for name, value in headers:
             lower = name.lower()
             if lower == b"content-length":
-                try:
-                    self._length = int(value)
-                except ValueError:
-                    raise httpx.RemoteProtocolError(f"bad Content-Length: {value[:20]!r}") from None
+                if not value.isdigit():
+                    raise httpx.RemoteProtocolError(f"bad Content-Length: {value[:20]!r}")
+                self._length = int(value)
             elif lower == b"transfer-encoding":
+                encoded = True
                 self._chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-                if not self._chunked:
-                    self._length = None
             elif lower == b"connection":
                 keep = b"close" not in value.lower()
+        if encoded:
+            self._length = None  # a transfer coding overrides any Content-Length (RFC 9112 6.3)
         if method == b"HEAD" or status in NO_BODY_STATUSES or 100 <= status < 200:
             self._length, self._chunked = 0, False
-        if self._chunked:
-            self._length = None
         # Without a length or chunks, the body ends with the connection: it cannot be kept.
         self.keep = keep and (self._chunked or self._length is not None)
         self._done = False

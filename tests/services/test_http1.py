@@ -122,6 +122,10 @@ FRAMINGS = {
     ],
     "head split across reads": [b"HTTP/1.1 200 OK\r\nContent-Len", b"gth: 13\r\n\r", b"\n", HELLO],
     "after an interim 100 Continue": [b"HTTP/1.1 100 Continue\r\n\r\n", OK_HELLO],
+    "chunked, with a Content-Length after it (the coding wins)": [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n",
+        b"d\r\nhello, jobtui\r\n0\r\n\r\n",
+    ],
 }
 
 
@@ -264,6 +268,7 @@ BROKEN = {
     "not HTTP": (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "not an HTTP/1.1 answer"),
     "a header without a colon": (b"HTTP/1.1 200 OK\r\nbroken\r\n\r\n", "malformed header"),
     "a bad length": (b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n", "bad Content-Length"),
+    "a negative length": (b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", "bad Content-Length"),
     "a bad chunk size": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "bad chunk size",
