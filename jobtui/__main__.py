@@ -36,10 +36,10 @@ PYDANTIC_SETTINGS = {
     "PYDANTIC_DISABLE_PLUGINS": "__all__",
     "PYDANTIC_SKIP_VALIDATING_CORE_SCHEMAS": "1",
 }
-"""Read by pydantic when it builds jobtui's models, at every start. jobtui uses no pydantic plugin
-(looking for them reads the metadata of every installed package) and its models are fixed (their
-schemas, checked again at each start, are checked by the test suite). About 15 ms of the 150 a
-headless command may take; set either variable to override it."""
+"""Read by pydantic when it builds the services' wire models (the dashboard's start, or the first
+answer a headless command reads leniently). jobtui uses no pydantic plugin (looking for them reads
+the metadata of every installed package) and its models are fixed (their schemas, checked again
+at each start, are checked by the test suite). About 15 ms; set either variable to override it."""
 
 EPILOG = """\
 summary:

@@ -1,4 +1,4 @@
-"""The config file: TOML read with tomllib, validated into pydantic models, written with tomli-w.
+"""The config file: TOML read with tomllib, checked into frozen dataclasses, written with tomli-w.
 
     [ui]
     refresh = 2.0
@@ -11,49 +11,33 @@
 
 Every secret (tokens, passwords, api keys) is given literally, as `env:NAME` (an environment
 variable) or as `file:PATH` (the file's contents, stripped; `~` expanded; a relative path is
-relative to the config file), and is resolved once, at load, into a `SecretStr`.
+relative to the config file), and is resolved once, at load, into a `Secret`.
 
 `load_config` never lets a traceback or a secret out: every problem becomes one
-`PATH:LINE: KEY: message` line of a `ConfigError`. This module never imports Textual.
+`PATH:LINE: KEY: message` line of a `ConfigError`, and every problem of the file is reported at
+once. The checks are written out here, table by table, rather than left to a validation library:
+every headless command reads this file first, and importing one cost more than the 150 ms such a
+command may take in all. This module never imports Textual.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
+import dataclasses
 import functools
-import inspect
-import itertools
 import os
 import re
 import stat
-import tempfile
-import textwrap
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
 import tomli_w
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ModelWrapValidatorHandler,
-    PrivateAttr,
-    SecretStr,
-    StringConstraints,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import ErrorDetails, PydanticCustomError
+
+from jobtui.core.secret import Secret
 
 MIN_REFRESH = 0.2
 """The shortest poll interval, in seconds, that the config accepts."""
@@ -63,13 +47,9 @@ DEFAULT_THEME = "textual-dark"
 ENV_PREFIX = "env:"
 FILE_PREFIX = "file:"
 
-_MODEL_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
-"""Fields are documented by the docstring under them; `field_doc` reads those for the example
-file only (pydantic's `use_attribute_docstrings` would parse this module's source at every
-start, a third of the time `jobtui config check` takes)."""
 
-_KEYED = "jobtui_keyed"
-"""Error type of our own checks; its context names the key the problem belongs to."""
+class Invalid(ValueError):
+    """A value that cannot be used; `str()` says why, never what the value was (it may be a secret)."""
 
 
 # -- secrets --------------------------------------------------------------------------------------
@@ -83,26 +63,22 @@ def is_secret_reference(value: str) -> bool:
 def resolve_secret(value: str, base_dir: Path | None = None) -> str:
     """The secret that `value` stands for: itself, an environment variable or a file's contents.
 
-    Raises `PydanticCustomError` with a message that names the variable or file, never the secret.
+    Raises `Invalid` with a message that names the variable or file, never the secret.
     """
     if value.startswith(ENV_PREFIX):
         name = value.removeprefix(ENV_PREFIX).strip()
         if not name:
-            raise PydanticCustomError(_KEYED, "env: needs a variable name (env:NAME)")
+            raise Invalid("env: needs a variable name (env:NAME)")
         resolved = os.environ.get(name)
         if resolved is None:
-            raise PydanticCustomError(
-                _KEYED, "environment variable {name} is not set", {"name": name}
-            )
+            raise Invalid(f"environment variable {name} is not set")
         if not resolved.strip():
-            raise PydanticCustomError(
-                _KEYED, "environment variable {name} is empty", {"name": name}
-            )
+            raise Invalid(f"environment variable {name} is empty")
         return resolved
     if value.startswith(FILE_PREFIX):
         raw = value.removeprefix(FILE_PREFIX).strip()
         if not raw:
-            raise PydanticCustomError(_KEYED, "file: needs a path (file:PATH)")
+            raise Invalid("file: needs a path (file:PATH)")
         path = Path(raw).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
@@ -110,56 +86,19 @@ def resolve_secret(value: str, base_dir: Path | None = None) -> str:
             text = path.read_bytes().decode("utf-8")
         except OSError as error:
             reason = error.strerror or type(error).__name__
-            raise PydanticCustomError(
-                _KEYED,
-                "cannot read secret file {path}: {reason}",
-                {"path": str(path), "reason": reason},
-            ) from None
+            raise Invalid(f"cannot read secret file {path}: {reason}") from None
         except UnicodeDecodeError:
-            raise PydanticCustomError(
-                _KEYED, "secret file {path} is not UTF-8 text", {"path": str(path)}
-            ) from None
+            raise Invalid(f"secret file {path} is not UTF-8 text") from None
         text = text.strip()
         if not text:
-            raise PydanticCustomError(_KEYED, "secret file {path} is empty", {"path": str(path)})
+            raise Invalid(f"secret file {path} is empty")
         return text
     if not value.strip():
-        raise PydanticCustomError(_KEYED, "must not be empty")
+        raise Invalid("must not be empty")
     return value
 
 
-def _resolve_secret_field(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, str):
-        context = info.context if isinstance(info.context, Mapping) else {}
-        base_dir = context.get("base_dir")
-        return SecretStr(resolve_secret(value, base_dir if isinstance(base_dir, Path) else None))
-    return value
-
-
-Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret_field)]
-"""A secret config value: a literal, `env:NAME` or `file:PATH`, resolved at load."""
-
-
-# -- models ---------------------------------------------------------------------------------------
-
-
-def _keyed_error(key: str, message: str, **context: Any) -> PydanticCustomError:
-    """An error that belongs to `key` of the model being validated (not to the model itself)."""
-    return PydanticCustomError(_KEYED, message, {**context, "key": key})
-
-
-class UiConfig(BaseModel):
-    """The `[ui]` table: how the dashboard behaves."""
-
-    model_config = _MODEL_CONFIG
-
-    refresh: float = Field(default=2.0, ge=MIN_REFRESH)
-    """Seconds between two polls of a service (at least 0.2); a service's own `refresh` overrides it."""
-    theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = DEFAULT_THEME
-    """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox", or "jobtui-ansi" (the 16 ANSI colours only); `T` in the dashboard chooses one and saves it here."""
-    read_only: bool = False
-    """Offer no action that changes anything on a service (the same as `jobtui --read-only`)."""
-
+# -- keys -----------------------------------------------------------------------------------------
 
 KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
     "quit": ("q", "Quit jobtui."),
@@ -228,129 +167,115 @@ def _is_key(name: str) -> bool:
     return True
 
 
-def _check_action_name(value: str) -> str:
+def check_action_name(value: str) -> str:
+    """`value` if it is an action of `KEY_ACTIONS`; else `Invalid`, with the closest name."""
     if value not in KEY_ACTIONS:
         close = _close_matches(value, KEY_ACTIONS)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise PydanticCustomError(
-            _KEYED, "unknown action {name}{hint}", {"name": repr(value), "hint": hint}
-        )
+        raise Invalid(f"unknown action {value!r}{hint}")
     return value
 
 
-def _check_keys(value: str) -> str:
+def check_keys(value: str) -> str:
+    """A comma-separated list of keys, each stripped; `Invalid` names the first that is not one."""
     keys = [key.strip() for key in value.split(",")]
     for key in keys:
         if not _is_key(key):
-            raise PydanticCustomError(
-                _KEYED,
-                '{text} is not a key (e.g. "x", "ctrl+x", "f5", "question_mark")',
-                {"text": repr(key)},
-            )
+            raise Invalid(f'{key!r} is not a key (e.g. "x", "ctrl+x", "f5", "question_mark")')
     return ",".join(keys)
 
 
-KeyAction = Annotated[str, AfterValidator(_check_action_name)]
-KeyList = Annotated[str, AfterValidator(_check_keys)]
 NotifyEvent = Literal["succeeded", "failed", "needs_input"]
 
 NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("succeeded", "failed", "needs_input")
 """The job states whose arrival (between two polls) can notify."""
 
-
-def _osc_as_text(value: Any) -> Any:
-    # `osc = 9` reads as naturally as `osc = "9"`.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-class NotificationsConfig(BaseModel):
-    """The `[notifications]` table: what jobtui does when a job changes state between polls."""
-
-    model_config = _MODEL_CONFIG
-
-    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
-    """Which states notify when a job reaches them: "succeeded", "failed", "needs_input" (asks a question); [] for none."""
-    bell: bool = False
-    """Also ring the terminal bell."""
-    osc: Annotated[Literal["off", "9", "777"], BeforeValidator(_osc_as_text)] = "off"
-    """Also show a desktop notification through the terminal: "9" (OSC 9: iTerm2, WezTerm, Windows Terminal, kitty), "777" (OSC 777: urxvt, foot, Ghostty) or "off"."""
-
-    @field_validator("events")
-    @classmethod
-    def _check_events(cls, value: list[str]) -> list[str]:
-        for index, event in enumerate(value):
-            if event in value[:index]:
-                raise _keyed_error(str(index), "{event} is listed twice", event=repr(event))
-        return value
-
-
-class _ServiceBase(BaseModel):
-    """What every `[[services]]` entry has."""
-
-    model_config = _MODEL_CONFIG
-
-    secret_fields: ClassVar[tuple[str, ...]] = ()
-    """The keys of this kind that hold secrets."""
-
-    _literal_secrets: frozenset[str] = PrivateAttr(default=frozenset())
-
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    """The tab title; unique among the services."""
-    url: str
-    """The service's base URL (http:// or https://)."""
-    refresh: float | None = Field(default=None, ge=MIN_REFRESH)
-    """Seconds between two polls of this service, overriding `[ui] refresh`."""
-    verify: bool = True
-    """Verify the server's TLS certificate (turn off only for a self-signed test server)."""
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_url(value)
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _note_literal_secrets(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        model = handler(data)
-        if isinstance(data, Mapping):
-            model._literal_secrets = frozenset(
-                key
-                for key in cls.secret_fields
-                if isinstance(data.get(key), str) and not is_secret_reference(data[key])
-            )
-        return model
-
-    @property
-    def literal_secrets(self) -> frozenset[str]:
-        """The secret keys that the file gave literally (not as env: or file:)."""
-        return self._literal_secrets
+OSC_CHOICES: tuple[str, ...] = ("off", "9", "777")
 
 
 def check_url(value: str) -> str:
-    """`value` as a base URL without a trailing slash, or a `PydanticCustomError` saying why not."""
+    """`value` as a base URL without a trailing slash, or `Invalid` saying why not."""
+    from urllib.parse import urlsplit
+
     url = value.strip()
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise PydanticCustomError(_KEYED, "not a valid URL") from None
+        raise Invalid("not a valid URL") from None
     if parts.scheme not in ("http", "https"):
-        raise PydanticCustomError(_KEYED, "must start with http:// or https://")
+        raise Invalid("must start with http:// or https://")
     if not parts.hostname:
-        raise PydanticCustomError(_KEYED, "has no host name")
+        raise Invalid("has no host name")
     if port == 0:
-        raise PydanticCustomError(_KEYED, "port 0 is not a valid port")
+        raise Invalid("port 0 is not a valid port")
     if parts.username is not None or parts.password is not None:
-        raise PydanticCustomError(
-            _KEYED, "must not hold credentials (give them as the service's secret keys)"
-        )
+        raise Invalid("must not hold credentials (give them as the service's secret keys)")
     if parts.query or parts.fragment:
-        raise PydanticCustomError(_KEYED, "must not have a query or fragment")
+        raise Invalid("must not have a query or fragment")
     if any(ch.isspace() for ch in url):
-        raise PydanticCustomError(_KEYED, "must not contain spaces")
+        raise Invalid("must not contain spaces")
     return url.rstrip("/")
 
 
+_SHORTCODE = re.compile(r"[0-9A-Fa-f]{4}")
+
+# -- the tables -----------------------------------------------------------------------------------
+#
+# Each table is a frozen dataclass; the docstring under a field documents its key (`config init`
+# and config.example.toml print it). Made by `load_config`, a table holds checked values only.
+# Code that builds one directly (tests, `jobtui demo`) passes checked values itself.
+
+
+def _internal() -> Any:
+    """A field the file cannot set (it is not a key of the table)."""
+    return field(default=frozenset(), repr=False, compare=False, metadata={"internal": True})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UiConfig:
+    """The `[ui]` table: how the dashboard behaves."""
+
+    refresh: float = 2.0
+    """Seconds between two polls of a service (at least 0.2); a service's own `refresh` overrides it."""
+    theme: str = DEFAULT_THEME
+    """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox", or "jobtui-ansi" (the 16 ANSI colours only); `T` in the dashboard chooses one and saves it here."""
+    read_only: bool = False
+    """Offer no action that changes anything on a service (the same as `jobtui --read-only`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationsConfig:
+    """The `[notifications]` table: what jobtui does when a job changes state between polls."""
+
+    events: list[NotifyEvent] = field(default_factory=lambda: list(NOTIFY_EVENTS))
+    """Which states notify when a job reaches them: "succeeded", "failed", "needs_input" (asks a question); [] for none."""
+    bell: bool = False
+    """Also ring the terminal bell."""
+    osc: Literal["off", "9", "777"] = "off"
+    """Also show a desktop notification through the terminal: "9" (OSC 9: iTerm2, WezTerm, Windows Terminal, kitty), "777" (OSC 777: urxvt, foot, Ghostty) or "off"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ServiceBase:
+    """What every `[[services]]` entry has."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    """The keys of this kind that hold secrets."""
+
+    name: str
+    """The tab title; unique among the services."""
+    url: str
+    """The service's base URL (http:// or https://)."""
+    refresh: float | None = None
+    """Seconds between two polls of this service, overriding `[ui] refresh`."""
+    verify: bool = True
+    """Verify the server's TLS certificate (turn off only for a self-signed test server)."""
+    literal_secrets: frozenset[str] = _internal()
+    """The secret keys that the file gave literally (not as env: or file:)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BsubConfig(_ServiceBase):
     """A bsub.io account."""
 
@@ -362,6 +287,7 @@ class BsubConfig(_ServiceBase):
     """The API key, sent as `Authorization: Bearer`."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EcoTaxaConfig(_ServiceBase):
     """An EcoTaxa account: username and password (jobtui logs in), or a token."""
 
@@ -369,7 +295,7 @@ class EcoTaxaConfig(_ServiceBase):
 
     kind: Literal["ecotaxa"] = "ecotaxa"
     """The service's kind: "ecotaxa"."""
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
+    username: str | None = None
     """The login name (with `password`)."""
     password: Secret | None = None
     """The password (with `username`)."""
@@ -378,17 +304,8 @@ class EcoTaxaConfig(_ServiceBase):
     for_admin: bool = False
     """List every user's jobs (needs an administrator account), not only your own."""
 
-    @model_validator(mode="after")
-    def _check_credentials(self) -> Self:
-        if self.token is None and self.username is None and self.password is None:
-            raise _keyed_error("token", "give either token, or username and password")
-        if self.username is not None and self.password is None:
-            raise _keyed_error("password", "required with username")
-        if self.password is not None and self.username is None:
-            raise _keyed_error("username", "required with password")
-        return self
 
-
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeiaConfig(_ServiceBase):
     """A Leia application."""
 
@@ -400,9 +317,7 @@ class LeiaConfig(_ServiceBase):
     """The application's API key (jobtui logs in with it and keeps the token it gets)."""
 
 
-_SHORTCODE = re.compile(r"[0-9A-Fa-f]{4}")
-
-
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DspIngestConfig(_ServiceBase):
     """A DaSCH ingest service (dsp-ingest): one row per project's bulk ingest."""
 
@@ -412,71 +327,34 @@ class DspIngestConfig(_ServiceBase):
     """The service's kind: "dsp-ingest"."""
     token: Secret
     """The JWT sent as `Authorization: Bearer`."""
-    projects: list[str] = Field(default_factory=list)
+    projects: list[str] = field(default_factory=list)
     """Project shortcodes (4 hex digits) to watch; empty means every project the server lists."""
 
-    @field_validator("projects")
-    @classmethod
-    def _check_projects(cls, value: list[str]) -> list[str]:
-        codes: list[str] = []
-        for index, code in enumerate(value):
-            if not _SHORTCODE.fullmatch(code):
-                raise _keyed_error(
-                    str(index),
-                    "{code} is not a project shortcode (4 hex digits, like 0803)",
-                    code=repr(code),
-                )
-            if code.upper() in codes:
-                raise _keyed_error(str(index), "{code} is listed twice", code=code.upper())
-            codes.append(code.upper())
-        return codes
 
-
-ServiceConfig = Annotated[
-    BsubConfig | EcoTaxaConfig | LeiaConfig | DspIngestConfig, Field(discriminator="kind")
-]
+ServiceConfig: TypeAlias = BsubConfig | EcoTaxaConfig | LeiaConfig | DspIngestConfig
 """One `[[services]]` entry, told apart by its `kind`."""
 
-SERVICE_MODELS: dict[str, type[_ServiceBase]] = {
+SERVICE_MODELS: dict[str, type[ServiceConfig]] = {
     "bsub": BsubConfig,
     "ecotaxa": EcoTaxaConfig,
     "leia": LeiaConfig,
     "dsp-ingest": DspIngestConfig,
 }
-"""The config model of every service kind."""
+"""The config table of every service kind."""
 
 
-class Config(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
     """The whole config file."""
 
-    model_config = _MODEL_CONFIG
-
-    ui: UiConfig = Field(default_factory=UiConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
     """The `[ui]` table."""
-    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     """The `[notifications]` table."""
-    services: list[ServiceConfig] = Field(default_factory=list)
+    services: list[ServiceConfig] = field(default_factory=list)
     """The `[[services]]` entries: one tab each, in this order. Several of one kind are fine."""
-    keys: dict[KeyAction, KeyList] = Field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
     """The `[keys]` table: action name = key (or keys, comma-separated), replacing its default."""
-
-    @model_validator(mode="after")
-    def _check_unique_names(self) -> Self:
-        seen: dict[str, int] = {}
-        for index, service in enumerate(self.services):
-            if service.name in seen:
-                raise PydanticCustomError(
-                    _KEYED,
-                    "service name {name} is already used by services[{first}]",
-                    {
-                        "name": repr(service.name),
-                        "first": seen[service.name],
-                        "service": index,
-                        "key": "name",
-                    },
-                )
-            seen[service.name] = index
-        return self
 
     def literal_secrets(self) -> list[str]:
         """The dotted keys of every secret the file gives literally."""
@@ -485,6 +363,13 @@ class Config(BaseModel):
             for index, service in enumerate(self.services)
             for key in sorted(service.literal_secrets)
         ]
+
+
+def table_keys(table: type) -> tuple[str, ...]:
+    """The keys of a config table, in the order of its fields."""
+    return tuple(
+        item.name for item in dataclasses.fields(table) if not item.metadata.get("internal")
+    )
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -533,100 +418,290 @@ def format_key(loc: Iterable[str | int]) -> str:
     return text
 
 
+# -- checking -------------------------------------------------------------------------------------
+
 _KIND_LIST = ", ".join(SERVICE_MODELS)
 
+T = TypeVar("T")
 
-def _problems(error: ValidationError, locator: KeyLocator | None) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
-    for detail in error.errors(include_url=False):
-        loc, message = _describe(detail)
-        line = locator.line_of(loc) if locator is not None else None
-        problems.append(ConfigProblem(line, format_key(loc), message))
-    # pydantic reports in model order; a reader wants file order.
+
+class _Bad:
+    """The result of a check that failed (its problem is already noted)."""
+
+
+BAD: Final = _Bad()
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    """ "'a', 'b' or 'c'" """
+    quoted = [repr(choice) for choice in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+class _Checker:
+    """Checks raw TOML data table by table, noting every problem with its location."""
+
+    def __init__(self, base_dir: Path | None) -> None:
+        self.base_dir = base_dir
+        self.problems: list[tuple[Loc, str]] = []
+
+    def note(self, loc: Loc, message: str) -> _Bad:
+        self.problems.append((loc, message))
+        return BAD
+
+    # -- values --
+
+    def number(self, loc: Loc, value: object, minimum: float) -> float | _Bad:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return self.note(loc, "must be a number")
+        if not value >= minimum:  # NaN is not
+            return self.note(loc, f"must be greater than or equal to {minimum}")
+        return float(value)
+
+    def flag(self, loc: Loc, value: object) -> bool | _Bad:
+        return value if isinstance(value, bool) else self.note(loc, "must be true or false")
+
+    def text(self, loc: Loc, value: object) -> str | _Bad:
+        """A string, stripped, not empty."""
+        if not isinstance(value, str):
+            return self.note(loc, "must be a string")
+        return value.strip() or self.note(loc, "must not be empty")
+
+    def choice(self, loc: Loc, value: object, choices: Sequence[str]) -> str | _Bad:
+        if isinstance(value, str) and value in choices:
+            return value
+        return self.note(loc, f"must be {_one_of(choices)}")
+
+    def url(self, loc: Loc, value: object) -> str | _Bad:
+        if not isinstance(value, str):
+            return self.note(loc, "must be a string")
+        return self.checked(loc, check_url, value)
+
+    def secret(self, loc: Loc, value: object) -> Secret | _Bad:
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, str):
+            return self.note(loc, "must be a string")
+        resolved = self.checked(loc, resolve_secret, value, self.base_dir)
+        return resolved if isinstance(resolved, _Bad) else Secret(resolved)
+
+    def checked(self, loc: Loc, check: Callable[..., T], *args: Any) -> T | _Bad:
+        try:
+            return check(*args)
+        except Invalid as error:
+            return self.note(loc, str(error))
+
+    def array(self, loc: Loc, value: object) -> list[Any] | _Bad:
+        return value if isinstance(value, list) else self.note(loc, "must be an array")
+
+    def table(
+        self, loc: Loc, value: object, cls: type, checks: Mapping[str, Callable[[Loc, Any], Any]]
+    ) -> dict[str, Any] | _Bad:
+        """The checked keys of a table: each present key through its check, unknown keys and
+        missing required keys noted; `BAD` when anything in it is wrong."""
+        if not isinstance(value, dict):
+            return self.note(loc, "must be a table")
+        before = len(self.problems)
+        fields = {item.name: item for item in dataclasses.fields(cls)}
+        checked: dict[str, Any] = {}
+        for key, check in checks.items():
+            if key in value and value[key] is None and fields[key].default is None:
+                checked[key] = None  # an optional key left out (TOML has no None; Python may)
+            elif key in value:
+                checked[key] = check((*loc, key), value[key])
+            elif _is_required(fields[key]):
+                self.note((*loc, key), "missing (required)")
+        for key in value:
+            if key not in checks:
+                close = _close_matches(key, checks) if isinstance(key, str) else []
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.note((*loc, key), f"unknown key{hint}")
+        return BAD if len(self.problems) > before else checked
+
+    # -- tables --
+
+    def config(self, data: Mapping[str, Any]) -> Config | _Bad:
+        top = self.table(
+            (),
+            dict(data),
+            Config,
+            {
+                "ui": self.ui,
+                "notifications": self.notifications,
+                "services": self.services,
+                "keys": self.keys,
+            },
+        )
+        return BAD if isinstance(top, _Bad) else Config(**top)
+
+    def ui(self, loc: Loc, value: object) -> UiConfig | _Bad:
+        checks = {
+            "refresh": lambda at, v: self.number(at, v, MIN_REFRESH),
+            "theme": self.text,
+            "read_only": self.flag,
+        }
+        table = self.table(loc, value, UiConfig, checks)
+        return BAD if isinstance(table, _Bad) else UiConfig(**table)
+
+    def notifications(self, loc: Loc, value: object) -> NotificationsConfig | _Bad:
+        def osc(at: Loc, value: object) -> str | _Bad:
+            # `osc = 9` reads as naturally as `osc = "9"`.
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            return self.choice(at, value, OSC_CHOICES)
+
+        checks = {"events": self.events, "bell": self.flag, "osc": osc}
+        table = self.table(loc, value, NotificationsConfig, checks)
+        return BAD if isinstance(table, _Bad) else NotificationsConfig(**table)
+
+    def events(self, loc: Loc, value: object) -> list[str] | _Bad:
+        items = self.array(loc, value)
+        if isinstance(items, _Bad):
+            return BAD
+        events = [self.choice((*loc, i), item, NOTIFY_EVENTS) for i, item in enumerate(items)]
+        if any(isinstance(event, _Bad) for event in events):
+            return BAD
+        for index, event in enumerate(events):
+            if event in events[:index]:
+                return self.note((*loc, index), f"{event!r} is listed twice")
+        return [event for event in events if isinstance(event, str)]
+
+    def services(self, loc: Loc, value: object) -> list[ServiceConfig] | _Bad:
+        items = self.array(loc, value)
+        if isinstance(items, _Bad):
+            return BAD
+        services = [self.service((*loc, index), item) for index, item in enumerate(items)]
+        first: dict[str, int] = {}
+        for index, service in enumerate(services):
+            if isinstance(service, _Bad):
+                continue
+            if service.name in first:
+                message = f"service name {service.name!r} is already used by services[{first[service.name]}]"
+                self.note((*loc, index, "name"), message)
+            first.setdefault(service.name, index)
+        checked = [service for service in services if not isinstance(service, _Bad)]
+        return checked if len(checked) == len(services) and len(first) == len(services) else BAD
+
+    def service(self, loc: Loc, value: object) -> ServiceConfig | _Bad:
+        if not isinstance(value, dict):
+            return self.note(loc, "must be a table")
+        if "kind" not in value:
+            return self.note(
+                (*loc, "kind"), f"missing (every [[services]] entry needs one of: {_KIND_LIST})"
+            )
+        kind = value["kind"]
+        cls = SERVICE_MODELS.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            return self.note(
+                (*loc, "kind"), f"unknown kind {str(kind)!r} (expected one of: {_KIND_LIST})"
+            )
+        checks: dict[str, Callable[[Loc, Any], Any]] = {
+            "name": self.text,
+            "url": self.url,
+            "refresh": lambda at, v: self.number(at, v, MIN_REFRESH),
+            "verify": self.flag,
+            "kind": lambda at, v: v,
+        }
+        checks.update(self._kind_checks(cls))
+        table = self.table(loc, value, cls, checks)
+        if isinstance(table, _Bad):
+            return BAD
+        if cls is EcoTaxaConfig and isinstance(self._credentials(loc, table), _Bad):
+            return BAD
+        literal = frozenset(
+            key
+            for key in cls.secret_fields
+            if isinstance(value.get(key), str) and not is_secret_reference(value[key])
+        )
+        service: ServiceConfig = cls(**table, literal_secrets=literal)
+        return service
+
+    def _kind_checks(self, cls: type[ServiceConfig]) -> dict[str, Callable[[Loc, Any], Any]]:
+        if cls is EcoTaxaConfig:
+            return {
+                "username": self.text,
+                "password": self.secret,
+                "token": self.secret,
+                "for_admin": self.flag,
+            }
+        if cls is LeiaConfig:
+            return {"api_key": self.secret}
+        if cls is DspIngestConfig:
+            return {"token": self.secret, "projects": self.projects}
+        return {"token": self.secret}
+
+    def _credentials(self, loc: Loc, table: Mapping[str, Any]) -> _Bad | None:
+        username, password = table.get("username"), table.get("password")
+        if table.get("token") is None and username is None and password is None:
+            return self.note((*loc, "token"), "give either token, or username and password")
+        if username is not None and password is None:
+            return self.note((*loc, "password"), "required with username")
+        if password is not None and username is None:
+            return self.note((*loc, "username"), "required with password")
+        return None
+
+    def projects(self, loc: Loc, value: object) -> list[str] | _Bad:
+        items = self.array(loc, value)
+        if isinstance(items, _Bad):
+            return BAD
+        wrong = [
+            self.note((*loc, i), "must be a string")
+            for i, code in enumerate(items)
+            if not isinstance(code, str)
+        ]
+        if wrong:
+            return BAD
+        codes: list[str] = []
+        for index, code in enumerate(items):
+            if not _SHORTCODE.fullmatch(code):
+                return self.note(
+                    (*loc, index), f"{code!r} is not a project shortcode (4 hex digits, like 0803)"
+                )
+            if code.upper() in codes:
+                return self.note((*loc, index), f"{code.upper()} is listed twice")
+            codes.append(code.upper())
+        return codes
+
+    def keys(self, loc: Loc, value: object) -> dict[str, str] | _Bad:
+        if not isinstance(value, dict):
+            return self.note(loc, "must be a table")
+        before = len(self.problems)
+        keys: dict[str, str] = {}
+        for action, text in value.items():
+            at = (*loc, action)
+            name = self.checked(at, check_action_name, action)
+            if not isinstance(text, str):
+                self.note(at, "must be a string")
+                continue
+            bound = self.checked(at, check_keys, text)
+            if isinstance(name, str) and isinstance(bound, str):
+                keys[name] = bound
+        return BAD if len(self.problems) > before else keys
+
+
+def _is_required(item: dataclasses.Field[Any]) -> bool:
+    return item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+
+
+def check_config(
+    data: Mapping[str, Any], base_dir: Path | None, text: str | None
+) -> Config | list[ConfigProblem]:
+    """The checked config of TOML `data`, or every problem found in it: in file order, each with
+    its line when `text` (the TOML that `data` was read from) is given."""
+    checker = _Checker(base_dir)
+    config = checker.config(data)
+    if not isinstance(config, _Bad) and not checker.problems:
+        return config
+    locator = KeyLocator(text) if text is not None else None
+    problems = [
+        ConfigProblem(
+            locator.line_of(loc) if locator is not None else None, format_key(loc), message
+        )
+        for loc, message in checker.problems
+    ]
+    # Checked table by table; a reader wants file order.
     problems.sort(key=lambda p: p.line if p.line is not None else 1 << 30)
     return problems
-
-
-def _strip_tag(loc: Loc) -> Loc:
-    """Drop the union tag pydantic puts after a service's index ("services", 1, "bsub", ...)."""
-    if (
-        len(loc) >= 3
-        and loc[0] == "services"
-        and isinstance(loc[1], int)
-        and loc[2] in SERVICE_MODELS
-    ):
-        return loc[:2] + loc[3:]
-    return loc
-
-
-def _model_at(raw_loc: Loc) -> type[BaseModel] | None:
-    """The model that holds the keys at `raw_loc` (a location with its union tag)."""
-    if raw_loc == ():
-        return Config
-    if raw_loc == ("ui",):
-        return UiConfig
-    if raw_loc == ("notifications",):
-        return NotificationsConfig
-    if len(raw_loc) == 3 and raw_loc[0] == "services" and isinstance(raw_loc[2], str):
-        return SERVICE_MODELS.get(raw_loc[2])
-    return None
-
-
-def _describe(detail: ErrorDetails) -> tuple[Loc, str]:
-    """The location (without union tag) and a short message for one pydantic error.
-
-    Messages are built from the error type and its context only: the input (which may be a
-    secret) is never part of them.
-    """
-    raw_loc: Loc = tuple(detail["loc"])
-    if raw_loc[-1:] == ("[key]",):
-        raw_loc = raw_loc[:-1]
-    loc = _strip_tag(raw_loc)
-    kind = detail["type"]
-    ctx = detail.get("ctx") or {}
-    if kind == _KEYED:
-        if "service" in ctx:
-            loc = ("services", int(ctx["service"]))
-        if "key" in ctx:
-            key = ctx["key"]
-            loc = (*loc, int(key) if str(key).isdigit() else str(key))
-        return loc, detail["msg"]
-    if kind == "extra_forbidden":
-        name = raw_loc[-1]
-        model = _model_at(raw_loc[:-1])
-        message = "unknown key"
-        if model is not None and isinstance(name, str):
-            close = _close_matches(name, model.model_fields)
-            if close:
-                message += f" (did you mean {close[0]}?)"
-        return loc, message
-    if kind == "union_tag_invalid":
-        tag = ctx.get("tag", "")
-        return (*loc, "kind"), f"unknown kind {tag!r} (expected one of: {_KIND_LIST})"
-    if kind == "union_tag_not_found":
-        return (*loc, "kind"), f"missing (every [[services]] entry needs one of: {_KIND_LIST})"
-    messages = {
-        "missing": "missing (required)",
-        "model_type": "must be a table",
-        "model_attributes_type": "must be a table",
-        "dict_type": "must be a table",
-        "list_type": "must be an array",
-        "string_type": "must be a string",
-        "bool_type": "must be true or false",
-        "float_type": "must be a number",
-        "int_type": "must be an integer",
-        "literal_error": "not one of the accepted values",
-        "string_too_short": "must not be empty",
-        "frozen_instance": "cannot be changed",
-    }
-    if kind == "literal_error" and "expected" in ctx:
-        return loc, f"must be {ctx['expected']}"
-    if kind in messages:
-        return loc, messages[kind]
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        return loc, "must be " + detail["msg"].removeprefix("Input should be ")
-    message = detail["msg"]
-    return loc, message[:1].lower() + message[1:]
 
 
 # -- line locator ---------------------------------------------------------------------------------
@@ -745,7 +820,7 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
 def parse_config(text: str, path: Path | str = "<config>") -> Config:
-    """Validate TOML `text` read from `path` (for messages and for relative `file:` secrets)."""
+    """Check TOML `text` read from `path` (for messages and for relative `file:` secrets)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -759,15 +834,14 @@ def parse_config(text: str, path: Path | str = "<config>") -> Config:
             path, [ConfigProblem(line, "", f"TOML syntax error: {message}")]
         ) from None
     base_dir = Path(path).expanduser().absolute().parent
-    try:
-        return Config.model_validate(data, context={"base_dir": base_dir})
-    except ValidationError as error:
-        # `from None`: a ValidationError's text shows the input values, secrets included.
-        raise ConfigError(path, _problems(error, KeyLocator(text))) from None
+    checked = check_config(data, base_dir, text)
+    if isinstance(checked, list):
+        raise ConfigError(path, checked) from None  # never chained to what it read
+    return checked
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file. Raises `ConfigError` (never anything else) when unusable."""
+    """Read and check a config file. Raises `ConfigError` (never anything else) when unusable."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -782,11 +856,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 
 def config_from_data(data: Mapping[str, Any], source: str = "<config>") -> Config:
-    """Validate an in-memory config (as the TOML would load); problems name keys, not lines."""
-    try:
-        return Config.model_validate(dict(data))
-    except ValidationError as error:
-        raise ConfigError(source, _problems(error, None)) from None
+    """Check an in-memory config (as the TOML would load); problems name keys, not lines."""
+    checked = check_config(data, None, None)
+    if isinstance(checked, list):
+        raise ConfigError(source, checked) from None
+    return checked
 
 
 # -- where the file is ----------------------------------------------------------------------------
@@ -891,6 +965,8 @@ def save_theme(path: str | os.PathLike[str], theme: str) -> Path:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(target, [ConfigProblem(None, "", f"not valid TOML: {error}")]) from None
     mode = stat.S_IMODE(target.stat().st_mode)
+    import tempfile
+
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -1003,6 +1079,10 @@ def _field_docs() -> dict[tuple[str, str], str]:
     Only the classes' lines are parsed, one class at a time (the functions of this file are
     skipped): `jobtui config init` waits for this.
     """
+    import ast
+    import inspect
+    import itertools
+
     lines = Path(__file__).read_text(encoding="utf-8").splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if line.startswith("class ")]
     docs: dict[tuple[str, str], str] = {}
@@ -1026,7 +1106,7 @@ def _field_docs() -> dict[tuple[str, str], str]:
     return docs
 
 
-def field_doc(model: type[BaseModel], name: str) -> str:
+def field_doc(model: type, name: str) -> str:
     """The docstring of `model`'s field `name` (looked up through its base classes)."""
     docs = _field_docs()
     for cls in model.__mro__:
@@ -1036,12 +1116,12 @@ def field_doc(model: type[BaseModel], name: str) -> str:
 
 
 def _comment(text: str, mark: str = "#") -> list[str]:
+    import textwrap
+
     return [f"{mark} {line}".rstrip() for line in textwrap.wrap(text, 96 - len(mark))]
 
 
-def _table(
-    header: str, model: type[BaseModel], entries: Sequence[Entry], *, off: bool
-) -> list[str]:
+def _table(header: str, model: type, entries: Sequence[Entry], *, off: bool) -> list[str]:
     """A table's lines: each key under its field's docstring; `off` comments out the keys."""
     prefix = "# " if off else ""
     lines = [f"{prefix}{header}"]
@@ -1055,10 +1135,10 @@ def _table(
     return lines
 
 
-def _defaults(header: str, model: type[BaseModel]) -> list[str]:
+def _defaults(header: str, model: type) -> list[str]:
     """A table with every key of `model` set to its default."""
     instance = model()
-    entries = [(key, getattr(instance, key), False) for key in model.model_fields]
+    entries = [(key, getattr(instance, key), False) for key in table_keys(model)]
     return _table(header, model, entries, off=False)
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
-
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobtui.core.errors import BadPayloadError
 from jobtui.core.models import Job
 
+if TYPE_CHECKING:
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEFERRED = ConfigDict(defer_build=True)
+DEFERRED: ConfigDict = {"defer_build": True}
 """For the adapters of lists of wire models: their schema is built at the first answer, not when
 the module is imported (which would delay the dashboard's first frame)."""
 
@@ -52,8 +53,10 @@ def errors_line(error: ValidationError) -> str:
     return f"{where or 'body'}: {first.get('msg', 'invalid')}"
 
 
-def parse_body(service: str, adapter: TypeAdapter[Any], content: bytes, what: str) -> Any:
+def parse_body(service: str, adapter: TypeAdapter[T], content: bytes, what: str) -> T:
     """Validate a response body; a body that does not fit is one `BadPayloadError` line."""
+    from pydantic import ValidationError  # loaded already: `adapter` is pydantic's
+
     try:
         return adapter.validate_json(content)
     except ValidationError as error:

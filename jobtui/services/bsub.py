@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 import operator
 import os
 import re
-import secrets
-import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeAlias, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
 from jobtui.core.errors import (
     BadPayloadError,
@@ -52,14 +48,18 @@ from jobtui.core.errors import (
 )
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
-from jobtui.services._wire import lenient_time as _lenient_time
-from jobtui.services._wire import text as _text
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from jobtui.config import BsubConfig
+    from jobtui.services._bsub_lenient import BsubJob, BsubVersion, ProcessingType, UploadResult
+
+T = TypeVar("T")
 
 # -- states -------------------------------------------------------------------------------------
 
@@ -106,46 +106,6 @@ def state_of(status: str, error_code: str | None = None) -> JobState:
     return STATE_OF.get(status, JobState.UNKNOWN)
 
 
-# -- wire models --------------------------------------------------------------------------------
-
-
-def _text_or_empty(value: Any) -> Any:
-    return "" if value is None else _text(value)
-
-
-def _size(value: Any) -> Any:
-    """A byte count: an integer, or a number sent as text or float; anything else is None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _texts(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [str(item) for item in value if item is not None]
-    return value
-
-
-WireTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
-WireText = Annotated[str | None, BeforeValidator(_text)]
-WireSize = Annotated[int | None, BeforeValidator(_size)]
-WireTexts = Annotated[list[str], BeforeValidator(_texts)]
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
 class _JobFacts:
     """What a job record tells beyond its fields, for either parser's record."""
 
@@ -174,105 +134,6 @@ class _JobFacts:
         return self.status_text in STARTED_STATUSES or self.claimed_at is not None
 
 
-class BsubJob(_Wire, _JobFacts):
-    """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
-    is any text (unknown states are not an error)."""
-
-    id: Annotated[str, BeforeValidator(_text)]
-    status: WireText = None
-    type: WireText = None
-    user_id: WireText = None
-    upload_token: SecretStr | None = None
-    """Present only while the job is `created`; kept masked."""
-    data_size: WireSize = None
-    claimed_by: WireText = None
-    error_code: WireText = None
-    error_message: WireText = None
-    created_at: WireTime = None
-    updated_at: WireTime = None
-    claimed_at: WireTime = None
-    finished_at: WireTime = None
-
-    def wire(self) -> dict[str, Any]:
-        """The record as received (the upload token masked)."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
-
-class TypeInput(_Wire):
-    mime_in: WireTexts = []
-
-
-class TypeOutput(_Wire):
-    mime_out: WireTexts = []
-    ext: WireText = None
-    display: WireText = None
-
-
-class TypeExample(_Wire):
-    cmd: WireText = None
-    desc: WireText = None
-
-
-class ProcessingType(_Wire):
-    """One entry of `GET /v1/types`: `type` is the id `create_job` takes."""
-
-    type: Annotated[str, BeforeValidator(_text_or_empty)] = ""
-    name: WireText = None
-    description: WireText = None
-    input: TypeInput | None = None
-    output: TypeOutput | None = None
-    example: TypeExample | None = None
-
-    @property
-    def extension(self) -> str | None:
-        ext = (self.output.ext if self.output else None) or ""
-        ext = ext.strip().lstrip(".")
-        return ext or None
-
-
-class BsubVersion(_Wire):
-    version: WireText = None
-    server: WireText = None
-    build: WireText = None
-
-
-class _Types(_Wire):
-    types: list[ProcessingType] | None = None
-
-
-class _JobAnswer(_Wire):
-    success: bool | None = None
-    data: BsubJob
-
-
-class JobList(_Wire):
-    """One `GET /v1/jobs` answer: newest first, `total` counted before the limit."""
-
-    jobs: list[BsubJob] = []
-    total: WireSize = None
-
-
-class _JobListAnswer(_Wire):
-    success: bool | None = None
-    data: JobList
-
-
-class _Message(_Wire):
-    success: bool | None = None
-    message: WireText = None
-
-
-class UploadResult(_Wire):
-    success: bool | None = None
-    message: WireText = None
-    data_size: WireSize = None
-
-
-class _ErrorBody(_Wire):
-    success: bool | None = None
-    error: WireText = None
-
-
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
@@ -293,7 +154,7 @@ class FastBsubJob(msgspec.Struct, _JobFacts, forbid_unknown_fields=True):
     updated_at: UtcTime | None
     claimed_at: UtcTime | None
     finished_at: UtcTime | None
-    upload_token: SecretStr | msgspec.UnsetType | None = msgspec.UNSET
+    upload_token: Secret | msgspec.UnsetType | None = msgspec.UNSET
     """Present only while the job is `created`; kept masked."""
 
     def __repr__(self) -> str:
@@ -308,7 +169,7 @@ class FastBsubJob(msgspec.Struct, _JobFacts, forbid_unknown_fields=True):
                 continue
             if isinstance(value, datetime):
                 value = value.isoformat().replace("+00:00", "Z")
-            elif isinstance(value, SecretStr):
+            elif isinstance(value, Secret):
                 value = str(value)
             record[name] = value
         return record
@@ -324,7 +185,60 @@ class _FastListAnswer(msgspec.Struct, forbid_unknown_fields=True):
     data: _FastList
 
 
-JobRecord = BsubJob | FastBsubJob
+class _TypeFacts:
+    """What a processing type tells beyond its fields, for either parser's record."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        output: Any
+
+    @property
+    def extension(self) -> str | None:
+        """The output file's extension, without its dot."""
+        ext = (self.output.ext if self.output else None) or ""
+        ext = ext.strip().lstrip(".")
+        return ext or None
+
+
+class _FastTypeInput(msgspec.Struct):
+    mime_in: list[str] = []
+
+
+class _FastTypeOutput(msgspec.Struct):
+    mime_out: list[str] = []
+    ext: str | None = None
+    display: str | None = None
+
+
+class _FastTypeExample(msgspec.Struct):
+    cmd: str | None = None
+    desc: str | None = None
+
+
+class FastProcessingType(msgspec.Struct, _TypeFacts):
+    """One entry of `GET /v1/types` as published; any other answer goes through the tolerant
+    `ProcessingType` instead. `type` is the id `create_job` takes."""
+
+    type: str
+    name: str | None = None
+    description: str | None = None
+    input: _FastTypeInput | None = None
+    output: _FastTypeOutput | None = None
+    example: _FastTypeExample | None = None
+
+
+class _FastTypes(msgspec.Struct):
+    types: list[FastProcessingType] | None = None
+
+
+_FAST_TYPES = msgspec.json.Decoder(_FastTypes)
+
+
+JobRecord: TypeAlias = "BsubJob | FastBsubJob"
+"""A job record from either parser."""
+TypeRecord: TypeAlias = "ProcessingType | FastProcessingType"
+"""A processing type from either parser."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,19 +250,12 @@ class Listing:
 
 
 def _secret(kind: type, value: Any) -> Any:
-    if kind is SecretStr and isinstance(value, str):
-        return SecretStr(value)
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
     raise NotImplementedError  # msgspec's dec_hook protocol: "this type is not mine"
 
 
 _FAST_LIST = msgspec.json.Decoder(_FastListAnswer, dec_hook=_secret)
-_TYPES = TypeAdapter(_Types)
-_VERSION = TypeAdapter(BsubVersion)
-_JOB_ANSWER = TypeAdapter(_JobAnswer)
-_LIST_ANSWER = TypeAdapter(_JobListAnswer)
-_MESSAGE = TypeAdapter(_Message)
-_UPLOAD = TypeAdapter(UploadResult)
-_ERROR = TypeAdapter(_ErrorBody)
 
 
 _UPLOAD_TOKEN = re.compile(r"(/v1/upload/[^\s?\"]*\?(?:[^\s\"#]*&)?token=)[^&\s\"#]+")
@@ -373,12 +280,9 @@ if not any(isinstance(f, _RedactUploadToken) for f in _httpx_logger.filters):
 
 def _reason(response: httpx.Response) -> str:
     """The server's message: the Error body's `error`, else the start of the text."""
-    try:
-        body = _ERROR.validate_json(response.content)
-    except ValidationError:
-        text = response.text.strip()
-        return "" if text.startswith(("{", "[", "<")) else text[:200]
-    return body.error or ""
+    from jobtui.services._bsub_lenient import reason
+
+    return reason(response)
 
 
 # -- client -------------------------------------------------------------------------------------
@@ -413,6 +317,9 @@ class MultipartFile:
         chunk_size: int = UPLOAD_CHUNK,
         progress: Progress | None = None,
     ) -> None:
+        import mimetypes  # here, not at start-up: only an upload needs them
+        import secrets
+
         self.path = path
         self.size = path.stat().st_size
         self.boundary = f"jobtui-{secrets.token_hex(16)}"
@@ -471,6 +378,8 @@ class _PartFile:
     """The temporary file a download is written to before it is renamed into place."""
 
     def __init__(self, dest: Path) -> None:
+        import tempfile
+
         fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         self.path = Path(name)
         self.file: BinaryIO = os.fdopen(fd, "wb")
@@ -496,7 +405,7 @@ class BsubClient:
     def __init__(
         self,
         url: str,
-        token: SecretStr | str,
+        token: Secret | str,
         *,
         service: str = "bsub",
         verify: bool = True,
@@ -505,7 +414,7 @@ class BsubClient:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.service = service
-        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self._token = token if isinstance(token, Secret) else Secret(token)
         self._http = http or make_client(_root_url(url), verify=verify, timeout=timeout)
         self.transfer_timeout = transfer_timeout
         self._lists: SameBody[Listing] = SameBody()
@@ -556,33 +465,34 @@ class BsubClient:
             raise self._error(response)
         return response
 
-    def _parse(self, adapter: TypeAdapter[Any], response: httpx.Response, what: str) -> Any:
+    def _parse(self, adapter: TypeAdapter[T], response: httpx.Response, what: str) -> T:
         return parse_body(self.service, adapter, response.content, what)
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    async def get_types(self) -> list[ProcessingType]:
+    async def get_types(self) -> list[TypeRecord]:
         """`GET /v1/types`: the processing types a job can be created with."""
         response = await self._call("GET", "/v1/types")
-        answer: _Types = self._parse(_TYPES, response, "type list")
-        return list(answer.types or [])
+        return parse_types(self.service, response.content)
 
     async def get_version(self) -> BsubVersion:
         """`GET /v1/version` (sent without the key: it is public)."""
+        from jobtui.services._bsub_lenient import VERSION
+
         response = await self._call("GET", "/v1/version", auth=False)
-        version: BsubVersion = self._parse(_VERSION, response, "version")
-        return version
+        return self._parse(VERSION, response, "version")
 
     async def create_job(self, type_id: str) -> BsubJob:
         """`POST /v1/jobs`: a `created` job holding its upload token."""
+        from jobtui.services._bsub_lenient import JOB_ANSWER
+
         response = await self._call("POST", "/v1/jobs", json_body={"type": type_id}, ok=(200, 201))
-        answer: _JobAnswer = self._parse(_JOB_ANSWER, response, "job")
-        return answer.data
+        return self._parse(JOB_ANSWER, response, "job").data
 
     async def upload(
         self,
         job_id: str,
-        upload_token: SecretStr | str,
+        upload_token: Secret | str,
         path: Path,
         progress: Progress | None = None,
         *,
@@ -592,7 +502,7 @@ class BsubClient:
         from disk. A file the server finds too large (413) is a `RefusedError` naming it and its
         size; a file that cannot be read is a `ServiceError` naming it."""
         token = (
-            upload_token.get_secret_value() if isinstance(upload_token, SecretStr) else upload_token
+            upload_token.get_secret_value() if isinstance(upload_token, Secret) else upload_token
         )
         try:
             body = MultipartFile(path, chunk_size=chunk_size, progress=progress)
@@ -626,19 +536,22 @@ class BsubClient:
             )
         if response.status_code != 200:
             raise self._error(response)
-        result: UploadResult = self._parse(_UPLOAD, response, "upload answer")
-        return result
+        from jobtui.services._bsub_lenient import UPLOAD
+
+        return self._parse(UPLOAD, response, "upload answer")
 
     async def submit(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/submit`: `loaded` -> `pending`. Returns the server's message."""
+        from jobtui.services._bsub_lenient import MESSAGE
+
         response = await self._call("POST", f"/v1/jobs/{_segment(job_id)}/submit")
-        answer: _Message = self._parse(_MESSAGE, response, "submit answer")
-        return answer.message or "submitted"
+        return self._parse(MESSAGE, response, "submit answer").message or "submitted"
 
     async def get_job(self, job_id: str) -> BsubJob:
+        from jobtui.services._bsub_lenient import JOB_ANSWER
+
         response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}")
-        answer: _JobAnswer = self._parse(_JOB_ANSWER, response, "job")
-        return answer.data
+        return self._parse(JOB_ANSWER, response, "job").data
 
     async def list_jobs(self, status: str | None = None, limit: int | None = None) -> Listing:
         """`GET /v1/jobs`: newest first, at most `limit` (the server's default is 20)."""
@@ -652,9 +565,10 @@ class BsubClient:
 
     async def cancel(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""
+        from jobtui.services._bsub_lenient import MESSAGE
+
         response = await self._call("POST", f"/v1/jobs/{_segment(job_id)}/cancel")
-        answer: _Message = self._parse(_MESSAGE, response, "cancel answer")
-        return answer.message or "cancelled"
+        return self._parse(MESSAGE, response, "cancel answer").message or "cancelled"
 
     async def delete(self, job_id: str) -> None:
         """`DELETE /v1/jobs/{id}`. A job still in progress answers 409 (`ConflictError`)."""
@@ -728,9 +642,22 @@ def parse_job_list(service: str, content: bytes) -> Listing:
     try:
         fast = _FAST_LIST.decode(content)
     except msgspec.MsgspecError:
-        answer: _JobListAnswer = parse_body(service, _LIST_ANSWER, content, "job list")
+        from jobtui.services._bsub_lenient import LIST_ANSWER
+
+        answer = parse_body(service, LIST_ANSWER, content, "job list")
         return Listing(list(answer.data.jobs), answer.data.total)
     return Listing(list(fast.data.jobs), fast.data.total)
+
+
+def parse_types(service: str, content: bytes) -> list[TypeRecord]:
+    """The body of a `GET /v1/types` answer: decoded straight into `FastProcessingType`s when it
+    is as published, else read leniently."""
+    try:
+        return list(_FAST_TYPES.decode(content).types or [])
+    except msgspec.MsgspecError:
+        from jobtui.services._bsub_lenient import TYPES
+
+        return list(parse_body(service, TYPES, content, "type list").types or [])
 
 
 def _segment(value: str) -> str:
@@ -825,7 +752,7 @@ class BsubService(Service):
         self,
         name: str,
         url: str,
-        token: SecretStr | str,
+        token: Secret | str,
         *,
         verify: bool = True,
         list_limit: int = 1000,
@@ -834,7 +761,7 @@ class BsubService(Service):
         super().__init__(name)
         self.client = client or BsubClient(url, token, service=name, verify=verify)
         self.list_limit = max(1, list_limit)
-        self._types: list[ProcessingType] | None = None
+        self._types: list[TypeRecord] | None = None
         self._max_limit: int | None = None
         self._made: JobsOfRecords[JobRecord] = JobsOfRecords()
         self._answers: list[Listing] = []
@@ -980,7 +907,7 @@ class BsubService(Service):
 
     # -- the new-job flow -----------------------------------------------------------------------
 
-    async def types(self) -> list[ProcessingType]:
+    async def types(self) -> list[TypeRecord]:
         """The processing types that can be used (fetched each time, and remembered)."""
         found = [t for t in await self.client.get_types() if t.type]
         self._types = found

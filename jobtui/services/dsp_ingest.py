@@ -63,7 +63,7 @@ from typing import Annotated, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from jobtui.core.errors import (
     AuthError,
@@ -78,6 +78,7 @@ from jobtui.core.errors import (
 )
 from jobtui.core.format import human_size, shown_path, shown_value
 from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, parse_body
@@ -480,7 +481,7 @@ class DspIngestClient:
     def __init__(
         self,
         url: str,
-        token: SecretStr | str,
+        token: Secret | str,
         *,
         service: str = "dsp-ingest",
         verify: bool = True,
@@ -490,7 +491,7 @@ class DspIngestClient:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.service = service
-        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self._token = token if isinstance(token, Secret) else Secret(token)
         self._http = http or make_client(url, verify=verify, timeout=timeout)
         self.upload_timeout = upload_timeout
         self.chunk_size = max(1024, chunk_size)
@@ -911,7 +912,7 @@ class DspIngestConfigLike(Protocol):
     @property
     def verify(self) -> bool: ...
     @property
-    def token(self) -> SecretStr: ...
+    def token(self) -> Secret: ...
     @property
     def projects(self) -> list[str]: ...
 
@@ -977,7 +978,7 @@ class DspIngestService(Service):
         self,
         name: str,
         url: str,
-        token: SecretStr | str,
+        token: Secret | str,
         *,
         projects: Sequence[str] = (),
         verify: bool = True,

@@ -47,7 +47,7 @@ from typing import Annotated, Any, Protocol
 from urllib.parse import unquote
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from jobtui.core.errors import (
     AuthError,
@@ -61,6 +61,7 @@ from jobtui.core.errors import (
 )
 from jobtui.core.format import shown_value
 from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
@@ -392,8 +393,8 @@ class EcoTaxaClient:
         url: str,
         *,
         username: str | None = None,
-        password: SecretStr | str | None = None,
-        token: SecretStr | str | None = None,
+        password: Secret | str | None = None,
+        token: Secret | str | None = None,
         service: str = "ecotaxa",
         verify: bool = True,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
@@ -435,7 +436,7 @@ class EcoTaxaClient:
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _headers(self, token: SecretStr | None, accept: str) -> dict[str, str]:
+    def _headers(self, token: Secret | None, accept: str) -> dict[str, str]:
         headers = {"Accept": accept}
         if token is not None:
             headers["Authorization"] = f"Bearer {token.get_secret_value()}"
@@ -447,7 +448,7 @@ class EcoTaxaClient:
         method: str,
         path: str,
         *,
-        token: SecretStr | None,
+        token: Secret | None,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         accept: str = "application/json",
@@ -495,7 +496,7 @@ class EcoTaxaClient:
             raise self._error(response, op=op, job_id=job_id, context=context)
         return response
 
-    async def _relogin(self, stale: SecretStr | None) -> None:
+    async def _relogin(self, stale: Secret | None) -> None:
         async with self._login_lock:
             if self._token is not None and self._token is not stale:
                 return  # another call logged in meanwhile
@@ -576,7 +577,7 @@ class EcoTaxaClient:
         token: str = self._parse(_TOKEN, response, "login answer (expected a token)")
         if not token.strip():
             raise BadPayloadError(self.service, "the login answered an empty token")
-        self._token = SecretStr(token.strip())
+        self._token = Secret(token.strip())
 
     async def me(self) -> EcoTaxaUser:
         """`GET /users/me`: the caller and its rights."""
@@ -878,10 +879,10 @@ def _total_of(response: httpx.Response, offset: int) -> int | None:
     return offset + int(length) if length.isdigit() else None
 
 
-def _secret(value: SecretStr | str | None) -> SecretStr | None:
+def _secret(value: Secret | str | None) -> Secret | None:
     if value is None:
         return None
-    secret = value if isinstance(value, SecretStr) else SecretStr(value)
+    secret = value if isinstance(value, Secret) else Secret(value)
     return secret if secret.get_secret_value() else None
 
 
@@ -1007,9 +1008,9 @@ class EcoTaxaConfigLike(Protocol):
     @property
     def username(self) -> str | None: ...
     @property
-    def password(self) -> SecretStr | None: ...
+    def password(self) -> Secret | None: ...
     @property
-    def token(self) -> SecretStr | None: ...
+    def token(self) -> Secret | None: ...
     @property
     def for_admin(self) -> bool: ...
 
@@ -1084,8 +1085,8 @@ class EcoTaxaService(Service):
         url: str,
         *,
         username: str | None = None,
-        password: SecretStr | str | None = None,
-        token: SecretStr | str | None = None,
+        password: Secret | str | None = None,
+        token: Secret | str | None = None,
         for_admin: bool = False,
         verify: bool = True,
         confirm_polls: int = 3,

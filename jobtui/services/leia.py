@@ -46,7 +46,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    SecretStr,
     TypeAdapter,
 )
 
@@ -57,6 +56,7 @@ from jobtui.core.errors import (
 )
 from jobtui.core.format import shown_value
 from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
@@ -156,7 +156,7 @@ class LeiaApplication(_Wire):
     """The logged-in application (`/whoami`, and the `application` of a login)."""
 
     id: WireText = None
-    api_key: SecretStr | None = None
+    api_key: Secret | None = None
     """The spec's Application may echo the key back: kept masked."""
     application_type: WireText = None
     email: WireText = None
@@ -166,7 +166,7 @@ class LeiaApplication(_Wire):
 
 
 class LeiaLogin(_Wire):
-    token: SecretStr
+    token: Secret
     application: LeiaApplication | None = None
 
 
@@ -648,7 +648,7 @@ class LeiaClient:
     def __init__(
         self,
         url: str,
-        api_key: SecretStr | str,
+        api_key: Secret | str,
         *,
         service: str = "leia",
         verify: bool = True,
@@ -659,10 +659,10 @@ class LeiaClient:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.service = service
-        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        self._api_key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         self._http = http or make_client(url, verify=verify, timeout=timeout)
         self._pages: SameBody[list[LeiaJob]] = SameBody()
-        self._token: SecretStr | None = None
+        self._token: Secret | None = None
         self._login_lock = asyncio.Lock()
         self._login_get = False
         self.keepalive_after = keepalive_after
@@ -700,7 +700,7 @@ class LeiaClient:
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
-        token: SecretStr | None = None,
+        token: Secret | None = None,
     ) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if token is not None:
@@ -745,7 +745,7 @@ class LeiaClient:
             raise self._error(response)
         return response
 
-    async def _relogin(self, stale: SecretStr | None) -> None:
+    async def _relogin(self, stale: Secret | None) -> None:
         async with self._login_lock:
             if self._token is not None and self._token is not stale:
                 return  # another call logged in meanwhile
@@ -959,7 +959,7 @@ class LeiaConfigLike(Protocol):
     @property
     def verify(self) -> bool: ...
     @property
-    def api_key(self) -> SecretStr: ...
+    def api_key(self) -> Secret: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -1017,7 +1017,7 @@ class LeiaService(Service):
         self,
         name: str,
         url: str,
-        api_key: SecretStr | str,
+        api_key: Secret | str,
         *,
         verify: bool = True,
         full_every: int = 10,

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from jobtui.core.errors import (
     AuthError,
@@ -21,10 +20,12 @@ from jobtui.core.errors import (
     ServerError,
     ServiceError,
 )
+from jobtui.core.secret import Secret
 from jobtui.emulators.bsub import CATALOGUE, BsubState
 from jobtui.emulators.runner import RunningEmulator
+from jobtui.services._bsub_lenient import BsubJob
 from jobtui.services._http import make_client
-from jobtui.services.bsub import BsubClient, BsubJob
+from jobtui.services.bsub import BsubClient
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
 
@@ -130,7 +131,7 @@ async def test_create_upload_submit(
     assert created.status == "created"
     assert created.type == "pdf-text"
     assert created.data_size == 0
-    assert isinstance(created.upload_token, SecretStr)
+    assert isinstance(created.upload_token, Secret)
     token = created.upload_token.get_secret_value()
     assert token == state.jobs[created.id].upload_token
     assert token not in repr(created) and token not in str(created.wire())

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from jobtui.config import EcoTaxaConfig
 from jobtui.core.errors import (
@@ -22,6 +21,7 @@ from jobtui.core.errors import (
     TransportError,
 )
 from jobtui.core.models import Action, JobState
+from jobtui.core.secret import Secret
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services import build_service
 from jobtui.services._http import make_client
@@ -108,7 +108,7 @@ async def test_a_configured_token_is_used_without_login(
     emulator: EmulatorFactory, closing: Closer
 ) -> None:
     running, state = start(emulator)
-    client, recorder = client_for(running, closing, token=SecretStr(state.token_for(state.user)))
+    client, recorder = client_for(running, closing, token=Secret(state.token_for(state.user)))
     await client.list_jobs()
     assert recorder.lines() == ["GET /api/jobs/?for_admin=false"]
     state.invalidate_tokens()
@@ -594,7 +594,7 @@ def test_from_config_and_build_service() -> None:
         name="EcoTaxa",
         url="http://127.0.0.1:9/api",
         username="alice@example.org",
-        password=SecretStr("pw-secret"),
+        password=Secret("pw-secret"),
         for_admin=True,
     )
     service = build_service(cfg)

@@ -536,3 +536,17 @@ def test_commands_for_scripts_never_import_textual(setup: Setup, tmp_path: Path)
         code, top = imported_by(argv, setup.config)
         assert code == 0
         assert not top & {"textual", "httpx", "pydantic", "aiohttp", "textual_serve"}, argv
+
+
+def test_reading_the_config_and_listing_bsub_never_import_pydantic(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    # The config is checked without pydantic, and a published job list and type list are decoded
+    # by msgspec: pydantic (some 60 ms to import) waits for an answer that needs its leniency.
+    config = write_config(tmp_path / "bsub.toml", [emulator("bsub", seed=1, speed=0, jobs=30)])
+    for argv in (["config", "check"], ["ls"], ["ls", "--json"]):
+        code, top = imported_by(argv, config)
+        assert code == 0, argv
+        assert "pydantic" not in top and "httpcore" not in top, argv
+    code, top = imported_by(["config", "init", "--force", str(tmp_path / "init.toml")], config)
+    assert code == 0 and "pydantic" not in top

@@ -16,8 +16,9 @@ from jobtui.core.errors import TransportError
 from jobtui.core.service import Service
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
-from jobtui.services._http import AsyncioBackend, make_client
+from jobtui.services._http import make_client
 from jobtui.services._http1 import Http1Transport
+from jobtui.services._httpcore import AsyncioBackend
 from jobtui.services.bsub import BsubService
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import token_of

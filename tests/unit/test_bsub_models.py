@@ -14,12 +14,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, JobState
+from jobtui.services._bsub_lenient import BsubJob, JobList, ProcessingType
 from jobtui.services.bsub import (
-    BsubJob,
     BsubService,
-    JobList,
     MultipartFile,
-    ProcessingType,
     _reason,
     _root_url,
     actions_of,

@@ -305,7 +305,11 @@ def test_emulate_writes_a_config_and_stops_on_sigint(
     config = load_config(config_path)
     [service] = config.services
     assert (service.kind, service.name, service.url) == (kind, TAB_TITLES[kind], url)
-    credentials = {k: v.get_secret_value() for k, v in service if hasattr(v, "get_secret_value")}
+    credentials = {
+        key: secret.get_secret_value()
+        for key in service.secret_fields
+        if (secret := getattr(service, key)) is not None
+    }
     printed = "".join(lines.seen)
     for value in credentials.values():
         assert value in printed

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from jobtui.core.errors import AuthError, BadPayloadError, NotFoundError, RefusedError, ServerError
 from jobtui.core.models import Action, JobState
+from jobtui.core.secret import Secret
 from jobtui.services.dsp_ingest import (
     DspIngestClient,
     DspIngestService,
@@ -175,7 +175,7 @@ def test_ingest_error_shapes_without_a_server() -> None:
 
 def test_client_repr_and_errors_keep_the_token_out() -> None:
     token = _jwt({"scope": "admin", "sub": "someone"})
-    client = DspIngestClient("http://127.0.0.1:9", SecretStr(token))
+    client = DspIngestClient("http://127.0.0.1:9", Secret(token))
     assert token not in repr(client)
     error = client.error(_response(401, f'{{"reason":"{token} is invalid"}}'.encode()))
     assert token not in error.line

@@ -1,14 +1,16 @@
-"""bsub.io job lists: the fast decoder gives what the tolerant models give, or steps aside."""
+"""bsub.io job lists and processing types: the fast decoder gives what the tolerant models give,
+or steps aside."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from pydantic import SecretStr
-
 from benchmarks.bench_parse import list_body
-from jobtui.services.bsub import _LIST_ANSWER, BsubJob, FastBsubJob, parse_job_list
+from jobtui.core.secret import Secret
+from jobtui.emulators.bsub import CATALOGUE
+from jobtui.services._bsub_lenient import LIST_ANSWER, TYPES, BsubJob, ProcessingType
+from jobtui.services.bsub import FastBsubJob, FastProcessingType, parse_job_list, parse_types
 
 FIELDS = (
     "id",
@@ -33,7 +35,7 @@ def body_of(jobs: list[dict[str, Any]]) -> bytes:
 def test_a_published_list_decodes_fast_into_the_same_records() -> None:
     body = list_body(300)  # the emulator's own answer, with every state and an upload token
     fast = parse_job_list("bsub.io", body)
-    tolerant = _LIST_ANSWER.validate_json(body).data
+    tolerant = LIST_ANSWER.validate_json(body).data
     assert all(isinstance(job, FastBsubJob) for job in fast.jobs)
     assert fast.total == tolerant.total == 300
     assert len(fast.jobs) == len(tolerant.jobs) == 300
@@ -55,7 +57,7 @@ def test_the_upload_token_stays_masked() -> None:
     created = [job for job in parse_job_list("bsub.io", body).jobs if job.status == "created"]
     assert created
     token = created[0].upload_token
-    assert isinstance(token, SecretStr) and token.get_secret_value().startswith("upl_")
+    assert isinstance(token, Secret) and token.get_secret_value().startswith("upl_")
     assert token.get_secret_value() not in repr(created[0])
     assert token.get_secret_value() not in str(created[0].wire())
 
@@ -73,3 +75,39 @@ def test_anything_else_goes_through_the_tolerant_models() -> None:
     assert first.wire()["priority"] == 5
     assert second.data_size == 1234
     assert third.created_at is not None and third.created_at.tzinfo is not None
+
+
+def types_body(types: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"types": types}).encode()
+
+
+def test_the_published_types_decode_fast_into_the_same_values() -> None:
+    body = types_body([kind.wire() for kind in CATALOGUE])
+    fast = parse_types("bsub.io", body)
+    tolerant = TYPES.validate_json(body).types or []
+    assert all(isinstance(kind, FastProcessingType) for kind in fast)
+    assert len(fast) == len(tolerant) == len(CATALOGUE)
+    for mine, theirs in zip(fast, tolerant, strict=True):
+        assert (mine.type, mine.name, mine.description, mine.extension) == (
+            theirs.type,
+            theirs.name,
+            theirs.description,
+            theirs.extension,
+        )
+        assert mine.input is not None and theirs.input is not None
+        assert mine.input.mime_in == theirs.input.mime_in
+        assert mine.output is not None and theirs.output is not None
+        assert (mine.output.mime_out, mine.output.ext, mine.output.display) == (
+            theirs.output.mime_out,
+            theirs.output.ext,
+            theirs.output.display,
+        )
+    assert fast[0].extension == CATALOGUE[0].ext.lstrip(".")
+
+
+def test_odd_types_are_read_leniently() -> None:
+    odd = {"type": 7, "name": "seven", "input": {"mime_in": "text/plain"}, "output": {"ext": ".md"}}
+    [kind] = parse_types("bsub.io", types_body([odd]))
+    assert isinstance(kind, ProcessingType)
+    assert (kind.type, kind.extension) == ("7", "md")
+    assert kind.input is not None and kind.input.mime_in == ["text/plain"]

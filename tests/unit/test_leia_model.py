@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from jobtui.core.errors import InputError
 from jobtui.core.models import Action, JobState
+from jobtui.core.secret import Secret
 from jobtui.emulators.leia import condition_holds, rule_matches
 from jobtui.services.leia import (
     STATE_OF,
@@ -145,10 +145,10 @@ async def test_from_config_reads_name_url_verify_and_key() -> None:
         name: str
         url: str
         verify: bool
-        api_key: SecretStr
+        api_key: Secret
 
     leia = LeiaService.from_config(
-        Config("prod leia", "https://api.leia.io/leia/1.0.0", False, SecretStr("s3cret"))
+        Config("prod leia", "https://api.leia.io/leia/1.0.0", False, Secret("s3cret"))
     )
     try:
         assert leia.name == "prod leia" and leia.client.base_url == "https://api.leia.io/leia/1.0.0"
