@@ -7,11 +7,12 @@ Textual are imported inside the command that needs them, so `--help` and `--vers
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from jobtui import __version__
 
@@ -641,5 +642,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> NoReturn:
+    """The `jobtui` command: `main()`, then the process ends at once.
+
+    Python's own teardown frees every module and object one at a time before the process ends:
+    for `jobtui ls` that was some 35 ms of 160 on these machines, while the system frees a
+    process's memory in one go. So, as mypy does, the command flushes what it wrote and ends with
+    `os._exit`. By the time `main` returns, the event loops, servers and the dashboard have
+    stopped and the log file is closed; should any other thread still run, Python ends as usual.
+    """
+    code = main()
+    if "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
+        sys.exit(code)
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # `jobtui ls | head -1`: the reader left before the end
+        from jobtui.headless import EXIT_BROKEN_PIPE
+
+        code = EXIT_BROKEN_PIPE
+    except (OSError, ValueError):
+        code = code or EXIT_FAILURE
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -360,3 +361,47 @@ async def test_each_emulator_config_is_a_valid_service_entry(
         assert {job.service for job in result.jobs} == {TAB_TITLES[kind]}
     finally:
         await service.aclose()
+
+
+# -- the command's end ----------------------------------------------------------------------------
+
+
+def run_entry(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`entry()` in a fresh interpreter, with `main` replaced by `body` (which returns a code)."""
+    script = (
+        "import sys, threading, time\n"
+        "import jobtui.__main__ as command\n"
+        f"def main():\n{textwrap.indent(body, '    ')}\n"
+        "command.main = main\n"
+        "command.entry()\n"
+    )
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env=buffered,  # as a shell runs it: output to a pipe is buffered until flushed
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_command_flushes_its_output_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    body = 'for n in range(5000):\n    print(n)\nprint("!", file=sys.stderr, end="")\nreturn 3'
+    done = run_entry(body, tmp_path)
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == [str(n) for n in range(5000)] and done.stderr == "!"
+
+
+def test_a_thread_still_running_is_let_finish(tmp_path: Path) -> None:
+    body = (
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    open('late.txt', 'w').write('finished')\n"
+        "threading.Thread(target=late).start()\n"
+        "return 0"
+    )
+    done = run_entry(body, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "late.txt").read_text() == "finished"
