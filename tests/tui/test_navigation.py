@@ -9,7 +9,7 @@ from textual import events
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.keys import _character_to_key
-from textual.widgets import Input
+from textual.widgets import Input, TabPane
 
 from jobtui.config import KEY_ACTIONS, config_from_data
 from jobtui.core.models import Action, JobState
@@ -172,6 +172,23 @@ async def test_each_tab_has_its_own_filter(emulator: EmulatorFactory) -> None:
         await two.until(lambda: two.table() is two.tab("bsub-a").table, "tab 1")
         assert two.table().row_count == 12
         assert not two.bar().has_class("-active")
+
+
+async def test_a_stale_focus_report_does_not_switch_back(emulator: EmulatorFactory) -> None:
+    # A pane reports that something in it got focus by a message, handled later: a number key
+    # pressed at start-up, before the All jobs table's report, was undone by that report.
+    async with two_services(emulator) as two:
+        await two.pilot.press("1")
+        await two.until(lambda: two.table() is two.tab("bsub-a").table, "tab 1")
+        all_pane = two.dashboard.query_one(f"#{ALL_PANE}", TabPane)
+        all_pane.post_message(TabPane.Focused(all_pane))  # as sent when All jobs had the focus
+        await two.pilot.pause()
+        await two.pilot.pause()
+        assert two.active() == pane_id(0)
+        assert two.tab("bsub-a").table.has_focus
+        # A report made while the focus is in its pane still shows that pane, as in Textual.
+        two.all_table.focus()
+        await two.until(lambda: two.active() == ALL_PANE, "All jobs shown for its focus")
 
 
 # -- state filter -------------------------------------------------------------------------------

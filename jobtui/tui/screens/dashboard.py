@@ -38,6 +38,21 @@ def tab_title(service: Service, *, live: bool = True) -> str:
     return f"{name} {' ' if live else '▲'}"
 
 
+class DashboardTabs(TabbedContent):
+    """Textual's TabbedContent, but a pane's news that something in it got focus switches to it
+    only while the focus is still there. That news is a message, handled after those before it:
+    a number key pressed at start-up, before the first tab's focus had been reported, showed its
+    tab, and then the stale report switched back to the first."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        # Textual calls the handler of every class in the MRO: TabbedContent's, which switches
+        # to the pane, runs after this one unless its default is prevented.
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors_with_self:
+            event.prevent_default()
+            event.stop()
+
+
 class DashboardScreen(Screen[None]):
     """Tabs of services; each tab polls on its own, hidden ones included. With two services or
     more, the first tab, All jobs, shows every service's jobs together (like k9s's all namespaces,
@@ -100,7 +115,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield AttentionHeader()
-        with TabbedContent(id="tabs"):
+        with DashboardTabs(id="tabs"):
             if self.has_all:
                 with TabPane("All jobs  ", id=ALL_PANE):  # as wide apart as the others
                     yield FilterBar()
