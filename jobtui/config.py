@@ -108,6 +108,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
     "slower": ("plus,equals_sign", "Poll the tab less often."),
     "faster": ("minus", "Poll the tab more often."),
     "theme": ("T", "Choose a theme (saved in the config file)."),
+    "suspend": ("ctrl+z", "Suspend jobtui to the shell (`fg` brings it back)."),
     "all_jobs": ("0", "Show the All jobs tab."),
     "next_tab": ("]", "Show the next tab."),
     "previous_tab": ("[", "Show the previous tab."),

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.driver import Driver
@@ -32,6 +32,8 @@ from jobtui.tui.themes import THEMES, theme_choices
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from jobtui.config import Config
 
 DEFAULT_THEME = "textual-dark"
@@ -53,6 +55,8 @@ class JobtuiApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
         Binding("T", "change_theme", "Theme", show=False, id="theme"),
+        # The terminal's raw mode turns Ctrl+Z into a key: as in a shell, it stops the process.
+        Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
     COMMANDS = App.COMMANDS | {JobtuiCommands}
 
@@ -94,6 +98,8 @@ class JobtuiApp(App[int]):
         self.clock = clock
         self._theme_name = theme
         self._signals: list[int] = []
+        self.leaving = False
+        """Set once the app is exiting (see `on_event`)."""
         self.freeze_heap = False
         """Move what exists once the first frame is shown out of the collector's reach (see
         `_freeze_heap`); the command line sets it, tests that build many apps leave it off."""
@@ -192,6 +198,20 @@ class JobtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+    def exit(
+        self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None
+    ) -> None:
+        self.leaving = True
+        super().exit(result, return_code, message)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys typed right after `q` (a paste, a fast typist) would still act while the app
+        # closes: a dialog opened then finds its screen half gone, and its traceback lands in the
+        # shell. Once leaving, keys and clicks do nothing.
+        if self.leaving and isinstance(event, events.Key | events.MouseEvent):
+            return
+        await super().on_event(event)
 
     def action_help(self) -> None:
         """The keys of the screen shown, as they are bound now."""

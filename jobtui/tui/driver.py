@@ -26,17 +26,18 @@ TIMEOUT_CAP = 0.1
 
 
 class _WakingEvent(threading.Event):
-    """An event whose `set` also wakes a thread waiting on the read end of `pipe`."""
+    """An event whose `set` also wakes a thread waiting on the read end of a pipe (`wake` is its
+    write end, -1 while there is none)."""
 
-    def __init__(self, wake: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._wake = wake
+        self.wake = -1
 
     def set(self) -> None:
         super().set()
         # a full or closed pipe: the thread is awake already, or gone
         with contextlib.suppress(OSError):
-            os.write(self._wake, b"!")
+            os.write(self.wake, b"!")
 
 
 class QuietLinuxDriver(LinuxDriver):
@@ -44,18 +45,26 @@ class QuietLinuxDriver(LinuxDriver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
-        os.set_blocking(self._wake_write, False)
-        self.exit_event = _WakingEvent(self._wake_write)
+        self._wake_read = -1
+        self._waking = _WakingEvent()
+        self.exit_event = self._waking
         self.wakeups = 0
         """How often the input thread woke (tests check it sleeps while nothing happens)."""
 
+    def start_application_mode(self) -> None:
+        # A pipe for each time in application mode: suspending the app (Ctrl+Z) ends it with
+        # `close`, and resuming starts it again, with a new input thread.
+        self._wake_read, self._waking.wake = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._waking.wake, False)
+        super().start_application_mode()  # type: ignore[no-untyped-call]
+
     def close(self) -> None:
         super().close()
-        for fd in (self._wake_read, self._wake_write):
+        for fd in (self._wake_read, self._waking.wake):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self._wake_read = self._waking.wake = -1
 
     def run_input_thread(self) -> None:
         """Textual's input loop (`LinuxDriver.run_input_thread`), waiting as the module says."""

@@ -65,6 +65,14 @@ class Terminal:
                 break
         raise AssertionError(f"screen never matched; last screen:\n{self.text()}")
 
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Read until `predicate()` holds (it may look at `raw`, every byte so far)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline or self.poll() is not None:
+                raise AssertionError("the terminal never showed what was awaited")
+            self.read()
+
     def wait_for_bytes(self, data: bytes, timeout: float = 20.0) -> None:
         """Read until `data` has arrived (bytes written between frames, such as a bell)."""
         deadline = time.monotonic() + timeout

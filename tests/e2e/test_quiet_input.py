@@ -5,6 +5,7 @@ and `q` still ends the app at once."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -69,5 +70,69 @@ def test_no_thread_wakes_while_no_key_arrives_and_keys_still_act(
         term.wait_for(lambda text: "escape closes" not in text, timeout=5)
         term.send("q")
         assert term.wait_exit(timeout=5) == 0
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(
+    JOBTUI is None or shutil.which("bash") is None, reason="needs the jobtui command and bash"
+)
+def test_ctrl_z_stops_the_app_and_fg_brings_it_back_with_its_keys(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    # Suspending ends application mode (and the driver's wake pipe with it); resuming starts it
+    # again with a new input thread, which must wait on a new pipe.
+    assert JOBTUI is not None
+    running, _state = start(emulator, jobs=10)
+    config = {"services": service_entries([running])}
+    path = write_config_file(tmp_path / "config.toml", to_toml(config))
+    shell = Terminal(
+        ["bash", "--norc", "--noprofile", "-i"], env={"TERM": "xterm-256color", "PS1": "$ "}
+    )
+    try:
+        shell.wait_for(lambda text: "$" in text)
+        shell.send(f"{JOBTUI} --config {path}\r")
+        shell.wait_for(lambda text: "● live · 10 jobs" in text, timeout=30)
+        shell.send("\x1a")  # Ctrl+Z
+        shell.wait_for(lambda text: "Stopped" in text)
+        shell.send("fg\r")
+        shell.wait_for(lambda text: "● live · 10 jobs" in text and "Stopped" not in text)
+        shell.send("?")
+        shell.wait_for(lambda text: "escape closes" in text)
+        shell.send("\x1b")
+        shell.wait_for(lambda text: "escape closes" not in text, timeout=5)
+        left = len(shell.raw)
+        shell.send("q")
+        # Back at the prompt once the app leaves the alternate screen (pyte shows no second
+        # screen: the last frame stays on its display).
+        shell.wait_until(lambda: b"\x1b[?1049l" in shell.raw[left:])
+        shell.send("echo EXIT=$?\r")
+        shell.wait_for(lambda text: "EXIT=0" in text)
+        shell.send("exit\r")
+        assert shell.wait_exit() == 0
+    finally:
+        shell.close()
+
+
+@pytest.mark.skipif(JOBTUI is None, reason="needs the jobtui command")
+def test_keys_typed_right_after_q_do_nothing(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    # "o" arriving with "q" opened the save dialog while the app closed: its traceback was the
+    # last thing on the terminal.
+    assert JOBTUI is not None
+    running, _state = start(emulator, jobs=10)
+    path = write_config_file(
+        tmp_path / "config.toml", to_toml({"services": service_entries([running])})
+    )
+    term = Terminal([JOBTUI, "--config", str(path)], env={"TERM": "xterm-256color"})
+    try:
+        term.wait_for(lambda text: "● live · 10 jobs" in text, timeout=30)
+        term.send("q")
+        deadline = time.monotonic() + 10
+        while term.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):  # the terminal closes with the app
+                term.send("o")  # save output: a dialog
+            term.read(0.005)
+        assert term.wait_exit(timeout=1) == 0
+        assert b"Traceback" not in term.raw and b"NoMatches" not in term.raw
     finally:
         term.close()
