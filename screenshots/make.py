@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Input, Label, Select, TabbedContent, TextArea
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
@@ -62,6 +64,7 @@ from jobtui.tui.themes import ANSI_THEME
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.service_tab import ServiceTab
+from tests.settle import settle
 
 HERE = Path(__file__).resolve().parent
 SIZE = (160, 48)
@@ -72,16 +75,6 @@ WAIT = 20.0
 
 def fixed_clock() -> datetime:
     return NOW
-
-
-class FixedDatetime(datetime):
-    """`datetime` whose `now()` is always `NOW`: dsp-ingest stamps when it saw a project change
-    with its own clock, which the screenshots fix too."""
-
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> FixedDatetime:
-        moment = NOW.astimezone(tz or UTC)
-        return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
 
 
 def say(text: str) -> None:
@@ -115,11 +108,14 @@ class Shooter:
         self.folder = folder
         self.saved: list[Path] = []
 
-    async def until(self, predicate: Callable[[], bool], what: str) -> None:
+    async def until(
+        self, predicate: Callable[[], bool], what: str, state: Callable[[], str] | None = None
+    ) -> None:
         deadline = time.monotonic() + WAIT
         while not predicate():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}")
+                seen = f" ({state()})" if state is not None else ""
+                raise RuntimeError(f"timed out waiting for {what}{seen}")
             await self.pilot.pause(0.02)
 
     def dashboard(self) -> DashboardScreen:
@@ -142,7 +138,11 @@ class Shooter:
         wanted = pane_id(self.kinds.index(kind))
         tabs.active = wanted
         table = self.tab(kind).query_one(JobTable)
-        await self.until(lambda: tabs.active == wanted and table.has_focus, f"the {kind} tab")
+        await self.until(
+            lambda: tabs.active == wanted and table.has_focus,
+            f"the {kind} tab",
+            lambda: f"active {tabs.active!r}, focused {self.app.focused!r}",
+        )
 
     async def show_all_jobs(self) -> JobTable:
         """Show the All jobs tab; its table."""
@@ -187,20 +187,25 @@ class Shooter:
             for note in list(self.app._notifications):
                 say(f"note ({note.severity}): {note.message}")
             self.app.clear_notifications()
-        await self.pilot.pause(0.1)
-        await self.pilot.wait_for_scheduled_animations()
+        # A pressed button stays highlighted for a moment (its "-active" class, removed by a
+        # timer): wait it out, however long the machine took to get here.
+        buttons = list(self.app.screen.query(Button))
+        await self.until(
+            lambda: not any(b.has_class("-active") for b in buttons), "pressed buttons to settle"
+        )
+        await settle(self.pilot, WAIT)
         path = Path(self.app.save_screenshot(filename=name, path=str(self.folder)))
         self.saved.append(path)
 
 
 async def shoot(running: Sequence[RunningEmulator], folder: Path) -> list[Path]:
     kinds = [r.kind for r in running]
-    if "dsp-ingest" in kinds:
-        from jobtui.services import dsp_ingest
-
-        dsp_ingest.datetime = FixedDatetime  # type: ignore[attr-defined]
     config = config_from_data({"services": service_entries(running)}, source="demo")
     services = [build_service(entry) for entry in config.services]
+    for service in services:
+        if service.kind == "dsp-ingest":
+            # dsp-ingest stamps when it saw a project change, and dates its token, by the wall clock
+            service.now = fixed_clock  # type: ignore[attr-defined]
     app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         shooter = Shooter(app, pilot, kinds, folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -13,6 +14,10 @@ from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 
 EmulatorFactory = Callable[..., RunningEmulator]
+
+# The vendors' clients run in an environment of their own, which tests/test_vendor_clients.py
+# builds and runs them in (with JOBTUI_VENDOR_TESTS=1).
+collect_ignore = [] if os.environ.get("JOBTUI_VENDOR_TESTS") == "1" else ["vendor"]
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ from jobtui.core.errors import (
 )
 from jobtui.core.format import human_size, shown_path, shown_value
 from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
@@ -991,6 +992,7 @@ class DspIngestService(Service):
         retry_delay: float = 1.0,
         retry_delay_max: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        now: Clock = utc_now,
         client: DspIngestClient | None = None,
     ) -> None:
         super().__init__(name)
@@ -1004,6 +1006,8 @@ class DspIngestService(Service):
         self.retry_delay = retry_delay
         self.retry_delay_max = retry_delay_max
         self.clock = clock
+        self.now = now
+        """The wall clock: when changes are stamped and whether the token has expired."""
         self._projects: dict[str, ProjectTrack] = {}
         for code in projects:
             self._ensure(validate_shortcode(code)).configured = True
@@ -1075,7 +1079,7 @@ class DspIngestService(Service):
         if due and len(failed) == len(due):
             raise failed[0]
         jobs = [self.to_job(p) for p in self._projects.values()]
-        note = self.token.describe()
+        note = self.token.describe(self.now())
         if self._server_version:
             note = f"dsp-ingest {self._server_version} · {note}"
         return PollResult(jobs, note=note)
@@ -1100,7 +1104,7 @@ class DspIngestService(Service):
             p.busy += 1
             delay = min(self.busy_backoff * 2 ** (p.busy - 1), self.busy_backoff_max)
             p.next_check = self.clock() + delay
-            p.checked_at = datetime.now(UTC)
+            p.checked_at = self.now()
             return None
         except NotFoundError:
             self._settled(p, 404, None)
@@ -1121,10 +1125,10 @@ class DspIngestService(Service):
         p.error = None
         p.busy = 0
         p.next_check = self.clock()
-        p.checked_at = datetime.now(UTC)
+        p.checked_at = self.now()
         if p.ingesting:
             p.ingesting = False
-            p.ingest_finished = datetime.now(UTC)
+            p.ingest_finished = self.now()
             if rows is not None:
                 start = (
                     p.rows_before if p.rows_before is not None and p.rows_before <= len(rows) else 0
@@ -1207,7 +1211,7 @@ class DspIngestService(Service):
         view = (state.value, raw_state, message)
         if view != p.last_view:
             p.last_view = view
-            p.changed_at = datetime.now(UTC)
+            p.changed_at = self.now()
         rows = p.rows or []
         upload = p.upload
         raw: dict[str, Any] = {
@@ -1349,7 +1353,7 @@ class DspIngestService(Service):
         p.ingesting = True
         p.finalized = False
         p.finalizing = False
-        p.ingest_started = datetime.now(UTC)
+        p.ingest_started = self.now()
         p.ingest_finished = None
         p.status = 409
         p.busy = 0

@@ -62,6 +62,7 @@ def service_for(
     token = token or state.token
     client, recorder = client_for(running, closing, token, service="ingest")
     kwargs.setdefault("retry_delay", 0.01)
+    kwargs.setdefault("now", state.clock.now)
     service = DspIngestService("ingest", running.url, token, client=client, **kwargs)
     closing.append(service)
     return service, recorder

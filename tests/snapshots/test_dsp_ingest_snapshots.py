@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import Button, DataTable, Input
 
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.dsp_ingest import DspIngestState
 from jobtui.services import build_service
-from jobtui.services import dsp_ingest as dsp_ingest_module
 from jobtui.services.dsp_ingest import DspIngestService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.dsp_ingest.mapping import MappingScreen
@@ -41,20 +40,6 @@ def fixed_clock() -> datetime:
     return NOW
 
 
-class FixedDatetime(datetime):
-    """`datetime` whose `now()` is always `NOW` (the service stamps its own changes with it)."""
-
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> FixedDatetime:
-        moment = NOW.astimezone(tz or UTC)
-        return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
-
-
-@pytest.fixture(autouse=True)
-def fixed_service_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dsp_ingest_module, "datetime", FixedDatetime)
-
-
 def ingest_app(emulator: EmulatorFactory) -> tuple[JobtuiApp, DspIngestState]:
     """The dsp-ingest tab as `jobtui demo` builds it: its `[[services]]` entry (token and seeded
     projects), its seeded emulator."""
@@ -64,6 +49,9 @@ def ingest_app(emulator: EmulatorFactory) -> tuple[JobtuiApp, DspIngestState]:
     config = config_from_data({"services": service_entries([running])}, source="demo")
     services = [build_service(entry) for entry in config.services]
     assert [type(s) for s in services] == [DspIngestService]
+    for service in services:
+        assert isinstance(service, DspIngestService)
+        service.now = fixed_clock
     return JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock), state
 
 
@@ -128,6 +116,10 @@ def test_dsp_ingest_upload_checked(
         screen.query_one("#folder", Input).value = "scans"
         await pilot.click("#check")
         await until(pilot, lambda: screen.plan is not None, "the check")
+        # the clicked button stays highlighted for a moment: shoot it settled, however slow the
+        # check was
+        button = screen.query_one("#check", Button)
+        await until(pilot, lambda: not button.has_class("-active"), "the button to settle")
         no_blink(pilot)
         await pilot.pause()
 

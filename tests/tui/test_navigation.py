@@ -9,7 +9,7 @@ from textual import events
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.keys import _character_to_key
-from textual.widgets import Input, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from jobtui.config import KEY_ACTIONS, config_from_data
 from jobtui.core.models import Action, JobState
@@ -189,6 +189,23 @@ async def test_a_stale_focus_report_does_not_switch_back(emulator: EmulatorFacto
         # A report made while the focus is in its pane still shows that pane, as in Textual.
         two.all_table.focus()
         await two.until(lambda: two.active() == ALL_PANE, "All jobs shown for its focus")
+
+
+async def test_a_focus_report_older_than_a_switch_does_not_undo_it(
+    emulator: EmulatorFactory,
+) -> None:
+    # The report of All jobs' focus, made before a switch and handled right after it, while the
+    # focus is still on the All jobs table (the switch moves the focus by a message of its own).
+    async with two_services(emulator) as two:
+        tabs = two.dashboard.query_one(TabbedContent)
+        await two.until(lambda: two.all_table.has_focus, "All jobs focused")
+        all_pane = two.dashboard.query_one(f"#{ALL_PANE}", TabPane)
+        report = TabPane.Focused(all_pane)
+        tabs.post_message(report)  # queued before the switch's own messages
+        two.dashboard.show_pane(pane_id(0))
+        await two.until(lambda: two.tab("bsub-a").table.has_focus, "tab 1 focused")
+        await two.pilot.pause()
+        assert two.active() == pane_id(0)
 
 
 # -- state filter -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from textual import on
@@ -40,15 +41,25 @@ def tab_title(service: Service, *, live: bool = True) -> str:
 
 class DashboardTabs(TabbedContent):
     """Textual's TabbedContent, but a pane's news that something in it got focus switches to it
-    only while the focus is still there. That news is a message, handled after those before it:
-    a number key pressed at start-up, before the first tab's focus had been reported, showed its
-    tab, and then the stale report switched back to the first."""
+    only while the focus is still there and the news is newer than the last switch. That news is a
+    message, handled after those before it: a number key pressed at start-up, before the first
+    tab's focus had been reported, showed its tab, and then the stale report switched back to the
+    first."""
+
+    _switched_at = 0.0
+    """When the shown pane last changed, by the monotonic clock Textual stamps messages with."""
+
+    def watch_active(self) -> None:
+        self._switched_at = time.monotonic()
 
     def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
         # Textual calls the handler of every class in the MRO: TabbedContent's, which switches
-        # to the pane, runs after this one unless its default is prevented.
+        # to the pane, runs after this one unless its default is prevented. A report made before
+        # the last switch is stale even while the focus is still in its pane (the switch moves
+        # the focus by a message of its own, which may come after it).
         focused = self.screen.focused
-        if focused is None or event.tab_pane not in focused.ancestors_with_self:
+        stale = event.time < self._switched_at
+        if stale or focused is None or event.tab_pane not in focused.ancestors_with_self:
             event.prevent_default()
             event.stop()
 

@@ -137,9 +137,10 @@ class AllJobsTab(Vertical):
         job = message.job
         self.detail.show(job)
         if job is not None:
-            # The cursor arriving on a job here is a look at it, as in the job's own tab.
+            # The cursor arriving on a job here is a look at it, as in the job's own tab (not
+            # the cursor put on the first rows when they arrive).
             tab = self._tab_of(job)
-            arrived = job.key != self._cursor_key
+            arrived = self._cursor_key is not None and job.key != self._cursor_key
             if arrived and tab is not None and self._visible():
                 self.post_message(ServiceTab.JobSeen(tab, job))
         self._cursor_key = None if job is None else job.key

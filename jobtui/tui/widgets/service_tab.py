@@ -216,6 +216,8 @@ class ServiceTab(Vertical):
         self._status_text = ""
         self._history_text = ""
         self._cursor_id: str | None = None
+        self.looking = False
+        """Whether the tab, just shown, is about to count the job under its cursor as looked at."""
         self._offered: tuple[bool, ...] = ()
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
@@ -338,9 +340,11 @@ class ServiceTab(Vertical):
         # a moment: while tabs switch, Textual may show the one being left once more.
         job = self.cursor_job
         if job is not None:
+            self.looking = True
             self.set_timer(SEEN_AFTER_SECONDS, partial(self._seen_under_cursor, job))
 
     def _seen_under_cursor(self, job: Job) -> None:
+        self.looking = False
         if self._visible() and self.cursor_job is not None and self.cursor_job.id == job.id:
             self.post_message(self.JobSeen(self, job))
 
@@ -428,8 +432,9 @@ class ServiceTab(Vertical):
         self._refresh_offered_actions()
         # The cursor arriving on a job in the visible tab is a look at it; a job changing
         # under the cursor was not looked at again.
+        # The cursor put on the first rows when they arrive is not the user's doing: no look.
         job = message.job
-        arrived = job is not None and job.id != self._cursor_id
+        arrived = job is not None and self._cursor_id is not None and job.id != self._cursor_id
         self._cursor_id = job.id if job is not None else None
         if arrived and job is not None and self._visible():
             self.post_message(self.JobSeen(self, job))
