@@ -207,6 +207,7 @@ def exists(path: Path) -> bool:
 # -- the partial file ---------------------------------------------------------------------------
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_NOT_REGULAR = "it is not a regular file (not resumed)"
 _RESUME = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
@@ -259,11 +260,13 @@ class PartFile:
         except FileNotFoundError:
             return None
         except OSError as error:
+            if error.errno == errno.ENXIO:  # a FIFO or socket with no reader
+                raise LocalFileError(path, _NOT_REGULAR) from None
             raise local_error(path, error) from None
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise LocalFileError(path, "it is not a regular file (not resumed)")
+                raise LocalFileError(path, _NOT_REGULAR)
             if info.st_uid != os.getuid():
                 raise LocalFileError(path, "it belongs to another user (not resumed)")
             os.set_blocking(fd, True)
