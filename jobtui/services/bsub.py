@@ -3,8 +3,9 @@
 The client speaks raw HTTP over one httpx client: every call sends `Authorization: Bearer <key>`
 (the upload also sends the job's upload token as the `token` query parameter). Uploads are streamed
 from disk: the multipart body is built chunk by chunk around the file, with its exact length sent up
-front, so a file of any size never sits in memory; outputs are streamed to a temporary file next to
-the destination and renamed when complete.
+front, so a file of any size never sits in memory; outputs are streamed, as the server stores
+them (`Accept-Encoding: identity`, nothing decoded), to a temporary file next to the destination
+and renamed when complete (`services/download.py`).
 
 A job's life: create (`created`, holding an upload token) -> upload (`loaded`) -> submit
 (`pending`) -> a worker claims it (`claimed`, `preparing`, `processing`) -> `finished` or `failed`.

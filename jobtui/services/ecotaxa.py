@@ -12,10 +12,12 @@ Errors become one line each. The server's `detail` is kept (a 422 list rendered 
 tracebacks of `/file` and `/log` read "no result file for this job" and "log not available yet"
 (the traceback stays on the error, `EcoTaxaServerError.traceback`, for a detail view).
 
-A download is written to `<dest>.part` and renamed when complete. It never replaces an existing
-file unless asked (`JobFileExistsError`, a `FileExistsError` carrying the path, lets a UI ask),
-and an interrupted download resumes from the `.part` file with `Range: bytes=N-` (a 206 appends;
-a 200 starts over), both within one call (`resume_attempts`) and on the next call.
+A download is written to `<dest>.part` and renamed when complete (`services/download.py`: the
+server's file name becomes one cleaned name inside the folder; a `.part` is created new, or
+resumed only when it is a regular file of the user's, never through a link). It never replaces
+an existing file unless asked (`JobFileExistsError`, a `FileExistsError` carrying the path, lets
+a UI ask), and an interrupted download resumes from the `.part` file with `Range: bytes=N-` (a
+206 appends; a 200 starts over), both within one call (`resume_attempts`) and on the next call.
 
 States. EcoTaxa sends one letter. `Job.raw_state` holds the readable word the table shows
 (pending, running, asking, error, finished); the letter stays in `Job.raw["state"]`. An unknown
