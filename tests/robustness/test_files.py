@@ -193,6 +193,36 @@ def test_jobtui_download_keeps_server_names_inside_the_folder_and_stores_raw_byt
     assert hostile_bsub.front.accepted == ["identity"] * len(hostile_bsub.ids)
 
 
+def test_a_link_at_the_final_name_is_never_written_through(
+    hostile_bsub: HostileBsub, tmp_path: Path
+) -> None:
+    folder = places(tmp_path)
+    config = write_config(tmp_path / "config.toml", [hostile_bsub.running])
+    link = folder / "x.txt"
+    link.symlink_to(tmp_path / "outside" / "through-the-link")
+    before = tree(tmp_path)
+    argv = ("--config", str(config), "download", "bsub.io", "../x", str(folder))
+    # A link leading out of the folder: refused, even with --force.
+    for force in ((), ("--force",)):
+        done = jobtui(*argv, *force, cwd=tmp_path)
+        assert done.returncode == 1, done
+        assert done.stderr.startswith("jobtui: cannot write ") and done.stderr.endswith(
+            f"x.txt: it resolves outside {folder}\n"
+        )
+        assert link.is_symlink() and new_paths(tmp_path, before) == set()
+    # A link inside it (dangling): something is there, replaced only with --force, and then
+    # the link itself is replaced: nothing appears where it pointed.
+    link.unlink()
+    link.symlink_to(folder / "through-the-link")
+    done = jobtui(*argv, cwd=tmp_path)
+    assert done.returncode == 5, done
+    assert done.stderr == f"jobtui: {link} exists; add --force to replace it\n"
+    done = jobtui(*argv, "--force", cwd=tmp_path)
+    assert done.returncode == 0, done
+    assert not link.is_symlink() and link.read_bytes() == OUTPUT
+    assert new_paths(tmp_path, before) == set()  # the link became the file, nothing else
+
+
 def test_a_local_write_failure_is_a_local_error_not_the_services(
     hostile_bsub: HostileBsub, tmp_path: Path
 ) -> None:
