@@ -713,7 +713,9 @@ class EcoTaxaClient:
         complete. An existing file is not replaced unless `overwrite` (`JobFileExistsError`).
         A connection that breaks is resumed from the `.part` file with a Range, up to
         `resume_attempts` times; after that the error is raised and the `.part` file kept, and
-        the next call resumes it. Returns the file's path."""
+        the next call resumes it (only when it is a regular file of the user's: a link there is
+        never followed). A local file that cannot be written is a `LocalFileError`. Returns the
+        file's path."""
         job_id = int(job_id)
         folder, target = _destination(dest)
         if target is not None:
