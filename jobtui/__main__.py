@@ -434,6 +434,11 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     kinds = _choose_kinds(args.services, _emulator_present)
     if kinds is None:
         return EXIT_USAGE
+    if args.write_config is not None and args.write_config.expanduser().is_symlink():
+        from jobtui.config import SYMLINK_REFUSED
+
+        _err(f"jobtui: --write-config {args.write_config}: {SYMLINK_REFUSED}")
+        return EXIT_USAGE
     if not kinds:
         _err("jobtui: no emulator is available in this version")
         return EXIT_FAILURE
@@ -462,15 +467,20 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             if args.write_config is not None:
                 entries = service_entries(running)
                 config_from_data({"services": entries}, source="emulate")
-                written = write_config_file(
-                    args.write_config,
-                    to_toml(
-                        {"services": entries},
-                        comment="jobtui config for local emulators, written by `jobtui emulate`.\n"
-                        "Their credentials are local to this machine and change with the seed.",
-                    ),
-                    overwrite=True,
-                )
+                try:
+                    written = write_config_file(
+                        args.write_config,
+                        to_toml(
+                            {"services": entries},
+                            comment="jobtui config for local emulators, written by "
+                            "`jobtui emulate`.\n"
+                            "Their credentials are local to this machine and change with the seed.",
+                        ),
+                        overwrite=True,
+                    )
+                except OSError as error:
+                    _err(f"jobtui: cannot write {args.write_config}: {error.strerror or error}")
+                    return EXIT_FAILURE
                 _out(f"config written to {written} (mode 0600); connect with:")
                 _out(f"  jobtui --config {shlex.quote(str(args.write_config))}")
             _out("serving until Ctrl-C")

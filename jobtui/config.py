@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import os
 import re
@@ -901,15 +902,30 @@ def config_search_description(environ: Mapping[str, str] | None = None) -> str:
 # -- writing --------------------------------------------------------------------------------------
 
 
+SYMLINK_REFUSED = "it is a symbolic link (not followed; give the file itself)"
+
+
 def write_config_file(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
     """Write a config file readable by its owner only (mode 0600), creating its folder (0700).
 
-    Raises `FileExistsError` when the file exists and `overwrite` is false.
+    Raises `FileExistsError` when the file exists and `overwrite` is false. A symbolic link at
+    `path` is never followed (its target is neither truncated nor chmod-ed): `OSError` (ELOOP)
+    saying so; nor is anything else than a regular file written.
     """
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    fd = os.open(target, flags, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags |= os.O_TRUNC if overwrite else os.O_EXCL
+    try:
+        fd = os.open(target, flags, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP or target.is_symlink():
+            raise OSError(errno.ELOOP, SYMLINK_REFUSED, str(target)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "it is not a regular file", str(target))
+    os.set_blocking(fd, True)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(text)

@@ -656,6 +656,7 @@ async def cmd_download(args: argparse.Namespace, config: Config) -> int:
     from jobtui.core.errors import ServiceError
     from jobtui.core.format import human_size
     from jobtui.core.service import UnsupportedActionError
+    from jobtui.services.download import LocalFileError, exists, inside
 
     cfg = pick(config, args.service)
     async with opened([cfg]) as (service,):
@@ -665,12 +666,15 @@ async def cmd_download(args: argparse.Namespace, config: Config) -> int:
         if reason := service.disabled_reason(Action.DOWNLOAD, job):
             raise Failed(EXIT_REFUSED, f"{service.name}: job {job.id}: {reason}")
         dest: Path = args.path.expanduser()
-        if dest.is_dir():  # noqa: ASYNC240 - one local stat
-            dest = dest / service.output_name(job)
-        if dest.exists() and not args.force:
-            raise Failed(EXIT_REFUSED, f"jobtui: {dest} exists; add --force to replace it")
         try:
+            if dest.is_dir():  # noqa: ASYNC240 - one local stat
+                # The name is the server's: one cleaned file name, inside the folder.
+                dest = inside(dest, service.output_name(job))
+            if exists(dest) and not args.force:
+                raise Failed(EXIT_REFUSED, f"jobtui: {dest} exists; add --force to replace it")
             saved = await service.download(job, dest, overwrite=args.force)
+        except LocalFileError as error:
+            raise Failed(EXIT_JOB_FAILED, f"jobtui: {error.line}") from None
         except ServiceError as error:
             raise service_failure(error) from None
         except UnsupportedActionError as error:

@@ -92,6 +92,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -1769,8 +1770,15 @@ def h_file(call: Call) -> Response:
         start = int(match.group(1))
         status = 206
     state.changed(job, state.now())
+    # As Starlette's FileResponse does: a name that is not plain ASCII goes percent-encoded.
+    quoted = quote(name)
+    disposition = (
+        f'attachment; filename="{name}"'
+        if quoted == name
+        else f"attachment; filename*=utf-8''{quoted}"
+    )
     headers = {
-        "content-disposition": f'attachment; filename="{name}"',
+        "content-disposition": disposition,
         "accept-ranges": "bytes",
         "content-length": str(size - start),
     }

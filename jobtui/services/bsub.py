@@ -3,8 +3,9 @@
 The client speaks raw HTTP over one httpx client: every call sends `Authorization: Bearer <key>`
 (the upload also sends the job's upload token as the `token` query parameter). Uploads are streamed
 from disk: the multipart body is built chunk by chunk around the file, with its exact length sent up
-front, so a file of any size never sits in memory; outputs are streamed to a temporary file next to
-the destination and renamed when complete.
+front, so a file of any size never sits in memory; outputs are streamed, as the server stores
+them (`Accept-Encoding: identity`, nothing decoded), to a temporary file next to the destination
+and renamed when complete (`services/download.py`).
 
 A job's life: create (`created`, holding an upload token) -> upload (`loaded`) -> submit
 (`pending`) -> a worker claims it (`claimed`, `preparing`, `processing`) -> `finished` or `failed`.
@@ -26,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
-import os
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -52,6 +52,7 @@ from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
+from jobtui.services.download import PartFile, exists, safe_name
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -374,28 +375,6 @@ def _open_read(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-class _PartFile:
-    """The temporary file a download is written to before it is renamed into place."""
-
-    def __init__(self, dest: Path) -> None:
-        import tempfile
-
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        self.path = Path(name)
-        self.file: BinaryIO = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-
-    def commit(self, dest: Path) -> None:
-        self.file.close()
-        self.path.replace(dest)
-
-    def discard(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
-
-
 class BsubClient:
     """An async client for one bsub.io account (one API key) over one httpx client.
 
@@ -579,11 +558,21 @@ class BsubClient:
         response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}/logs", accept="text/plain")
         return response.text
 
-    async def output(self, job_id: str, dest: Path, progress: Progress | None = None) -> Path:
-        """`GET /v1/jobs/{id}/output` streamed into `dest` (through a temporary file in the same
-        folder, renamed when complete). A job that is not finished answers 409."""
+    async def output(
+        self,
+        job_id: str,
+        dest: Path,
+        progress: Progress | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> Path:
+        """`GET /v1/jobs/{id}/output` streamed into `dest` as the server stores it (no content
+        decoding), through a temporary file in the same folder renamed when complete. A file
+        already at `dest` is replaced only with `overwrite` (`FileExistsError`). A job that is
+        not finished answers 409. A local file that cannot be written is a `LocalFileError`."""
         path = f"/v1/jobs/{_segment(job_id)}/output"
         headers = self._headers("application/octet-stream")
+        headers["Accept-Encoding"] = "identity"
         try:
             async with self._http.stream(
                 "GET", path, headers=headers, timeout=self.transfer_timeout
@@ -593,19 +582,15 @@ class BsubClient:
                     raise self._error(response)
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
-                try:
-                    part = _PartFile(dest)
-                except OSError as error:
-                    raise ServiceError(
-                        self.service, f"cannot write {dest}: {error.strerror or error}"
-                    ) from None
+                part = PartFile.temporary(dest)
                 done = reported = 0
                 try:
                     if progress is not None:
                         progress(0, total)
                     # Chunks are written as they arrive (re-cutting them costs a copy of each
                     # byte); progress is told about every DOWNLOAD_CHUNK bytes, and at the end.
-                    async for chunk in response.aiter_bytes():
+                    # The raw bytes: an output the server stores compressed stays compressed.
+                    async for chunk in response.aiter_raw():
                         part.write(chunk)
                         done += len(chunk)
                         if progress is not None and done - reported >= DOWNLOAD_CHUNK:
@@ -613,12 +598,7 @@ class BsubClient:
                             progress(done, total)
                     if progress is not None and done != reported:
                         progress(done, total)
-                    part.commit(dest)
-                except OSError as error:
-                    part.discard()
-                    raise ServiceError(
-                        self.service, f"cannot write {dest}: {error.strerror or error}"
-                    ) from None
+                    part.commit(dest, overwrite=overwrite)
                 except httpx.HTTPError as error:
                     part.discard()
                     cut = transport_error(self.service, error)
@@ -895,15 +875,16 @@ class BsubService(Service):
         return await self.client.logs(job.id)
 
     def output_name(self, job: Job) -> str:
+        """`<job id>.<the type's extension>`, both from the server: one cleaned file name."""
         ext = self.extension_of(job.type)
-        return f"{job.id}.{ext}" if ext else f"{job.id}.out"
+        return safe_name(f"{job.id}.{ext}" if ext else f"{job.id}.out", "output.out")
 
     async def download(
         self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
     ) -> Path:
-        if dest.exists() and not overwrite:  # noqa: ASYNC240 - one local stat
+        if not overwrite and exists(dest):
             raise FileExistsError(f"{dest} exists")
-        return await self.client.output(job.id, dest, progress)
+        return await self.client.output(job.id, dest, progress, overwrite=overwrite)
 
     # -- the new-job flow -----------------------------------------------------------------------
 

@@ -51,7 +51,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import time
 import unicodedata
 from collections import Counter
@@ -84,6 +83,7 @@ from jobtui.core.service import PollResult, Progress, Service, UnsupportedAction
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, parse_body
 from jobtui.services._wire import text as _text
+from jobtui.services.download import exists, local_error, safe_name, write_file
 
 # -- name rules ---------------------------------------------------------------------------------
 
@@ -1324,15 +1324,15 @@ class DspIngestService(Service):
         raise UnsupportedActionError(self.name, action)
 
     def output_name(self, job: Job) -> str:
-        return f"mapping-{job.id}.csv"
+        return safe_name(f"mapping-{job.id}.csv", "mapping.csv")
 
     async def download(
         self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
     ) -> Path:
         """Save the project's mapping.csv to `dest`."""
-        if dest.exists() and not overwrite:  # noqa: ASYNC240 - one local stat
+        if not overwrite and exists(dest):
             raise FileExistsError(f"{dest} exists")
-        return await self.save_mapping(job.id, dest)
+        return await self.save_mapping(job.id, dest, overwrite=overwrite)
 
     async def start_ingest(self, shortcode: str) -> str:
         """Start the bulk ingest of everything uploaded to the project; returns a short line."""
@@ -1370,22 +1370,17 @@ class DspIngestService(Service):
             self._settled(p, 200, rows)
         return rows
 
-    async def save_mapping(self, shortcode: str, dest: Path) -> Path:
+    async def save_mapping(self, shortcode: str, dest: Path, *, overwrite: bool = True) -> Path:
         """Write the project's mapping.csv, as the server sent it, to `dest` (through a temporary
-        file renamed into place)."""
+        file renamed into place; a file already there is replaced only with `overwrite`). A local
+        file that cannot be written is a `LocalFileError`."""
         code = validate_shortcode(shortcode)
         text = await self.client.mapping_csv(code)
         rows = parse_mapping(self.name, text)
         p = self._projects.get(code)
         if p is not None:
             self._settled(p, 200, rows)
-        try:
-            dest = await asyncio.to_thread(_write_atomic, dest, text.encode("utf-8"))
-        except OSError as error:
-            raise ServiceError(
-                self.name, f"cannot write {dest}: {error.strerror or error}"
-            ) from None
-        return dest
+        return await asyncio.to_thread(_write_mapping, dest, text.encode("utf-8"), overwrite)
 
     async def finalize(self, shortcode: str) -> str:
         """Ask the server to delete the project's import folder and mapping (it does so in the
@@ -1601,19 +1596,14 @@ class _UploadRun:
         return False
 
 
-def _write_atomic(dest: Path, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `dest`, then rename it to `dest`."""
+def _write_mapping(dest: Path, data: bytes, overwrite: bool) -> Path:
+    """Write a mapping file, making its folder first when it does not exist yet."""
     dest = Path(dest).expanduser()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(name).replace(dest)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise local_error(dest, error) from None
+    return write_file(dest, data, overwrite=overwrite)
 
 
 __all__ = [

@@ -12,10 +12,12 @@ Errors become one line each. The server's `detail` is kept (a 422 list rendered 
 tracebacks of `/file` and `/log` read "no result file for this job" and "log not available yet"
 (the traceback stays on the error, `EcoTaxaServerError.traceback`, for a detail view).
 
-A download is written to `<dest>.part` and renamed when complete. It never replaces an existing
-file unless asked (`JobFileExistsError`, a `FileExistsError` carrying the path, lets a UI ask),
-and an interrupted download resumes from the `.part` file with `Range: bytes=N-` (a 206 appends;
-a 200 starts over), both within one call (`resume_attempts`) and on the next call.
+A download is written to `<dest>.part` and renamed when complete (`services/download.py`: the
+server's file name becomes one cleaned name inside the folder; a `.part` is created new, or
+resumed only when it is a regular file of the user's, never through a link). It never replaces
+an existing file unless asked (`JobFileExistsError`, a `FileExistsError` carrying the path, lets
+a UI ask), and an interrupted download resumes from the `.part` file with `Range: bytes=N-` (a
+206 appends; a 200 starts over), both within one call (`resume_attempts`) and on the next call.
 
 States. EcoTaxa sends one letter. `Job.raw_state` holds the readable word the table shows
 (pending, running, asking, error, finished); the letter stays in `Job.raw["state"]`. An unknown
@@ -66,6 +68,16 @@ from jobtui.core.service import PollResult, Progress, Service, UnsupportedAction
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import text as _text
+from jobtui.services.download import (
+    LocalFileError,
+    PartFile,
+    component,
+    exists,
+    folder_problem,
+    inside,
+    local_error,
+    part_of,
+)
 
 # -- states and types ---------------------------------------------------------------------------
 
@@ -335,11 +347,9 @@ _FILENAME = re.compile(r'filename\s*=\s*("(?:[^"\\]|\\.)*"|[^;]+)', re.IGNORECAS
 
 
 def safe_file_name(name: str) -> str | None:
-    """A file name without any folder part; None when nothing usable is left."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\x00")
-    if base in ("", ".", ".."):
-        return None
-    return base
+    """The last part of a name from the server, as one cleaned file name (no controls, no
+    leading dot, within the file system's length); None when nothing usable is left."""
+    return component(name.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 def filename_from(disposition: str | None) -> str | None:
@@ -703,7 +713,9 @@ class EcoTaxaClient:
         complete. An existing file is not replaced unless `overwrite` (`JobFileExistsError`).
         A connection that breaks is resumed from the `.part` file with a Range, up to
         `resume_attempts` times; after that the error is raised and the `.part` file kept, and
-        the next call resumes it. Returns the file's path."""
+        the next call resumes it (only when it is a regular file of the user's: a link there is
+        never followed). A local file that cannot be written is a `LocalFileError`. Returns the
+        file's path."""
         job_id = int(job_id)
         folder, target = _destination(dest)
         if target is not None:
@@ -725,21 +737,11 @@ class EcoTaxaClient:
                 target = again.target
                 fresh = again.fresh
 
-    def _commit(self, part: Path, target: Path, overwrite: bool) -> None:
-        """Rename the complete `.part` file into place (unless a file appeared there meanwhile)."""
-        self._check_target(target, overwrite)
-        try:
-            part.replace(target)
-        except OSError as error:
-            raise ServiceError(
-                self.service, f"cannot write {target}: {error.strerror or error}"
-            ) from None
-
     def _check_target(self, target: Path, overwrite: bool) -> None:
-        if target.exists() and not overwrite:
+        if not overwrite and exists(target):
             raise JobFileExistsError(self.service, target)
-        if not target.parent.is_dir():
-            raise ServiceError(self.service, f"cannot write {target}: folder does not exist")
+        if (problem := folder_problem(target.parent)) is not None:
+            raise LocalFileError(target, problem)
 
     async def _download_once(
         self,
@@ -751,86 +753,78 @@ class EcoTaxaClient:
         overwrite: bool,
         fresh: bool,
     ) -> Path:
-        part = _part_of(target) if target is not None else None
-        if part is not None and fresh:
-            part.unlink(missing_ok=True)
-        offset = _size_of(part)
-        response = await self._open_file(job_id, offset)
+        handle = _resumable(target, fresh) if target is not None else None
         try:
-            status = response.status_code
-            if status == 416 and offset:
-                raise _StartOver(target, fresh=True)  # the partial file does not fit any more
-            if status not in (200, 206):
-                await response.aread()
-                raise self._error(response, op="get_job_file", job_id=job_id)
-            if target is None:
-                assert folder is not None
-                name = filename_from(response.headers.get("content-disposition"))
-                target = folder / (name or f"ecotaxa_job_{job_id}")
-                self._check_target(target, overwrite)
-                part = _part_of(target)
-                if _size_of(part) > 0 and status == 200:
-                    raise _StartOver(target, fresh=False)  # resume it with a Range
-            assert part is not None
-            total = _total_of(response, offset if status == 206 else 0)
-            if status == 206:
-                match = _CONTENT_RANGE.search(response.headers.get("content-range", ""))
-                if match is None or int(match.group(1)) != offset:
-                    raise _StartOver(target, fresh=True)
-            else:
-                offset = 0
-            return await self._write(
-                response, job_id, target, part, offset, total, progress, overwrite
-            )
+            offset = handle.size if handle is not None else 0
+            response = await self._open_file(job_id, offset)
+            try:
+                status = response.status_code
+                if status == 416 and offset:
+                    raise _StartOver(target, fresh=True)  # the partial file does not fit any more
+                if status not in (200, 206):
+                    await response.aread()
+                    raise self._error(response, op="get_job_file", job_id=job_id)
+                if target is None:
+                    assert folder is not None
+                    name = filename_from(response.headers.get("content-disposition"))
+                    target = inside(folder, name or "", f"ecotaxa_job_{job_id}")
+                    self._check_target(target, overwrite)
+                    handle = _resumable(target, fresh=False)
+                    if handle is not None and handle.size > 0 and status == 200:
+                        raise _StartOver(target, fresh=False)  # resume it with a Range
+                if handle is None:
+                    handle = PartFile.create(part_of(target))
+                total = _total_of(response, offset if status == 206 else 0)
+                if status == 206:
+                    match = _CONTENT_RANGE.search(response.headers.get("content-range", ""))
+                    if match is None or int(match.group(1)) != offset:
+                        raise _StartOver(target, fresh=True)
+                else:
+                    offset = 0
+                    if handle.size:
+                        handle.truncate()
+                return await self._write(
+                    response, job_id, target, handle, offset, total, progress, overwrite
+                )
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            if handle is not None:
+                handle.close()
 
     async def _write(
         self,
         response: httpx.Response,
         job_id: int,
         target: Path,
-        part: Path,
+        part: PartFile,
         offset: int,
         total: int | None,
         progress: Progress | None,
         overwrite: bool,
     ) -> Path:
         done = offset
+        if progress is not None:
+            progress(done, total)
         try:
-            handle = part.open("ab" if offset else "wb")
-        except OSError as error:
-            raise ServiceError(
-                self.service, f"cannot write {part}: {error.strerror or error}"
+            async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
+                part.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        except httpx.HTTPError as error:
+            cause = transport_error(self.service, error)
+            of = f" of {total}" if total is not None else ""
+            raise _Broken(
+                TransportError(
+                    self.service,
+                    f"job {job_id}: download interrupted at {done}{of} bytes "
+                    f"({cause.message}); {part.path.name} is kept and the next download "
+                    "resumes it",
+                ),
+                target,
+                done - offset,
             ) from None
-        try:
-            if progress is not None:
-                progress(done, total)
-            try:
-                async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
-                    handle.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-            except httpx.HTTPError as error:
-                handle.flush()
-                cause = transport_error(self.service, error)
-                of = f" of {total}" if total is not None else ""
-                raise _Broken(
-                    TransportError(
-                        self.service,
-                        f"job {job_id}: download interrupted at {done}{of} bytes "
-                        f"({cause.message}); {part.name} is kept and the next download resumes it",
-                    ),
-                    target,
-                    done - offset,
-                ) from None
-        except OSError as error:
-            raise ServiceError(
-                self.service, f"cannot write {part}: {error.strerror or error}"
-            ) from None
-        finally:
-            handle.close()
         if total is not None and done != total:
             raise _Broken(
                 TransportError(
@@ -839,7 +833,8 @@ class EcoTaxaClient:
                 target,
                 done - offset,
             )
-        self._commit(part, target, overwrite)
+        self._check_target(target, overwrite)  # unless a file appeared there meanwhile
+        part.commit(target, overwrite=overwrite)
         return target
 
 
@@ -858,17 +853,17 @@ def _destination(dest: Path | str) -> tuple[Path | None, Path | None]:
     return (path, None) if path.is_dir() else (None, path)
 
 
-def _part_of(target: Path) -> Path:
-    return target.with_name(target.name + ".part")
-
-
-def _size_of(path: Path | None) -> int:
-    if path is None:
-        return 0
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+def _resumable(target: Path, fresh: bool) -> PartFile | None:
+    """The `.part` file of `target` to resume: a regular file of the user's, opened without
+    following a link; None when there is none (or with `fresh`: one there is removed)."""
+    part = part_of(target)
+    if fresh:
+        try:
+            part.unlink(missing_ok=True)  # a link there is removed, not followed
+        except OSError as error:
+            raise local_error(part, error) from None
+        return None
+    return PartFile.resume(part)
 
 
 def _total_of(response: httpx.Response, offset: int) -> int | None:

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
+from jobtui.services.download import LocalFileError, exists
 from jobtui.services.dsp_ingest import DspIngestService
 from jobtui.tui.modals.save_file import check_destination
 
@@ -117,7 +118,7 @@ class MappingScreen(ModalScreen[Path | None]):
         except ValueError as error:
             self._say(str(error))
             return
-        if path.exists() and self._confirmed_overwrite != path:
+        if exists(path) and self._confirmed_overwrite != path:
             self._confirmed_overwrite = path
             self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
             self.query_one("#save", Button).label = "Overwrite"
@@ -132,8 +133,10 @@ class MappingScreen(ModalScreen[Path | None]):
         button.disabled = True
         try:
             saved = await self.service.save_mapping(self.shortcode, path)
-        except (ServiceError, InputError) as error:
-            self._say(error.line if isinstance(error, ServiceError) else str(error))
+        except (ServiceError, InputError, OSError) as error:
+            self._say(
+                error.line if isinstance(error, ServiceError | LocalFileError) else str(error)
+            )
             return
         finally:
             button.disabled = False

@@ -15,6 +15,7 @@ from jobtui.core.errors import ServiceError
 from jobtui.core.format import shown_path
 from jobtui.core.models import Job
 from jobtui.core.service import Service
+from jobtui.services.download import LocalFileError, exists
 
 
 def check_destination(text: str) -> Path:
@@ -90,7 +91,7 @@ class SaveFileScreen(ModalScreen[Path | None]):
         except ValueError as error:
             self._say(str(error))
             return
-        if path.exists() and self._confirmed_overwrite != path:
+        if exists(path) and self._confirmed_overwrite != path:
             self._confirmed_overwrite = path
             self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
             self.query_one("#save", Button).label = "Overwrite"
@@ -117,7 +118,10 @@ class SaveFileScreen(ModalScreen[Path | None]):
                 self.job, path, progress, overwrite=self._confirmed_overwrite == path
             )
         except (ServiceError, OSError) as error:
-            self._say(error.line if isinstance(error, ServiceError) else f"cannot write: {error}")
+            if isinstance(error, ServiceError | LocalFileError):
+                self._say(error.line)
+            else:
+                self._say(f"cannot write {shown_path(path)}: {error.strerror or error}")
             self.query_one("#save", Button).disabled = False
             return
         self.dismiss(saved)
