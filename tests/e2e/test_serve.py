@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -502,7 +503,8 @@ async def test_a_foreign_page_or_host_cannot_drive_the_dashboard(
         try:
             for host in ("127.0.0.1", EVIL):
                 await browser.open(f"http://{host}:{evil_port}/")
-                result = await browser.wait_until("window.result && window.result.closed && result")
+                done = "window.result && (window.result.closed || window.result.frames) && result"
+                result = await browser.wait_until(done)
                 assert result == {"opened": False, "frames": 0, "closed": True}, ws_url
         finally:
             await runner.cleanup()
@@ -664,3 +666,47 @@ def test_a_token_file_without_a_token_says_so(tmp_path: Path) -> None:
         assert result.returncode == 2, result
         assert result.stderr.startswith("jobtui serve: ") and "--token-file" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command makes the test certificate, and it is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    argv = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    argv += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    argv += ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(argv, check=True, capture_output=True)
+    return cert, key
+
+
+async def test_tls_and_an_allowed_proxy_name(
+    serve: list[subprocess.Popen[str]],
+    counted: Callable[..., tuple[RunningEmulator, Counted]],
+    certificate: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    """--certfile/--keyfile serve HTTPS (the cookie is then Secure); --allow-host accepts a
+    reverse proxy's name, whose address the page then uses."""
+    cert, key = certificate
+    bsub, _ = counted("bsub", jobs=2)
+    config = config_for(tmp_path / "c.toml", bsub)
+    allow = ["--allow-host", "jobs.proxy.example"]
+    url, before = start_serve(
+        ["--config", str(config), "--certfile", str(cert), "--keyfile", str(key), *allow],
+        serve,
+    )
+    assert url.startswith("https://127.0.0.1:") and before == []
+    port = int(base_of(url).rsplit(":", 1)[1].strip("/"))
+    trusted = ssl.create_default_context(cafile=str(cert))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trusted)) as http:
+        async with http.get(url, headers={"Host": f"jobs.proxy.example:{port}"}) as response:
+            page = await response.text()
+            assert response.status == 200
+            cookie = response.headers["Set-Cookie"]
+        assert f'data-session-websocket-url="wss://jobs.proxy.example:{port}/ws"' in page
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        async with http.get(url, headers={"Host": f"other.example:{port}"}) as response:
+            assert response.status == 403
