@@ -33,6 +33,7 @@ import socket
 import ssl
 import sys
 import time
+from asyncio.subprocess import Process
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,7 +209,7 @@ class DashboardSession(AppService):
         self.stderr_tail = bytearray()
         self._stderr_task: asyncio.Task[None] | None = None
 
-    async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
         process = await super()._open_app_process(width, height)
         # textual-serve copies a dashboard's error output raw to the server's terminal: it gets an
         # empty stream instead, and the output is kept here to be said as one clean line.
