@@ -455,8 +455,9 @@ async def test_only_the_printed_url_opens_the_dashboard(
     await browser.wait_for(r"bsub\.io")
 
 
-async def evil_site(port: int, page: str) -> web.AppRunner:
-    """A web site on 127.0.0.1 (another port than the dashboard's) serving `page` at /."""
+async def evil_site(page: str) -> tuple[web.AppRunner, int]:
+    """A web site on 127.0.0.1 (another port than the dashboard's) serving `page` at /; its
+    port."""
     app = web.Application()
 
     async def index(request: web.Request) -> web.Response:
@@ -465,8 +466,9 @@ async def evil_site(port: int, page: str) -> web.AppRunner:
     app.router.add_get("/", index)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    _, port = runner.addresses[0][:2]
+    return runner, int(port)
 
 
 EVIL_PAGE = """<!DOCTYPE html><html><body><script>
@@ -502,8 +504,7 @@ async def test_a_foreign_page_or_host_cannot_drive_the_dashboard(
     # Another site on this machine (another port: the same site, so the cookie goes along, and
     # with the token leaked too) opens the websocket: refused by its Origin.
     for ws_url in (f"ws://127.0.0.1:{port}/ws", f"ws://127.0.0.1:{port}/ws?token={token}"):
-        evil_port = free_port()
-        runner = await evil_site(evil_port, EVIL_PAGE.replace("WS_URL", ws_url))
+        runner, evil_port = await evil_site(EVIL_PAGE.replace("WS_URL", ws_url))
         try:
             for host in ("127.0.0.1", EVIL):
                 await browser.open(f"http://{host}:{evil_port}/")
@@ -528,13 +529,6 @@ async def test_a_foreign_page_or_host_cannot_drive_the_dashboard(
     await browser.open(base)
     await browser.wait_for(r"bsub\.io")
     assert requests.requests
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_serve_starts_the_installed_jobtui_in_a_folder_holding_jobtui(
