@@ -650,7 +650,7 @@ def test_serve_help_says_how_access_is_controlled() -> None:
         assert said in text, said
 
 
-def test_a_token_file_without_a_token_says_so(tmp_path: Path) -> None:
+def test_bad_access_options_say_so_in_one_line(tmp_path: Path) -> None:
     config = write_config_file(
         tmp_path / "c.toml",
         to_toml(
@@ -658,18 +658,24 @@ def test_a_token_file_without_a_token_says_so(tmp_path: Path) -> None:
         ),
     )
     (tmp_path / "empty").write_text("\n")
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
     command = [JOBTUI] if JOBTUI else [sys.executable, "-m", "jobtui"]
-    for token_file in ("empty", "missing"):
-        token = ["--token-file", str(tmp_path / token_file)]
+    for options, named in (
+        (["--token-file", str(tmp_path / "empty")], "--token-file"),
+        (["--token-file", str(tmp_path / "missing")], "--token-file"),
+        (["--certfile", str(tmp_path / "junk.pem")], "certificate"),
+        (["--certfile", str(tmp_path / "missing.pem")], "certificate"),
+        (["--keyfile", str(tmp_path / "junk.pem")], "--certfile"),
+    ):
         result = subprocess.run(
-            [*command, "serve", "--config", str(config), "--port", "0", *token],
+            [*command, "serve", "--config", str(config), "--port", "0", *options],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
         assert result.returncode == 2, result
-        assert result.stderr.startswith("jobtui serve: ") and "--token-file" in result.stderr
+        assert result.stderr.startswith("jobtui serve: ") and named in result.stderr, result
         assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
 
 
