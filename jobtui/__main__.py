@@ -558,6 +558,18 @@ def _port(text: str) -> int:
     return value
 
 
+SERVE_ACCESS = """\
+access:
+  Whoever drives the page drives the dashboard, with the config's credentials. There is no
+  login: at each start serve makes a random token and prints the URL holding it
+  (http://127.0.0.1:PORT/?token=...); a request without it (or the cookie the page keeps it in)
+  gets 403, as does one whose Host is not the address served (or an --allow-host name) or a
+  websocket from another page's Origin. It listens on 127.0.0.1 unless --host says otherwise;
+  another address prints a warning: put it behind a reverse proxy with TLS, or give --certfile
+  and --keyfile. --read-only offers no action that changes anything.
+"""
+
+
 def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
@@ -565,12 +577,16 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         description="Serve the dashboard to a web browser (textual-serve): every browser tab that "
         "opens the address gets its own dashboard on the config file; with `demo`, on local "
         "emulators started once for every tab.",
+        epilog=SERVE_ACCESS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
         "what", nargs="?", choices=["demo"], help="serve the demo instead of the config's services"
     )
     serve.add_argument(
-        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1; any other prints a warning)",
     )
     serve.add_argument(
         "--port", type=_port, default=8000, help="the port to listen on (default 8000; 0: any free)"
@@ -586,7 +602,26 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--read-only",
         dest="serve_read_only",
         action="store_true",
-        help="offer no action that changes anything",
+        help="offer no action that changes anything (the page's title says so)",
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="PATH",
+        help="take the token from the first line of PATH instead of a new random one",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept requests addressed to NAME too, such as a reverse proxy's (repeatable)",
+    )
+    serve.add_argument(
+        "--certfile", type=Path, metavar="PATH", help="serve HTTPS with this certificate (PEM)"
+    )
+    serve.add_argument(
+        "--keyfile", type=Path, metavar="PATH", help="the certificate's private key (PEM)"
     )
     _add_emulator_options(serve)
     serve.set_defaults(handler=cmd_serve)
@@ -596,13 +631,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import tempfile
 
     from jobtui.headless import Failed, read_config
-    from jobtui.tui.serve import serve_dashboard
+    from jobtui.tui.serve import ServeError, serve_dashboard
 
+    if args.keyfile is not None and args.certfile is None:
+        _err("jobtui serve: --keyfile needs --certfile")
+        return EXIT_USAGE
     read_only = args.read_only or args.serve_read_only
+    access = {
+        "token_file": args.token_file,
+        "allow_hosts": args.allow_host,
+        "certfile": args.certfile,
+        "keyfile": args.keyfile,
+    }
     try:
         if args.what != "demo":
             path, _ = read_config(args.config)
-            serve_dashboard(path, host=args.host, port=args.port, read_only=read_only)
+            serve_dashboard(path, host=args.host, port=args.port, read_only=read_only, **access)
             return EXIT_OK
         kinds = _choose_kinds(args.services, lambda k: _emulator_present(k) and _service_present(k))
         if not kinds:
@@ -619,11 +663,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 Path(folder) / "demo.toml", to_toml({"services": service_entries(running)})
             )
             serve_dashboard(
-                path, host=args.host, port=args.port, read_only=read_only, title="jobtui demo"
+                path,
+                host=args.host,
+                port=args.port,
+                read_only=read_only,
+                title="jobtui demo",
+                **access,
             )
     except Failed as failed:
         _err(failed.line)
         return failed.code
+    except ServeError as error:
+        _err(str(error))
+        return EXIT_USAGE
     except OSError as error:
         _err(f"jobtui serve: {error.strerror or error}")
         return EXIT_FAILURE
