@@ -87,7 +87,7 @@ import random
 import re
 import threading
 import zipfile
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -97,7 +97,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobtui.emulators.base import (
     Emulator,
@@ -148,7 +148,13 @@ MAX_ARRIVALS_PER_TICK = 2000
 STREAM_CHUNK = 64 * 1024
 BACK_END = "\n----------- BACK-END -------------\n"
 JOBS_DIR = "/app/temp_tasks"
+APP = "/app"
+"""Where the server's code sits in its image (the `py` folder of the repository)."""
+SITE = "/venv/lib/python3.8/site-packages"
+PYTHON_LIB = "/usr/lib/python3.8"
 LOG_NAME = "TaskLogBack.txt"
+JOB_SERVICE = "API_operations.helpers.JobService"
+SCHEDULER = "BG_operations.JobScheduler"
 ADMIN_RIGHT = 2
 
 _START, _PROGRESS, _END, _ARRIVE = 0, 1, 2, 3
@@ -331,10 +337,63 @@ def traceback_text(frames: Iterable[tuple[str, int, str, str]], last: str) -> st
     return "\n".join(lines) + "\n"
 
 
-_ROUTE_FRAMES = (
-    ("/usr/local/lib/python3.8/site-packages/starlette/exceptions.py", 82, "__call__", "raise exc"),
+Frame = tuple[str, int, str, str]
+"""(file, line, function, source line) of one traceback frame."""
+
+_JOB_STACK: tuple[Frame, ...] = (
+    ("<string>", 1, "<module>", ""),
     (
-        "/usr/local/lib/python3.8/site-packages/fastapi/routing.py",
+        f"{PYTHON_LIB}/multiprocessing/spawn.py",
+        116,
+        "spawn_main",
+        "exitcode = _main(fd, parent_sentinel)",
+    ),
+    (
+        f"{PYTHON_LIB}/multiprocessing/spawn.py",
+        129,
+        "_main",
+        "return self._bootstrap(parent_sentinel)",
+    ),
+    (f"{PYTHON_LIB}/multiprocessing/process.py", 315, "_bootstrap", "self.run()"),
+    (f"{APP}/BG_operations/JobScheduler.py", 115, "run", 'self.common_run(f"PID {os.getpid()}")'),
+    (f"{APP}/BG_operations/JobScheduler.py", 56, "common_run", "sce.run_in_background()"),
+)
+"""The stack of a job's process (spawned by multiprocessing) down to `run_in_background`."""
+
+_RUN_IN_BACKGROUND: Frame = (
+    f"{APP}/API_operations/helpers/JobService.py",
+    81,
+    "run_in_background",
+    "self.do_background()",
+)
+
+
+def _frame_piece(frame: Frame) -> str:
+    path, line, func, code = frame
+    head = f'  File "{path}", line {line}, in {func}\n'
+    return head + f"    {code}\n" if code else head
+
+
+def exception_pieces(frames: Iterable[Frame], last: str) -> list[str]:
+    """A crashed job's `errors`, as the server's `format_exception` makes them: the pieces of
+    `traceback.format_stack()` (the job process's frames, from multiprocessing's spawn on) and of
+    `traceback.format_tb()` (`frames`, from `run_in_background` down), then the exception line;
+    each piece ends in a newline, and there is no "Traceback" header."""
+    pieces = [_frame_piece(frame) for frame in (*_JOB_STACK, _RUN_IN_BACKGROUND, *frames)]
+    pieces.append(last + "\n")
+    return pieces
+
+
+def exception_log(frames: Iterable[Frame], last: str) -> str:
+    """What `logger.exception(e)` writes after the message: the traceback from
+    `run_in_background` down, with its header."""
+    return traceback_text((_RUN_IN_BACKGROUND, *frames), last).rstrip("\n")
+
+
+_ROUTE_FRAMES = (
+    (f"{SITE}/starlette/exceptions.py", 82, "__call__", "raise exc"),
+    (
+        f"{SITE}/fastapi/routing.py",
         226,
         "app",
         "raw_response = await run_endpoint_function(",
@@ -420,6 +479,8 @@ class SimJob:
     reply: dict[str, Any] = field(default_factory=dict)
     inside: dict[str, Any] = field(default_factory=dict)
     archived: bool = False
+    emptied: bool = False
+    """Its task folder was emptied by an archive (all but the log): it has no file any more."""
     fails: bool = False
     """The first run ends in error (exports, subsets...) or with validation errors (imports)."""
     missing_users: tuple[str, ...] = ()
@@ -452,7 +513,9 @@ class EcoTaxaState:
     """Everything the EcoTaxa emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `counts` (requests per operation id), `users`, `user`
-    (the config's user), `admin`, `jobs` (positive id -> SimJob), `order` (oldest first),
+    (the config's user), `admin`, `jobs` (positive id -> SimJob), `order` (oldest first), `rows`
+    (the order `GET /jobs/` lists them in: by last write), `peers` (the client address of each
+    request, so that tests can count connections),
     `ranges` (Range headers received by `/file`), `tick()`, `advance(s)`, `job(id)`, `owned_by(user,
     state)`, `to_json(job)`, `log_text(job)`, `file_of(job)`, `token_for(user)`,
     `invalidate_tokens()`.
@@ -471,8 +534,10 @@ class EcoTaxaState:
         self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
         self.ranges: list[str] = []
+        self.peers: deque[tuple[str, int]] = deque(maxlen=10_000)
         self.front_url = str(options.get("front_url") or "https://ecotaxa.invalid").rstrip("/")
         self.legacy = bool(options.get("legacy", False))
+        self.strict_ranges = bool(options.get("strict_ranges", False))
         size = options.get("file_size")
         self.file_size: int | None = None if size is None else max(0, int(size))
         self._secret_rng = random.Random(f"ecotaxa:{settings.seed}:secret")
@@ -529,12 +594,20 @@ class EcoTaxaState:
 
         self.jobs: dict[int, SimJob] = {}
         self.order: list[SimJob] = []
+        self.rows: OrderedDict[int, SimJob] = OrderedDict()
+        """The job table in the order a scan without ORDER BY meets its rows: PostgreSQL writes
+        a new version of a row on each update, so a row moves to the end when it is written."""
         self._events: list[tuple[float, int, int, int, int]] = []
         self._seq = itertools.count()
         self._next_id = 47_000 + self.rng.randrange(0, 900)
         self._files: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 
         _seed_jobs(self, max(0, settings.jobs))
+        # the seeded history was written in creation order, job by job: put each row where its
+        # last update leaves it
+        self.rows = OrderedDict(
+            sorted(self.rows.items(), key=lambda item: (item[1].updated, item[0]))
+        )
 
         arrivals = options.get("arrivals")
         self.arrival_gap: float | None = None
@@ -657,6 +730,8 @@ class EcoTaxaState:
         """Record a change of the job at time `t`."""
         job.updated = max(job.updated, t)
         job.stamp += 1
+        if job.key in self.rows:
+            self.rows.move_to_end(job.key)
 
     def _enqueue(self, job: SimJob, t: float, message: str) -> None:
         """Put the job in P; the scheduler picks it up after a while (never for Prediction)."""
@@ -665,7 +740,7 @@ class EcoTaxaState:
         job.progress_msg = message
         job.pid = None
         self.changed(job, t)
-        if job.type != "Prediction":
+        if job.type != "Prediction" and not job.archived:  # the scheduler skips ids <= 0
             self._push(t + self.fate(job).queue, job.key, job.gen, _START)
 
     def _start(
@@ -678,10 +753,7 @@ class EcoTaxaState:
         job.pid = random.Random(f"ecotaxa:{self.seed}:{job.key}:pid:{job.runs}").randrange(
             2000, 65000
         )
-        if job.log is None:
-            job.log = []
-            self.log(job, t, "BG_operations.JobScheduler", "INFO", f"Creating job {job.key}")
-        self.log(job, t, "BG_operations.JobScheduler", "INFO", f"Running in PID {job.pid}")
+        self.log(job, t, SCHEDULER, "INFO", f"Running in PID {job.pid}")
         self.changed(job, t)
         if not schedule:
             return
@@ -726,10 +798,17 @@ class EcoTaxaState:
                         f"'{key}'",
                         (
                             (
-                                "/app/py/API_operations/imports/Import.py",
-                                402 if key == "users" else 405,
-                                "do_real",
-                                f'{key}_map = self.req_reply["{key}"]',
+                                f"{APP}/API_operations/imports/Import.py",
+                                83,
+                                "do_background",
+                                "self.do_complete_and_continue()",
+                            ),
+                            (
+                                f"{APP}/API_operations/imports/Import.py",
+                                95,
+                                "do_complete_and_continue",
+                                'found_users, found_taxa, self.last_reply["users"], '
+                                'self.last_reply["taxa"]',
                             ),
                         ),
                         f"KeyError: '{key}'",
@@ -781,6 +860,7 @@ class EcoTaxaState:
 
     def finish(self, job: SimJob, t: float) -> None:
         job.state = "F"
+        job.emptied = False
         job.progress_pct = 100
         job.progress_msg = MSG_DONE
         job.result = _result_of(self, job)
@@ -794,20 +874,27 @@ class EcoTaxaState:
         job: SimJob,
         t: float,
         message: str,
-        frames: Iterable[tuple[str, int, str, str]],
+        frames: Iterable[Frame],
         last: str,
     ) -> None:
-        """End the job on an uncaught exception: its message, and the traceback lines."""
-        text = traceback_text(frames, last)
+        """End the job on an uncaught exception, as `run_in_background` does: `message` is
+        `str(exception)` (empty for a bare `assert`), `errors` the `format_exception` pieces
+        (`frames` are those below `run_in_background`, `last` the exception line), and the log
+        says "Unexpected termination" and then the traceback."""
+        frames = tuple(frames)
         job.state = "E"
         job.progress_msg = message
-        job.errors = text.rstrip("\n").split("\n")
-        self.log(job, t, LOGGERS.get(job.type, "root"), "ERROR", text.rstrip("\n"))
+        job.errors = exception_pieces(frames, last)
+        logger = "API_operations.helpers.JobService"
+        self.log(job, t, logger, "ERROR", f"Unexpected termination of #{job.key}")
+        self.log(job, t, logger, "ERROR", f"{message}\n{exception_log(frames, last)}")
         self.changed(job, t)
 
     def log(self, job: SimJob, t: float, logger: str, level: str, message: str) -> None:
+        """Append to the job's TaskLogBack.txt; an empty `logger` writes `message` as it is
+        (as the kill does), not as a formatted log record."""
         if job.log is None:
-            job.log = []
+            job.log = _history_log(self, job) if job.history else []
         job.log.append((t, logger, level, message))
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -820,6 +907,7 @@ class EcoTaxaState:
     def add(self, job: SimJob) -> SimJob:
         self.jobs[job.key] = job
         self.order.append(job)
+        self.rows[job.key] = job
         return job
 
     def create(self, type_: str, owner: int, t: float) -> SimJob:
@@ -828,6 +916,7 @@ class EcoTaxaState:
         rng = random.Random(f"ecotaxa:{self.seed}:{job.key}:make")
         _describe(self, job, rng)
         self.add(job)
+        self.log(job, t, JOB_SERVICE, "INFO", f"Creating job {job.key}")
         self._enqueue(job, t, MSG_WAITING)
         return job
 
@@ -847,9 +936,10 @@ class EcoTaxaState:
     def listing(
         self, user: User, everyone: bool, job_type: str | None, job_status: str | None
     ) -> list[SimJob]:
+        """The jobs `GET /jobs/` lists, in table order (`rows`): no ORDER BY, as on the server."""
         return [
             job
-            for job in self.order
+            for job in self.rows.values()
             if not job.archived
             and (everyone or job.owner_id == user.id)
             and (job_type is None or job.type == job_type)
@@ -889,22 +979,20 @@ class EcoTaxaState:
 
     def erase(self, job: SimJob, user: User) -> None:
         t = self.now()
-        if job.archived:
-            self.changed(job, t)
-            return
         if job.state in ("P", "R", "A"):
             job.gen += 1
             job.state = "E"
             job.progress_msg = MSG_KILLED
-            if job.log is not None:
-                self.log(
-                    job, t, "API_operations.CRUD.Jobs", "INFO", f"Process killed by user {user.id}"
-                )
+            self.log(job, t, "", "", f"\nProcess killed by user {user.id}")
             job.pid = None
             self.changed(job, t)
             return
+        # F or E: the task folder is emptied (but for the log) and the id negated. Erasing an
+        # archived job (`DELETE /jobs/-N`) negates it back: the job is listed again, its files
+        # gone, its log (under the positive id's folder) readable again.
         job.gen += 1
-        job.archived = True
+        job.archived = not job.archived
+        job.emptied = True
         self.changed(job, t)
 
     def to_json(self, job: SimJob) -> bytes:
@@ -946,6 +1034,9 @@ class EcoTaxaState:
             return None
         lines = []
         for t, logger, level, message in job.log:
+            if not logger:
+                lines.append(message)
+                continue
             stamp = self.moment(t)
             asctime = stamp.strftime("%Y-%m-%d %H:%M:%S") + f",{stamp.microsecond // 1000:03d}"
             lines.append(f"{asctime}:{logger}:{level} {message}")
@@ -962,7 +1053,7 @@ class EcoTaxaState:
         frames = (
             *_ROUTE_FRAMES,
             (
-                "/app/py/main.py",
+                f"{APP}/main.py",
                 3820,
                 "get_job_file",
                 "tsk_file, file_name = sce.get_file_stream(current_user, job_id)",
@@ -974,7 +1065,7 @@ class EcoTaxaState:
                     (
                         *frames,
                         (
-                            "/app/py/API_operations/CRUD/Jobs.py",
+                            f"{APP}/API_operations/CRUD/Jobs.py",
                             148,
                             "get_file_stream",
                             "file_name = job_svc.PRODUCED_FILE_NAME",
@@ -990,7 +1081,7 @@ class EcoTaxaState:
                     (
                         *frames,
                         (
-                            "/app/py/API_operations/exports/ForProject.py",
+                            f"{APP}/API_operations/exports/ForProject.py",
                             131,
                             "PRODUCED_FILE_NAME",
                             'return self.job.result["out_file"]',
@@ -999,13 +1090,13 @@ class EcoTaxaState:
                     "KeyError: 'out_file'",
                 )
             )
-        if job.archived:
+        if job.archived or job.emptied:
             raise BackEndCrash(
                 traceback_text(
                     (
                         *frames,
                         (
-                            "/app/py/API_operations/CRUD/Jobs.py",
+                            f"{APP}/API_operations/CRUD/Jobs.py",
                             152,
                             "get_file_stream",
                             'return open(file_path, "rb"), file_name',
@@ -1198,22 +1289,50 @@ def _result_of(
     return {}
 
 
+_FAILING_LINES: Mapping[str, str] = {
+    "OperationalError": "res = self.ro_session.execute(text(sql), params)",
+    "OSError": "csv_fd.write(a_line)",
+    "AssertionError": 'assert nb_rows > 0, "No object to export"',
+    "AttributeError": "orig_id = an_obj.orig_id",
+}
+_PROJECT_EXPORTS = frozenset({"GeneralExport", "SummaryExport", "BackupExport", "GenExport"})
+
+
 def _failure_of(
     state: EcoTaxaState, job: SimJob, rng: random.Random | None = None
-) -> tuple[str, tuple[tuple[str, int, str, str], ...], str]:
+) -> tuple[str, tuple[Frame, ...], str]:
+    """(progress_msg, frames below `run_in_background`, exception line) of a crashed run.
+
+    A summary export that fails on its assertion fails on a bare `assert`, whose message is
+    empty, as real ones do."""
     rng = rng or random.Random(f"ecotaxa:{state.seed}:{job.key}:failure")
-    _, message, qualified = rng.choice(EXPORT_FAILURES)
+    name, message, qualified = rng.choice(EXPORT_FAILURES)
+    line = rng.randrange(90, 400)
     module = LOGGERS.get(job.type, "API_operations.JobService").replace(".", "/")
-    frames = (
-        (
-            "/app/py/API_operations/helpers/JobService.py",
-            121,
-            "run_in_background",
-            "self.do_background()",
-        ),
-        (f"/app/py/{module}.py", rng.randrange(90, 400), "do_background", "self.do_export()"),
-    )
-    return message, frames, f"{qualified}: {message}"
+    path = f"{APP}/{module}.py"
+    failing = _FAILING_LINES.get(name, "raise")
+    if job.type in _PROJECT_EXPORTS:
+        summary = job.type == "SummaryExport"
+        step = "create_summary" if summary else "create_tsv"
+        if summary and name == "AssertionError":
+            message, failing = "", "assert nb_rows > 0"
+        frames: tuple[Frame, ...] = (
+            (path, 131, "do_background", "self.do_export()"),
+            (path, 256, "do_export", "nb_rows = self.do_export_projects(project_ids, 100)"),
+            (
+                path,
+                166 if summary else 158,
+                "do_export_projects",
+                f"nb_rows = self.{step}(project_ids)",
+            ),
+            (path, 500 + line, step, failing),
+        )
+    else:
+        frames = (
+            (path, line, "do_background", "self.do_run()"),
+            (path, line + 40, "do_run", failing),
+        )
+    return message, frames, f"{qualified}: {message}" if message else qualified
 
 
 _TSV_HEADER = (
@@ -1373,7 +1492,7 @@ def _seed_old(
         job.state = "E"
         job.progress_pct = rng.choice((0, 25, 50, 75))
         job.progress_msg = message
-        job.errors = traceback_text(frames, last).rstrip("\n").split("\n")
+        job.errors = exception_pieces(frames, last)
     state.add(job)
     state.to_json(job)  # serialized now, so that even the first listing of many jobs is fast
 
@@ -1383,10 +1502,9 @@ def _history_log(state: EcoTaxaState, job: SimJob) -> list[tuple[float, str, str
     rng = random.Random(f"ecotaxa:{state.seed}:{job.key}:history")
     start = job.created + (job.updated - job.created) * 0.1
     logger = LOGGERS.get(job.type, "root")
-    scheduler = "BG_operations.JobScheduler"
     lines = [
-        (start, scheduler, "INFO", f"Creating job {job.key}"),
-        (start, scheduler, "INFO", f"Running in PID {rng.randrange(2000, 65000)}"),
+        (job.created, JOB_SERVICE, "INFO", f"Creating job {job.key}"),
+        (start, SCHEDULER, "INFO", f"Running in PID {rng.randrange(2000, 65000)}"),
     ]
     messages = PROGRESS_MSGS.get(job.type, ("Working",))
     reached = (
@@ -1400,13 +1518,20 @@ def _history_log(state: EcoTaxaState, job: SimJob) -> list[tuple[float, str, str
     if job.state == "F":
         lines.append((end, logger, "INFO", f"Done: {dumps(job.result).decode()}"))
     elif job.progress_msg == MSG_KILLED:
-        lines.append(
-            (end, "API_operations.CRUD.Jobs", "INFO", f"Process killed by user {job.owner_id}")
-        )
+        lines.append((end, "", "", f"\nProcess killed by user {job.owner_id}"))
     elif job.type == "FileImport":
         lines.extend((end, logger, "ERROR", info) for info in job.errors)
     else:
-        lines.append((end, logger, "ERROR", "\n".join(job.errors)))
+        below = "".join(job.errors[len(_JOB_STACK) :]).rstrip("\n")
+        lines.append((end, JOB_SERVICE, "ERROR", f"Unexpected termination of #{job.key}"))
+        lines.append(
+            (
+                end,
+                JOB_SERVICE,
+                "ERROR",
+                f"{job.progress_msg}\nTraceback (most recent call last):\n{below}",
+            )
+        )
     return lines
 
 
@@ -1416,6 +1541,7 @@ def _seed_one(state: EcoTaxaState, type_: str, target: str, owner: int, created:
     rng = random.Random(f"ecotaxa:{state.seed}:{job.key}:make")
     _describe(state, job, rng)
     state.add(job)
+    state.log(job, created, JOB_SERVICE, "INFO", f"Creating job {job.key}")
     if target == "P":
         job.gen += 1
         job.stamp += 1
@@ -1446,7 +1572,7 @@ def _seed_one(state: EcoTaxaState, type_: str, target: str, owner: int, created:
     if target == "E" and type_ != "FileImport" and rng.random() < 0.15:
         job.state = "E"
         job.progress_msg = MSG_KILLED
-        state.log(job, end, "API_operations.CRUD.Jobs", "INFO", f"Process killed by user {owner}")
+        state.log(job, end, "", "", f"\nProcess killed by user {owner}")
         state.changed(job, end)
         return
     for step in range(fate.steps):
@@ -1728,7 +1854,7 @@ def h_log(call: Call) -> Response:
                 (
                     *_ROUTE_FRAMES,
                     (
-                        "/usr/local/lib/python3.8/site-packages/starlette/responses.py",
+                        f"{SITE}/starlette/responses.py",
                         290,
                         "__call__",
                         'raise RuntimeError(f"File at path {self.path} does not exist.")',
@@ -1748,7 +1874,19 @@ def h_log(call: Call) -> Response:
     )
 
 
-_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+def range_start(header: str, size: int) -> int | None:
+    """Where a `Range` header asks the file to start, read as the server's `_get_range_header`
+    reads it: `bytes=N-` or `bytes=N-<size>` only (its responses always run to the end), and
+    `N` up to `size` included (`bytes=<size>-` is a 206 with an empty body). None: a 416."""
+    first, _, second = header.replace("bytes=", "").partition("-")
+    try:
+        start = int(first) if first != "" else 0
+        end = int(second) if second != "" else size
+    except ValueError:
+        return None
+    if end != size or start > end or start < 0:
+        return None
+    return start
 
 
 def h_file(call: Call) -> Response:
@@ -1762,11 +1900,10 @@ def h_file(call: Call) -> Response:
     status = 200
     if header is not None:
         state.ranges.append(header)
-        match = _RANGE.fullmatch(header.strip())
-        end = match.group(2) if match else ""
-        if match is None or int(match.group(1)) >= size or (end != "" and int(end) != size):
+        begin = range_start(header, size)
+        if begin is None or (begin == size and state.strict_ranges):
             raise ApiError(416, f"Invalid/unsupported request range (Range:'{header}')")
-        start = int(match.group(1))
+        start = begin
         status = 206
     state.changed(job, state.now())
     headers = {
@@ -1794,9 +1931,6 @@ class FileBody(Response):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
-        if scope.get("method") == "HEAD":
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
         view = memoryview(self.data)
         for offset in range(self.start, len(self.data), STREAM_CHUNK):
             await send(
@@ -1860,7 +1994,7 @@ def _inner_path(path: str) -> tuple[str, str]:
 async def dispatch(state: EcoTaxaState, request: Request) -> Response:
     """Route one request the way the server's router does, and run its handler."""
     prefix, path = _inner_path(request.url.path)
-    method = "GET" if request.method == "HEAD" else request.method
+    method = request.method  # HEAD too: no route has it (FastAPI's routes do not add it), 405
     found = _matches(path)
     chosen = next(((r, p) for r, p in found if r.method == method), None)
     if chosen is None:
@@ -1916,13 +2050,42 @@ FAULT_PROFILE = FaultProfile(
 """How EcoTaxa answers when a fault is switched on."""
 
 
+class CloseAfterCrash:
+    """The server's connection handling: each request's client address is noted in
+    `state.peers`, and a 500 closes the connection (`Connection: close`), as uvicorn does on
+    the real server when the exception that made the 500 reaches it ("Exception in ASGI
+    application")."""
+
+    def __init__(self, app: ASGIApp, state: EcoTaxaState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        if client:
+            self.state.peers.append((str(client[0]), int(client[1])))
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 500:
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing_send)
+
+
 def make_app(state: EcoTaxaState) -> ASGIApp:
     async def endpoint(request: Request) -> Response:
         return await dispatch(state, request)
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
-    return FaultsMiddleware(app, state.faults, FAULT_PROFILE)
+    return CloseAfterCrash(FaultsMiddleware(app, state.faults, FAULT_PROFILE), state)
 
 
 def build(settings: EmulatorSettings) -> Emulator:
