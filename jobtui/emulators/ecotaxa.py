@@ -97,7 +97,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobtui.emulators.base import (
     Emulator,
@@ -1619,7 +1619,15 @@ def error_body(status: int, detail: Any, headers: Mapping[str, str] | None = Non
 
 
 def crash_response(traceback: str) -> Response:
-    return Response(BACK_END + traceback, status_code=500, media_type="text/plain; charset=utf-8")
+    """The back-end's 500. It closes the connection: on the server, the exception behind it
+    reaches uvicorn ("Exception in ASGI application"), which then drops the keep-alive
+    connection."""
+    return Response(
+        BACK_END + traceback,
+        status_code=500,
+        media_type="text/plain; charset=utf-8",
+        headers={"connection": "close"},
+    )
 
 
 @dataclass
@@ -2050,33 +2058,19 @@ FAULT_PROFILE = FaultProfile(
 """How EcoTaxa answers when a fault is switched on."""
 
 
-class CloseAfterCrash:
-    """The server's connection handling: each request's client address is noted in
-    `state.peers`, and a 500 closes the connection (`Connection: close`), as uvicorn does on
-    the real server when the exception that made the 500 reaches it ("Exception in ASGI
-    application")."""
+class NotePeers:
+    """Notes the client address of each request in `state.peers` (a new port is a new
+    connection), and passes the request on untouched."""
 
     def __init__(self, app: ASGIApp, state: EcoTaxaState) -> None:
         self.app = app
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
+        client = scope.get("client") if scope["type"] == "http" else None
         if client:
             self.state.peers.append((str(client[0]), int(client[1])))
-
-        async def closing_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 500:
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
-                ]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, receive, closing_send)
+        await self.app(scope, receive, send)
 
 
 def make_app(state: EcoTaxaState) -> ASGIApp:
@@ -2085,7 +2079,7 @@ def make_app(state: EcoTaxaState) -> ASGIApp:
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
-    return CloseAfterCrash(FaultsMiddleware(app, state.faults, FAULT_PROFILE), state)
+    return NotePeers(FaultsMiddleware(app, state.faults, FAULT_PROFILE), state)
 
 
 def build(settings: EmulatorSettings) -> Emulator:
