@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -705,18 +705,15 @@ async def test_the_emulator_config_makes_a_working_service(
 # -- the headless commands ----------------------------------------------------------------------
 
 
-def test_ls_and_show_give_the_reason_of_an_empty_message_and_the_record_as_sent(
-    emulator: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def run_headless(
+    running: RunningEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., str]:
+    """A runner of jobtui's headless commands on a config for `running`: their output."""
     from jobtui.__main__ import main, service_entries
     from jobtui.config import to_toml, write_config_file
 
-    running, state = start(emulator, seed=32)
     data = {"services": service_entries([running])}
     config = write_config_file(tmp_path / "config.toml", to_toml(data), overwrite=True)
-    crashed = next(j for j in state.owned_by(2, "E") if j.progress_msg == "")
-    moving = next(j for j in state.owned_by(2, "R") if j.progress_pct)
-    assert isinstance(moving.progress_pct, int)
 
     def run(*args: str) -> str:
         code = main(["--config", str(config), *args])
@@ -724,13 +721,32 @@ def test_ls_and_show_give_the_reason_of_an_empty_message_and_the_record_as_sent(
         assert code == 0, err
         return out
 
+    return run
+
+
+def test_ls_and_show_give_the_reason_of_an_empty_message(
+    emulator: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, state = start(emulator, seed=32)
+    run = run_headless(running, tmp_path, capsys)
+    crashed = next(j for j in state.owned_by(2, "E") if j.progress_msg == "")
     rows = {line.split()[1]: line for line in run("ls").splitlines()[1:]}
     assert rows[str(crashed.id)].endswith("  AssertionError")
     shown = run("show", "EcoTaxa", str(crashed.id)).splitlines()
     assert "message:    AssertionError" in shown and '    "progress_msg": "",' in shown
-    # the server's own record is printed as sent: an integer percentage stays an integer
+
+
+def test_show_prints_the_record_as_sent(
+    emulator: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, state = start(emulator)
+    run = run_headless(running, tmp_path, capsys)
+    moving = next(j for j in state.owned_by(2, "R") if j.progress_pct)
+    assert isinstance(moving.progress_pct, int)
+    # an integer percentage stays an integer in the server's own record
     shown = run("show", "EcoTaxa", str(moving.id)).splitlines()
     assert f'    "progress_pct": {moving.progress_pct},' in shown
+    assert f"progress:   {moving.progress_pct}%" in shown
     record = json.loads(run("show", "EcoTaxa", str(moving.id), "--json"))["record"]
     assert record["progress_pct"] == moving.progress_pct
     assert isinstance(record["progress_pct"], int)
