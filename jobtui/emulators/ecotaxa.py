@@ -7,7 +7,8 @@ It follows the wire reference (`shared/apis/ecotaxa.md`), quirks included:
   that matches a route for another method answers 405 `{"detail":"Method Not Allowed"}` (so
   `GET /jobs/5`, `DELETE /jobs/5/` and `POST /jobs/5/restart` are 405s); a path that only matches
   with the slash added or removed answers 307 with a `Location` on the front-end URL (never follow
-  it); anything else is 404 `{"detail":"Not Found"}`.
+  it); anything else is 404 `{"detail":"Not Found"}`. HEAD is a 405 on every route (FastAPI's
+  routes do not add it, unlike Starlette's).
 * `POST /login` takes `{"username", "password"}` and answers the token as a JSON string. The token
   is opaque: an itsdangerous-style `payload.timestamp.signature` (HMAC) of `{"user_id": N}`, valid
   31 simulated days. Wrong credentials or an inactive account: 403 "You can't do this.".
@@ -20,22 +21,37 @@ It follows the wire reference (`shared/apis/ecotaxa.md`), quirks included:
   wall-clock, the fraction left out when it is 0), `step` always null, `progress_pct` null until
   the job reports progress. `GET /jobs/` lists the caller's jobs (`for_admin=true`: everyone's,
   for application administrators only), filtered by `job_type` and `job_status`; archived jobs
-  (negative ids) are left out. `GET /jobs/{id}/` needs the owner or an application administrator
-  (else 403 "You can't do this."); an unknown id is 404 `{"detail":"Not found."}`.
+  (negative ids) are left out. The query has no ORDER BY: rows come in the order of their last
+  write (PostgreSQL writes a new version of a row on each update, and a scan meets it there), so
+  the order changes as jobs run or are touched; never rely on it. `GET /jobs/{id}/` needs the
+  owner or an application administrator (else 403 "You can't do this."); an unknown id is 404
+  `{"detail":"Not found."}`.
 * Actions answer 200 `null`. `POST /answer` (a JSON object, else 422) moves A to P "Proceeding";
   `GET /restart` moves E to P "Restarting" (errors, result, question and progress kept). In any
   other state they do nothing but bump `updated_on`. `DELETE` kills a P/R/A job (E "Killed", and
-  "Process killed by user N" in its log) and archives an F/E job (its id is negated: it leaves the
-  list, `GET /jobs/{id}/` is 404 and `GET /jobs/-{id}/` still works).
-* `GET /jobs/{id}/log` is `text/plain; charset=utf-8`. A job's log exists once it has started
-  running; before that (and for archived jobs, whose log sits under the positive id's folder) the
-  answer is the back-end's 500: `text/plain`, "\\n----------- BACK-END -------------\\n" and a
-  traceback.
+  "Process killed by user N" appended to its log as a bare line) and archives an F/E job (its task
+  folder is emptied but for the log, and its id negated: it leaves the list, `GET /jobs/{id}/` is
+  404 and `GET /jobs/-{id}/` still works). `DELETE /jobs/-{id}` negates the id back: the job is
+  listed again, without its files (`/file` is a 500), with its log.
+* A crashed job (an uncaught exception in its process) is E with `progress_msg` `str(exception)`,
+  empty for a bare `assert` (summary exports fail so), and `errors` as the server's
+  `format_exception` makes them: `traceback.format_stack()` and `format_tb()` pieces of several
+  lines, each ending in a newline, from multiprocessing's spawn frames down, then the exception
+  line; no "Traceback" header. Its log says "Unexpected termination of #N" and the traceback.
+* `GET /jobs/{id}/log` is `text/plain; charset=utf-8`. A job's log exists from its creation
+  ("Creating job N" from `API_operations.helpers.JobService`), then "Running in PID n" when it
+  runs. An archived job's log sits under the positive id's folder, so `GET /jobs/-{id}/log` is the
+  back-end's 500: `text/plain`, "\\n----------- BACK-END -------------\\n" and a traceback.
+* Every 500 closes the connection (`Connection: close`): on the server, the exception behind it
+  reaches uvicorn, which drops the keep-alive connection. `state.peers` notes each request's
+  client address, so tests can count connections.
 * `GET /jobs/{id}/file` streams the file of a finished export (`GeneralExport`, `SummaryExport`,
   `BackupExport`, legacy `GenExport`: `result.out_file`; `DarwinCoreExport`: `dwca.zip`) with
   `content-disposition: attachment; filename="..."`, `content-length`, `accept-ranges: bytes` and
   the content type of its name (`application/zip`, `text/tab-separated-values`, else `unknown`).
-  `Range: bytes=N-` (or `bytes=N-<size>`) answers 206 with `content-range`; any other range is 416
+  `Range: bytes=N-` (or `bytes=N-<size>`) answers 206 with `content-range`, for N up to the size:
+  `bytes=<size>-` is a 206 with an empty body and `content-range: bytes <size>-<size-1>/<size>`
+  (option `strict_ranges`: a 416, as servers that follow RFC 9110 answer); any other range is 416
   `{"detail":"Invalid/unsupported request range (Range:'...')"}`. A job without a file, not
   finished, or archived answers the 500 traceback. A download bumps `updated_on`. Zip files are
   real archives (made with `zipfile`, byte-identical for a seed), TSV files real tab-separated text.
@@ -64,13 +80,26 @@ and tsv), another user's job, errors... then a random history, mostly finished.
 Options (`settings.options`): `password`, `admin_password`; `file_size` (bytes of every export
 file; default a size per job between 20 KB and 2 MB); `arrivals` (seconds between new jobs, or
 True for 45); `front_url` (where 307s point, default "https://ecotaxa.invalid"); `legacy` (behave as
-a server up to v3.0.6: `for_admin` required, `job_type`/`job_status` silently ignored).
+a server up to v3.0.6: `for_admin` required, `job_type`/`job_status` silently ignored);
+`strict_ranges` (above).
 
 Faults (`state.faults`): `latency` (seconds before every answer), `fail_status` (answer every
 request with that status and EcoTaxa's body for it), `malformed` (a broken JSON body), and
 `drop_after` (cut the connection once that many body bytes of one answer were sent; `drops_left`
 limits how many answers are cut, None for all). `state.invalidate_tokens()` makes every token
 given so far invalid (401), as a server restart with a new secret would.
+
+What it does not reproduce of the real server: other routes than login, `/users/me` and the job
+routes (no projects, objects, imports or exports to create jobs with: jobs arrive by themselves,
+`arrivals`); one scheduler that runs every due job at once (the server runs one job at a time per
+worker, polling every 5 s); a real kill (the "Running in PID" is made up, nothing is signalled);
+the nightly maintenance that archives old jobs; pending accounts (401 with a list `detail`); the
+307's rewriting by `FixLocationMiddleware` beyond pointing at `front_url`; `ETag`s and
+`Last-Modified` of files other than the log; a task folder lost on disk (a missing log of a
+job that is not archived); the exact text of tracebacks (the frames are plausible, not the
+server's line for line); the order of rows beyond "last written last" (PostgreSQL may also put a
+new row version in free space earlier in the table); `Connection: close` on other answers than the
+back-end's 500 (e.g. Starlette's own 500 for an error in the emulator).
 """
 
 from __future__ import annotations
@@ -87,7 +116,7 @@ import random
 import re
 import threading
 import zipfile
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -149,7 +178,13 @@ MAX_ARRIVALS_PER_TICK = 2000
 STREAM_CHUNK = 64 * 1024
 BACK_END = "\n----------- BACK-END -------------\n"
 JOBS_DIR = "/app/temp_tasks"
+APP = "/app"
+"""Where the server's code sits in its image (the `py` folder of the repository)."""
+SITE = "/venv/lib/python3.8/site-packages"
+PYTHON_LIB = "/usr/lib/python3.8"
 LOG_NAME = "TaskLogBack.txt"
+JOB_SERVICE = "API_operations.helpers.JobService"
+SCHEDULER = "BG_operations.JobScheduler"
 ADMIN_RIGHT = 2
 
 _START, _PROGRESS, _END, _ARRIVE = 0, 1, 2, 3
@@ -332,10 +367,63 @@ def traceback_text(frames: Iterable[tuple[str, int, str, str]], last: str) -> st
     return "\n".join(lines) + "\n"
 
 
-_ROUTE_FRAMES = (
-    ("/usr/local/lib/python3.8/site-packages/starlette/exceptions.py", 82, "__call__", "raise exc"),
+Frame = tuple[str, int, str, str]
+"""(file, line, function, source line) of one traceback frame."""
+
+_JOB_STACK: tuple[Frame, ...] = (
+    ("<string>", 1, "<module>", ""),
     (
-        "/usr/local/lib/python3.8/site-packages/fastapi/routing.py",
+        f"{PYTHON_LIB}/multiprocessing/spawn.py",
+        116,
+        "spawn_main",
+        "exitcode = _main(fd, parent_sentinel)",
+    ),
+    (
+        f"{PYTHON_LIB}/multiprocessing/spawn.py",
+        129,
+        "_main",
+        "return self._bootstrap(parent_sentinel)",
+    ),
+    (f"{PYTHON_LIB}/multiprocessing/process.py", 315, "_bootstrap", "self.run()"),
+    (f"{APP}/BG_operations/JobScheduler.py", 115, "run", 'self.common_run(f"PID {os.getpid()}")'),
+    (f"{APP}/BG_operations/JobScheduler.py", 56, "common_run", "sce.run_in_background()"),
+)
+"""The stack of a job's process (spawned by multiprocessing) down to `run_in_background`."""
+
+_RUN_IN_BACKGROUND: Frame = (
+    f"{APP}/API_operations/helpers/JobService.py",
+    81,
+    "run_in_background",
+    "self.do_background()",
+)
+
+
+def _frame_piece(frame: Frame) -> str:
+    path, line, func, code = frame
+    head = f'  File "{path}", line {line}, in {func}\n'
+    return head + f"    {code}\n" if code else head
+
+
+def exception_pieces(frames: Iterable[Frame], last: str) -> list[str]:
+    """A crashed job's `errors`, as the server's `format_exception` makes them: the pieces of
+    `traceback.format_stack()` (the job process's frames, from multiprocessing's spawn on) and of
+    `traceback.format_tb()` (`frames`, from `run_in_background` down), then the exception line;
+    each piece ends in a newline, and there is no "Traceback" header."""
+    pieces = [_frame_piece(frame) for frame in (*_JOB_STACK, _RUN_IN_BACKGROUND, *frames)]
+    pieces.append(last + "\n")
+    return pieces
+
+
+def exception_log(frames: Iterable[Frame], last: str) -> str:
+    """What `logger.exception(e)` writes after the message: the traceback from
+    `run_in_background` down, with its header."""
+    return traceback_text((_RUN_IN_BACKGROUND, *frames), last).rstrip("\n")
+
+
+_ROUTE_FRAMES = (
+    (f"{SITE}/starlette/exceptions.py", 82, "__call__", "raise exc"),
+    (
+        f"{SITE}/fastapi/routing.py",
         226,
         "app",
         "raw_response = await run_endpoint_function(",
@@ -421,6 +509,8 @@ class SimJob:
     reply: dict[str, Any] = field(default_factory=dict)
     inside: dict[str, Any] = field(default_factory=dict)
     archived: bool = False
+    emptied: bool = False
+    """Its task folder was emptied by an archive (all but the log): it has no file any more."""
     fails: bool = False
     """The first run ends in error (exports, subsets...) or with validation errors (imports)."""
     missing_users: tuple[str, ...] = ()
@@ -453,7 +543,9 @@ class EcoTaxaState:
     """Everything the EcoTaxa emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `counts` (requests per operation id), `users`, `user`
-    (the config's user), `admin`, `jobs` (positive id -> SimJob), `order` (oldest first),
+    (the config's user), `admin`, `jobs` (positive id -> SimJob), `order` (oldest first), `rows`
+    (the order `GET /jobs/` lists them in: by last write), `peers` (the client address of each
+    request, so that tests can count connections),
     `ranges` (Range headers received by `/file`), `tick()`, `advance(s)`, `job(id)`, `owned_by(user,
     state)`, `to_json(job)`, `log_text(job)`, `file_of(job)`, `token_for(user)`,
     `invalidate_tokens()`.
@@ -472,8 +564,10 @@ class EcoTaxaState:
         self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
         self.ranges: list[str] = []
+        self.peers: deque[tuple[str, int]] = deque(maxlen=10_000)
         self.front_url = str(options.get("front_url") or "https://ecotaxa.invalid").rstrip("/")
         self.legacy = bool(options.get("legacy", False))
+        self.strict_ranges = bool(options.get("strict_ranges", False))
         size = options.get("file_size")
         self.file_size: int | None = None if size is None else max(0, int(size))
         self._secret_rng = random.Random(f"ecotaxa:{settings.seed}:secret")
@@ -530,12 +624,20 @@ class EcoTaxaState:
 
         self.jobs: dict[int, SimJob] = {}
         self.order: list[SimJob] = []
+        self.rows: OrderedDict[int, SimJob] = OrderedDict()
+        """The job table in the order a scan without ORDER BY meets its rows: PostgreSQL writes
+        a new version of a row on each update, so a row moves to the end when it is written."""
         self._events: list[tuple[float, int, int, int, int]] = []
         self._seq = itertools.count()
         self._next_id = 47_000 + self.rng.randrange(0, 900)
         self._files: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 
         _seed_jobs(self, max(0, settings.jobs))
+        # the seeded history was written in creation order, job by job: put each row where its
+        # last update leaves it
+        self.rows = OrderedDict(
+            sorted(self.rows.items(), key=lambda item: (item[1].updated, item[0]))
+        )
 
         arrivals = options.get("arrivals")
         self.arrival_gap: float | None = None
@@ -658,6 +760,8 @@ class EcoTaxaState:
         """Record a change of the job at time `t`."""
         job.updated = max(job.updated, t)
         job.stamp += 1
+        if job.key in self.rows:
+            self.rows.move_to_end(job.key)
 
     def _enqueue(self, job: SimJob, t: float, message: str) -> None:
         """Put the job in P; the scheduler picks it up after a while (never for Prediction)."""
@@ -666,7 +770,7 @@ class EcoTaxaState:
         job.progress_msg = message
         job.pid = None
         self.changed(job, t)
-        if job.type != "Prediction":
+        if job.type != "Prediction" and not job.archived:  # the scheduler skips ids <= 0
             self._push(t + self.fate(job).queue, job.key, job.gen, _START)
 
     def _start(
@@ -679,10 +783,7 @@ class EcoTaxaState:
         job.pid = random.Random(f"ecotaxa:{self.seed}:{job.key}:pid:{job.runs}").randrange(
             2000, 65000
         )
-        if job.log is None:
-            job.log = []
-            self.log(job, t, "BG_operations.JobScheduler", "INFO", f"Creating job {job.key}")
-        self.log(job, t, "BG_operations.JobScheduler", "INFO", f"Running in PID {job.pid}")
+        self.log(job, t, SCHEDULER, "INFO", f"Running in PID {job.pid}")
         self.changed(job, t)
         if not schedule:
             return
@@ -727,10 +828,17 @@ class EcoTaxaState:
                         f"'{key}'",
                         (
                             (
-                                "/app/py/API_operations/imports/Import.py",
-                                402 if key == "users" else 405,
-                                "do_real",
-                                f'{key}_map = self.req_reply["{key}"]',
+                                f"{APP}/API_operations/imports/Import.py",
+                                83,
+                                "do_background",
+                                "self.do_complete_and_continue()",
+                            ),
+                            (
+                                f"{APP}/API_operations/imports/Import.py",
+                                95,
+                                "do_complete_and_continue",
+                                'found_users, found_taxa, self.last_reply["users"], '
+                                'self.last_reply["taxa"]',
                             ),
                         ),
                         f"KeyError: '{key}'",
@@ -782,6 +890,7 @@ class EcoTaxaState:
 
     def finish(self, job: SimJob, t: float) -> None:
         job.state = "F"
+        job.emptied = False
         job.progress_pct = 100
         job.progress_msg = MSG_DONE
         job.result = _result_of(self, job)
@@ -795,20 +904,27 @@ class EcoTaxaState:
         job: SimJob,
         t: float,
         message: str,
-        frames: Iterable[tuple[str, int, str, str]],
+        frames: Iterable[Frame],
         last: str,
     ) -> None:
-        """End the job on an uncaught exception: its message, and the traceback lines."""
-        text = traceback_text(frames, last)
+        """End the job on an uncaught exception, as `run_in_background` does: `message` is
+        `str(exception)` (empty for a bare `assert`), `errors` the `format_exception` pieces
+        (`frames` are those below `run_in_background`, `last` the exception line), and the log
+        says "Unexpected termination" and then the traceback."""
+        frames = tuple(frames)
         job.state = "E"
         job.progress_msg = message
-        job.errors = text.rstrip("\n").split("\n")
-        self.log(job, t, LOGGERS.get(job.type, "root"), "ERROR", text.rstrip("\n"))
+        job.errors = exception_pieces(frames, last)
+        logger = "API_operations.helpers.JobService"
+        self.log(job, t, logger, "ERROR", f"Unexpected termination of #{job.key}")
+        self.log(job, t, logger, "ERROR", f"{message}\n{exception_log(frames, last)}")
         self.changed(job, t)
 
     def log(self, job: SimJob, t: float, logger: str, level: str, message: str) -> None:
+        """Append to the job's TaskLogBack.txt; an empty `logger` writes `message` as it is
+        (as the kill does), not as a formatted log record."""
         if job.log is None:
-            job.log = []
+            job.log = _history_log(self, job) if job.history else []
         job.log.append((t, logger, level, message))
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -821,6 +937,7 @@ class EcoTaxaState:
     def add(self, job: SimJob) -> SimJob:
         self.jobs[job.key] = job
         self.order.append(job)
+        self.rows[job.key] = job
         return job
 
     def create(self, type_: str, owner: int, t: float) -> SimJob:
@@ -829,6 +946,7 @@ class EcoTaxaState:
         rng = random.Random(f"ecotaxa:{self.seed}:{job.key}:make")
         _describe(self, job, rng)
         self.add(job)
+        self.log(job, t, JOB_SERVICE, "INFO", f"Creating job {job.key}")
         self._enqueue(job, t, MSG_WAITING)
         return job
 
@@ -848,9 +966,10 @@ class EcoTaxaState:
     def listing(
         self, user: User, everyone: bool, job_type: str | None, job_status: str | None
     ) -> list[SimJob]:
+        """The jobs `GET /jobs/` lists, in table order (`rows`): no ORDER BY, as on the server."""
         return [
             job
-            for job in self.order
+            for job in self.rows.values()
             if not job.archived
             and (everyone or job.owner_id == user.id)
             and (job_type is None or job.type == job_type)
@@ -890,22 +1009,20 @@ class EcoTaxaState:
 
     def erase(self, job: SimJob, user: User) -> None:
         t = self.now()
-        if job.archived:
-            self.changed(job, t)
-            return
         if job.state in ("P", "R", "A"):
             job.gen += 1
             job.state = "E"
             job.progress_msg = MSG_KILLED
-            if job.log is not None:
-                self.log(
-                    job, t, "API_operations.CRUD.Jobs", "INFO", f"Process killed by user {user.id}"
-                )
+            self.log(job, t, "", "", f"\nProcess killed by user {user.id}")
             job.pid = None
             self.changed(job, t)
             return
+        # F or E: the task folder is emptied (but for the log) and the id negated. Erasing an
+        # archived job (`DELETE /jobs/-N`) negates it back: the job is listed again, its files
+        # gone, its log (under the positive id's folder) readable again.
         job.gen += 1
-        job.archived = True
+        job.archived = not job.archived
+        job.emptied = True
         self.changed(job, t)
 
     def to_json(self, job: SimJob) -> bytes:
@@ -947,6 +1064,9 @@ class EcoTaxaState:
             return None
         lines = []
         for t, logger, level, message in job.log:
+            if not logger:
+                lines.append(message)
+                continue
             stamp = self.moment(t)
             asctime = stamp.strftime("%Y-%m-%d %H:%M:%S") + f",{stamp.microsecond // 1000:03d}"
             lines.append(f"{asctime}:{logger}:{level} {message}")
@@ -963,7 +1083,7 @@ class EcoTaxaState:
         frames = (
             *_ROUTE_FRAMES,
             (
-                "/app/py/main.py",
+                f"{APP}/main.py",
                 3820,
                 "get_job_file",
                 "tsk_file, file_name = sce.get_file_stream(current_user, job_id)",
@@ -975,7 +1095,7 @@ class EcoTaxaState:
                     (
                         *frames,
                         (
-                            "/app/py/API_operations/CRUD/Jobs.py",
+                            f"{APP}/API_operations/CRUD/Jobs.py",
                             148,
                             "get_file_stream",
                             "file_name = job_svc.PRODUCED_FILE_NAME",
@@ -991,7 +1111,7 @@ class EcoTaxaState:
                     (
                         *frames,
                         (
-                            "/app/py/API_operations/exports/ForProject.py",
+                            f"{APP}/API_operations/exports/ForProject.py",
                             131,
                             "PRODUCED_FILE_NAME",
                             'return self.job.result["out_file"]',
@@ -1000,13 +1120,13 @@ class EcoTaxaState:
                     "KeyError: 'out_file'",
                 )
             )
-        if job.archived:
+        if job.archived or job.emptied:
             raise BackEndCrash(
                 traceback_text(
                     (
                         *frames,
                         (
-                            "/app/py/API_operations/CRUD/Jobs.py",
+                            f"{APP}/API_operations/CRUD/Jobs.py",
                             152,
                             "get_file_stream",
                             'return open(file_path, "rb"), file_name',
@@ -1199,22 +1319,50 @@ def _result_of(
     return {}
 
 
+_FAILING_LINES: Mapping[str, str] = {
+    "OperationalError": "res = self.ro_session.execute(text(sql), params)",
+    "OSError": "csv_fd.write(a_line)",
+    "AssertionError": 'assert nb_rows > 0, "No object to export"',
+    "AttributeError": "orig_id = an_obj.orig_id",
+}
+_PROJECT_EXPORTS = frozenset({"GeneralExport", "SummaryExport", "BackupExport", "GenExport"})
+
+
 def _failure_of(
     state: EcoTaxaState, job: SimJob, rng: random.Random | None = None
-) -> tuple[str, tuple[tuple[str, int, str, str], ...], str]:
+) -> tuple[str, tuple[Frame, ...], str]:
+    """(progress_msg, frames below `run_in_background`, exception line) of a crashed run.
+
+    A summary export that fails on its assertion fails on a bare `assert`, whose message is
+    empty, as real ones do."""
     rng = rng or random.Random(f"ecotaxa:{state.seed}:{job.key}:failure")
-    _, message, qualified = rng.choice(EXPORT_FAILURES)
+    name, message, qualified = rng.choice(EXPORT_FAILURES)
+    line = rng.randrange(90, 400)
     module = LOGGERS.get(job.type, "API_operations.JobService").replace(".", "/")
-    frames = (
-        (
-            "/app/py/API_operations/helpers/JobService.py",
-            121,
-            "run_in_background",
-            "self.do_background()",
-        ),
-        (f"/app/py/{module}.py", rng.randrange(90, 400), "do_background", "self.do_export()"),
-    )
-    return message, frames, f"{qualified}: {message}"
+    path = f"{APP}/{module}.py"
+    failing = _FAILING_LINES.get(name, "raise")
+    if job.type in _PROJECT_EXPORTS:
+        summary = job.type == "SummaryExport"
+        step = "create_summary" if summary else "create_tsv"
+        if summary and name == "AssertionError":
+            message, failing = "", "assert nb_rows > 0"
+        frames: tuple[Frame, ...] = (
+            (path, 131, "do_background", "self.do_export()"),
+            (path, 256, "do_export", "nb_rows = self.do_export_projects(project_ids, 100)"),
+            (
+                path,
+                166 if summary else 158,
+                "do_export_projects",
+                f"nb_rows = self.{step}(project_ids)",
+            ),
+            (path, 500 + line, step, failing),
+        )
+    else:
+        frames = (
+            (path, line, "do_background", "self.do_run()"),
+            (path, line + 40, "do_run", failing),
+        )
+    return message, frames, f"{qualified}: {message}" if message else qualified
 
 
 _TSV_HEADER = (
@@ -1374,7 +1522,7 @@ def _seed_old(
         job.state = "E"
         job.progress_pct = rng.choice((0, 25, 50, 75))
         job.progress_msg = message
-        job.errors = traceback_text(frames, last).rstrip("\n").split("\n")
+        job.errors = exception_pieces(frames, last)
     state.add(job)
     state.to_json(job)  # serialized now, so that even the first listing of many jobs is fast
 
@@ -1384,10 +1532,9 @@ def _history_log(state: EcoTaxaState, job: SimJob) -> list[tuple[float, str, str
     rng = random.Random(f"ecotaxa:{state.seed}:{job.key}:history")
     start = job.created + (job.updated - job.created) * 0.1
     logger = LOGGERS.get(job.type, "root")
-    scheduler = "BG_operations.JobScheduler"
     lines = [
-        (start, scheduler, "INFO", f"Creating job {job.key}"),
-        (start, scheduler, "INFO", f"Running in PID {rng.randrange(2000, 65000)}"),
+        (job.created, JOB_SERVICE, "INFO", f"Creating job {job.key}"),
+        (start, SCHEDULER, "INFO", f"Running in PID {rng.randrange(2000, 65000)}"),
     ]
     messages = PROGRESS_MSGS.get(job.type, ("Working",))
     reached = (
@@ -1401,13 +1548,20 @@ def _history_log(state: EcoTaxaState, job: SimJob) -> list[tuple[float, str, str
     if job.state == "F":
         lines.append((end, logger, "INFO", f"Done: {dumps(job.result).decode()}"))
     elif job.progress_msg == MSG_KILLED:
-        lines.append(
-            (end, "API_operations.CRUD.Jobs", "INFO", f"Process killed by user {job.owner_id}")
-        )
+        lines.append((end, "", "", f"\nProcess killed by user {job.owner_id}"))
     elif job.type == "FileImport":
         lines.extend((end, logger, "ERROR", info) for info in job.errors)
     else:
-        lines.append((end, logger, "ERROR", "\n".join(job.errors)))
+        below = "".join(job.errors[len(_JOB_STACK) :]).rstrip("\n")
+        lines.append((end, JOB_SERVICE, "ERROR", f"Unexpected termination of #{job.key}"))
+        lines.append(
+            (
+                end,
+                JOB_SERVICE,
+                "ERROR",
+                f"{job.progress_msg}\nTraceback (most recent call last):\n{below}",
+            )
+        )
     return lines
 
 
@@ -1417,6 +1571,7 @@ def _seed_one(state: EcoTaxaState, type_: str, target: str, owner: int, created:
     rng = random.Random(f"ecotaxa:{state.seed}:{job.key}:make")
     _describe(state, job, rng)
     state.add(job)
+    state.log(job, created, JOB_SERVICE, "INFO", f"Creating job {job.key}")
     if target == "P":
         job.gen += 1
         job.stamp += 1
@@ -1447,7 +1602,7 @@ def _seed_one(state: EcoTaxaState, type_: str, target: str, owner: int, created:
     if target == "E" and type_ != "FileImport" and rng.random() < 0.15:
         job.state = "E"
         job.progress_msg = MSG_KILLED
-        state.log(job, end, "API_operations.CRUD.Jobs", "INFO", f"Process killed by user {owner}")
+        state.log(job, end, "", "", f"\nProcess killed by user {owner}")
         state.changed(job, end)
         return
     for step in range(fate.steps):
@@ -1494,7 +1649,15 @@ def error_body(status: int, detail: Any, headers: Mapping[str, str] | None = Non
 
 
 def crash_response(traceback: str) -> Response:
-    return Response(BACK_END + traceback, status_code=500, media_type="text/plain; charset=utf-8")
+    """The back-end's 500. It closes the connection: on the server, the exception behind it
+    reaches uvicorn ("Exception in ASGI application"), which then drops the keep-alive
+    connection."""
+    return Response(
+        BACK_END + traceback,
+        status_code=500,
+        media_type="text/plain; charset=utf-8",
+        headers={"connection": "close"},
+    )
 
 
 @dataclass
@@ -1729,7 +1892,7 @@ def h_log(call: Call) -> Response:
                 (
                     *_ROUTE_FRAMES,
                     (
-                        "/usr/local/lib/python3.8/site-packages/starlette/responses.py",
+                        f"{SITE}/starlette/responses.py",
                         290,
                         "__call__",
                         'raise RuntimeError(f"File at path {self.path} does not exist.")',
@@ -1749,7 +1912,19 @@ def h_log(call: Call) -> Response:
     )
 
 
-_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+def range_start(header: str, size: int) -> int | None:
+    """Where a `Range` header asks the file to start, read as the server's `_get_range_header`
+    reads it: `bytes=N-` or `bytes=N-<size>` only (its responses always run to the end), and
+    `N` up to `size` included (`bytes=<size>-` is a 206 with an empty body). None: a 416."""
+    first, _, second = header.replace("bytes=", "").partition("-")
+    try:
+        start = int(first) if first != "" else 0
+        end = int(second) if second != "" else size
+    except ValueError:
+        return None
+    if end != size or start > end or start < 0:
+        return None
+    return start
 
 
 def h_file(call: Call) -> Response:
@@ -1763,11 +1938,10 @@ def h_file(call: Call) -> Response:
     status = 200
     if header is not None:
         state.ranges.append(header)
-        match = _RANGE.fullmatch(header.strip())
-        end = match.group(2) if match else ""
-        if match is None or int(match.group(1)) >= size or (end != "" and int(end) != size):
+        begin = range_start(header, size)
+        if begin is None or (begin == size and state.strict_ranges):
             raise ApiError(416, f"Invalid/unsupported request range (Range:'{header}')")
-        start = int(match.group(1))
+        start = begin
         status = 206
     state.changed(job, state.now())
     # As Starlette's FileResponse does: a name that is not plain ASCII goes percent-encoded.
@@ -1802,9 +1976,6 @@ class FileBody(Response):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
-        if scope.get("method") == "HEAD":
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
         view = memoryview(self.data)
         for offset in range(self.start, len(self.data), STREAM_CHUNK):
             await send(
@@ -1868,7 +2039,7 @@ def _inner_path(path: str) -> tuple[str, str]:
 async def dispatch(state: EcoTaxaState, request: Request) -> Response:
     """Route one request the way the server's router does, and run its handler."""
     prefix, path = _inner_path(request.url.path)
-    method = "GET" if request.method == "HEAD" else request.method
+    method = request.method  # HEAD too: no route has it (FastAPI's routes do not add it), 405
     found = _matches(path)
     chosen = next(((r, p) for r, p in found if r.method == method), None)
     if chosen is None:
@@ -1924,13 +2095,28 @@ FAULT_PROFILE = FaultProfile(
 """How EcoTaxa answers when a fault is switched on."""
 
 
+class NotePeers:
+    """Notes the client address of each request in `state.peers` (a new port is a new
+    connection), and passes the request on untouched."""
+
+    def __init__(self, app: ASGIApp, state: EcoTaxaState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client") if scope["type"] == "http" else None
+        if client:
+            self.state.peers.append((str(client[0]), int(client[1])))
+        await self.app(scope, receive, send)
+
+
 def make_app(state: EcoTaxaState) -> ASGIApp:
     async def endpoint(request: Request) -> Response:
         return await dispatch(state, request)
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
-    return FaultsMiddleware(app, state.faults, FAULT_PROFILE)
+    return NotePeers(FaultsMiddleware(app, state.faults, FAULT_PROFILE), state)
 
 
 def build(settings: EmulatorSettings) -> Emulator:

@@ -9,8 +9,11 @@ password is configured. Redirects are never followed: EcoTaxa's 307s point at it
 
 Errors become one line each. The server's `detail` is kept (a 422 list rendered as "loc: msg"); a
 403 on `for_admin=true` says that it needs the application administrator right; the plain-text 500
-tracebacks of `/file` and `/log` read "no result file for this job" and "log not available yet"
-(the traceback stays on the error, `EcoTaxaServerError.traceback`, for a detail view).
+tracebacks of `/file` and `/log` read "no result file for this job" and, as a job has its log from
+its creation on, "no log for an archived job" or "log file missing on the server (its task folder
+is gone)" (the traceback stays on the error, `EcoTaxaServerError.traceback`, for a detail view).
+The client never sends HEAD (the server answers 405 to it on every route), and never erases a
+negative id: `DELETE /jobs/-N` restores an archived job.
 
 A download is written to `<dest>.part` and renamed when complete (`services/download.py`: the
 server's file name becomes one cleaned name inside the folder; a `.part` is created new, or
@@ -18,6 +21,9 @@ resumed only when it is a regular file of the user's, never through a link). It 
 an existing file unless asked (`JobFileExistsError`, a `FileExistsError` carrying the path, lets
 a UI ask), and an interrupted download resumes from the `.part` file with `Range: bytes=N-` (a
 206 appends; a 200 starts over), both within one call (`resume_attempts`) and on the next call.
+A `.part` that is already complete is renamed: EcoTaxa answers its `bytes=<size>-` with an empty
+206; a server that answers 416 instead is asked for the whole file, and the `.part` is kept when
+that file's Content-Length is its size (the body is not read).
 
 States. EcoTaxa sends one letter. `Job.raw_state` holds the readable word the table shows
 (pending, running, asking, error, finished); the letter stays in `Job.raw["state"]`. An unknown
@@ -146,16 +152,18 @@ def _texts(value: Any) -> Any:
 
 
 def _number(value: Any) -> Any:
-    """A percentage: numbers (or numeric text) as they are, anything else as None."""
+    """A percentage: numbers as they are (an integer stays one), numeric text as its number,
+    anything else as None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
     return None
 
 
@@ -202,7 +210,7 @@ class EcoTaxaJob(_Wire):
     type: Annotated[str, BeforeValidator(_text)]
     state: WireText = None
     step: Any = None
-    progress_pct: Annotated[float | None, BeforeValidator(_number)] = None
+    progress_pct: Annotated[int | float | None, BeforeValidator(_number)] = None
     progress_msg: WireText = None
     creation_date: WireText = None
     updated_on: WireText = None
@@ -239,6 +247,16 @@ class EcoTaxaJob(_Wire):
             return "dwca.zip"
         out = self.result.get("out_file")
         return safe_file_name(out) if isinstance(out, str) else None
+
+    @property
+    def last_error(self) -> str:
+        """The last line of `errors` that is not blank: a crash's exception (the errors of a
+        crashed job are traceback pieces of several lines each), or the last import error."""
+        for item in reversed(self.errors):
+            for line in reversed(item.splitlines()):
+                if line.strip():
+                    return line.strip()
+        return ""
 
     def fingerprint(self) -> tuple[str, str, str]:
         """What an action is expected to change: state, message and question."""
@@ -539,7 +557,13 @@ class EcoTaxaClient:
             if op == "get_job_file":
                 message = "no result file for this job"
             elif op == "get_job_log_file":
-                message = "log not available yet"
+                # a job has its log from its creation on: the file is missing only when the
+                # job is archived (its log sits under the positive id) or its folder was lost
+                message = (
+                    "no log for an archived job"
+                    if job_id is not None and job_id < 0
+                    else "log file missing on the server (its task folder is gone)"
+                )
             else:
                 message = f"server error: {_last_line(text) or response.reason_phrase}"
             return EcoTaxaServerError(
@@ -654,8 +678,15 @@ class EcoTaxaClient:
         await self._call("restart_job", "GET", f"/jobs/{job_id}/restart", job_id=job_id)
 
     async def erase_job(self, job_id: int) -> None:
-        """`DELETE /jobs/{id}` (no slash): kills a P/R/A job, archives an F/E one."""
+        """`DELETE /jobs/{id}` (no slash): kills a P/R/A job, archives an F/E one. Refused for
+        an archived job's negated id (`ConflictError`, nothing sent): the server would restore
+        the job, without its files."""
         job_id = int(job_id)
+        if job_id <= 0:
+            raise ConflictError(
+                self.service,
+                f"job {job_id}: an archived job (erasing it would restore it); nothing sent",
+            )
         await self._call("erase_job", "DELETE", f"/jobs/{job_id}", job_id=job_id)
 
     async def job_log(self, job_id: int) -> str:
@@ -721,21 +752,21 @@ class EcoTaxaClient:
         if target is not None:
             self._check_target(target, overwrite)
         resumed = 0
-        fresh = False
+        fresh = whole = False
         while True:
             try:
                 return await self._download_once(
-                    job_id, folder, target, progress, overwrite=overwrite, fresh=fresh
+                    job_id, folder, target, progress, overwrite=overwrite, fresh=fresh, whole=whole
                 )
             except _Broken as broken:
                 target = broken.target
-                fresh = False
+                fresh = whole = False
                 if resumed >= resume_attempts or broken.wrote <= 0:
                     raise broken.error from None
                 resumed += 1
             except _StartOver as again:
                 target = again.target
-                fresh = again.fresh
+                fresh, whole = again.fresh, again.whole
 
     def _check_target(self, target: Path, overwrite: bool) -> None:
         if not overwrite and exists(target):
@@ -752,15 +783,27 @@ class EcoTaxaClient:
         *,
         overwrite: bool,
         fresh: bool,
+        whole: bool = False,
     ) -> Path:
         handle = _resumable(target, fresh) if target is not None else None
         try:
             offset = handle.size if handle is not None else 0
-            response = await self._open_file(job_id, offset)
+            response = await self._open_file(job_id, 0 if whole else offset)
             try:
                 status = response.status_code
-                if status == 416 and offset:
-                    raise _StartOver(target, fresh=True)  # the partial file does not fit any more
+                if status == 416 and offset and not whole:
+                    # the partial file does not fit (longer than the file), or it is complete and
+                    # the server refuses an empty range (EcoTaxa sends an empty 206): ask for the
+                    # whole file, keeping the partial one until the answer says its size
+                    raise _StartOver(target, fresh=False, whole=True)
+                complete = whole and status == 200 and offset and _total_of(response, 0) == offset
+                if complete and target is not None and handle is not None:
+                    # the .part is the whole file: keep it, and leave the body unread
+                    if progress is not None:
+                        progress(offset, offset)
+                    self._check_target(target, overwrite)
+                    handle.commit(target, overwrite=overwrite)
+                    return target
                 if status not in (200, 206):
                     await response.aread()
                     raise self._error(response, op="get_job_file", job_id=job_id)
@@ -841,10 +884,12 @@ class EcoTaxaClient:
 class _StartOver(Exception):
     """Ask the download loop for another request: resuming (`fresh` False) or from byte 0."""
 
-    def __init__(self, target: Path | None, *, fresh: bool) -> None:
+    def __init__(self, target: Path | None, *, fresh: bool, whole: bool = False) -> None:
         super().__init__("again")
         self.target = target
         self.fresh = fresh
+        self.whole = whole
+        """Ask for the whole file but keep the `.part` until the answer says its size."""
 
 
 def _destination(dest: Path | str) -> tuple[Path | None, Path | None]:
@@ -1213,6 +1258,9 @@ class EcoTaxaService(Service):
         if record.has_file:
             actions.add(Action.DOWNLOAD)
         message = record.progress_msg or ""
+        if not message.strip():
+            # a crash on a bare `assert` leaves the message empty: its reason is in the errors
+            message = record.last_error
         if letter == "A":
             users, taxa = len(record.missing_users), len(record.missing_taxa)
             message = f"to map: {users} user(s), {taxa} taxon name(s)"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -441,10 +442,15 @@ async def test_log_text_and_the_missing_log_line(
     done = jobs[str(seeded(state, "F", "BackupExport").id)]
     log = await service.read_log(done)
     assert f"Creating job {done.id}" in log.splitlines()[0]
+    # a job that has not run yet has its log already
     pending = jobs[str(seeded(state, "P", "Prediction").id)]
+    assert (await service.read_log(pending)).endswith(f"INFO Creating job {pending.id}\n")
+    # the log of an archived job is not found under its negated id: a 500, said as what it is
+    await service.erase(done)
+    archived = await service.refresh(f"-{done.id}")
     with pytest.raises(EcoTaxaServerError) as missing:
-        await service.read_log(pending)
-    assert missing.value.line == f"EcoTaxa: job {pending.id}: log not available yet (HTTP 500)"
+        await service.read_log(archived)
+    assert missing.value.line == f"EcoTaxa: job -{done.id}: no log for an archived job (HTTP 500)"
     assert "does not exist" in missing.value.traceback
 
 
@@ -554,6 +560,70 @@ async def test_a_stale_part_file_starts_over(
     assert state.ranges == ["bytes=200000-"]
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["empty-206", "416"])
+async def test_a_complete_part_file_is_finished(
+    emulator: EmulatorFactory, closing: Closer, tmp_path: Path, strict: bool
+) -> None:
+    """EcoTaxa answers `Range: bytes=<size>-` with an empty 206; a server that answers 416
+    is asked for the whole file, whose Content-Length shows that the part is complete."""
+    running, state = start(emulator, file_size=3_000_000, strict_ranges=strict)
+    client, recorder = client_for(running, closing)
+    sim = seeded(state, "F", "BackupExport")
+    name, data = state.file_of(sim)
+    (tmp_path / f"{name}.part").write_bytes(data)
+    seen: list[tuple[int, int | None]] = []
+    saved = await client.download_file(sim.id, tmp_path / name, lambda d, t: seen.append((d, t)))
+    assert saved == tmp_path / name and saved.read_bytes() == data
+    assert not (tmp_path / f"{name}.part").exists()
+    assert state.ranges == [f"bytes={len(data)}-"]
+    assert seen == [(len(data), len(data))]  # nothing was downloaded again
+    assert client.requests["get_job_file"] == (2 if strict else 1)
+    assert "HEAD" not in {r.method for r in recorder.requests}  # a 405 on EcoTaxa
+
+
+# -- archived jobs and connections --------------------------------------------------------------
+
+
+async def test_a_negated_id_is_never_erased(emulator: EmulatorFactory, closing: Closer) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    sim = seeded(state, "F", "GeneralExport")
+    key = sim.id
+    assert await service.run_action(Action.DELETE, service.jobs[str(key)]) == (
+        f"EcoTaxa: job {key} archived"
+    )
+    archived = await service.refresh(str(-key))
+    erased = state.counts["erase_job"]
+    with pytest.raises(ConflictError) as refused:
+        await service.run_action(Action.DELETE, archived)
+    assert refused.value.line == (
+        f"EcoTaxa: job {-key}: an archived job (erasing it would restore it); nothing sent"
+    )
+    with pytest.raises(ConflictError):
+        await service.client.erase_job(-key)
+    assert state.counts["erase_job"] == erased and sim.archived
+
+
+async def test_the_poll_after_a_500_succeeds_over_a_new_connection(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator)
+    service = service_for(running, closing)
+    await service.poll()
+    kept = state.peers[-1]
+    await service.poll()
+    assert state.peers[-1] == kept  # polls keep their connection
+    state.faults.fail_status = 500
+    with pytest.raises(EcoTaxaServerError):
+        await service.poll()
+    crashed = state.peers[-1]
+    state.faults.fail_status = None
+    result = await service.poll()
+    assert {int(job.id) for job in result.jobs} == {j.id for j in state.owned_by(2)}
+    assert state.peers[-1] != crashed  # the server closed that one
+
+
 # -- the adapter --------------------------------------------------------------------------------
 
 
@@ -630,3 +700,53 @@ async def test_the_emulator_config_makes_a_working_service(
         "admin username",
         "admin password",
     }
+
+
+# -- the headless commands ----------------------------------------------------------------------
+
+
+def run_headless(
+    running: RunningEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., str]:
+    """A runner of jobtui's headless commands on a config for `running`: their output."""
+    from jobtui.__main__ import main, service_entries
+    from jobtui.config import to_toml, write_config_file
+
+    data = {"services": service_entries([running])}
+    config = write_config_file(tmp_path / "config.toml", to_toml(data), overwrite=True)
+
+    def run(*args: str) -> str:
+        code = main(["--config", str(config), *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    return run
+
+
+def test_ls_and_show_give_the_reason_of_an_empty_message(
+    emulator: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, state = start(emulator, seed=32)
+    run = run_headless(running, tmp_path, capsys)
+    crashed = next(j for j in state.owned_by(2, "E") if j.progress_msg == "")
+    rows = {line.split()[1]: line for line in run("ls").splitlines()[1:]}
+    assert rows[str(crashed.id)].endswith("  AssertionError")
+    shown = run("show", "EcoTaxa", str(crashed.id)).splitlines()
+    assert "message:    AssertionError" in shown and '    "progress_msg": "",' in shown
+
+
+def test_show_prints_the_record_as_sent(
+    emulator: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, state = start(emulator)
+    run = run_headless(running, tmp_path, capsys)
+    moving = next(j for j in state.owned_by(2, "R") if j.progress_pct)
+    assert isinstance(moving.progress_pct, int)
+    # an integer percentage stays an integer in the server's own record
+    shown = run("show", "EcoTaxa", str(moving.id)).splitlines()
+    assert f'    "progress_pct": {moving.progress_pct},' in shown
+    assert f"progress:   {moving.progress_pct}%" in shown
+    record = json.loads(run("show", "EcoTaxa", str(moving.id), "--json"))["record"]
+    assert record["progress_pct"] == moving.progress_pct
+    assert isinstance(record["progress_pct"], int)

@@ -375,7 +375,16 @@ def test_a_reply_without_users_ends_in_error_users(world: World) -> None:
     advance_until(state, lambda: job.state == "E")
     failed = job_of(http, state, job.id)
     assert failed["progress_msg"] == "'users'"
-    assert failed["errors"][-1] == "KeyError: 'users'"
+    errors = failed["errors"]
+    # traceback.format_exception pieces, as the server's format_exception stores them: no
+    # header, the job process's stack from multiprocessing's spawn on, each piece ends in \n
+    assert errors[-1] == "KeyError: 'users'\n"
+    assert errors[0] == '  File "<string>", line 1, in <module>\n'
+    assert "multiprocessing/spawn.py" in errors[1] and "in spawn_main\n    " in errors[1]
+    assert all(piece.endswith("\n") for piece in errors)
+    assert not any("Traceback" in piece for piece in errors)
+    assert any("in run_in_background\n    self.do_background()\n" in p for p in errors)
+    assert 'self.last_reply["users"]' in "".join(errors)
 
 
 def test_answer_bodies_must_be_json_objects(world: World) -> None:
@@ -460,6 +469,112 @@ def test_erasing_an_asking_job_kills_it(world: World) -> None:
     assert (job.state, job.progress_msg, job.archived) == ("E", "Killed", False)
 
 
+def test_erasing_an_archived_job_by_its_negated_id_restores_it(world: World) -> None:
+    _, state, http = world
+    job = seeded(state, "F", "BackupExport")
+    key = job.id
+    listed = {"for_admin": "false"}
+    assert http.get(f"/jobs/{key}/file", headers=bearer(state)).status_code == 200
+    http.delete(f"/jobs/{key}", headers=bearer(state))
+    assert http.get(f"/jobs/{key}/", headers=bearer(state)).status_code == 404
+    restored = http.delete(f"/jobs/-{key}", headers=bearer(state))
+    assert (restored.status_code, restored.content) == (200, b"null")
+    again = job_of(http, state, key)
+    assert (again["id"], again["state"]) == (key, "F")
+    assert key in {j["id"] for j in http.get("/jobs/", params=listed, headers=bearer(state)).json()}
+    assert http.get(f"/jobs/-{key}/", headers=bearer(state)).status_code == 404
+    # the archive emptied its folder but for the log
+    gone = http.get(f"/jobs/{key}/file", headers=bearer(state))
+    assert gone.status_code == 500 and "FileNotFoundError" in gone.text
+    log = http.get(f"/jobs/{key}/log", headers=bearer(state))
+    assert log.status_code == 200 and f"Creating job {key}" in log.text
+
+
+def test_head_is_405_on_every_route(world: World) -> None:
+    _, state, http = world
+    job = seeded(state, "F", "BackupExport").id
+    for path in (
+        "/jobs/",
+        f"/jobs/{job}/",
+        f"/jobs/{job}/log",
+        f"/jobs/{job}/file",
+        f"/jobs/{job}/restart",
+        f"/jobs/{job}",
+        "/users/me",
+        "/login",
+    ):
+        response = http.head(path, params={"for_admin": "false"}, headers=bearer(state))
+        assert (response.status_code, response.content) == (405, b""), path
+        assert response.headers["content-type"] == "application/json", path
+    assert http.get(f"/jobs/{job}/file", headers=bearer(state)).status_code == 200
+
+
+def test_the_list_order_follows_the_last_writes_not_the_ids(world: World) -> None:
+    _, state, http = world
+    params = {"for_admin": "false"}
+
+    def listed() -> list[int]:
+        response = http.get("/jobs/", params=params, headers=bearer(state))
+        return [j["id"] for j in response.json()]
+
+    first = listed()
+    assert sorted(first) != first  # the seeded rows sit where their last update left them
+    # a write moves a row to the end (a no-op restart still updates the row)
+    oldest = min(first)
+    http.get(f"/jobs/{oldest}/restart", headers=bearer(state))
+    second = listed()
+    assert second[-1] == oldest and sorted(second) == sorted(first)
+    # as jobs run, the order keeps changing
+    state.advance(120)
+    third = listed()
+    assert third != second and sorted(third) == sorted(second)
+
+
+def test_a_500_closes_the_connection(world: World) -> None:
+    _, state, http = world
+    imported = seeded(state, "F", "FileImport").id
+    params = {"for_admin": "false"}
+    assert http.get("/jobs/", params=params, headers=bearer(state)).status_code == 200
+    kept = state.peers[-1]
+    assert http.get(f"/jobs/{imported}/", headers=bearer(state)).status_code == 200
+    assert state.peers[-1] == kept  # keep-alive: the same connection
+    crash = http.get(f"/jobs/{imported}/file", headers=bearer(state))
+    assert crash.status_code == 500 and crash.headers["connection"] == "close"
+    assert state.peers[-1] == kept
+    after = http.get("/jobs/", params=params, headers=bearer(state))
+    assert after.status_code == 200 and "connection" not in after.headers
+    assert state.peers[-1] != kept  # the client had to open a new connection
+    state.faults.fail_status = 500  # the simulated failures close it as well
+    assert http.get("/jobs/", params=params, headers=bearer(state)).headers["connection"] == "close"
+
+
+def test_strict_ranges_refuse_a_start_at_the_end(emulator: EmulatorFactory) -> None:
+    running, state = start(emulator, strict_ranges=True)
+    job = seeded(state, "F", "BackupExport")
+    size = len(state.file_of(job)[1])
+    with httpx.Client(base_url=running.url) as http:
+        headers = bearer(state)
+        at_end = http.get(f"/jobs/{job.id}/file", headers={**headers, "Range": f"bytes={size}-"})
+        assert at_end.status_code == 416
+        before = http.get(
+            f"/jobs/{job.id}/file", headers={**headers, "Range": f"bytes={size - 1}-"}
+        )
+        assert before.status_code == 206 and len(before.content) == 1
+
+
+def test_a_crashed_summary_export_can_have_an_empty_message() -> None:
+    state = EcoTaxaState(EmulatorSettings(seed=7, speed=0, jobs=200))
+    crashed = [j for j in state.order if j.state == "E" and j.progress_msg == ""]
+    assert crashed and all(j.type == "SummaryExport" for j in crashed)
+    errors = crashed[0].errors
+    assert errors[-1] == "AssertionError\n" and len(errors) == 12
+    assert errors[-2].endswith("in create_summary\n    assert nb_rows > 0\n")
+    log = state.log_text(crashed[0])
+    assert log is not None
+    assert f"ERROR Unexpected termination of #{crashed[0].key}\n" in log
+    assert log.endswith("    assert nb_rows > 0\nAssertionError\n")
+
+
 # -- logs and files -----------------------------------------------------------------------------
 
 
@@ -469,17 +584,26 @@ def test_log_is_text_and_a_missing_log_is_the_back_end_500(world: World) -> None
     log = http.get(f"/jobs/{job.id}/log", headers=bearer(state))
     assert log.status_code == 200 and log.headers["content-type"] == "text/plain; charset=utf-8"
     lines = log.text.splitlines()
-    assert lines[0].endswith(f"BG_operations.JobScheduler:INFO Creating job {job.id}")
+    assert lines[0].endswith(f"API_operations.helpers.JobService:INFO Creating job {job.id}")
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}:", lines[0])
     assert "Running in PID" in lines[1] and "content-disposition" not in log.headers
+    # a job has its log from the moment it exists, before it runs
     pending = seeded(state, "P", "Prediction")
-    missing = http.get(f"/jobs/{pending.id}/log", headers=bearer(state))
+    waiting = http.get(f"/jobs/{pending.id}/log", headers=bearer(state))
+    assert waiting.status_code == 200 and len(waiting.text.splitlines()) == 1
+    assert waiting.text.endswith(
+        f":API_operations.helpers.JobService:INFO Creating job {pending.id}\n"
+    )
+    # an archived job's log sits under the positive id's folder: reading it by its id is a 500
+    http.delete(f"/jobs/{job.id}", headers=bearer(state))
+    assert job.id == -job.key
+    missing = http.get(f"/jobs/{job.id}/log", headers=bearer(state))
     assert missing.status_code == 500
     assert missing.headers["content-type"] == "text/plain; charset=utf-8"
     assert missing.text.startswith(
         "\n----------- BACK-END -------------\nTraceback (most recent call last):"
     )
-    assert missing.text.rstrip().endswith(f"task{pending.id:06d}/TaskLogBack.txt does not exist.")
+    assert missing.text.rstrip().endswith(f"task-{job.key:05d}/TaskLogBack.txt does not exist.")
 
 
 def test_file_headers_ranges_and_refusals(world: World) -> None:
@@ -503,11 +627,16 @@ def test_file_headers_ranges_and_refusals(world: World) -> None:
         assert part.status_code == 206 and part.content == data[size // 3 :]
         assert part.headers["content-range"] == f"bytes {size // 3}-{size - 1}/{size}"
         assert part.headers["content-length"] == str(size - size // 3)
+    # the start may be the size itself: the server's whole file was sent already
+    at_end = http.get(f"/jobs/{job.id}/file", headers={**bearer(state), "Range": f"bytes={size}-"})
+    assert (at_end.status_code, at_end.content) == (206, b"")
+    assert at_end.headers["content-range"] == f"bytes {size}-{size - 1}/{size}"
+    assert at_end.headers["content-length"] == "0"
     for header in (
         "bytes=0-99",
         f"bytes=0-{size - 1}",
         "bytes=0-10,20-",
-        f"bytes={size}-",
+        f"bytes={size + 1}-",
         "items=0-",
     ):
         refused = http.get(f"/jobs/{job.id}/file", headers={**bearer(state), "Range": header})

@@ -313,3 +313,23 @@ async def test_the_demo_config_opens_an_ecotaxa_tab_that_answers(
         await eco.select(sim.id)
         form = await eco.open_form()
         assert form_labels(form) == list(sim.missing_users) + list(sim.missing_taxa)
+
+
+# -- messages -----------------------------------------------------------------------------------
+
+
+async def test_an_empty_failure_message_shows_the_last_line_of_errors(
+    emulator: EmulatorFactory,
+) -> None:
+    """A summary export that failed on a bare `assert` has an empty message: the table and the
+    detail's first lines show the exception, the last line of its errors."""
+    async with ecotaxa_app(emulator, seed=63) as eco:
+        sim = next(j for j in eco.state.owned_by(2, "E") if j.progress_msg == "")
+        assert sim.errors[-1] == "AssertionError\n"
+        assert eco.shown(sim.id).message == "AssertionError"
+        await eco.select(sim.id)
+        lines = [line.strip() for line in detail_text(eco).splitlines() if line.strip()]
+        assert lines[0].startswith(f"{sim.id}  error")
+        assert lines[1].split() == ["message", "AssertionError"]
+        says = next(line for line in lines if line.startswith("server says"))
+        assert says.split(None, 2)[2] == "nothing: the message is the last line of errors"

@@ -80,6 +80,29 @@ def test_the_raw_record_keeps_what_was_sent() -> None:
     }
     (job,) = JOBS.validate_json(json.dumps([sent]))
     assert job.wire() == sent
+    assert json.dumps(job.wire()) == json.dumps(sent)  # 25 stays 25, not 25.0
+    (half,) = JOBS.validate_json(json.dumps([{**sent, "progress_pct": 12.5}]))
+    assert half.progress_pct == 12.5
+
+
+def test_an_empty_message_is_the_last_line_of_the_errors() -> None:
+    service = EcoTaxaService("EcoTaxa", "http://127.0.0.1:9/api", token="t")
+    pieces = [
+        '  File "<string>", line 1, in <module>\n',
+        '  File "/app/API_operations/exports/ForProject.py", line 131, in do_background\n'
+        "    self.do_export()\n",
+        "AssertionError\n",
+        "  \n",
+    ]
+    crashed = record(state="E", progress_msg="", errors=pieces)
+    assert crashed.last_error == "AssertionError"
+    assert service.to_job(crashed).message == "AssertionError"
+    assert (
+        service.to_job(record(state="E", progress_msg=None, errors=["a", "b\n\n"])).message == "b"
+    )
+    said = record(state="E", progress_msg="No object to export", errors=pieces)
+    assert service.to_job(said).message == "No object to export"
+    assert service.to_job(record(state="E", progress_msg=" ", errors=[])).message == ""
 
 
 def test_states_map_to_words_and_categories() -> None:

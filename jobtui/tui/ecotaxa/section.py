@@ -127,6 +127,8 @@ def render_section(job: Job, service: Service) -> RenderableType | None:
     sent = raw.get("progress_msg")
     if isinstance(sent, str) and sent and sent != job.message:
         facts.add_row("server says", sent)
+    elif isinstance(sent, str) and not sent.strip() and job.message:
+        facts.add_row("server says", Text("nothing: the message is the last line of errors", "dim"))
     parts: list[RenderableType] = [heading("EcoTaxa"), facts]
     question = render_question(_mapping(raw.get("question")), asking=raw.get("state") == "A")
     if question is not None:
