@@ -121,9 +121,11 @@ def test_a_hundred_thousand_jobs_list_quickly(emulator: EmulatorFactory) -> None
     api = Api(running)
     try:
         for params in ({"limit": "100"}, {"status": "finished", "limit": "100"}, {}):
-            began = time.perf_counter()
+            # CPU time (the server runs in a thread of this process), not wall time: what the
+            # answer costs, however busy the machine is
+            began = time.process_time()
             answer = api.http.get("/v1/jobs", params=params)
-            elapsed = time.perf_counter() - began
+            elapsed = time.process_time() - began
             assert answer.status_code == 200
             assert elapsed < 0.5, (params, elapsed)
         assert answer.json()["data"]["total"] == 100_000

@@ -745,10 +745,11 @@ def test_a_hundred_thousand_jobs_list_fast() -> None:
     state = EcoTaxaState(EmulatorSettings(seed=2, speed=0, jobs=100_000))
     admin = state.admin
     timings = []
-    for _ in range(3):  # the best of three: the machine may be busy with other work
-        started = time.perf_counter()
+    for _ in range(3):  # the best of three
+        # CPU time, not wall time: what the listing costs, however busy the machine is
+        started = time.process_time()
         jobs = state.listing(admin, True, None, None)
         body = b"[" + b",".join(state.to_json(j) for j in jobs) + b"]"
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     assert body.count(b'"owner_id"') == 100_000
-    assert min(timings) < 0.5, f"listing 100,000 jobs took {min(timings):.2f} s"
+    assert min(timings) < 0.5, f"listing 100,000 jobs took {min(timings):.2f} s of CPU"

@@ -707,9 +707,11 @@ async def test_a_large_emulator_answers_fast(emulator: EmulatorFactory) -> None:
             {"status": "PROCESSING"},
             {"job_type": "predict", "sort": "status,-finished_time", "offset": "5000"},
         ):
-            began = time.perf_counter()
+            # CPU time (the server runs in a thread of this process), not wall time: what the
+            # answer costs, however busy the machine is
+            began = time.process_time()
             response = await http.get("/job", params=params, headers={"token": token})
-            elapsed = time.perf_counter() - began
+            elapsed = time.process_time() - began
             assert response.status_code == 200, params
             assert elapsed < 1.0, (params, elapsed)
     assert len(state.own) == 100_000
