@@ -64,10 +64,10 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
             yield Label(f"New job on {self.service.name}", classes="dialog-title")
             yield Label("Processing type", classes="field-label")
             yield Select[str]([], prompt="loading types…", id="type")
-            yield Static("", id="description", classes="dim")
+            yield Static("", id="description", classes="dim", markup=False)
             yield Label("Input file", classes="field-label")
             yield Input(placeholder=f"{self.directory}/input.dat", id="file")
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             yield ProgressBar(total=None, show_eta=False, id="progress")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create and submit", id="create", variant="primary")
