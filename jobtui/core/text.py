@@ -66,20 +66,31 @@ def clean_lines(text: str) -> str:
     return text.translate(_LINES)
 
 
-_SUSPECT: Final = re.compile(
-    rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|200[eEfF]|202[a-eA-E]|206[6-9]"
-    rb"|061[cC]|[dD][89a-fA-F][0-9a-fA-F]{2})"  # escaped controls, bidi, surrogates
-    rb"|\\[bfnrt]"  # the short escapes of controls
-    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # raw controls (only tab, newline and CR are JSON)
-    rb"|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c"  # raw, UTF-8
+_ESCAPED: Final = re.compile(
+    rb"\\(?:u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|200[eEfF]|202[a-eA-E]|206[6-9]"
+    rb"|061[cC]|[dD][89a-fA-F][0-9a-fA-F]{2})|[bfnrt])"
 )
+"""An escaped control, DEL, C1, bidirectional or surrogate character (`\\u001b`, `\\n`...)."""
+_RAW: Final = re.compile(
+    rb"\xc2[\x80-\x9f]|\xe2(?:\x80[\x8e\x8f\xaa-\xae]|\x81[\xa6-\xa9])|\xd8\x9c"
+)
+"""A C1 control or a bidirectional character, in UTF-8."""
 
 
 def suspect(body: bytes) -> bool:
-    """Whether a JSON body may hold a string that `clean` would change (an escaped or raw control,
-    bidirectional or surrogate character). False means every decoded string is already clean; a
-    true answer may be wrong (an escaped backslash before `n`), which costs only the slower path."""
-    return _SUSPECT.search(body) is not None
+    """Whether a JSON body may hold a string that `clean` would change: an escaped control,
+    bidirectional or surrogate character, or a raw DEL, C1 or bidirectional one (a raw C0 control
+    is not JSON: no parser accepts it). False means every decoded string is already clean; a true
+    answer may be wrong (an escaped backslash before an `n`), which costs only the slower path.
+
+    An ordinary answer (no backslash, no C1 or bidirectional lead byte) costs five `memchr`s."""
+    if b"\x7f" in body:
+        return True
+    if b"\\" in body and _ESCAPED.search(body) is not None:
+        return True
+    if b"\xc2" in body or b"\xe2" in body or b"\xd8" in body:  # the lead bytes of _RAW
+        return _RAW.search(body) is not None
+    return False
 
 
 def clean_tree(value: Any, lines: Collection[str] = ()) -> Any:
