@@ -17,9 +17,9 @@ Only the standard library: headless commands import this before anything else.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection
+from functools import cache
 from typing import Any, Final
 
 STAND_IN: Final = "\ufffd"
@@ -34,18 +34,18 @@ BIDI: Final = (
 )
 """The bidirectional formatting characters: each can reorder what follows it on screen."""
 
-_TABLE: dict[int, str] = {
-    **{code: chr(0x2400 + code) for code in range(0x20)},  # ␀ … ␟ (ESC: ␛, newline: ␊)
-    0x7F: "\u2421",  # ␡
-    **dict.fromkeys(range(0x80, 0xA0), STAND_IN),  # C1, CSI (U+009B) and OSC (U+009D) among them
-    **dict.fromkeys(BIDI, STAND_IN),
-    **dict.fromkeys(range(0xD800, 0xE000), STAND_IN),  # lone surrogates: not even encodable
-}
-_ONE_LINE: Final = str.maketrans(_TABLE)
-_LINES: Final = str.maketrans({**_TABLE, 0x0A: "\n", 0x09: "\t", 0x0D: None})
 
-UNSAFE: Final = frozenset(_TABLE)
-"""Every code point `clean` replaces (in one-line mode)."""
+@cache
+def _table(lines: bool) -> dict[int, str | None]:
+    """The translation table of `clean` (built at its first unprintable text: not at import)."""
+    table: dict[int, str | None] = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ … ␟
+    table[0x7F] = "\u2421"  # ␡
+    table.update(dict.fromkeys(range(0x80, 0xA0), STAND_IN))  # C1: CSI (U+009B), OSC (U+009D)...
+    table.update(dict.fromkeys(BIDI, STAND_IN))
+    table.update(dict.fromkeys(range(0xD800, 0xE000), STAND_IN))  # lone surrogates
+    if lines:
+        table.update({0x0A: "\n", 0x09: "\t", 0x0D: None})
+    return table
 
 
 def clean(text: str, *, lines: bool = False) -> str:
@@ -56,25 +56,27 @@ def clean(text: str, *, lines: bool = False) -> str:
     """
     if text.isprintable():
         return text
-    return text.translate(_LINES if lines else _ONE_LINE)
+    return text.translate(_table(lines))
 
 
 def clean_lines(text: str) -> str:
     """`clean(text, lines=True)`: a text of several lines."""
     if text.isprintable():
         return text
-    return text.translate(_LINES)
+    return text.translate(_table(True))
 
 
-_ESCAPED: Final = re.compile(
-    rb"\\(?:u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|200[eEfF]|202[a-eA-E]|206[6-9]"
-    rb"|061[cC]|[dD][89a-fA-F][0-9a-fA-F]{2})|[bfnrt])"
-)
-"""An escaped control, DEL, C1, bidirectional or surrogate character (`\\u001b`, `\\n`...)."""
-_RAW: Final = re.compile(
-    rb"\xc2[\x80-\x9f]|\xe2(?:\x80[\x8e\x8f\xaa-\xae]|\x81[\xa6-\xa9])|\xd8\x9c"
-)
-"""A C1 control or a bidirectional character, in UTF-8."""
+@cache
+def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """What `suspect` looks for, compiled at its first answer that holds a backslash or a lead
+    byte: an escaped control, DEL, C1, bidirectional or surrogate character (`\\u001b`, `\\n`),
+    and a raw C1 or bidirectional character in UTF-8."""
+    escaped = re.compile(
+        rb"\\(?:u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|200[eEfF]|202[a-eA-E]"
+        rb"|206[6-9]|061[cC]|[dD][89a-fA-F][0-9a-fA-F]{2})|[bfnrt])"
+    )
+    raw = re.compile(rb"\xc2[\x80-\x9f]|\xe2(?:\x80[\x8e\x8f\xaa-\xae]|\x81[\xa6-\xa9])|\xd8\x9c")
+    return escaped, raw
 
 
 def suspect(body: bytes) -> bool:
@@ -86,10 +88,10 @@ def suspect(body: bytes) -> bool:
     An ordinary answer (no backslash, no C1 or bidirectional lead byte) costs five `memchr`s."""
     if b"\x7f" in body:
         return True
-    if b"\\" in body and _ESCAPED.search(body) is not None:
+    if b"\\" in body and _patterns()[0].search(body) is not None:
         return True
-    if b"\xc2" in body or b"\xe2" in body or b"\xd8" in body:  # the lead bytes of _RAW
-        return _RAW.search(body) is not None
+    if b"\xc2" in body or b"\xe2" in body or b"\xd8" in body:  # the raw ones' lead bytes
+        return _patterns()[1].search(body) is not None
     return False
 
 
@@ -114,18 +116,18 @@ def _clean_tree(value: Any, keep: bool, lines: Collection[str]) -> Any:
     return value
 
 
-_JSON_ESCAPES: Final = str.maketrans(
-    {
-        code: f"\\u{code:04x}"
-        for code in (0x7F, *range(0x80, 0xA0), *BIDI, 0x2028, 0x2029, *range(0xD800, 0xE000))
-    }
-)
+@cache
+def _json_escapes() -> dict[int, str]:
+    codes = (0x7F, *range(0x80, 0xA0), *BIDI, 0x2028, 0x2029, *range(0xD800, 0xE000))
+    return {code: f"\\u{code:04x}" for code in codes}
 
 
 def json_text(value: Any, *, indent: int | None = None) -> str:
     """`json.dumps(value, ensure_ascii=False)` that also escapes DEL, C1 controls, bidirectional
     and line separator characters and lone surrogates (json.dumps escapes only C0 controls), so
     that the JSON is safe to print on a terminal and reads the same in any editor."""
+    import json  # here: `jobtui --help` and the dashboard never need it
+
     return json.dumps(value, ensure_ascii=False, indent=indent, default=str).translate(
-        _JSON_ESCAPES
+        _json_escapes()
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from unicodedata import category
 
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobtui.__main__ import service_entries
 from jobtui.config import config_from_data
 from jobtui.core.models import Action, Job
-from jobtui.core.text import UNSAFE
+from jobtui.core.text import BIDI
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import ServerThread, build
 from jobtui.services import build_service
@@ -91,7 +92,10 @@ def unsafe(value: Any, *, lines: bool = False) -> list[str]:
     """Every string in `value` (keys too) holding a control or bidirectional character."""
     if isinstance(value, str):
         allowed = {"\n", "\t"} if lines else set()
-        return [value] if any(ord(c) in UNSAFE and c not in allowed for c in value) else []
+        bad = [
+            c for c in value if c not in allowed and (category(c) in ("Cc", "Cs") or ord(c) in BIDI)
+        ]
+        return [value] if bad else []
     if isinstance(value, dict):
         return [s for k, v in value.items() for s in (*unsafe(k), *unsafe(v, lines=lines))]
     if isinstance(value, list | tuple):
