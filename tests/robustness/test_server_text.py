@@ -67,7 +67,7 @@ def click(term: Terminal, text: str) -> None:
 def test_the_dashboard_shows_hostile_text_as_text(
     hostile: tuple[RunningEmulator, BsubState, Path],
 ) -> None:
-    _, _, config = hostile
+    _, state, config = hostile
     env = {"TERM": "xterm-256color", "TMUX": "", "COLORTERM": ""}
     term = Terminal([sys.executable, "-m", "jobtui", "--config", str(config)], env=env)
     try:
@@ -89,6 +89,18 @@ def test_the_dashboard_shows_hostile_text_as_text(
 
         term.send("\x1b")
         term.wait_for(lambda text: "escape closes" not in text)
+
+        # The log view of the job whose worker name holds the escapes (filtered to it).
+        log_job = state.order[0].id
+        term.send("/" + log_job + "\r")
+        term.wait_for(lambda text: BOGUS_ID not in text and log_job in text)
+        term.send("l")
+        screen = term.wait_for(lambda text: f"Logs of {log_job}" in text and "claimed job" in text)
+        assert f"[{CLEANED_ESCAPES[:40]}" in screen
+        assert planted_in(bytes(term.raw)) == []
+        term.send("\x1b")
+        term.wait_for(lambda text: f"Logs of {log_job}" not in text)
+
         term.send("q")
         assert term.wait_exit(15) == 0
         assert planted_in(bytes(term.raw)) == []
