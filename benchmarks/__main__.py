@@ -63,6 +63,12 @@ def _parse(quick: bool) -> list[Row]:
     return run_parse(quick)
 
 
+def _clean(quick: bool) -> list[Row]:
+    from benchmarks.bench_clean import run_clean
+
+    return run_clean(quick)
+
+
 def _latency(quick: bool) -> list[Row]:
     from benchmarks.bench_terminal import run_latency
 
@@ -82,6 +88,7 @@ BENCHES: dict[str, Bench] = {
     "idle": _idle,
     "startup": _startup,
     "parse": _parse,
+    "clean": _clean,
     "latency": _latency,
     "transfer": _transfer,
 }

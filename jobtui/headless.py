@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobtui.core.models import ACTION_INFO, Action, Job, JobState
+from jobtui.core.text import clean_lines, json_text
 
 if TYPE_CHECKING:
     from jobtui.config import Config, ServiceConfig
@@ -74,11 +75,11 @@ class Failed(Exception):
 
 
 def _out(text: str = "") -> None:
-    print(text, flush=True)
+    print(clean_lines(text), flush=True)
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(clean_lines(text), file=sys.stderr, flush=True)
 
 
 # -- arguments ------------------------------------------------------------------------------------
@@ -388,9 +389,8 @@ def job_json(job: Job, *, record: bool = False) -> dict[str, Any]:
 
 
 def dumps(data: object, *, indent: int | None = 2) -> str:
-    import json
-
-    return json.dumps(data, indent=indent, ensure_ascii=False, default=str)
+    """JSON with C1, DEL and bidirectional characters escaped too (`json_text`)."""
+    return json_text(data, indent=indent)
 
 
 TABLE = ("SERVICE", "ID", "STATE", "RAW STATE", "TYPE", "UPDATED", "MESSAGE")
@@ -618,7 +618,7 @@ def log_refusal(service: Service, job: Job) -> Failed | None:
 
 
 def write(text: str) -> None:
-    sys.stdout.write(text)
+    sys.stdout.write(clean_lines(text))
     sys.stdout.flush()
 
 

@@ -2,10 +2,13 @@
 
 Each one renders as a single readable line that names the service. Messages are built from what the
 server said (its `detail`, `error` or `reason`), never from credentials: a client must not pass a
-secret into any of these.
+secret into any of these. The message is cleaned (`jobtui.core.text.clean`): whatever part of it
+came from the server, it holds no control or bidirectional character.
 """
 
 from __future__ import annotations
+
+from jobtui.core.text import clean
 
 
 class ServiceError(Exception):
@@ -15,7 +18,7 @@ class ServiceError(Exception):
 
     def __init__(self, service: str, message: str, *, status: int | None = None) -> None:
         self.service = service
-        self.message = " ".join(message.split()) or self.kind
+        self.message = clean(" ".join(message.split())) or self.kind
         self.status = status
         super().__init__(self.line)
 

@@ -3,12 +3,14 @@ validation error. Every service keeps what the server sent whenever it can be re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobtui.core.errors import BadPayloadError
 from jobtui.core.models import Job
+from jobtui.core.text import clean, clean_tree, suspect
 
 if TYPE_CHECKING:
     from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -50,19 +52,39 @@ def errors_line(error: ValidationError) -> str:
     if not first:
         return "unexpected body"
     where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{where or 'body'}: {first.get('msg', 'invalid')}"
+    return clean(f"{where or 'body'}: {first.get('msg', 'invalid')}")
 
 
-def parse_body(service: str, adapter: TypeAdapter[T], content: bytes, what: str) -> T:
-    """Validate a response body; a body that does not fit is one `BadPayloadError` line."""
+def parse_body(
+    service: str, adapter: TypeAdapter[T], content: bytes, what: str, lines: Collection[str] = ()
+) -> T:
+    """Validate a response body; a body that does not fit is one `BadPayloadError` line.
+
+    Every string of the result is clean (`jobtui.core.text.clean`): a body that may hold a control
+    or bidirectional character anywhere is decoded, cleaned whole, then validated; the strings
+    under a key named in `lines` keep their newlines and tabs. Any other body (nearly every one)
+    is validated straight from its bytes.
+    """
     from pydantic import ValidationError  # loaded already: `adapter` is pydantic's
 
     try:
+        if suspect(content):
+            return adapter.validate_python(_cleaned(service, content, what, lines))
         return adapter.validate_json(content)
     except ValidationError as error:
         if content.lstrip()[:1] == b"<":
             raise BadPayloadError(service, f"unexpected {what}: an HTML page, not JSON") from None
         raise BadPayloadError(service, f"unexpected {what}: {errors_line(error)}") from None
+
+
+def _cleaned(service: str, content: bytes, what: str, lines: Collection[str]) -> Any:
+    """The decoded body, every string cleaned."""
+    try:
+        return clean_tree(json.loads(content), lines)
+    except (ValueError, RecursionError):
+        if content.lstrip()[:1] == b"<":
+            raise BadPayloadError(service, f"unexpected {what}: an HTML page, not JSON") from None
+        raise BadPayloadError(service, f"unexpected {what}: not JSON") from None
 
 
 class LazyRecord(Mapping[str, Any]):

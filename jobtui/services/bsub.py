@@ -50,6 +50,7 @@ from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.core.text import clean_lines, suspect
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services.download import PartFile, exists, safe_name
@@ -556,7 +557,7 @@ class BsubClient:
     async def logs(self, job_id: str) -> str:
         """`GET /v1/jobs/{id}/logs`: the job's stderr."""
         response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}/logs", accept="text/plain")
-        return response.text
+        return clean_lines(response.text)
 
     async def output(
         self,
@@ -618,8 +619,11 @@ class BsubClient:
 
 def parse_job_list(service: str, content: bytes) -> Listing:
     """The body of a `GET /v1/jobs` answer: decoded straight into `FastBsubJob`s when it is
-    exactly as published, else read leniently (unknown fields kept, odd values tolerated)."""
+    exactly as published, else read leniently (unknown fields kept, odd values tolerated). A body
+    that may hold a control character is read leniently too, which cleans every string."""
     try:
+        if suspect(content):
+            raise msgspec.DecodeError("text to clean")
         fast = _FAST_LIST.decode(content)
     except msgspec.MsgspecError:
         from jobtui.services._bsub_lenient import LIST_ANSWER
@@ -631,8 +635,10 @@ def parse_job_list(service: str, content: bytes) -> Listing:
 
 def parse_types(service: str, content: bytes) -> list[TypeRecord]:
     """The body of a `GET /v1/types` answer: decoded straight into `FastProcessingType`s when it
-    is as published, else read leniently."""
+    is as published and holds no control character, else read leniently."""
     try:
+        if suspect(content):
+            raise msgspec.DecodeError("text to clean")
         return list(_FAST_TYPES.decode(content).types or [])
     except msgspec.MsgspecError:
         from jobtui.services._bsub_lenient import TYPES

@@ -62,7 +62,7 @@ from typing import Annotated, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from jobtui.core.errors import (
     AuthError,
@@ -80,6 +80,7 @@ from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.core.text import clean_lines
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, parse_body
 from jobtui.services._wire import text as _text
@@ -385,10 +386,17 @@ def ingest_error(
     looks_json = content.lstrip()[:1] in (b"{", b"[")
     reason = ""
     if looks_json:
-        for adapter in (_BAD_REQUEST, _REASON, _NOT_FOUND, _SERVER_ERROR, _HEALTH):
+        adapters: tuple[TypeAdapter[Any], ...] = (
+            _BAD_REQUEST,
+            _REASON,
+            _NOT_FOUND,
+            _SERVER_ERROR,
+            _HEALTH,
+        )
+        for adapter in adapters:
             try:
-                body = adapter.validate_json(content)
-            except ValidationError:
+                body = parse_body(service, adapter, content, "error body")
+            except BadPayloadError:
                 continue
             if isinstance(body, _BadRequestBody):
                 pairs = [(e.argument, _redact(e.reason, secrets)) for e in body.errors]
@@ -677,7 +685,7 @@ class DspIngestClient:
             accept="text/csv, application/json",
         )
         try:
-            return response.content.decode("utf-8")
+            return clean_lines(response.content.decode("utf-8"))
         except UnicodeDecodeError:
             raise BadPayloadError(self.service, "mapping.csv is not UTF-8 text") from None
 

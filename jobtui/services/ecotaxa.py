@@ -71,6 +71,7 @@ from jobtui.core.format import shown_value
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.core.text import clean_lines
 from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import text as _text
@@ -288,6 +289,8 @@ class EcoTaxaUser(_Wire):
         return 2 in self.can_do
 
 
+_LINES = ("errors",)
+"""The fields of several lines (a crash's traceback): they keep their newlines when cleaned."""
 _JOB = TypeAdapter(EcoTaxaJob)
 _JOBS = TypeAdapter(list[EcoTaxaJob], config=DEFERRED)
 _USER = TypeAdapter(EcoTaxaUser)
@@ -531,7 +534,7 @@ class EcoTaxaClient:
             await self._login()
 
     def _parse(self, adapter: TypeAdapter[Any], response: httpx.Response, what: str) -> Any:
-        return parse_body(self.service, adapter, response.content, what)
+        return parse_body(self.service, adapter, response.content, what, lines=_LINES)
 
     def _error(
         self,
@@ -699,7 +702,7 @@ class EcoTaxaClient:
             accept="text/plain, */*",
             job_id=job_id,
         )
-        return response.content.decode(response.encoding or "utf-8", errors="replace")
+        return clean_lines(response.content.decode(response.encoding or "utf-8", errors="replace"))
 
     # -- download -------------------------------------------------------------------------------
 

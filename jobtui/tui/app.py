@@ -17,6 +17,7 @@ from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
@@ -238,6 +239,21 @@ class JobtuiApp(App[int]):
     def _job_seen(self, message: ServiceTab.JobSeen) -> None:
         self.notifier.attention.seen(message.tab.service.name, message.job)
         self.attention = len(self.notifier.attention)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast, always plain text: nearly every toast names a job or quotes a server, and
+        neither may be read as markup (`[link=…]` or `[/x]` in a job id would break the toast,
+        `[@click=…]` would plant an action). `markup` is ignored for that reason: widgets pass
+        Textual's default (True) along."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _toast(self, message: str, title: str, severity: Severity) -> None:
         self.notify(message, title=title, severity=severity, timeout=8)

@@ -8,9 +8,12 @@ from functools import partial
 
 from textual import events
 from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from jobtui.core.models import ACTION_INFO, Action, JobState
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
+from jobtui.tui.text import literal
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 JOB_HITS = 50
@@ -18,6 +21,18 @@ JOB_HITS = 50
 
 Command = tuple[str, Callable[[], object], str]
 """(text, callback, help) of one command."""
+
+
+def _highlighted(matcher: Matcher, text: str) -> Content:
+    """`text` as plain text (a job id or message is never markup), its matched letters styled."""
+    content = Content(text)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    if not score:
+        return content
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class Palette(CommandPalette):
@@ -84,7 +99,7 @@ class JobtuiCommands(Provider):
         if dashboard is None:
             return
         for text, callback, help in self._commands(dashboard):
-            yield DiscoveryHit(text, callback, help=help)
+            yield DiscoveryHit(Content(text), callback, text=text, help=literal(help))
 
     async def search(self, query: str) -> Hits:
         dashboard = self._dashboard()
@@ -94,7 +109,9 @@ class JobtuiCommands(Provider):
         for text, callback, help in self._commands(dashboard):
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), callback, help=help)
+                yield Hit(
+                    score, _highlighted(matcher, text), callback, text=text, help=literal(help)
+                )
         needle = query.strip().lower()
         if not needle:
             return
@@ -107,7 +124,7 @@ class JobtuiCommands(Provider):
                 jump = partial(dashboard.jump_to_job, job.service, job.id)
                 help = f"{job.service} · {job.raw_state or job.state.label} · {job.message}"
                 score = 1.0 if job.id.lower() == needle else matcher.match(text) or 0.5
-                yield Hit(score, matcher.highlight(text), jump, text=text, help=help)
+                yield Hit(score, _highlighted(matcher, text), jump, text=text, help=literal(help))
                 found += 1
                 if found >= JOB_HITS:
                     return

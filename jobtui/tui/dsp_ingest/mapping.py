@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -62,12 +63,13 @@ class MappingScreen(ModalScreen[Path | None]):
             yield Label(
                 f"Mapping of project {self.shortcode} · {self.service.name}",
                 classes="dialog-title",
+                markup=False,
             )
-            yield Label("reading mapping.csv…", id="count")
+            yield Label("reading mapping.csv…", id="count", markup=False)
             yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
             yield Label("Save to file", classes="field-label")
             yield Input(default, id="path", compact=True)
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary", disabled=True)
                 yield Button("Close", id="close")
@@ -97,7 +99,7 @@ class MappingScreen(ModalScreen[Path | None]):
             return
         self.rows = rows
         table = self.query_one("#rows", DataTable)
-        table.add_rows(rows)
+        table.add_rows([(Text(original), Text(derivative)) for original, derivative in rows])
         count.update(f"{len(rows)} rows · original (as uploaded) → derivative (the stored asset)")
         self.query_one("#save", Button).disabled = False
 

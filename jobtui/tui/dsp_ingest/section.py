@@ -84,5 +84,5 @@ def render_section(job: Job, service: Service) -> RenderableType | None:
         )
     last = raw.get("last_upload")
     if isinstance(last, dict) and last.get("summary"):
-        grid.add_row("last upload", str(last["summary"]))
+        grid.add_row("last upload", Text(str(last["summary"])))
     return Group(Text("bulk ingest", style="bold dim"), grid)

@@ -78,7 +78,7 @@ def plan_text(code: str, plan: UploadPlan) -> RenderableType:
         grid.add_column(style="yellow", no_wrap=True, max_width=36, overflow="ellipsis")
         grid.add_column(style="dim", overflow="fold")
         for rejected in plan.rejected[:MAX_LISTED]:
-            grid.add_row(f"  {rejected.rel}", rejected.reason)
+            grid.add_row(Text(f"  {rejected.rel}"), Text(rejected.reason))
         if len(plan.rejected) > MAX_LISTED:
             grid.add_row(f"  … and {len(plan.rejected) - MAX_LISTED} more", "")
         parts.append(grid)
@@ -130,7 +130,7 @@ def report_text(report: UploadReport) -> RenderableType:
         grid.add_column(style="red", no_wrap=True, max_width=36, overflow="ellipsis")
         grid.add_column(overflow="fold")
         for failure in report.failed[:MAX_LISTED]:
-            grid.add_row(f"  {failure.rel}", failure.reason)
+            grid.add_row(Text(f"  {failure.rel}"), Text(failure.reason))
         parts.append(grid)
     if report.not_uploaded:
         parts.append(Text(f"Not uploaded ({len(report.not_uploaded)}):", style="yellow"))
@@ -214,13 +214,13 @@ class UploadScreen(ModalScreen[UploadReport | None]):
                 yield Input(
                     self.folder, placeholder="a local folder to upload", id="folder", compact=True
                 )
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             with VerticalScroll(id="plan-box"):
-                yield Static("", id="plan")
+                yield Static("", id="plan", markup=False)
             with Vertical(id="progress-box"):
-                yield Label("", id="file-line")
+                yield Label("", id="file-line", markup=False)
                 yield ProgressBar(total=1, show_eta=False, id="file-bar")
-                yield Label("", id="total-line")
+                yield Label("", id="total-line", markup=False)
                 yield ProgressBar(total=1, show_eta=False, id="total-bar")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Check", id="check", variant="primary")

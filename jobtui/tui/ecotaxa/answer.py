@@ -91,13 +91,13 @@ class AnswerScreen(ModalScreen[str | None]):
                             classes="form-group",
                         )
                         yield Label("")
-                    yield Label(f"  {field.name}", classes="answer-name")
+                    yield Label(f"  {field.name}", classes="answer-name", markup=False)
                     yield Input(
                         placeholder="id",
                         id=self.ids[field.key],
                         compact=True,
                     )
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Send (ctrl+s)", id="send", variant="primary", compact=True)
                 yield Button("Close (esc)", id="close", compact=True)

@@ -73,7 +73,7 @@ def render_question(question: Mapping[str, Any], *, asking: bool) -> RenderableT
     if taxa:
         grid.add_row("missing taxa", Text("\n".join(taxa), style="magenta"))
     for key, value in others.items():
-        grid.add_row(str(key), pretty(value))
+        grid.add_row(Text(str(key)), Text(pretty(value)))
     return Group(heading("question", "press a to answer" if asking else "asked earlier"), grid)
 
 
@@ -91,12 +91,12 @@ def render_reply(reply: Mapping[str, Any]) -> RenderableType | None:
         value = reply[group]
         if isinstance(value, Mapping):
             pairs = ", ".join(f"{name} → {ident}" for name, ident in value.items())
-            grid.add_row(group, pairs or Text("(none)", style="dim italic"))
+            grid.add_row(group, Text(pairs) if pairs else Text("(none)", style="dim italic"))
         else:
-            grid.add_row(group, pretty(value))
+            grid.add_row(group, Text(pretty(value)))
     for key, value in reply.items():
         if key not in ("users", "taxa"):
-            grid.add_row(str(key), pretty(value))
+            grid.add_row(Text(str(key)), Text(pretty(value)))
     return Group(heading("last reply"), grid)
 
 
@@ -120,13 +120,13 @@ def render_section(job: Job, service: Service) -> RenderableType | None:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column(overflow="fold")
-    facts.add_row("owner", owner_text(job, service))
+    facts.add_row("owner", Text(owner_text(job, service)))
     project = job.extra.get("project")
     if project:
-        facts.add_row("project", project)
+        facts.add_row("project", Text(project))
     sent = raw.get("progress_msg")
     if isinstance(sent, str) and sent and sent != job.message:
-        facts.add_row("server says", sent)
+        facts.add_row("server says", Text(sent))
     elif isinstance(sent, str) and not sent.strip() and job.message:
         facts.add_row("server says", Text("nothing: the message is the last line of errors", "dim"))
     parts: list[RenderableType] = [heading("EcoTaxa"), facts]

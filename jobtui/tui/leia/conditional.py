@@ -145,7 +145,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             hint += f" (fields: {shown}{more})"
         with Vertical(classes="dialog"):
             yield Label(title, classes="dialog-title")
-            yield Static(hint + ".", id="fields-hint", classes="dialog-hint")
+            yield Static(hint + ".", id="fields-hint", classes="dialog-hint", markup=False)
             with TabbedContent(id="mode"):
                 with TabPane("Form", id="form-pane"), Grid(classes="form-grid"):
                     yield Label("rule id")
@@ -225,7 +225,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
                         soft_wrap=False,
                         tab_behavior="indent",
                     )
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create (ctrl+s)", id="create", variant="primary", compact=True)
                 yield Button("Form/JSON (ctrl+t)", id="switch", compact=True)

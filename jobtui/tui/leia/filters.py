@@ -109,7 +109,7 @@ class LeiaFilterScreen(ModalScreen[LeiaFilters | None]):
                         compact=True,
                         id=widget_id(name),
                     )
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (enter)", id="apply", variant="primary", compact=True)
                 yield Button("Clear all (ctrl+r)", id="clear", compact=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -64,10 +65,10 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
             yield Label(f"New job on {self.service.name}", classes="dialog-title")
             yield Label("Processing type", classes="field-label")
             yield Select[str]([], prompt="loading types…", id="type")
-            yield Static("", id="description", classes="dim")
+            yield Static("", id="description", classes="dim", markup=False)
             yield Label("Input file", classes="field-label")
             yield Input(placeholder=f"{self.directory}/input.dat", id="file")
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             yield ProgressBar(total=None, show_eta=False, id="progress")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create and submit", id="create", variant="primary")
@@ -87,7 +88,8 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
             select.prompt = "no types"
             return
         self._descriptions = {t.type: t.description or t.name or "" for t in types}
-        select.set_options((f"{t.name or t.type}  ({t.type})", t.type) for t in types)
+        # Text: a type's name from the server is shown as it is, never read as markup.
+        select.set_options((Text(f"{t.name or t.type}  ({t.type})"), t.type) for t in types)
         select.prompt = "choose a type"
         if self.focused is None:  # never take the focus from a field the user went on to
             select.focus()

@@ -56,10 +56,10 @@ class SaveFileScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Save output of {self.job.id}", classes="dialog-title")
+            yield Label(f"Save output of {self.job.id}", classes="dialog-title", markup=False)
             yield Label("File", classes="field-label")
             yield Input(str(self.directory / self.service.output_name(self.job)), id="path")
-            yield Label("", id="message", classes="field-error")
+            yield Label("", id="message", classes="field-error", markup=False)
             yield ProgressBar(total=None, show_eta=False, id="progress")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")

@@ -51,8 +51,8 @@ class TextViewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Label("loading…", id="status", classes="dim")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Label("loading…", id="status", classes="dim", markup=False)
             yield TextArea("", read_only=True, soft_wrap=False, show_line_numbers=True, id="text")
             yield Input(placeholder="search (enter: find, escape: close)", id="search")
 

@@ -80,7 +80,7 @@ class AllJobsTab(Vertical):
     def compose(self) -> ComposeResult:
         yield JobTable(clock=self.clock, show_service=True, empty_text="Loading…", id="jobs")
         yield JobDetail(*self.services, id="detail")
-        yield Static("connecting…", classes="status", id="status")
+        yield Static("connecting…", classes="status", id="status", markup=False)
 
     def on_mount(self) -> None:
         self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)

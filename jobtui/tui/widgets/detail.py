@@ -64,7 +64,7 @@ def render_job(job: Job, service: Service) -> RenderableType:
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column()
     if job.message:
-        facts.add_row("message", job.message)
+        facts.add_row("message", Text(job.message))
     if job.progress is not None:
         facts.add_row("progress", f"{job.progress:.0f}%")
     facts.add_row("created", format_time(job.created))
@@ -74,7 +74,7 @@ def render_job(job: Job, service: Service) -> RenderableType:
     if job.finished:
         facts.add_row("finished", format_time(job.finished))
     allowed = [service.action_label(a).lower() for a in service.actions if a in job.actions]
-    facts.add_row("can", ", ".join(allowed) or "nothing now")
+    facts.add_row("can", Text(", ".join(allowed) or "nothing now"))
     blocked = [
         f"{service.action_label(a).lower()}: {reason}"
         for a in service.actions
@@ -91,7 +91,7 @@ def render_job(job: Job, service: Service) -> RenderableType:
     record.add_column(style="dim", no_wrap=True)
     record.add_column(overflow="fold")
     for key, value in job.raw.items():
-        record.add_row(str(key), format_value(value))
+        record.add_row(Text(str(key)), Text(format_value(value)))
     parts.append(Text("record", style="bold dim"))
     parts.append(record)
     return Group(*parts)
@@ -198,7 +198,9 @@ class JobDetail(ScrollView):
                 shown.lines = []
             else:
                 console = self.app.console
-                options = console.options.update(width=width, height=None, highlight=False)
+                options = console.options.update(
+                    width=width, height=None, highlight=False, markup=False
+                )
                 lines = console.render_lines(shown.content, options, style=base, pad=True)
                 shown.lines = [Strip(line, width) for line in lines]
         size = Size(width, len(shown.lines))

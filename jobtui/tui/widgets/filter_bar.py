@@ -61,7 +61,7 @@ class FilterBar(Horizontal):
             placeholder="regular expression; a leading ! inverts; enter keeps, escape clears",
             compact=True,
         )
-        self._note = Label("", classes="note")
+        self._note = Label("", classes="note", markup=False)
 
     def compose(self) -> ComposeResult:
         yield Label("/", classes="prompt")

@@ -230,7 +230,7 @@ class ServiceTab(Vertical):
         yield JobTable(self.service.columns, clock=self.clock, id="jobs")
         yield JobDetail(self.service, id="detail")
         with Horizontal(classes="status-row"):
-            yield Static("connecting…", classes="status", id="status")
+            yield Static("connecting…", classes="status", id="status", markup=False)
             yield HistoryBar(self.history, id="history")
 
     def on_mount(self) -> None:

@@ -1,0 +1,148 @@
+"""Every service cleans what its server says where it parses it: each emulator, behind a layer
+that appends escape sequences, C1 controls and a right-to-left override to every string of every
+JSON answer and to every line of every text answer, is polled over loopback by jobtui's own
+service; no job field, service column, raw record value, log line or mapping row holds a control
+or bidirectional character, and the planted text is there, as stand-ins."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from unicodedata import category
+
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobtui.__main__ import service_entries
+from jobtui.config import config_from_data
+from jobtui.core.models import Action, Job
+from jobtui.core.text import BIDI
+from jobtui.emulators.base import EmulatorSettings
+from jobtui.emulators.runner import ServerThread, build
+from jobtui.services import build_service
+from jobtui.services.dsp_ingest import DspIngestService
+from tests.robustness.server_text_support import ESCAPES
+
+KEPT = {"id", "token", "access_token", "upload_token", "state", "status"}
+"""Keys left as sent: the ids and tokens jobtui sends back, and the states (so that jobs keep
+their actions and the service's follow-up requests still find them)."""
+
+
+def hostile_json(value: Any, key: str = "") -> Any:
+    if isinstance(value, str):
+        return value if key in KEPT or key.endswith("_id") else value + ESCAPES
+    if isinstance(value, dict):
+        return {k: hostile_json(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hostile_json(item, key) for item in value]
+    return value
+
+
+def hostile_body(body: bytes, content_type: str) -> bytes:
+    if "json" in content_type:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(data, str):  # a login answer: the token itself
+            return body
+        return json.dumps(hostile_json(data), ensure_ascii=False).encode()
+    if content_type.startswith("text/"):
+        lines = body.decode("utf-8", "replace").split("\n")
+        return "\n".join(line + ESCAPES if line else line for line in lines).encode()
+    return body
+
+
+def hostile(app: ASGIApp) -> ASGIApp:
+    """`app`, its answers made hostile (a whole answer is held, then rewritten)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def rewrite(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            assert start is not None
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            kind = dict(headers).get(b"content-type", b"").decode("latin-1")
+            body = hostile_body(b"".join(chunks), kind)
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await app(scope, receive, rewrite)
+
+    return wrapped
+
+
+def unsafe(value: Any, *, lines: bool = False) -> list[str]:
+    """Every string in `value` (keys too) holding a control or bidirectional character."""
+    if isinstance(value, str):
+        allowed = {"\n", "\t"} if lines else set()
+        bad = [
+            c for c in value if c not in allowed and (category(c) in ("Cc", "Cs") or ord(c) in BIDI)
+        ]
+        return [value] if bad else []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*unsafe(k), *unsafe(v, lines=lines))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in unsafe(item, lines=lines)]
+    return []
+
+
+def job_texts(job: Job) -> list[Any]:
+    return [job.id, job.raw_state, job.type, job.message, dict(job.extra), dict(job.raw)]
+
+
+@pytest.fixture(params=["bsub", "ecotaxa", "leia", "dsp-ingest"])
+def hostile_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    emulator = build(request.param, EmulatorSettings(seed=1, speed=0, jobs=12))
+    emulator.app = hostile(emulator.app)
+    thread = ServerThread(emulator)
+    running = thread.start()
+    try:
+        (entry,) = service_entries([running])
+        yield entry
+    finally:
+        thread.stop()
+
+
+async def test_every_string_a_service_parses_is_clean(hostile_server: dict[str, Any]) -> None:
+    cfg = config_from_data({"services": [hostile_server]}).services[0]
+    service = build_service(cfg)
+    try:
+        result = await service.poll()
+        assert result.jobs
+        texts = [text for job in result.jobs for text in job_texts(job)]
+        assert unsafe(texts) == []
+        if not isinstance(service, DspIngestService):  # its rows hold only shortcodes
+            assert "␛[2JCLEARED" in json.dumps(texts, ensure_ascii=False)  # planted, shown
+        logged = [job for job in result.jobs if job.allows(Action.LOGS)]
+        if logged:
+            log = await service.read_log(logged[0])
+            assert unsafe(log, lines=True) == []
+            assert "␛[2JCLEARED" in log
+        if isinstance(service, DspIngestService):
+            for job in result.jobs:
+                if job.raw.get("mapping_rows"):
+                    rows = await service.mapping(job.id)
+                    assert rows and unsafe(rows) == []
+                    assert any("␛[2JCLEARED" in derivative for _, derivative in rows)
+                    break
+            else:
+                pytest.fail("no seeded project has a mapping")
+    finally:
+        await service.aclose()
