@@ -42,6 +42,9 @@ PART_SUFFIX = ".part"
 _STAND_IN = "_"
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_DISPLAY_STAND_INS = frozenset(map(chr, range(0x2400, 0x2427))) | {"\ufffd"}
+"""What `core.text.clean` shows in place of a control character (␛, ␀, �): in a file name, the
+same `_` as the control itself, whether the name was cleaned for display first or not."""
 _MAX_SUFFIX = 16
 """An extension longer than this (in characters, dot included) is not kept apart when a name
 is shortened."""
@@ -133,7 +136,7 @@ def _size(text: str) -> int:
 
 
 def _clean_char(char: str) -> str:
-    if char in "/\\" or char in _BIDI:
+    if char in "/\\" or char in _BIDI or char in _DISPLAY_STAND_INS:
         return _STAND_IN
     if unicodedata.category(char) in _UNSAFE_CATEGORIES:
         return _STAND_IN

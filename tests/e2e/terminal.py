@@ -31,12 +31,16 @@ class Terminal:
         self.written = 0
         self.raw = bytearray()
         """Every byte the child wrote, escape sequences included."""
+        size = struct.pack("HHHH", lines, columns, 0, 0)
         pid, fd = pty.fork()
-        if pid == 0:  # the child: exec the command with the terminal size set
+        if pid == 0:  # the child: set the terminal's size before the command can ask for it
+            fcntl.ioctl(0, termios.TIOCSWINSZ, size)
             os.execvpe(argv[0], list(argv), {**os.environ, **(env or {})})
         self.pid = pid
         self.fd = fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        # (set from this side too; had it been set only here, a command quick to start could
+        # read the size before it was set, take the 80x24 default and never hear otherwise)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
         self.exit_code: int | None = None
 
     def read(self, timeout: float = 0.1) -> None:

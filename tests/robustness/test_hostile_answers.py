@@ -88,6 +88,11 @@ def hostile(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
+MULTI_LINE = {"errors"}
+"""Raw record fields that are text of several lines by nature (EcoTaxa's `errors`: traceback
+pieces, each ending in a newline): newlines and tabs are kept there, as in logs."""
+
+
 def unsafe(value: Any, *, lines: bool = False) -> list[str]:
     """Every string in `value` (keys too) holding a control or bidirectional character."""
     if isinstance(value, str):
@@ -97,7 +102,11 @@ def unsafe(value: Any, *, lines: bool = False) -> list[str]:
         ]
         return [value] if bad else []
     if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (*unsafe(k), *unsafe(v, lines=lines))]
+        return [
+            s
+            for k, v in value.items()
+            for s in (*unsafe(k), *unsafe(v, lines=lines or k in MULTI_LINE))
+        ]
     if isinstance(value, list | tuple):
         return [s for item in value for s in unsafe(item, lines=lines)]
     return []
