@@ -8,6 +8,7 @@ and the markup as it was sent; a click on the planted `[@click=app.quit]` does n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -185,8 +186,12 @@ def hostile_errors() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
     finally:
         stopping.set()
+        # shutdown wakes the accept() the thread is blocked in (close alone does not, on Linux)
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)
         server.close()
         thread.join(10)
+        assert not thread.is_alive()
 
 
 def test_an_error_line_from_a_hostile_server_is_cleaned(
