@@ -10,8 +10,10 @@ from jobtui.core.polling import PollOutcome
 class Polled(Message):
     """One poll of one service finished (successfully or not)."""
 
-    def __init__(self, outcome: PollOutcome) -> None:
+    def __init__(self, outcome: PollOutcome, *, scope: int = 0) -> None:
         self.outcome = outcome
+        self.scope = scope
+        """Which scope (filters) of its tab the poll started in (`ServiceTab.rescope`)."""
         super().__init__()
 
     def can_replace(self, message: Message) -> bool:

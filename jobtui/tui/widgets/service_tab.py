@@ -209,6 +209,10 @@ class ServiceTab(Vertical):
         self.schedule = PollSchedule(self.backoff, time.monotonic)
         self.history = StateHistory()
         self._generation = 0
+        self._scope = 0
+        """Counts the changes of what the service lists (its filters): see `rescope`."""
+        self._shown_scope = 0
+        """The scope of the last poll shown."""
         self._shown: dict[str, Job] = {}
         self._total: int | None = None
         self._note = ""
@@ -262,11 +266,12 @@ class ServiceTab(Vertical):
         while True:
             asked = await self.schedule.wait()
             started = self.schedule.time()
+            scope = self._scope
             outcome = await self.monitor.poll_once()
             self.schedule.polled(outcome.health.failures, outcome.retry_after, started=started)
             # A poll that was under way when the tab paused is not shown: rows stay still.
             if asked or not self.schedule.paused:
-                self.post_message(Polled(outcome))
+                self.post_message(Polled(outcome, scope=scope))
 
     @on(Polled)
     def _polled(self, message: Polled) -> None:
@@ -291,20 +296,23 @@ class ServiceTab(Vertical):
         first = self._generation == 0
         self._generation = outcome.generation
         self._total = outcome.total
+        # After a change of filters, the jobs that come into view were there before: not news,
+        # as on a first load, until a poll started under the new filters is shown (its note,
+        # the filters, is on the status line).
+        rescoped = message.scope != self._scope or message.scope != self._shown_scope
         if outcome.health.ok:
-            self._tell_new_notes(outcome.note, first=first)
+            self._tell_new_notes(outcome.note, first=first or rescoped)
             self._note = outcome.note
+            self._shown_scope = message.scope
         if outcome.health != self.health:
             self.health = outcome.health
         if delta and (delta.changed or delta.added or delta.removed):
+            news = delta.added + delta.changed
+            if rescoped and delta.added and not first:
+                self.post_message(self.JobsChanged(self, delta.added, previous, initial=True))
+                news = delta.changed
             self.post_message(
-                self.JobsChanged(
-                    self,
-                    delta.added + delta.changed,
-                    previous,
-                    initial=first,
-                    removed=list(delta.removed),
-                )
+                self.JobsChanged(self, news, previous, initial=first, removed=list(delta.removed))
             )
         if outcome.health.ok:
             self.history.add(self._shown.values())
@@ -630,6 +638,11 @@ class ServiceTab(Vertical):
     def poll_now(self) -> None:
         """Ask the poll worker to poll at once (after an action, or on `r`)."""
         self.schedule.poll_now()
+
+    def rescope(self) -> None:
+        """What the service lists changed (its filters): the jobs the next polls bring into
+        view were there before, so they notify nothing, as on the first load."""
+        self._scope += 1
 
     def last_update(self) -> datetime | None:
         return self.health.last_success
