@@ -179,7 +179,7 @@ async def test_marks_across_services_take_one_confirmation_and_one_summary(
         assert "bsub-a:" in confirm.body and "bsub-b:" in confirm.body
         assert confirm.body.count(running.id) == 2
         assert finished.id not in confirm.body
-        assert "1 marked jobs cannot cancel now" in confirm.body
+        assert "(1 marked job cannot cancel now and is left out)" in confirm.body
         await two.pilot.press("y")
         note = await two.note(lambda n: n.message.startswith("cancel:"), "the summary")
         assert note.message.splitlines()[0] == "cancel: 2 done, 0 failed"

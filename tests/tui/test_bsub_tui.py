@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from textual.geometry import Region
 from textual.notifications import Notification
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, TextArea
 
 from jobtui.core.models import JobState
@@ -33,6 +35,7 @@ from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
+from tests.settle import settle
 from tests.tui.driver import TabDriver
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
@@ -82,12 +85,13 @@ async def bsub_app(
     jobs: int = 40,
     read_only: bool = False,
     refresh: float = 60.0,
+    size: tuple[int, int] = SIZE,
     **options: Any,
 ) -> AsyncIterator[Bsub]:
     running, state = start(emulator, jobs=jobs, **options)
     service = BsubService("bsub", running.url, token_of(running))
     app = JobtuiApp([service], refresh=refresh, read_only=read_only, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         bsub = Bsub(running, state, service, app, pilot)
         await bsub.until(lambda: bsub.table.row_count > 0, "the first poll")
         yield bsub
@@ -543,6 +547,36 @@ async def test_save_output_writes_the_file_and_asks_before_overwriting(
         assert existing.read_bytes() == output
         assert bsub.state.counts["get_job_output"] == 2
         assert names_in(tmp_path) == sorted([fresh.name, "kept.txt"])  # no partial file left
+
+
+def shown_text(widget: Widget) -> str:
+    """What a widget shows on screen, its lines joined by spaces."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return " ".join(line.text.strip() for line in lines if line.text.strip())
+
+
+async def test_the_overwrite_question_is_shown_whole_at_80_columns(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    async with bsub_app(emulator, size=(80, 24)) as bsub:
+        job = finished_text_job(bsub.state)
+        await bsub.select(job.id)
+        await bsub.pilot.press("o")
+        dialog = await bsub.screen(SaveFileScreen, "the save dialog")
+        field = dialog.query_one("#path", Input)
+        existing = tmp_path / Path(field.value).name  # the offered name: the job id, long
+        existing.write_bytes(b"keep me")
+        field.value = str(existing)
+        await bsub.pilot.press("enter")
+        message = dialog.query_one("#message", Label)
+        question = f"{existing.name} exists: press Save again to overwrite it"
+        await bsub.until(lambda: text_of(message) == question, "the question")
+        await settle(bsub.pilot)
+        box = message.parent
+        assert isinstance(box, Widget)
+        assert message.region.right <= box.content_region.right  # not cut by the dialog
+        assert message.size.height == 2  # the question wraps at 80 columns
+        assert shown_text(message) == question
 
 
 # -- read-only ----------------------------------------------------------------------------------
