@@ -167,6 +167,24 @@ async def test_states_change_when_time_moves_and_r_polls(emulator: EmulatorFacto
         assert bsub.shown(ended).state is JobState.SUCCEEDED
 
 
+async def test_r_says_that_it_polls(emulator: EmulatorFactory) -> None:
+    """The status line read "updated just now" before and after `r`: it now says "polling…"
+    while the poll runs, then "polled just now" for a moment."""
+    async with bsub_app(emulator, jobs=10) as bsub:
+        await bsub.until(lambda: "updated just now" in status_line(bsub), "fresh data")
+        polls = bsub.tab.health.polls
+        bsub.state.lock.acquire()  # the server waits: the poll is seen under way
+        try:
+            await bsub.pilot.press("r")
+            await bsub.until(lambda: "· polling… ·" in status_line(bsub), "polling…")
+            assert "updated" not in status_line(bsub)
+        finally:
+            bsub.state.lock.release()
+        await bsub.until(lambda: "· polled just now ·" in status_line(bsub), "polled")
+        assert bsub.tab.health.polls == polls + 1
+        await bsub.until(lambda: "· updated just now ·" in status_line(bsub), "back to its age")
+
+
 async def test_the_tab_polls_on_its_own(emulator: EmulatorFactory) -> None:
     async with bsub_app(emulator, jobs=20, refresh=0.2) as bsub:
         job = soon_running(bsub.state, 60)

@@ -246,7 +246,7 @@ class AllJobsTab(Vertical):
 
     def action_refresh(self) -> None:
         for tab in self.tabs.values():
-            tab.poll_now()
+            tab.action_refresh()
 
     def action_explain(self, name: str) -> None:
         action = Action(name)

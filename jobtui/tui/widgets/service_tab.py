@@ -95,6 +95,10 @@ def relative_age(seconds: float) -> str:
     return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
 
 
+POLLED_FLASH_SECONDS = 1.5
+"""How long the status line says "polled just now" after a poll asked for with `r` (a sign
+that it polled, where "updated just now" would not change)."""
+
 FRESH_SECONDS = 5.0
 """Data younger than this reads "just now": a tab polled every few seconds keeps a still status
 line (an idle terminal gets no writes); older data counts up by the second."""
@@ -209,6 +213,9 @@ class ServiceTab(Vertical):
         self.schedule = PollSchedule(self.backoff, time.monotonic)
         self.history = StateHistory()
         self._generation = 0
+        self._refresh_asked = False
+        """`r` was pressed and its poll has not landed yet: the status line says "polling…"."""
+        self._polled_flash_until = 0.0
         self._scope = 0
         """Counts the changes of what the service lists (its filters): see `rescope`."""
         self._shown_scope = 0
@@ -271,7 +278,7 @@ class ServiceTab(Vertical):
             self.schedule.polled(outcome.health.failures, outcome.retry_after, started=started)
             # A poll that was under way when the tab paused is not shown: rows stay still.
             if asked or not self.schedule.paused:
-                self.post_message(Polled(outcome, scope=scope))
+                self.post_message(Polled(outcome, scope=scope, asked=asked))
 
     @on(Polled)
     def _polled(self, message: Polled) -> None:
@@ -306,6 +313,11 @@ class ServiceTab(Vertical):
             self._shown_scope = message.scope
         if outcome.health != self.health:
             self.health = outcome.health
+        if message.asked and self._refresh_asked:
+            self._refresh_asked = False
+            if outcome.health.ok:
+                self._polled_flash_until = time.monotonic() + POLLED_FLASH_SECONDS
+                self.set_timer(POLLED_FLASH_SECONDS, self._update_status)
         if delta and (delta.changed or delta.added or delta.removed):
             news = delta.added + delta.changed
             if rescoped and delta.added and not first:
@@ -391,7 +403,11 @@ class ServiceTab(Vertical):
             if not self.paused:
                 parts.append("● live")
             parts.append(jobs)
-            if health.last_success is not None:
+            if self._refresh_asked:
+                parts.append("polling…")
+            elif time.monotonic() < self._polled_flash_until:
+                parts.append("polled just now")
+            elif health.last_success is not None:
                 age = max(0.0, (now - health.last_success).total_seconds())
                 parts.append(f"updated {data_age(age)}")
             parts.append(every)
@@ -404,7 +420,9 @@ class ServiceTab(Vertical):
             )
             parts.append(health.error or "")
             due = self.schedule.due
-            if due is not None:
+            if self._refresh_asked:
+                parts.append("polling…")
+            elif due is not None:
                 parts.append(f"retrying in {max(0.0, due - time.monotonic()):.0f}s")
             parts.append(jobs)
             parts.append(every)
@@ -504,6 +522,9 @@ class ServiceTab(Vertical):
         return reason is not None
 
     def action_refresh(self) -> None:
+        """Poll now; the status line says "polling…", then "polled just now" (a moment)."""
+        self._refresh_asked = True
+        self._update_status()
         self.schedule.poll_now()
 
     def action_pause(self) -> None:
