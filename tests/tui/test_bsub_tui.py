@@ -70,6 +70,13 @@ class Bsub(TabDriver[BsubState, BsubService]):
         await self.until(lambda: any(predicate(n) for n in self.notes()), what)
         return next(n for n in self.notes() if predicate(n))
 
+    async def until_created(self) -> str:
+        """The id of the job the dialog created, once the table lists it."""
+        await self.until(lambda: self.state.counts["submit_job"] >= 1, "the submit")
+        created = self.state.order[-1].id
+        await self.until(lambda: self.table.get_job(created) is not None, "the new job listed")
+        return created
+
     def matches_emulator(self) -> bool:
         """The table holds exactly the emulator's jobs, each in its state on the server."""
         state = self.state
@@ -432,6 +439,28 @@ async def test_new_job_uploads_submits_and_finishes(
         await bsub.until(lambda: bsub.shown(created.id).raw_state == "finished", "the end")
         assert bsub.shown(created.id).state is JobState.SUCCEEDED
         assert bsub.shown(created.id).extra["size"] == "3.0 MiB"
+
+
+async def test_a_new_job_is_selected_and_shown(
+    emulator: EmulatorFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_file(tmp_path / "small.tar", 1000)
+    monkeypatch.chdir(tmp_path)
+    async with bsub_app(emulator, jobs=40, fail_rate=0.0, size=(80, 24)) as bsub:
+        await bsub.pilot.press("end")  # far from the top, where the newest job will be
+        await bsub.until(lambda: bsub.table.scroll_y > 0, "scrolled down")
+        screen = await open_new_job(bsub)
+        await choose_type(bsub, screen, "sha", "sha256")
+        await bsub.pilot.press("tab", *source.name, "enter")
+        await bsub.back_on_dashboard()
+        created = await bsub.until_created()
+        await bsub.until(lambda: bsub.cursor_on(created), "the cursor on the new job")
+        await settle(bsub.pilot)
+        row = bsub.table.row_ids().index(created)
+        top = int(bsub.table.scroll_y)
+        assert top <= row < top + bsub.table.size.height - 1  # on screen, under the header
+        detail = bsub.app.screen.query_one(JobDetail)
+        assert detail.job is not None and detail.job.id == created
 
 
 async def test_new_job_form_refuses_mistakes_and_sends_nothing(

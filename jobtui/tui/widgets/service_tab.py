@@ -213,6 +213,8 @@ class ServiceTab(Vertical):
         self.schedule = PollSchedule(self.backoff, time.monotonic)
         self.history = StateHistory()
         self._generation = 0
+        self._select_next: str | None = None
+        """A job to put the cursor on once a poll lists it (one just created)."""
         self._refresh_asked = False
         """`r` was pressed and its poll has not landed yet: the status line says "polling…"."""
         self._polled_flash_until = 0.0
@@ -300,6 +302,7 @@ class ServiceTab(Vertical):
         elif delta:
             table.apply(delta)
             self.post_message(self.JobsUpdated(self, delta))
+        self._select_pending()
         first = self._generation == 0
         self._generation = outcome.generation
         self._total = outcome.total
@@ -659,6 +662,18 @@ class ServiceTab(Vertical):
     def poll_now(self) -> None:
         """Ask the poll worker to poll at once (after an action, or on `r`)."""
         self.schedule.poll_now()
+
+    def select_when_listed(self, job_id: str) -> None:
+        """Put the cursor on `job_id`, scrolled into view, as soon as the table lists it (a job
+        just created: the next poll brings it)."""
+        self._select_next = job_id
+        self._select_pending()
+
+    def _select_pending(self) -> None:
+        job_id = self._select_next
+        if job_id is not None and self.table.get_job(job_id) is not None:
+            self._select_next = None
+            self.table.move_cursor(job_id)
 
     def rescope(self) -> None:
         """What the service lists changed (its filters): the jobs the next polls bring into
