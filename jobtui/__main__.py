@@ -55,14 +55,17 @@ config file:
   --config PATH, else $JOBTUI_CONFIG, else $XDG_CONFIG_HOME/jobtui/config.toml
   ($XDG_CONFIG_HOME defaults to ~/.config). config.example.toml documents every key.
 
-exit codes:
-  0  ok
-  1  failure (an emulator or the dashboard could not start, a file could not be written)
-  2  usage or config error (bad arguments, no config file, a config file with problems)
+exit codes (the same for every command):
+  0  ok; config check: jobtui would open the dashboard on the file
+  1  a local file could not be written (download, config init, emulate --write-config, --log),
+     an emulator or the dashboard could not start; watch and logs --follow: the job failed
+  2  usage or config error (bad arguments, no config file, a config file with problems or
+     without [[services]] entries, no such service, config init onto an existing file)
   3  a service answered with an error or could not be reached (commands for scripts)
   4  no such job (commands for scripts)
-  5  refused: read-only, or not allowed in the job's state (commands for scripts)
-  `jobtui COMMAND --help` says more; for watch and logs --follow, 1 means the job failed.
+  5  refused: read-only, not allowed in the job's state, or the download file exists
+  141  the reader of the output went away, as for SIGPIPE
+  `jobtui COMMAND --help` says more.
 """
 
 
@@ -258,8 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser(
         "check",
         help="check a config file",
-        description="Check a config file: print `ok: N services`, or one line per problem "
-        "naming the file, line and key (exit 2). Secret values are never printed.",
+        description="Check a config file as `jobtui` would read it: print `ok: N services`, or "
+        "one line per problem naming the file, line and key, every problem of the file at once "
+        "(exit 2, as `jobtui` itself would). Secret values are never printed.",
     )
     check.add_argument("path", nargs="?", type=Path, metavar="PATH", help="the file to check")
     check.set_defaults(handler=cmd_config_check)
@@ -300,7 +304,7 @@ def _run_dashboard(
         handler = start_log(log, secret_values(config)) if log is not None else None
     except OSError as error:
         _err(f"jobtui: cannot write the log {log}: {error.strerror or error}")
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         return run_app(config, read_only=read_only, title=title, config_path=config_path)
     except (ServiceError, InputError) as error:
@@ -312,7 +316,13 @@ def _run_dashboard(
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from jobtui.config import ConfigError, default_config_path, load_config, warn_if_readable
+    from jobtui.config import (
+        NO_SERVICES,
+        ConfigError,
+        default_config_path,
+        load_config,
+        warn_if_readable,
+    )
 
     explicit = args.config is not None
     path: Path = args.config.expanduser() if explicit else default_config_path()
@@ -325,10 +335,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         _err(str(error))
         return EXIT_USAGE
     if not config.services:
-        _err(
-            f"{path}: no [[services]] entries: uncomment or add one "
-            "(config.example.toml documents every kind)"
-        )
+        _err(f"{path}: {NO_SERVICES}")
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)
@@ -518,7 +525,13 @@ def cmd_config_init(args: argparse.Namespace) -> int:
     try:
         write_config_file(path, starter_config_text(), overwrite=args.force)
     except FileExistsError:
-        _err(f"jobtui: {path} already exists; add --force to replace it")
+        if os.path.lexists(path):
+            _err(f"jobtui: {path} already exists; add --force to replace it")
+            return EXIT_USAGE
+        # A file where its folder should be: a local write failure, named as such.
+        from jobtui.services.download import folder_problem
+
+        _err(f"jobtui: cannot write {path}: {folder_problem(path.parent) or 'not a folder'}")
         return EXIT_FAILURE
     except OSError as error:
         _err(f"jobtui: cannot write {path}: {error.strerror or error}")
@@ -529,7 +542,9 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from jobtui.config import ConfigError, load_config, warn_if_readable
+    """The dashboard's verdict on the file without starting it: exit 0 exactly when `jobtui`
+    would open the dashboard on it, else 2 with every problem."""
+    from jobtui.config import NO_SERVICES, ConfigError, load_config, warn_if_readable
 
     path = _config_path(args)
     if not path.is_file():
@@ -539,6 +554,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         config = load_config(path)
     except ConfigError as error:
         _err(str(error))
+        return EXIT_USAGE
+    if not config.services:
+        _err(f"{path}: {NO_SERVICES}")
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)

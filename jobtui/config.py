@@ -187,6 +187,97 @@ def check_keys(value: str) -> str:
     return ",".join(keys)
 
 
+KIND_KEY_ACTIONS: Mapping[str, frozenset[str]] = {
+    "bsub": frozenset({"new", "submit", "cancel", "delete", "logs", "download"}),
+    "ecotaxa": frozenset({"answer", "restart", "delete", "logs", "download"}),
+    "leia": frozenset({"cancel", "start", "conditional"}),
+    "dsp-ingest": frozenset({"upload", "ingest", "mapping", "finalize"}),
+}
+"""The actions of `KEY_ACTIONS` that only a tab of that kind binds (the All jobs tab routes each
+to its job's service, so two kinds may share a key). Every other action is bound on every tab."""
+
+FIXED_KEYS: Mapping[str | None, Mapping[str, str]] = {
+    None: {
+        **{str(n): f"show tab {n}" for n in range(1, 10)},
+        "ctrl+c": "quit",
+        "enter": "open the job",
+        "escape": "clear the filter",
+        "space": "mark the job",
+        **dict.fromkeys(("up", "down", "pageup", "pagedown", "home", "end"), "move the cursor"),
+        **dict.fromkeys(("shift+up", "shift+down"), "mark jobs"),
+    },
+    "leia": {"f": "Leia's server-side filters", "backspace": "back"},
+    "dsp-ingest": {"U": "upload to any shortcode"},
+}
+"""Keys that `[keys]` cannot rebind, by the kind of tab that binds them (None: every tab)."""
+
+_KEY_NAME_REPLACEMENTS = {
+    "solidus": "slash",
+    "reverse_solidus": "backslash",
+    "commercial_at": "at",
+    "hyphen_minus": "minus",
+    "plus_sign": "plus",
+    "low_line": "underscore",
+}
+
+
+def key_name(key: str) -> str:
+    """A key as Textual names it when it compares keys: `?` -> "question_mark", `+` -> "plus"."""
+    *modifiers, base = key.split("+") if len(key) > 1 else [key]
+    if len(base) == 1 and not base.isalnum():
+        try:
+            name = unicodedata.name(base).lower().replace("-", "_").replace(" ", "_")
+        except ValueError:
+            name = base
+        base = _KEY_NAME_REPLACEMENTS.get(name, name)
+    return "+".join([*modifiers, base])
+
+
+def _scopes_of(action: str) -> frozenset[str | None]:
+    """The kinds of tab whose keys `action` competes with (None: every tab's)."""
+    kinds = frozenset(kind for kind, actions in KIND_KEY_ACTIONS.items() if action in actions)
+    return kinds or frozenset({None})
+
+
+def _clash(a: frozenset[str | None], b: frozenset[str | None]) -> bool:
+    return None in a or None in b or bool(a & b)
+
+
+def key_conflicts(keys: Mapping[str, str]) -> dict[str, str]:
+    """For each action of `keys` (action -> comma-separated keys, as the `[keys]` table gives
+    them) whose key is also that of another action bound at the same time, or a fixed key:
+    why, naming the other. Actions left out keep their default key."""
+    bound = {action: default for action, (default, _) in KEY_ACTIONS.items()} | dict(keys)
+    names = {
+        action: [key_name(k.strip()) for k in text.split(",")] for action, text in bound.items()
+    }
+    conflicts: dict[str, str] = {}
+    for action in keys:
+        scopes = _scopes_of(action)
+        for key, shown in zip(names[action], bound[action].split(","), strict=True):
+            for other, other_keys in names.items():
+                if other == action or key not in other_keys:
+                    continue
+                if not _clash(scopes, _scopes_of(other)):
+                    continue
+                if other in keys and list(keys).index(other) > list(keys).index(action):
+                    continue  # the pair is reported once, at the later line
+                how = (
+                    ""
+                    if other in keys
+                    else f" by default; rebind {other} too, or choose another key"
+                )
+                conflicts[action] = f"{shown.strip()!r} is also the key of {other}{how}"
+                break
+            for kind, fixed in FIXED_KEYS.items():
+                what = next((why for k, why in fixed.items() if key_name(k) == key), None)
+                if what is not None and _clash(scopes, frozenset({kind})):
+                    conflicts.setdefault(action, f"{shown.strip()!r} is a fixed key ({what})")
+            if action in conflicts:
+                break
+    return conflicts
+
+
 NotifyEvent = Literal["succeeded", "failed", "needs_input"]
 
 NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("succeeded", "failed", "needs_input")
@@ -561,12 +652,12 @@ class _Checker:
         if isinstance(items, _Bad):
             return BAD
         events = [self.choice((*loc, i), item, NOTIFY_EVENTS) for i, item in enumerate(items)]
-        if any(isinstance(event, _Bad) for event in events):
-            return BAD
+        ok = not any(isinstance(event, _Bad) for event in events)
         for index, event in enumerate(events):
-            if event in events[:index]:
-                return self.note((*loc, index), f"{event!r} is listed twice")
-        return [event for event in events if isinstance(event, str)]
+            if isinstance(event, str) and event in events[:index]:
+                self.note((*loc, index), f"{event!r} is listed twice")
+                ok = False
+        return [event for event in events if isinstance(event, str)] if ok else BAD
 
     def services(self, loc: Loc, value: object) -> list[ServiceConfig] | _Bad:
         items = self.array(loc, value)
@@ -574,15 +665,20 @@ class _Checker:
             return BAD
         services = [self.service((*loc, index), item) for index, item in enumerate(items)]
         first: dict[str, int] = {}
-        for index, service in enumerate(services):
-            if isinstance(service, _Bad):
+        unique = True
+        for index, item in enumerate(items):
+            # The names as written: an entry with other problems still takes its name.
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str) or not name.strip():
                 continue
-            if service.name in first:
-                message = f"service name {service.name!r} is already used by services[{first[service.name]}]"
+            name = name.strip()
+            if name in first:
+                message = f"service name {name!r} is already used by services[{first[name]}]"
                 self.note((*loc, index, "name"), message)
-            first.setdefault(service.name, index)
+                unique = False
+            first.setdefault(name, index)
         checked = [service for service in services if not isinstance(service, _Bad)]
-        return checked if len(checked) == len(services) and len(first) == len(services) else BAD
+        return checked if len(checked) == len(services) and unique else BAD
 
     def service(self, loc: Loc, value: object) -> ServiceConfig | _Bad:
         if not isinstance(value, dict):
@@ -606,9 +702,10 @@ class _Checker:
         }
         checks.update(self._kind_checks(cls))
         table = self.table(loc, value, cls, checks)
-        if isinstance(table, _Bad):
+        # Which credentials are given is checked even when one of them is wrong.
+        if cls is EcoTaxaConfig and isinstance(self._credentials(loc, value), _Bad):
             return BAD
-        if cls is EcoTaxaConfig and isinstance(self._credentials(loc, table), _Bad):
+        if isinstance(table, _Bad):
             return BAD
         literal = frozenset(
             key
@@ -646,23 +743,19 @@ class _Checker:
         items = self.array(loc, value)
         if isinstance(items, _Bad):
             return BAD
-        wrong = [
-            self.note((*loc, i), "must be a string")
-            for i, code in enumerate(items)
-            if not isinstance(code, str)
-        ]
-        if wrong:
-            return BAD
+        before = len(self.problems)
         codes: list[str] = []
         for index, code in enumerate(items):
-            if not _SHORTCODE.fullmatch(code):
-                return self.note(
-                    (*loc, index), f"{code!r} is not a project shortcode (4 hex digits, like 0803)"
-                )
-            if code.upper() in codes:
-                return self.note((*loc, index), f"{code.upper()} is listed twice")
-            codes.append(code.upper())
-        return codes
+            if not isinstance(code, str):
+                self.note((*loc, index), "must be a string")
+            elif not _SHORTCODE.fullmatch(code):
+                message = f"{code!r} is not a project shortcode (4 hex digits, like 0803)"
+                self.note((*loc, index), message)
+            elif code.upper() in codes:
+                self.note((*loc, index), f"{code.upper()} is listed twice")
+            else:
+                codes.append(code.upper())
+        return BAD if len(self.problems) > before else codes
 
     def keys(self, loc: Loc, value: object) -> dict[str, str] | _Bad:
         if not isinstance(value, dict):
@@ -678,6 +771,8 @@ class _Checker:
             bound = self.checked(at, check_keys, text)
             if isinstance(name, str) and isinstance(bound, str):
                 keys[name] = bound
+        for action, why in key_conflicts(keys).items():
+            self.note((*loc, action), why)
         return BAD if len(self.problems) > before else keys
 
 
@@ -863,6 +958,13 @@ def config_from_data(data: Mapping[str, Any], source: str = "<config>") -> Confi
     if isinstance(checked, list):
         raise ConfigError(source, checked) from None
     return checked
+
+
+NO_SERVICES = (
+    "no [[services]] entries: uncomment or add one (config.example.toml documents every kind)"
+)
+"""Why a config file that checks out still opens no dashboard (`jobtui`, `config check` and the
+headless commands all say so, and exit 2)."""
 
 
 # -- where the file is ----------------------------------------------------------------------------

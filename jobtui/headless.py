@@ -245,6 +245,7 @@ def read_config(path: Path | None) -> tuple[Path, Config]:
     Raises `Failed` (exit 2) when there is none, it has problems, or it lists no service.
     """
     from jobtui.config import (
+        NO_SERVICES,
         ConfigError,
         config_search_description,
         default_config_path,
@@ -265,7 +266,7 @@ def read_config(path: Path | None) -> tuple[Path, Config]:
     except ConfigError as error:
         raise Failed(EXIT_USAGE, str(error)) from None
     if not config.services:
-        raise Failed(EXIT_USAGE, f"{path}: no [[services]] entries")
+        raise Failed(EXIT_USAGE, f"{path}: {NO_SERVICES}")
     if warning := warn_if_readable(path, config):
         _err(warning)
     return path, config

@@ -45,6 +45,7 @@ def bsub_new_job(tab: ServiceTab, job: Job | None) -> None:
     def created(new: Job | None) -> None:
         if new is not None:
             tab.notify(f"{tab.service.name}: job {new.id} submitted")
+            tab.select_when_listed(new.id)
             tab.poll_now()
 
     tab.app.push_screen(NewBsubJobScreen(tab.service), created)

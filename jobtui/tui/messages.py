@@ -10,8 +10,12 @@ from jobtui.core.polling import PollOutcome
 class Polled(Message):
     """One poll of one service finished (successfully or not)."""
 
-    def __init__(self, outcome: PollOutcome) -> None:
+    def __init__(self, outcome: PollOutcome, *, scope: int = 0, asked: bool = False) -> None:
         self.outcome = outcome
+        self.scope = scope
+        """Which scope (filters) of its tab the poll started in (`ServiceTab.rescope`)."""
+        self.asked = asked
+        """Whether the poll was asked for (`r`, after an action) rather than due."""
         super().__init__()
 
     def can_replace(self, message: Message) -> bool:

@@ -25,6 +25,7 @@ from jobtui.tui.widgets.job_table import row_key_of
 from jobtui.tui.widgets.key_bar import KeyBar
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, seeded, start, token_of
+from tests.settle import settle
 from tests.tui.driver import count_calls
 from tests.tui.two_services import NAMES, SIZE, Two, fixed_clock, two_services
 
@@ -178,7 +179,7 @@ async def test_marks_across_services_take_one_confirmation_and_one_summary(
         assert "bsub-a:" in confirm.body and "bsub-b:" in confirm.body
         assert confirm.body.count(running.id) == 2
         assert finished.id not in confirm.body
-        assert "1 marked jobs cannot cancel now" in confirm.body
+        assert "(1 marked job cannot cancel now and is left out)" in confirm.body
         await two.pilot.press("y")
         note = await two.note(lambda n: n.message.startswith("cancel:"), "the summary")
         assert note.message.splitlines()[0] == "cancel: 2 done, 0 failed"
@@ -259,9 +260,15 @@ async def test_a_leia_job_in_all_jobs_has_its_sections_and_its_chain(
         console.print(detail.content)
         text = console.export_text()
         assert "waits on" in text and str(waiting.execute_after_id) in text
+        # Enter does one thing: the job in its tab (as the README says), no dialog on top.
         await pilot.press("enter")
+        await two.until(lambda: two.active() == pane_id(1), "the Leia tab")
+        await settle(pilot)
+        assert app.screen is two.dashboard
+        cursor = two.tab("Leia").table.cursor_job
+        assert cursor is not None and cursor.id == waiting.id
+        await pilot.press("enter")  # enter in the Leia tab: the chain
         await two.until(lambda: isinstance(app.screen, ChainScreen), "the chain")
-        assert two.active() == pane_id(1)
         await pilot.press("enter")  # what it waits on
         await two.back_on_dashboard()
         cursor = two.tab("Leia").table.cursor_job

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from textual.geometry import Region
 from textual.notifications import Notification
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, TextArea
 
 from jobtui.core.models import JobState
@@ -33,6 +35,7 @@ from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
+from tests.settle import settle
 from tests.tui.driver import TabDriver
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
@@ -67,6 +70,13 @@ class Bsub(TabDriver[BsubState, BsubService]):
         await self.until(lambda: any(predicate(n) for n in self.notes()), what)
         return next(n for n in self.notes() if predicate(n))
 
+    async def until_created(self) -> str:
+        """The id of the job the dialog created, once the table lists it."""
+        await self.until(lambda: self.state.counts["submit_job"] >= 1, "the submit")
+        created = self.state.order[-1].id
+        await self.until(lambda: self.table.get_job(created) is not None, "the new job listed")
+        return created
+
     def matches_emulator(self) -> bool:
         """The table holds exactly the emulator's jobs, each in its state on the server."""
         state = self.state
@@ -82,12 +92,13 @@ async def bsub_app(
     jobs: int = 40,
     read_only: bool = False,
     refresh: float = 60.0,
+    size: tuple[int, int] = SIZE,
     **options: Any,
 ) -> AsyncIterator[Bsub]:
     running, state = start(emulator, jobs=jobs, **options)
     service = BsubService("bsub", running.url, token_of(running))
     app = JobtuiApp([service], refresh=refresh, read_only=read_only, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         bsub = Bsub(running, state, service, app, pilot)
         await bsub.until(lambda: bsub.table.row_count > 0, "the first poll")
         yield bsub
@@ -161,6 +172,24 @@ async def test_states_change_when_time_moves_and_r_polls(emulator: EmulatorFacto
         assert all(state.jobs[i].status == after[i] for i in running)
         ended = next(i for i in running if after[i] == "finished")
         assert bsub.shown(ended).state is JobState.SUCCEEDED
+
+
+async def test_r_says_that_it_polls(emulator: EmulatorFactory) -> None:
+    """The status line read "updated just now" before and after `r`: it now says "polling…"
+    while the poll runs, then "polled just now" for a moment."""
+    async with bsub_app(emulator, jobs=10) as bsub:
+        await bsub.until(lambda: "updated just now" in status_line(bsub), "fresh data")
+        polls = bsub.tab.health.polls
+        bsub.state.lock.acquire()  # the server waits: the poll is seen under way
+        try:
+            await bsub.pilot.press("r")
+            await bsub.until(lambda: "· polling… ·" in status_line(bsub), "polling…")
+            assert "updated" not in status_line(bsub)
+        finally:
+            bsub.state.lock.release()
+        await bsub.until(lambda: "· polled just now ·" in status_line(bsub), "polled")
+        assert bsub.tab.health.polls == polls + 1
+        await bsub.until(lambda: "· updated just now ·" in status_line(bsub), "back to its age")
 
 
 async def test_the_tab_polls_on_its_own(emulator: EmulatorFactory) -> None:
@@ -412,6 +441,28 @@ async def test_new_job_uploads_submits_and_finishes(
         assert bsub.shown(created.id).extra["size"] == "3.0 MiB"
 
 
+async def test_a_new_job_is_selected_and_shown(
+    emulator: EmulatorFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_file(tmp_path / "small.tar", 1000)
+    monkeypatch.chdir(tmp_path)
+    async with bsub_app(emulator, jobs=40, fail_rate=0.0, size=(80, 24)) as bsub:
+        await bsub.pilot.press("end")  # far from the top, where the newest job will be
+        await bsub.until(lambda: bsub.table.scroll_y > 0, "scrolled down")
+        screen = await open_new_job(bsub)
+        await choose_type(bsub, screen, "sha", "sha256")
+        await bsub.pilot.press("tab", *source.name, "enter")
+        await bsub.back_on_dashboard()
+        created = await bsub.until_created()
+        await bsub.until(lambda: bsub.cursor_on(created), "the cursor on the new job")
+        await settle(bsub.pilot)
+        row = bsub.table.row_ids().index(created)
+        top = int(bsub.table.scroll_y)
+        assert top <= row < top + bsub.table.size.height - 1  # on screen, under the header
+        detail = bsub.app.screen.query_one(JobDetail)
+        assert detail.job is not None and detail.job.id == created
+
+
 async def test_new_job_form_refuses_mistakes_and_sends_nothing(
     emulator: EmulatorFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -543,6 +594,36 @@ async def test_save_output_writes_the_file_and_asks_before_overwriting(
         assert existing.read_bytes() == output
         assert bsub.state.counts["get_job_output"] == 2
         assert names_in(tmp_path) == sorted([fresh.name, "kept.txt"])  # no partial file left
+
+
+def shown_text(widget: Widget) -> str:
+    """What a widget shows on screen, its lines joined by spaces."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return " ".join(line.text.strip() for line in lines if line.text.strip())
+
+
+async def test_the_overwrite_question_is_shown_whole_at_80_columns(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    async with bsub_app(emulator, size=(80, 24)) as bsub:
+        job = finished_text_job(bsub.state)
+        await bsub.select(job.id)
+        await bsub.pilot.press("o")
+        dialog = await bsub.screen(SaveFileScreen, "the save dialog")
+        field = dialog.query_one("#path", Input)
+        existing = tmp_path / Path(field.value).name  # the offered name: the job id, long
+        existing.write_bytes(b"keep me")
+        field.value = str(existing)
+        await bsub.pilot.press("enter")
+        message = dialog.query_one("#message", Label)
+        question = f"{existing.name} exists: press Save again to overwrite it"
+        await bsub.until(lambda: text_of(message) == question, "the question")
+        await settle(bsub.pilot)
+        box = message.parent
+        assert isinstance(box, Widget)
+        assert message.region.right <= box.content_region.right  # not cut by the dialog
+        assert message.size.height == 2  # the question wraps at 80 columns
+        assert shown_text(message) == question
 
 
 # -- read-only ----------------------------------------------------------------------------------

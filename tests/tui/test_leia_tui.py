@@ -30,6 +30,7 @@ from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
 from tests.conftest import EmulatorFactory
+from tests.settle import settle
 from tests.tui.driver import TabDriver
 
 NOW = DEMO_EPOCH + timedelta(minutes=5)
@@ -609,3 +610,43 @@ def test_a_failure_without_reason_or_code_says_so() -> None:
     assert "http_code 5000: a Leia internal error" in plain(render_failure(internal))
     done = Job("leia", "j3", JobState.SUCCEEDED, "PROCESSED", raw={"http_code": 200})
     assert render_failure(done) is None
+
+
+async def test_a_change_of_filters_is_not_news(emulator: EmulatorFactory) -> None:
+    """Clearing a filter brings finished jobs into view: they were there all along, so no toast
+    announces them (nor do they count as needing attention)."""
+    async with leia_app(emulator) as leia:
+        failed = {j.id for j in leia.state.own if j.status == "FAILED"}
+        finished = {j.id for j in leia.state.own if j.status == "PROCESSED"}
+        assert failed and finished
+        await leia.pilot.press("f")
+        await leia.until(lambda: isinstance(leia.app.screen, LeiaFilterScreen), "the dialog")
+        screen = leia.app.screen
+        assert isinstance(screen, LeiaFilterScreen)
+        screen.query_one("#f-status", Select).value = "FAILED"
+        await leia.pilot.press("ctrl+s")
+        await leia.until(lambda: set(leia.table.row_ids()) == failed, "the filtered list")
+        await leia.pilot.press("f")
+        await leia.until(lambda: isinstance(leia.app.screen, LeiaFilterScreen), "the dialog")
+        await leia.pilot.press("ctrl+r", "ctrl+s")  # clear all, apply
+        await leia.until(lambda: finished <= set(leia.table.row_ids()), "the whole list")
+        await settle(leia.pilot)
+        toasts = [str(n.message) for n in leia.app._notifications]
+        # Only the dialog's own word on what it did: no jobs, no second word on the filters.
+        assert toasts == ["leia: filters status=FAILED", "leia: no filters"], toasts
+        assert leia.app.attention == 0
+
+
+async def test_enter_applies_the_filter_dialog_at_once(emulator: EmulatorFactory) -> None:
+    """The dialog's button says `Apply (enter)`: enter, pressed first thing, applies."""
+    async with leia_app(emulator) as leia:
+        failed = {j.id for j in leia.state.own if j.status == "FAILED"}
+        await leia.pilot.press("f")
+        await leia.until(lambda: isinstance(leia.app.screen, LeiaFilterScreen), "the dialog")
+        screen = leia.app.screen
+        assert isinstance(screen, LeiaFilterScreen)
+        screen.query_one("#f-status", Select).value = "FAILED"
+        await leia.pilot.press("enter")
+        await leia.until(lambda: not isinstance(leia.app.screen, LeiaFilterScreen), "applied")
+        assert leia.service.filters == LeiaFilters(status=LeiaStatus.FAILED)
+        await leia.until(lambda: set(leia.table.row_ids()) == failed, "the filtered list")

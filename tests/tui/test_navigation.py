@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
+from rich.cells import cell_len
 from textual import events
 from textual.binding import Binding
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandInput, CommandList, CommandPalette, SearchIcon
 from textual.keys import _character_to_key
 from textual.widgets import Input, TabbedContent, TabPane
 
@@ -322,6 +323,20 @@ async def test_the_palette_jumps_to_a_job_in_its_service_tab(emulator: EmulatorF
         await two.until(lambda: two.active() == pane_id(1), "tab bsub-b")
         cursor = two.tab("bsub-b").table.cursor_job
         assert cursor is not None and cursor.key == ("bsub-b", job.id)
+
+
+async def test_the_palette_icon_takes_its_glyphs_width(emulator: EmulatorFactory) -> None:
+    """No width is assumed for the search icon: an emoji takes the cells it measures (2 here,
+    as Textual counts), a 1-cell glyph one cell."""
+    async with two_services(emulator) as two:
+        screen = await palette(two, "ctrl+p", "go")
+        icon = screen.query_one(SearchIcon)
+        assert icon.size.width == cell_len(str(icon.icon)) == 2
+        icon.icon = ">"
+        icon.refresh(layout=True)
+        await two.until(lambda: icon.size.width == 1, "a 1-cell icon")
+        field = screen.query_one(CommandInput)
+        assert field.region.x == icon.region.right  # the query starts right after it
 
 
 async def test_colon_opens_the_palette_and_goes_to_a_tab(emulator: EmulatorFactory) -> None:

@@ -690,3 +690,130 @@ def test_bad_keys_are_named_with_file_and_line(line: str, message: str) -> None:
 def test_every_default_key_is_a_valid_key() -> None:
     data = {"keys": {name: key for name, (key, _) in KEY_ACTIONS.items()}}
     assert config_from_data(data).keys.keys() == KEY_ACTIONS.keys()
+
+
+# -- every problem of the file, in one run ----------------------------------------------------------
+
+
+def dsp(extra: str = "", *, name: str = "d") -> str:
+    return (
+        f'[[services]]\nname = "{name}"\nkind = "dsp-ingest"\nurl = "http://h"\ntoken = "t"\n'
+        f"{extra}"
+    )
+
+
+def test_every_bad_shortcode_of_a_list_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, dsp('projects = ["0803", "08g3", "zz", "0803"]\n'))
+    assert problems_of(path) == [
+        f"{path}:6: services[0].projects[1]: '08g3' is not a project shortcode "
+        "(4 hex digits, like 0803)",
+        f"{path}:6: services[0].projects[2]: 'zz' is not a project shortcode "
+        "(4 hex digits, like 0803)",
+        f"{path}:6: services[0].projects[3]: 0803 is listed twice",
+    ]
+
+
+def test_a_type_error_hides_no_other_problem(tmp_path: Path) -> None:
+    text = (
+        dsp('refresh = "often"\nprojects = [1, "zz"]\n', name="same")
+        + "\n"
+        + bsub(name="same", token="3")
+        + '\n[[services]]\nname = "e"\nkind = "ecotaxa"\nurl = "http://h"\nusername = "u"\n'
+        + 'verify = "yes"\n'
+        + '\n[notifications]\nevents = ["failed", 2, "failed"]\n'
+    )
+    path = write(tmp_path, text)
+    assert problems_of(path) == [
+        f"{path}:6: services[0].refresh: must be a number",
+        f"{path}:7: services[0].projects[0]: must be a string",
+        f"{path}:7: services[0].projects[1]: 'zz' is not a project shortcode "
+        "(4 hex digits, like 0803)",
+        f"{path}:10: services[1].name: service name 'same' is already used by services[0]",
+        f"{path}:13: services[1].token: must be a string",
+        f"{path}:15: services[2].password: required with username",
+        f"{path}:20: services[2].verify: must be true or false",
+        f"{path}:23: notifications.events[1]: must be 'succeeded', 'failed' or 'needs_input'",
+        f"{path}:23: notifications.events[2]: 'failed' is listed twice",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "problems"),
+    [
+        ('cancel = "x"\nquit = "x"\n', ["3: keys.quit: 'x' is also the key of cancel"]),
+        (
+            'cancel = "q"\n',
+            [
+                "2: keys.cancel: 'q' is also the key of quit by default; rebind quit too, "
+                "or choose another key"
+            ],
+        ),
+        (
+            'help = "r"\n',
+            [
+                "2: keys.help: 'r' is also the key of refresh by default; "
+                "rebind refresh too, or choose another key"
+            ],
+        ),
+        (
+            'filter = "ctrl+f"\npalette = "f5, ctrl+f"\n',
+            ["3: keys.palette: 'ctrl+f' is also the key of filter"],
+        ),
+        # the same key by another name: `?` is question_mark, `=` is equals_sign
+        (
+            'quit = "question_mark"\n',
+            [
+                "2: keys.quit: 'question_mark' is also the key of help "
+                "by default; rebind help too, or choose another key"
+            ],
+        ),
+        (
+            'pause = "="\n',
+            [
+                "2: keys.pause: '=' is also the key of slower by default; "
+                "rebind slower too, or choose another key"
+            ],
+        ),
+        (
+            'finalize = "i"\n',
+            [
+                "2: keys.finalize: 'i' is also the key of ingest by default; "
+                "rebind ingest too, or choose another key"
+            ],
+        ),
+        ('cancel = "3"\n', ["2: keys.cancel: '3' is a fixed key (show tab 3)"]),
+        (
+            'conditional = "f"\n',
+            ["2: keys.conditional: 'f' is a fixed key (Leia's server-side filters)"],
+        ),
+    ],
+)
+def test_conflicting_keys_are_an_error_naming_both(table: str, problems: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"[keys]\n{table}", "keys.toml")
+    assert caught.value.lines() == [f"keys.toml:{problem}" for problem in problems]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        'quit = "x"\ncancel = "q"\n',  # swapped: each key is one action's
+        'submit = "x"\nstart = "x"\n',  # bsub.io's and Leia's: never in one tab
+        'conditional = "u"\n',  # Leia's and dsp-ingest's
+        'finalize = "f"\n',  # dsp-ingest's; f is fixed on Leia's tab only
+        'help = "question_mark"\n',  # its own default, by name
+    ],
+)
+def test_keys_that_never_meet_do_not_conflict(table: str) -> None:
+    assert parse_config(f"[keys]\n{table}", "keys.toml").keys
+
+
+def test_key_scopes_are_the_services_actions() -> None:
+    from jobtui.config import KIND_KEY_ACTIONS
+    from jobtui.services import service_class
+
+    for kind in SERVICES:
+        actions = {action.value for action in service_class(kind).actions}
+        assert KIND_KEY_ACTIONS[kind] == actions, kind
+    every = set().union(*KIND_KEY_ACTIONS.values())
+    assert every <= KEY_ACTIONS.keys()

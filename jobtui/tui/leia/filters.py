@@ -64,7 +64,7 @@ class LeiaFilterScreen(ModalScreen[LeiaFilters | None]):
 
     | Key | Action |
     | :- | :- |
-    | `enter`, `ctrl+s` | Apply. |
+    | `enter` (in a text field or on Apply), `ctrl+s` | Apply. |
     | `ctrl+r` | Clear every field. |
     | `escape` | Close without changing anything. |
     """
@@ -116,7 +116,9 @@ class LeiaFilterScreen(ModalScreen[LeiaFilters | None]):
                 yield Button("Cancel (esc)", id="close", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(f"#{widget_id('status')}", Select).focus()
+        # Focus starts where `enter` applies, as the button says: the first text field (on
+        # the status list, enter would open the list instead).
+        self.query_one(f"#{widget_id(TEXT_FIELDS[0][0])}", Input).focus()
 
     def values(self) -> dict[str, str]:
         """The text of every field, as `parse_filters` takes it."""
@@ -164,6 +166,7 @@ def edit_filters(tab: ServiceTab) -> None:
         if filters is None or filters == service.filters:
             return
         service.set_filters(filters)
+        tab.rescope()
         described = filters.describe()
         tab.notify(
             f"{service.name}: filters {described}" if described else f"{service.name}: no filters",

@@ -14,7 +14,6 @@ from textual.widgets import Input, TabbedContent, TabPane, TextArea
 from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
 from jobtui.core.service import Service
-from jobtui.tui.flows import SELECT_FLOWS
 from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
@@ -225,16 +224,13 @@ class DashboardScreen(Screen[None]):
 
     @on(JobTable.Selected)
     def _selected_in_all(self, message: JobTable.Selected) -> None:
-        """Enter on All jobs: the job in its service's tab, and what enter does there."""
+        """Enter on All jobs: the job in its service's tab, and only that (enter there does
+        what enter does in that tab, such as Leia's chain)."""
         if not self.has_all or message.table is not self.all_tab.table:
             return
         job = message.job
-        tab = self.service_tab(job.service)
-        if tab is None or not self.jump_to_job(job.service, job.id):
-            return
-        flow = SELECT_FLOWS.get(tab.service.kind)
-        if flow is not None:
-            tab.call_after_refresh(flow, tab, tab.table.cursor_job or job)
+        if self.service_tab(job.service) is not None:
+            self.jump_to_job(job.service, job.id)
 
     @on(ServiceTab.JobsUpdated)
     def _jobs_updated(self, message: ServiceTab.JobsUpdated) -> None:

@@ -197,12 +197,14 @@ class AllJobsTab(Vertical):
     def _confirm_bulk(self, action: Action, jobs: list[Job]) -> None:
         label = ACTION_INFO[action].label
         ordered = sorted(jobs, key=lambda j: self._index[j.service])
-        lines = [f"{label} these {len(jobs)} jobs?"]
+        lines = [f"{label} this job?" if len(jobs) == 1 else f"{label} these {len(jobs)} jobs?"]
         for name, group in groupby(ordered, key=lambda j: j.service):
             lines.append(f"{name}:")
             lines += [f"  {j.id}  ({j.raw_state})" for j in group]
         skipped = len(self.table.marked_jobs) - len(jobs)
-        if skipped:
+        if skipped == 1:
+            lines.append(f"(1 marked job cannot {label.lower()} now and is left out)")
+        elif skipped:
             lines.append(f"({skipped} marked jobs cannot {label.lower()} now and are left out)")
 
         def done(yes: bool | None) -> None:
@@ -244,7 +246,7 @@ class AllJobsTab(Vertical):
 
     def action_refresh(self) -> None:
         for tab in self.tabs.values():
-            tab.poll_now()
+            tab.action_refresh()
 
     def action_explain(self, name: str) -> None:
         action = Action(name)

@@ -95,6 +95,10 @@ def relative_age(seconds: float) -> str:
     return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
 
 
+POLLED_FLASH_SECONDS = 1.5
+"""How long the status line says "polled just now" after a poll asked for with `r` (a sign
+that it polled, where "updated just now" would not change)."""
+
 FRESH_SECONDS = 5.0
 """Data younger than this reads "just now": a tab polled every few seconds keeps a still status
 line (an idle terminal gets no writes); older data counts up by the second."""
@@ -209,6 +213,15 @@ class ServiceTab(Vertical):
         self.schedule = PollSchedule(self.backoff, time.monotonic)
         self.history = StateHistory()
         self._generation = 0
+        self._select_next: str | None = None
+        """A job to put the cursor on once a poll lists it (one just created)."""
+        self._refresh_asked = False
+        """`r` was pressed and its poll has not landed yet: the status line says "polling…"."""
+        self._polled_flash_until = 0.0
+        self._scope = 0
+        """Counts the changes of what the service lists (its filters): see `rescope`."""
+        self._shown_scope = 0
+        """The scope of the last poll shown."""
         self._shown: dict[str, Job] = {}
         self._total: int | None = None
         self._note = ""
@@ -262,11 +275,12 @@ class ServiceTab(Vertical):
         while True:
             asked = await self.schedule.wait()
             started = self.schedule.time()
+            scope = self._scope
             outcome = await self.monitor.poll_once()
             self.schedule.polled(outcome.health.failures, outcome.retry_after, started=started)
             # A poll that was under way when the tab paused is not shown: rows stay still.
             if asked or not self.schedule.paused:
-                self.post_message(Polled(outcome))
+                self.post_message(Polled(outcome, scope=scope, asked=asked))
 
     @on(Polled)
     def _polled(self, message: Polled) -> None:
@@ -288,23 +302,32 @@ class ServiceTab(Vertical):
         elif delta:
             table.apply(delta)
             self.post_message(self.JobsUpdated(self, delta))
+        self._select_pending()
         first = self._generation == 0
         self._generation = outcome.generation
         self._total = outcome.total
+        # After a change of filters, the jobs that come into view were there before: not news,
+        # as on a first load, until a poll started under the new filters is shown (its note,
+        # the filters, is on the status line).
+        rescoped = message.scope != self._scope or message.scope != self._shown_scope
         if outcome.health.ok:
-            self._tell_new_notes(outcome.note, first=first)
+            self._tell_new_notes(outcome.note, first=first or rescoped)
             self._note = outcome.note
+            self._shown_scope = message.scope
         if outcome.health != self.health:
             self.health = outcome.health
+        if message.asked and self._refresh_asked:
+            self._refresh_asked = False
+            if outcome.health.ok:
+                self._polled_flash_until = time.monotonic() + POLLED_FLASH_SECONDS
+                self.set_timer(POLLED_FLASH_SECONDS, self._update_status)
         if delta and (delta.changed or delta.added or delta.removed):
+            news = delta.added + delta.changed
+            if rescoped and delta.added and not first:
+                self.post_message(self.JobsChanged(self, delta.added, previous, initial=True))
+                news = delta.changed
             self.post_message(
-                self.JobsChanged(
-                    self,
-                    delta.added + delta.changed,
-                    previous,
-                    initial=first,
-                    removed=list(delta.removed),
-                )
+                self.JobsChanged(self, news, previous, initial=first, removed=list(delta.removed))
             )
         if outcome.health.ok:
             self.history.add(self._shown.values())
@@ -383,7 +406,11 @@ class ServiceTab(Vertical):
             if not self.paused:
                 parts.append("● live")
             parts.append(jobs)
-            if health.last_success is not None:
+            if self._refresh_asked:
+                parts.append("polling…")
+            elif time.monotonic() < self._polled_flash_until:
+                parts.append("polled just now")
+            elif health.last_success is not None:
                 age = max(0.0, (now - health.last_success).total_seconds())
                 parts.append(f"updated {data_age(age)}")
             parts.append(every)
@@ -396,7 +423,9 @@ class ServiceTab(Vertical):
             )
             parts.append(health.error or "")
             due = self.schedule.due
-            if due is not None:
+            if self._refresh_asked:
+                parts.append("polling…")
+            elif due is not None:
                 parts.append(f"retrying in {max(0.0, due - time.monotonic()):.0f}s")
             parts.append(jobs)
             parts.append(every)
@@ -496,6 +525,9 @@ class ServiceTab(Vertical):
         return reason is not None
 
     def action_refresh(self) -> None:
+        """Poll now; the status line says "polling…", then "polled just now" (a moment)."""
+        self._refresh_asked = True
+        self._update_status()
         self.schedule.poll_now()
 
     def action_pause(self) -> None:
@@ -630,6 +662,23 @@ class ServiceTab(Vertical):
     def poll_now(self) -> None:
         """Ask the poll worker to poll at once (after an action, or on `r`)."""
         self.schedule.poll_now()
+
+    def select_when_listed(self, job_id: str) -> None:
+        """Put the cursor on `job_id`, scrolled into view, as soon as the table lists it (a job
+        just created: the next poll brings it)."""
+        self._select_next = job_id
+        self._select_pending()
+
+    def _select_pending(self) -> None:
+        job_id = self._select_next
+        if job_id is not None and self.table.get_job(job_id) is not None:
+            self._select_next = None
+            self.table.move_cursor(job_id)
+
+    def rescope(self) -> None:
+        """What the service lists changed (its filters): the jobs the next polls bring into
+        view were there before, so they notify nothing, as on the first load."""
+        self._scope += 1
 
     def last_update(self) -> datetime | None:
         return self.health.last_success
