@@ -58,8 +58,8 @@ class KeyBar(Widget):
 
     `pinned` names binding ids, most important first, that are always shown (on the right, the
     most important last, beside the palette's key); `last` names binding ids that give way to
-    every other key. On a line too narrow even for the pinned keys, the least important go
-    first, then the palette's key.
+    every other key. On a line too narrow even for the pinned keys and the palette's, the
+    palette's key goes first, then the least important pinned keys.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
