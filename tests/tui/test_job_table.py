@@ -767,3 +767,28 @@ async def test_a_header_click_sorts_by_the_column_under_it_when_scrolled() -> No
         assert "State" not in header
         await pilot.click(JobTable, offset=(header.index("Type"), 0))
         assert table.sort_column == "type"
+
+
+async def test_columns_scrolled_by_a_page_or_left_by_a_resize_start_whole() -> None:
+    # The first word after the ID is a whole cell, never the tail of one cut by the scroll.
+    cells = {"processing", "audio-transcribe", "42s", "1002.1", "worker-eu2-02"}
+
+    def first_scrolled(table: JobTable) -> str:
+        return screen_lines(table)[1].split()[1]
+
+    app = _BsubLike()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([_bsub_like_job()])
+        table.focus()
+        await pilot.pause()
+        await pilot.press("ctrl+pagedown")
+        assert table.column_offset > 0 and first_scrolled(table) in cells
+        await pilot.press("ctrl+pagedown")
+        assert first_scrolled(table) in cells
+        for width in (96, 120):  # scrolled to the end, then wider
+            await pilot.resize_terminal(width, 10)
+            await pilot.pause()
+            assert first_scrolled(table) in cells, (width, screen_lines(table)[1])
+        await pilot.press("ctrl+pageup")
+        assert first_scrolled(table) in cells

@@ -523,7 +523,8 @@ class _Layout(NamedTuple):
     frozen: int
     """Cells on the left that stay when the rest scrolls (the marks, Service and ID)."""
     total: int
-    """The width of a whole row; wider than the view when columns are hidden or cut."""
+    """The width of a whole row; wider than the view when columns are hidden or cut (then up
+    to where the last scroll stop shows the view's width)."""
 
     @property
     def max_offset(self) -> int:
@@ -998,7 +999,9 @@ class JobTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width  # less the vertical scrollbar
         if self._layout is None or self._layout.width != width:
             self._layout = self._make_layout(width)
-            self._offset_x = min(self._offset_x, self._layout.max_offset)
+            # Where a column starts, as a scroll by keys leaves it (the last stop is the end).
+            stops = self._layout.stops()
+            self._offset_x = max((s for s in stops if s <= self._offset_x), default=0)
             self._strips.clear()
             self._header = None
         self._now = _timestamp(self._clock())
@@ -1059,7 +1062,13 @@ class JobTable(ScrollView, can_focus=True):
             x += cell_width + 1
             if key in ("service", "id"):
                 frozen = x
-        return _Layout(width, tuple(cells), frozen, max(width, x - 1))  # no last gap
+        # Scrolled to the end, the first column after the frozen ones starts whole: the row
+        # ends in blank cells rather than begin with the tail of a cut column.
+        beyond = x - 1 - width  # no gap after the last column
+        if beyond <= 0:
+            return _Layout(width, tuple(cells), frozen, width)
+        end = min((c.x - frozen for c in cells if c.x - frozen >= beyond), default=beyond)
+        return _Layout(width, tuple(cells), frozen, width + end)
 
     def _header_strip(self, layout: _Layout, styles: _Styles) -> Strip:
         if self._header is None:
@@ -1388,9 +1397,19 @@ class JobTable(ScrollView, can_focus=True):
         self._scroll_columns_to(target)
 
     def action_scroll_page(self, step: int) -> None:
-        """Scroll a view's width of the scrolling columns right (1) or left (-1)."""
+        """Scroll about a view's width of the scrolling columns right (1) or left (-1), to where
+        a column starts (at least one column)."""
         layout = self._current_layout()
-        self._scroll_columns_to(self._offset_x + step * max(1, layout.width - layout.frozen))
+        offset = self._offset_x
+        target = offset + step * max(1, layout.width - layout.frozen)
+        stops = layout.stops()
+        if step > 0:
+            ahead = [stop for stop in stops if offset < stop <= target]
+            target = ahead[-1] if ahead else next((s for s in stops if s > offset), offset)
+        else:
+            behind = [stop for stop in stops if target <= stop < offset]
+            target = behind[0] if behind else max((s for s in stops if s < offset), default=0)
+        self._scroll_columns_to(target)
 
     def _current_layout(self) -> _Layout:
         width = self.scrollable_content_region.width
