@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
+from textual.command import CommandPalette
 from textual.widgets import Input
 
 from jobtui.tui.modals.confirm import ConfirmScreen
@@ -158,5 +159,13 @@ async def test_dialogs_show_their_own_keys_over_the_dashboards(emulator: Emulato
         await two.screen(StateFilterScreen, "the state chooser")
         await two.until(lambda: bool(bottom_bar(two).keys), "the chooser's keys")
         assert bottom_bar(two).render().plain.startswith(" esc Keep as it is ")
+        await two.pilot.press("escape")
+        await two.back_on_dashboard()
+
+        await two.pilot.press("colon")
+        await two.screen(CommandPalette, "the palette")
+        await two.until(lambda: bool(bottom_bar(two).keys), "the palette's keys")
+        line = bottom_bar(two).render().plain
+        assert line.startswith(" esc Exit the command palette ") and "Quit" not in line, line
         await two.pilot.press("escape")
         await two.back_on_dashboard()
