@@ -792,3 +792,20 @@ async def test_columns_scrolled_by_a_page_or_left_by_a_resize_start_whole() -> N
             assert first_scrolled(table) in cells, (width, screen_lines(table)[1])
         await pilot.press("ctrl+pageup")
         assert first_scrolled(table) in cells
+
+
+@pytest.mark.parametrize("width", [24, 30, 40])
+async def test_a_view_narrower_than_the_id_scrolls_it_too_and_keeps_its_width(width: int) -> None:
+    app = _BsubLike()
+    async with app.run_test(size=(width, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([_bsub_like_job()])
+        table.focus()
+        await pilot.pause()
+        for _ in range(3):
+            await pilot.press("right")
+            view = table.scrollable_content_region.width
+            assert [table.render_line(y).cell_length for y in (0, 1)] == [view, view]
+        assert table.column_offset > 0
+        # No room to keep the ID in place (marks and ID 27 cells, the message's 20): it scrolls.
+        assert "09ce8497" not in table.render_line(1).text

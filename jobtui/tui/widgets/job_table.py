@@ -1062,6 +1062,8 @@ class JobTable(ScrollView, can_focus=True):
             x += cell_width + 1
             if key in ("service", "id"):
                 frozen = x
+        if frozen > width - MESSAGE_ROOM:  # too narrow to keep the ID in place: all scrolls
+            frozen = MARKER_WIDTH
         # Scrolled to the end, the first column after the frozen ones starts whole: the row
         # ends in blank cells rather than begin with the tail of a cut column.
         beyond = x - 1 - width  # no gap after the last column
