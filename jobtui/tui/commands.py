@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 from textual import events
+from textual.app import ComposeResult
 from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
@@ -14,6 +15,7 @@ from textual.fuzzy import Matcher
 from jobtui.core.models import ACTION_INFO, Action, JobState
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
 from jobtui.tui.text import literal
+from jobtui.tui.widgets.key_bar import KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 JOB_HITS = 50
@@ -42,6 +44,10 @@ class Palette(CommandPalette):
     palette has focused its input: they reach the palette itself, which would drop them. It types
     them into the input, so that `:` and a name typed at once search for that name.
     """
+
+    def compose(self) -> ComposeResult:
+        yield KeyBar()  # the palette's keys, over the dashboard's
+        yield from super().compose()
 
     async def _on_key(self, event: events.Key) -> None:
         # The input takes every printable key it receives: one that arrives here missed it.

@@ -56,13 +56,21 @@ async def until(pilot: Pilot[int], predicate: Callable[[], bool], what: str) -> 
 
 
 async def show_job(pilot: Pilot[int], job_id: str) -> None:
-    """Wait for the first poll, then put the cursor on `job_id` and wait for its detail."""
+    """Wait for the first poll, then put the cursor on `job_id` and wait for its detail, and
+    for the look at it to count (the header's attention count then leaves it out)."""
     screen = pilot.app.screen
     table = screen.query_one(JobTable)
-    await until(pilot, lambda: table.row_count > 0, "the first poll")
+    await until(pilot, lambda: table.row_count > 1, "the first poll")
+    # The cursor arrives on the job from another one: a look, whether the tab was shown
+    # before or after the first poll (which decides whether showing it was a look already).
+    other = next(table.job_at(row).id for row in range(2) if table.job_at(row).id != job_id)
+    assert table.move_cursor(other)
     assert table.move_cursor(job_id)
     detail = screen.query_one(JobDetail)
     await until(pilot, lambda: detail.job is not None and detail.job.id == job_id, "the detail")
+    app = pilot.app
+    assert isinstance(app, JobtuiApp)
+    await until(pilot, lambda: app.attention == 0, "the look at the job")
 
 
 def no_blink(pilot: Pilot[int]) -> None:

@@ -642,3 +642,170 @@ async def test_long_ids_are_shown_whole_unless_the_message_would_lose_its_room(
         line = table.render_line(1).text
         assert (job_id in line) is full
         assert "processing on work" in line  # at least MESSAGE_ROOM cells of it
+
+
+# -- narrow terminals ---------------------------------------------------------------------------
+
+
+def _bsub_like_job() -> Job:
+    """A job as bsub.io lists it: a UUID, a long type, its own Data and Worker columns."""
+    return Job(
+        "bsub.io",
+        "09ce8497-f18b-4161-bbfc-d5fbe735e3d1",
+        JobState.RUNNING,
+        "processing",
+        type="audio-transcribe",
+        created=EPOCH,
+        updated=NOW - timedelta(seconds=42),
+        message="processing on worker-eu2-02",
+        extra={"size": "1002.1 KiB", "worker": "worker-eu2-02"},
+    )
+
+
+class _BsubLike(App[None]):
+    def compose(self) -> ComposeResult:
+        yield new_table([Column("size", "Data", 10), Column("worker", "Worker", 14)])
+
+
+def _titles(header: str) -> list[str]:
+    return header.replace("→", " ").split()
+
+
+def _help_keys(app: App[None]) -> dict[str, str]:
+    """The table's sideways keys as `?` lists them (key -> description), from the screen's
+    active bindings as the help reads them."""
+    return {
+        key: active.binding.description
+        for key, active in app.screen.active_bindings.items()
+        if isinstance(active.node, JobTable)
+        and key in ("left", "right", "ctrl+pageup", "ctrl+pagedown")
+    }
+
+
+async def test_at_80_columns_updated_and_message_stay_and_the_least_useful_columns_give_way() -> (
+    None
+):
+    app = _BsubLike()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([_bsub_like_job()])
+        table.focus()
+        await pilot.pause()
+        header, row = screen_lines(table)[:2]
+        assert _titles(header) == ["ID", "State", "Progress", "Updated", "Message"]
+        assert header.endswith("→")  # more to the right
+        assert "42s ago" in row and "processing on worker" in row
+        assert "audio-transcribe" not in row and "1002.1 KiB" not in row
+
+    wide = _BsubLike()
+    async with wide.run_test(size=(170, 10)) as pilot:
+        table = wide.query_one(JobTable)
+        table.set_jobs([_bsub_like_job()])
+        await pilot.pause()
+        header = screen_lines(table)[0]
+        assert _titles(header) == [
+            "ID", "State", "Type", "Progress", "Updated", "Data", "Worker", "Message",
+        ]  # fmt: skip
+        assert "→" not in header
+
+
+async def test_right_and_ctrl_pagedown_scroll_to_the_hidden_columns_keeping_the_id() -> None:
+    app = _BsubLike()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(JobTable)
+        job = _bsub_like_job()
+        table.set_jobs([job])
+        table.focus()
+        await pilot.pause()
+        assert _help_keys(app) == {
+            "right": "Scroll right",
+            "left": "Scroll left",
+            "ctrl+pagedown": "Page right",
+            "ctrl+pageup": "Page left",
+        }
+        assert not app.screen.active_bindings["left"].enabled  # nothing to the left yet
+
+        await pilot.press("right")
+        header, row = screen_lines(table)[:2]
+        assert table.column_offset > 0
+        assert _titles(header)[0] == "ID" and "State" not in header
+        assert row.startswith("  09ce8497-")  # the ID stays where it was
+
+        await pilot.press("ctrl+pagedown")
+        await pilot.press("ctrl+pagedown")
+        header, row = screen_lines(table)[:2]
+        assert _titles(header)[-3:] == ["Type", "Data", "Worker"]
+        assert "→" not in header
+        assert "audio-transcribe" in row and "1002.1 KiB" in row and "worker-eu2-02" in row
+        assert not app.screen.active_bindings["right"].enabled  # at the right end
+
+        await pilot.press("ctrl+pageup", "ctrl+pageup", "ctrl+pageup")
+        assert table.column_offset == 0
+        await pilot.press("left")
+        assert table.column_offset == 0
+        header = screen_lines(table)[0]
+        assert _titles(header) == ["ID", "State", "Progress", "Updated", "Message"]
+
+        # Wide enough for every column: nothing to scroll to, and `?` does not offer it.
+        await pilot.resize_terminal(170, 10)
+        await pilot.pause()
+        assert _help_keys(app) == {}
+        await pilot.press("right")
+        assert table.column_offset == 0
+
+
+async def test_a_header_click_sorts_by_the_column_under_it_when_scrolled() -> None:
+    app = _BsubLike()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([_bsub_like_job(), replace(_bsub_like_job(), id="other", type="a")])
+        table.focus()
+        await pilot.pause()
+        await pilot.press("ctrl+pagedown", "ctrl+pagedown")
+        assert table.column_offset > 0
+        header = screen_lines(table)[0]
+        assert "State" not in header
+        await pilot.click(JobTable, offset=(header.index("Type"), 0))
+        assert table.sort_column == "type"
+
+
+async def test_columns_scrolled_by_a_page_or_left_by_a_resize_start_whole() -> None:
+    # The first word after the ID is a whole cell, never the tail of one cut by the scroll.
+    cells = {"processing", "audio-transcribe", "42s", "1002.1", "worker-eu2-02"}
+
+    def first_scrolled(table: JobTable) -> str:
+        return screen_lines(table)[1].split()[1]
+
+    app = _BsubLike()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([_bsub_like_job()])
+        table.focus()
+        await pilot.pause()
+        await pilot.press("ctrl+pagedown")
+        assert table.column_offset > 0 and first_scrolled(table) in cells
+        await pilot.press("ctrl+pagedown")
+        assert first_scrolled(table) in cells
+        for width in (96, 120):  # scrolled to the end, then wider
+            await pilot.resize_terminal(width, 10)
+            await pilot.pause()
+            assert first_scrolled(table) in cells, (width, screen_lines(table)[1])
+        await pilot.press("ctrl+pageup")
+        assert first_scrolled(table) in cells
+
+
+@pytest.mark.parametrize("width", [24, 30, 40])
+async def test_a_view_narrower_than_the_id_scrolls_it_too_and_keeps_its_width(width: int) -> None:
+    app = _BsubLike()
+    async with app.run_test(size=(width, 10)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([_bsub_like_job()])
+        table.focus()
+        await pilot.pause()
+        for _ in range(3):
+            await pilot.press("right")
+            view = table.scrollable_content_region.width
+            assert [table.render_line(y).cell_length for y in (0, 1)] == [view, view]
+        assert table.column_offset > 0
+        # No room to keep the ID in place (marks and ID 27 cells, the message's 20): it scrolls.
+        assert "09ce8497" not in table.render_line(1).text

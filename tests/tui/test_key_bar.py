@@ -3,6 +3,7 @@ test_perf_mechanisms.py)."""
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -72,3 +73,41 @@ async def test_a_narrow_bar_crops_its_keys_and_keeps_the_palette_key() -> None:
         assert line.cell_len == 30
         assert line.plain.startswith(" x Run x ")
         assert bar.palette is not None and line.plain.rstrip().endswith(bar.palette.description)
+
+
+class Pinned(App[None]):
+    BINDINGS = [
+        Binding("a", "run('a')", "Refresh", id="refresh"),
+        Binding("b", "run('b')", "Long action one"),
+        Binding("c", "run('c')", "Long action two"),
+        Binding("q", "run('q')", "Quit", id="quit"),
+        Binding("h", "run('h')", "Help", id="help"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("body")
+        yield KeyBar(pinned=("quit", "help"), last=("refresh",))
+
+    def action_run(self, name: str) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("width", "line"),
+    [
+        (80, " b Long action one  c Long action two  a Refresh     h Help  q Quit ▏^p palette "),
+        (60, " b Long action one               h Help  q Quit ▏^p palette "),
+        (50, " b Long action one     h Help  q Quit ▏^p palette "),
+        (30, "   h Help  q Quit ▏^p palette "),
+        (20, "     h Help  q Quit "),  # the palette's key gives way first
+        (10, "   q Quit "),  # then the least important pinned key
+    ],
+)
+async def test_pinned_keys_stay_the_others_fill_the_rest_and_no_key_is_cut(
+    width: int, line: str
+) -> None:
+    app = Pinned()
+    async with app.run_test(size=(width, 5)) as pilot:
+        bar = app.query_one(KeyBar)
+        await pilot.pause()
+        assert bar.render().plain == line

@@ -20,6 +20,7 @@ from jobtui.core.models import Job
 from jobtui.services.download import LocalFileError, exists
 from jobtui.services.dsp_ingest import DspIngestService
 from jobtui.tui.modals.save_file import check_destination
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
@@ -59,6 +60,7 @@ class MappingScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         name = f"mapping-{self.shortcode}.csv"
         default = str(self.directory / name) if self.directory is not None else name
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(
                 f"Mapping of project {self.shortcode} · {self.service.name}",

@@ -35,6 +35,7 @@ from jobtui.services.dsp_ingest import (
     UploadReport,
     validate_shortcode,
 )
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
@@ -196,6 +197,7 @@ class UploadScreen(ModalScreen[UploadReport | None]):
         self.uploading = False
 
     def compose(self) -> ComposeResult:
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(f"Upload a folder · {self.service.name}", classes="dialog-title")
             yield Static(

@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Label, Static
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
 from jobtui.services.ecotaxa import AnswerField, AnswerForm, EcoTaxaService
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
@@ -78,6 +79,7 @@ class AnswerScreen(ModalScreen[str | None]):
             "Give the EcoTaxa id of each (a whole number); a blank field is left out and the "
             "job asks for it again."
         )
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(title, classes="dialog-title")
             yield Static(hint, id="hint", classes="dialog-hint")

@@ -23,6 +23,7 @@ from jobtui.core.models import Job
 from jobtui.services.leia import LeiaService
 from jobtui.tui.leia.section import ChainEntry, chain_entries, entry_text, state_text
 from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
@@ -61,6 +62,7 @@ class ChainScreen(ModalScreen[str | None]):
                 options.append(Option(Text(role, style="bold dim"), disabled=True))
             line = Text("  ").append_text(entry_text(entry, id_width=width))
             options.append(Option(line, id=str(index), disabled=entry.job is None))
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(title, classes="dialog-title")
             yield OptionList(*options, id="chain")

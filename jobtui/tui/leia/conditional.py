@@ -44,6 +44,7 @@ from jobtui.services.leia import (
     validate_rules,
 )
 from jobtui.tui.leia.section import state_text
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
@@ -143,6 +144,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
                 f" and {len(self.fields) - MAX_HINTS} more" if len(self.fields) > MAX_HINTS else ""
             )
             hint += f" (fields: {shown}{more})"
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(title, classes="dialog-title")
             yield Static(hint + ".", id="fields-hint", classes="dialog-hint", markup=False)

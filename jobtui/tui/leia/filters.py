@@ -26,6 +26,7 @@ from jobtui.services.leia import (
     parse_filters,
     wire_datetime,
 )
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
@@ -82,6 +83,7 @@ class LeiaFilterScreen(ModalScreen[LeiaFilters | None]):
 
     def compose(self) -> ComposeResult:
         current = self.current
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(f"Filter {self.service.name} jobs on the server", classes="dialog-title")
             with Grid(classes="form-grid"):

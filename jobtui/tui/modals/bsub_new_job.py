@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.format import human_size, shown_path
 from jobtui.core.models import Job
+from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.services.bsub import BsubService
@@ -61,6 +62,7 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
         self._descriptions: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(f"New job on {self.service.name}", classes="dialog-title")
             yield Label("Processing type", classes="field-label")

@@ -16,6 +16,7 @@ from textual.widgets import Label, Static
 
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.key_bar import KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 
@@ -79,6 +80,7 @@ class HelpScreen(ModalScreen[None]):
             if not line.enabled:
                 description.append("  (not now)", style="dim")
             table.add_row(line.key, description, line.scope)
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog help"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):

@@ -16,6 +16,7 @@ from jobtui.core.format import shown_path
 from jobtui.core.models import Job
 from jobtui.core.service import Service
 from jobtui.services.download import LocalFileError, exists
+from jobtui.tui.widgets.key_bar import KeyBar
 
 
 def check_destination(text: str) -> Path:
@@ -55,6 +56,7 @@ class SaveFileScreen(ModalScreen[Path | None]):
         self._confirmed_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label(f"Save output of {self.job.id}", classes="dialog-title", markup=False)
             yield Label("File", classes="field-label")

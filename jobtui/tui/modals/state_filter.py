@@ -11,6 +11,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from jobtui.core.models import JobState
+from jobtui.tui.widgets.key_bar import KeyBar
 
 ALL_STATES = "all"
 
@@ -37,7 +38,7 @@ class StateFilterScreen(ModalScreen[JobState | str | None]):
     """
 
     BINDINGS = [
-        Binding("escape", "pick(None)", "Keep", show=False),
+        Binding("escape", "pick(None)", "Keep as it is"),
         *(Binding(key, f"pick('{value}')", label, show=False) for key, value, label in CHOICES),
     ]
 
@@ -46,6 +47,7 @@ class StateFilterScreen(ModalScreen[JobState | str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog narrow"):
             yield Label("Show jobs in state", classes="dialog-title")
             yield OptionList(

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, TextArea
 
 from jobtui.core.errors import ServiceError
+from jobtui.tui.widgets.key_bar import KeyBar
 
 Loader = Callable[[], Awaitable[str]]
 
@@ -50,6 +51,7 @@ class TextViewScreen(ModalScreen[None]):
         self._needle = ""
 
     def compose(self) -> ComposeResult:
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog wide"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Label("loading…", id="status", classes="dim", markup=False)

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 
 from jobtui.tui.themes import THEME_NOTES
+from jobtui.tui.widgets.key_bar import KeyBar
 
 
 class ThemeScreen(ModalScreen[str | None]):
@@ -33,6 +34,7 @@ class ThemeScreen(ModalScreen[str | None]):
         self.where = where
 
     def compose(self) -> ComposeResult:
+        yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label("Theme", classes="dialog-title")
             yield Label(f"↑↓ shows a theme, enter keeps it ({self.where})", classes="dialog-hint")

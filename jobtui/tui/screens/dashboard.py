@@ -24,6 +24,11 @@ from jobtui.tui.widgets.service_tab import ServiceTab
 
 ALL_PANE = "all-jobs"
 
+PINNED_KEYS = ("quit", "help", "filter")
+"""Binding ids the key bar always shows (with the palette's key), most important first."""
+LAST_KEYS = ("refresh", "pause")
+"""Binding ids the key bar shows only when room is left after the job's actions."""
+
 
 def pane_id(index: int) -> str:
     return f"service-{index}"
@@ -140,7 +145,7 @@ class DashboardScreen(Screen[None]):
                         clock=self.clock,
                         id=f"tab-{index}",
                     )
-        yield KeyBar()
+        yield KeyBar(pinned=PINNED_KEYS, last=LAST_KEYS)
 
     def on_mount(self) -> None:
         for pane in self.query(TabPane):

@@ -36,7 +36,11 @@ class FilterBar(Horizontal):
     | `escape` | Clear the text filter, back to the table. |
     """
 
-    BINDINGS = [Binding("escape", "clear", "Clear filter", show=False)]
+    BINDINGS = [
+        # Priority: the field's own enter (submit, not shown) would hide this one from the key bar.
+        Binding("enter", "keep", "Keep filter", priority=True),
+        Binding("escape", "clear", "Clear filter"),
+    ]
 
     DEFAULT_CSS = """
     FilterBar {
@@ -162,6 +166,9 @@ class FilterBar(Horizontal):
             self.table.focus()
 
     # -- actions ------------------------------------------------------------------------------
+
+    def action_keep(self) -> None:
+        self._back_to_table()
 
     def action_clear(self) -> None:
         self.set_text("")

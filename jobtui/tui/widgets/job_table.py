@@ -9,6 +9,12 @@ invalidated only for the jobs that changed.
 Everything is keyed by a row key, the job id unless the table is given another `row_key` (a tab
 of all services uses `service_row_key`, since ids repeat across services): the cursor and the
 marks stay on their jobs across `apply()`, sorting and filtering.
+
+On a narrow terminal the columns give way in a fixed order so that Updated and Message stay in
+view: long ids are cut first (down to `ID_MIN_WIDTH`), then the service's own columns hide (the
+last first), then Type, then Progress. Hidden columns move to the right of Message, where `→`
+and `ctrl+pagedown` scroll to them (the ID column stays put); `?` offers those keys only while
+something is out of view.
 """
 
 from __future__ import annotations
@@ -69,6 +75,10 @@ ID_MIN_WIDTH = 24
 MESSAGE_ROOM = 20
 """Room the message keeps before long ids are cut."""
 MESSAGE_MIN_WIDTH = 10
+HIDDEN_LAST = ("type", "progress")
+"""Built-in columns that hide on a narrow terminal, in this order, after the service's own."""
+MORE_RIGHT = "→"
+"""Painted at the right end of the header while columns are out of view on the right."""
 PROGRESS_BAR = 5
 BULK_UPDATE = 1000
 """Deltas larger than this re-sort all rows instead of moving each job."""
@@ -507,7 +517,24 @@ class _Cell(NamedTuple):
 
 class _Layout(NamedTuple):
     width: int
+    """The width of the view."""
     cells: tuple[_Cell, ...]
+    """Every column, left to right: those that fit the view, Message, then the hidden ones."""
+    frozen: int
+    """Cells on the left that stay when the rest scrolls (the marks, Service and ID)."""
+    total: int
+    """The width of a whole row; wider than the view when columns are hidden or cut (then up
+    to where the last scroll stop shows the view's width)."""
+
+    @property
+    def max_offset(self) -> int:
+        """How far the part right of `frozen` scrolls."""
+        return max(0, self.total - self.width)
+
+    def stops(self) -> list[int]:
+        """The scroll offsets at which a column starts right after the frozen part."""
+        stops = {min(cell.x - self.frozen, self.max_offset) for cell in self.cells}
+        return sorted(stop for stop in stops if stop >= 0)
 
 
 class _Anchor(NamedTuple):
@@ -542,6 +569,10 @@ class JobTable(ScrollView, can_focus=True):
             id="sort_previous",
         ),
         Binding("I", "sort_reverse", "Reverse the sort", show=False, id="sort_reverse"),
+        Binding("right", "scroll_columns(1)", "Scroll right", show=False),
+        Binding("left", "scroll_columns(-1)", "Scroll left", show=False),
+        Binding("ctrl+pagedown", "scroll_page(1)", "Page right", show=False),
+        Binding("ctrl+pageup", "scroll_page(-1)", "Page left", show=False),
     ]
     """
     | Key(s) | Description |
@@ -559,6 +590,8 @@ class JobTable(ScrollView, can_focus=True):
     | > | Sort by the next column (Created comes after the last one). |
     | < | Sort by the previous column. |
     | I | Reverse the sort order. |
+    | right, left | Scroll to the next / previous column (when columns are out of view). |
+    | ctrl+pagedown, ctrl+pageup | Scroll a page right / left (likewise). |
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -707,6 +740,8 @@ class JobTable(ScrollView, can_focus=True):
         self._strips: dict[str, tuple[tuple[object, ...], Strip]] = {}
         self._header: Strip | None = None
         self._layout: _Layout | None = None
+        self._offset_x = 0
+        """How far the columns right of the frozen ones are scrolled, in cells."""
         self._styles: _Styles | None = None
         self._now: float | None = None
         self._widths = {"id": 4, "state": 5, "type": 4}
@@ -921,7 +956,7 @@ class JobTable(ScrollView, can_focus=True):
         styles = self._styles
         assert layout is not None and styles is not None
         if y == 0:
-            return self._header_strip(layout, styles)
+            return self._header_in_view(layout, styles)
         rows = self._data.rows
         if not rows:
             return self._empty_strip(y, layout, styles)
@@ -929,7 +964,31 @@ class JobTable(ScrollView, can_focus=True):
         if index >= len(rows):
             return Strip.blank(layout.width, styles.base)
         job_id = rows[len(rows) - 1 - index if self._reverse else index]
-        return self._row_strip(job_id, layout, styles)
+        return self._in_view(self._row_strip(job_id, layout, styles), layout)
+
+    @property
+    def column_offset(self) -> int:
+        """How far the columns right of the ID are scrolled, in cells (0: not scrolled)."""
+        return self._offset_x
+
+    def _in_view(self, strip: Strip, layout: _Layout) -> Strip:
+        """The part of a whole row that the view shows: the frozen cells, then the rest from
+        the scroll offset."""
+        if layout.total <= layout.width:
+            return strip
+        offset = self._offset_x
+        if offset == 0:
+            return strip.crop(0, layout.width)
+        frozen = layout.frozen
+        start = frozen + offset
+        return Strip.join([strip.crop(0, frozen), strip.crop(start, start + layout.width - frozen)])
+
+    def _header_in_view(self, layout: _Layout, styles: _Styles) -> Strip:
+        header = self._in_view(self._header_strip(layout, styles), layout)
+        if self._offset_x >= layout.max_offset:
+            return header
+        more = Strip([Segment(MORE_RIGHT, styles.header)])
+        return Strip.join([header.crop(0, layout.width - 1), more])
 
     def _begin_pass(self) -> None:
         """Read the styles, the width and the time once per render pass."""
@@ -940,6 +999,9 @@ class JobTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width  # less the vertical scrollbar
         if self._layout is None or self._layout.width != width:
             self._layout = self._make_layout(width)
+            # Where a column starts, as a scroll by keys leaves it (the last stop is the end).
+            stops = self._layout.stops()
+            self._offset_x = max((s for s in stops if s <= self._offset_x), default=0)
             self._strips.clear()
             self._header = None
         self._now = _timestamp(self._clock())
@@ -964,6 +1026,7 @@ class JobTable(ScrollView, can_focus=True):
         )
 
     def _make_layout(self, width: int) -> _Layout:
+        """Place the columns for a view `width` cells wide (see the module's docstring)."""
         specs: list[tuple[str, str, int]] = []
         if self._show_service:
             specs.append(("service", "Service", 12))
@@ -976,18 +1039,38 @@ class JobTable(ScrollView, can_focus=True):
         ]
         specs += [(c.key, c.title, c.width) for c in self._extra]
         fixed = MARKER_WIDTH + sum(w + 1 for _, _, w in specs)
-        # On a narrow terminal long ids give way to the message (down to ID_MIN_WIDTH).
+        # On a narrow terminal long ids give way to the message first (down to ID_MIN_WIDTH)...
         squeeze = min(MESSAGE_ROOM - (width - fixed), self._widths["id"] - ID_MIN_WIDTH)
         if squeeze > 0:
             specs = [(k, t, w - squeeze if k == "id" else w) for k, t, w in specs]
             fixed -= squeeze
-        specs.append(("message", "Message", max(MESSAGE_MIN_WIDTH, width - fixed)))
+        # ...then the least useful columns move out of view, to the right of the message.
+        hidden: list[tuple[str, str, int]] = []
+        for key in (*reversed([c.key for c in self._extra]), *HIDDEN_LAST):
+            if width - fixed >= MESSAGE_ROOM:
+                break
+            spec = next(spec for spec in specs if spec[0] == key)
+            hidden.append(spec)
+            fixed -= spec[2] + 1
+        shown = [spec for spec in specs if spec not in hidden]
+        shown.append(("message", "Message", max(MESSAGE_MIN_WIDTH, width - fixed)))
         cells: list[_Cell] = []
         x = MARKER_WIDTH
-        for key, title, cell_width in specs:
+        frozen = x
+        for key, title, cell_width in (*shown, *(s for s in specs if s in hidden)):
             cells.append(_Cell(key, title, x, cell_width))
             x += cell_width + 1
-        return _Layout(width, tuple(cells))
+            if key in ("service", "id"):
+                frozen = x
+        if frozen > width - MESSAGE_ROOM:  # too narrow to keep the ID in place: all scrolls
+            frozen = MARKER_WIDTH
+        # Scrolled to the end, the first column after the frozen ones starts whole: the row
+        # ends in blank cells rather than begin with the tail of a cut column.
+        beyond = x - 1 - width  # no gap after the last column
+        if beyond <= 0:
+            return _Layout(width, tuple(cells), frozen, width)
+        end = min((c.x - frozen for c in cells if c.x - frozen >= beyond), default=beyond)
+        return _Layout(width, tuple(cells), frozen, width + end)
 
     def _header_strip(self, layout: _Layout, styles: _Styles) -> Strip:
         if self._header is None:
@@ -1007,7 +1090,7 @@ class JobTable(ScrollView, can_focus=True):
         text = fit(self.empty_text, layout.width).strip()
         left = max(0, (layout.width - cell_len(text)) // 2)
         segments = [Segment(" " * left, styles.base), Segment(text, styles.base + styles.empty)]
-        return self._finish(segments, layout, styles.base)
+        return Strip(segments).adjust_cell_length(layout.width, styles.base)
 
     def _row_strip(self, job_id: str, layout: _Layout, styles: _Styles) -> Strip:
         job = self._data.jobs[job_id]
@@ -1063,7 +1146,8 @@ class JobTable(ScrollView, can_focus=True):
 
     @staticmethod
     def _finish(segments: list[Segment], layout: _Layout, style: Style) -> Strip:
-        return Strip(segments).adjust_cell_length(layout.width, style)
+        """A whole row (`_in_view` cuts out what the view shows)."""
+        return Strip(segments).adjust_cell_length(layout.total, style)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -1232,8 +1316,10 @@ class JobTable(ScrollView, can_focus=True):
         if offset is None or self._layout is None:
             return
         if offset.y == 0:
-            for cell in self._layout.cells:
-                if cell.x <= offset.x < cell.x + cell.width + 1:
+            layout = self._layout
+            x = offset.x if offset.x < layout.frozen else offset.x + self._offset_x
+            for cell in layout.cells:
+                if cell.x <= x < cell.x + cell.width + 1:
                     same = cell.key == self._data.column
                     self.sort_by(cell.key, reverse=not self._reverse if same else False)
                     event.stop()
@@ -1290,3 +1376,52 @@ class JobTable(ScrollView, can_focus=True):
 
     def action_sort_reverse(self) -> None:
         self.sort_by(self._data.column, reverse=not self._reverse)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Sideways only when columns are out of view (else `?` does not offer it), and not
+        # past either end (`?` then says "not now").
+        if action not in ("scroll_columns", "scroll_page"):
+            return True
+        layout = self._current_layout()
+        if layout.max_offset == 0:
+            return False
+        step = parameters[0]
+        can = self._offset_x < layout.max_offset if step == 1 else self._offset_x > 0
+        return True if can else None
+
+    def action_scroll_columns(self, step: int) -> None:
+        """Scroll to where the next (1) or the previous (-1) column starts."""
+        stops = self._current_layout().stops()
+        if step > 0:
+            target = next((stop for stop in stops if stop > self._offset_x), self._offset_x)
+        else:
+            target = next((stop for stop in reversed(stops) if stop < self._offset_x), 0)
+        self._scroll_columns_to(target)
+
+    def action_scroll_page(self, step: int) -> None:
+        """Scroll about a view's width of the scrolling columns right (1) or left (-1), to where
+        a column starts (at least one column)."""
+        layout = self._current_layout()
+        offset = self._offset_x
+        target = offset + step * max(1, layout.width - layout.frozen)
+        stops = layout.stops()
+        if step > 0:
+            ahead = [stop for stop in stops if offset < stop <= target]
+            target = ahead[-1] if ahead else next((s for s in stops if s > offset), offset)
+        else:
+            behind = [stop for stop in stops if target <= stop < offset]
+            target = behind[0] if behind else max((s for s in stops if s < offset), default=0)
+        self._scroll_columns_to(target)
+
+    def _current_layout(self) -> _Layout:
+        width = self.scrollable_content_region.width
+        if self._layout is None or self._layout.width != width:
+            self._begin_pass()
+        assert self._layout is not None
+        return self._layout
+
+    def _scroll_columns_to(self, offset: int) -> None:
+        offset = min(max(0, offset), self._current_layout().max_offset)
+        if offset != self._offset_x:
+            self._offset_x = offset
+            self.refresh()

@@ -9,13 +9,19 @@ no widgets come or go, nothing is laid out.
 
 It reads as Textual's Footer does (the same theme variables; greyed keys dimmed; the command
 palette's key on the right), and a click on a key presses it.
+
+A terminal of 80 columns cannot show every key. Some keys are pinned (the dashboard pins quit,
+help and filter): they sit on the right, beside the palette's key, and are always shown; the
+other keys fill the room left, in order, each one whole or not at all. `?` lists them all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -36,12 +42,25 @@ class BarKey:
     description: str
     enabled: bool
 
+    @property
+    def cells(self) -> int:
+        """The width painted: ` key description ` (see `KeyBar._append`)."""
+        return cell_len(f" {self.display} ") + (
+            cell_len(f"{self.description} ") if self.description else 0
+        )
+
 
 PALETTE_SEPARATOR = "▏"
 
 
 class KeyBar(Widget):
-    """The keys of the screen's active bindings, with greyed ones dimmed, on one line."""
+    """The keys of the screen's active bindings, with greyed ones dimmed, on one line.
+
+    `pinned` names binding ids, most important first, that are always shown (on the right, the
+    most important last, beside the palette's key); `last` names binding ids that give way to
+    every other key. On a line too narrow even for the pinned keys and the palette's, the
+    palette's key goes first, then the least important pinned keys.
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "key-bar--key",
@@ -73,11 +92,22 @@ class KeyBar(Widget):
 
     ALLOW_SELECT = False
 
-    def __init__(self, *, show_command_palette: bool = True, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        show_command_palette: bool = True,
+        pinned: Sequence[str] = (),
+        last: Sequence[str] = (),
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.show_command_palette = show_command_palette
+        self.pinned_ids = tuple(pinned)
+        self.last_ids = tuple(last)
         self.keys: tuple[BarKey, ...] = ()
-        """The keys shown on the left, in order."""
+        """The other keys, in the order they fill the left of the line (as many as fit)."""
+        self.pinned: tuple[BarKey, ...] = ()
+        """The pinned keys found among the bindings, most important first."""
         self.palette: BarKey | None = None
         """The command palette's key, shown on the right."""
         self._spans: list[tuple[int, int, BarKey]] = []
@@ -85,6 +115,8 @@ class KeyBar(Widget):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+        # A dialog's bar may come after its screen's last bindings update: read them once.
+        self.call_after_refresh(self.update_keys)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
@@ -97,14 +129,17 @@ class KeyBar(Widget):
         """Work out the keys to show now; repaint (the line only) when they changed."""
         if not self.is_attached:
             return
-        keys, palette = self._wanted()
-        if (keys, palette) != (self.keys, self.palette):
-            self.keys, self.palette = keys, palette
+        keys, pinned, palette = self._wanted()
+        if (keys, pinned, palette) != (self.keys, self.pinned, self.palette):
+            self.keys, self.pinned, self.palette = keys, pinned, palette
             self.refresh()
 
-    def _wanted(self) -> tuple[tuple[BarKey, ...], BarKey | None]:
-        """The keys Textual's Footer would show (one per action), and the palette's."""
+    def _wanted(self) -> tuple[tuple[BarKey, ...], tuple[BarKey, ...], BarKey | None]:
+        """The keys Textual's Footer would show (one per action): the others in order, the last
+        ones after them; the pinned ones; and the palette's."""
         keys: list[BarKey] = []
+        later: list[tuple[int, BarKey]] = []
+        pinned: list[tuple[int, BarKey]] = []
         seen: set[str] = set()
         active = self.screen.active_bindings
         for _node, binding, enabled, _tooltip in active.values():
@@ -112,37 +147,74 @@ class KeyBar(Widget):
                 continue
             seen.add(binding.action)
             display = self.app.get_key_display(binding)
-            keys.append(BarKey(binding.key, display, binding.description, enabled))
+            key = BarKey(binding.key, display, binding.description, enabled)
+            if binding.id is not None and binding.id in self.pinned_ids:
+                pinned.append((self.pinned_ids.index(binding.id), key))
+            elif binding.id is not None and binding.id in self.last_ids:
+                later.append((self.last_ids.index(binding.id), key))
+            else:
+                keys.append(key)
+        keys.extend(key for _, key in sorted(later, key=lambda item: item[0]))
         palette: BarKey | None = None
         entry = active.get(self.app.COMMAND_PALETTE_BINDING)
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE and entry is not None:
             _node, binding, enabled, _tooltip = entry
             display = self.app.get_key_display(binding)
             palette = BarKey(binding.key, display, binding.description, enabled)
-        return tuple(keys), palette
+        by_rank = tuple(key for _, key in sorted(pinned, key=lambda item: item[0]))
+        return tuple(keys), by_rank, palette
+
+    def fitted(self, width: int) -> tuple[list[BarKey], list[BarKey], BarKey | None]:
+        """What a line of `width` cells shows, every key whole: the other keys from the left,
+        the pinned ones in their painted order, and the palette's key (or None)."""
+        room = width
+        pinned: list[BarKey] = []
+        for key in self.pinned:
+            if key.cells <= room:
+                pinned.append(key)
+                room -= key.cells
+        palette = self.palette
+        if palette is not None:
+            needed = cell_len(PALETTE_SEPARATOR) + palette.cells - 1  # no lead space
+            if needed <= room:
+                room -= needed
+            else:
+                palette = None
+        left: list[BarKey] = []
+        for key in self.keys:
+            if key.cells > room:
+                break
+            left.append(key)
+            room -= key.cells
+        return left, pinned[::-1], palette
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key", partial=True)
         description_style = self.get_component_rich_style("key-bar--description", partial=True)
         dim = Style(dim=True)
         width = self.size.width
+        left, pinned, palette = self.fitted(width)
         right = Text()
-        if self.palette is not None:
+        right_spans: list[tuple[int, int, BarKey]] = []
+        for key in pinned:
+            start = right.cell_len
+            self._append(right, key, key_style, description_style, dim)
+            right_spans.append((start, right.cell_len, key))
+        if palette is not None:
+            start = right.cell_len
             right.append(PALETTE_SEPARATOR, self.get_component_rich_style("key-bar--separator"))
             # `▏^p Commands `, as Textual's Footer has it
-            self._append(right, self.palette, key_style, description_style, dim, lead="")
+            self._append(right, palette, key_style, description_style, dim, lead="")
+            right_spans.append((start, right.cell_len, palette))
         room = max(0, width - right.cell_len)
         line = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int, BarKey]] = []
-        for key in self.keys:
+        for key in left:
             start = line.cell_len
-            if start >= room:
-                break
             self._append(line, key, key_style, description_style, dim)
-            spans.append((start, min(line.cell_len, room), key))
+            spans.append((start, line.cell_len, key))
         line.truncate(room, pad=True)
-        if self.palette is not None:
-            spans.append((room, width, self.palette))
+        spans.extend((room + start, room + end, key) for start, end, key in right_spans)
         line.append_text(right)
         self._spans = spans
         return line
