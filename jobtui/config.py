@@ -120,6 +120,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
     "sort_reverse": ("I", "Reverse the sort order."),
     "palette": (":", "Open the command palette (ctrl+p opens it too)."),
     "help": ("?", "List the keys of the screen."),
+    "notifications": ("N", "List the notifications of the session, newest first."),
     "new": ("n", "New job."),
     "submit": ("s", "Submit the job."),
     "start": ("s", "Start the job."),
