@@ -296,15 +296,23 @@ class JobtuiApp(App[int]):
         shown = [n for n in self._notifications if n is not more]
         if len(shown) < MAX_TOASTS:
             self._notifications.add(self._notification(notice))
+            if more is not None:
+                # "and N more" stays the last toast, for the time it has left.
+                del self._notifications[more]
+                self._more = self._folded_notification(more.time_left)
+                self._notifications.add(self._more)
             return
         self._folded.append(notice.severity)
         if more is not None:
             del self._notifications[more]
+        self._more = self._folded_notification(self.NOTIFICATION_TIMEOUT)
+        self._notifications.add(self._more)
+
+    def _folded_notification(self, timeout: float) -> Notification:
+        """The "and N more" toast of the notifications in `_folded`."""
         where = self.get_key_display(self._binding("notifications"))
         text = f"and {len(self._folded)} more ({where} lists every notification)"
-        self._more = Notification(text, "", worst(self._folded), markup=False)
-        self._more.timeout = self.NOTIFICATION_TIMEOUT
-        self._notifications.add(self._more)
+        return Notification(text, "", worst(self._folded), timeout, markup=False)
 
     def _notification(self, notice: Notice) -> Notification:
         timeout = self.NOTIFICATION_TIMEOUT if notice.timeout is None else notice.timeout
