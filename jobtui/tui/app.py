@@ -29,6 +29,7 @@ from jobtui.config import ConfigError, NotificationsConfig, save_theme
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands, Palette
+from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.notifications import NotificationsScreen
 from jobtui.tui.modals.theme import ThemeScreen
@@ -83,8 +84,13 @@ class JobtuiApp(App[int]):
         keys: Mapping[str, str] | None = None,
         notifications: NotificationsConfig | None = None,
         config_path: Path | None = None,
+        ascii: bool = False,
     ) -> None:
         super().__init__()
+        self.ascii = ascii
+        """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
+        if ascii:
+            install_ascii_frames()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underline or smooth scrolls: each would repaint for a third of a
             # second, over SSH, and hold keys meanwhile. TEXTUAL_ANIMATIONS=full brings them back.
@@ -406,9 +412,10 @@ def build_app(
     read_only: bool = False,
     title: str | None = None,
     config_path: Path | None = None,
+    ascii: bool = False,
 ) -> JobtuiApp:
     """The app for a loaded config (read from `config_path`, if from a file): one service per
-    `[[services]]` entry."""
+    `[[services]]` entry; in ASCII if `ascii` or the config's `[ui] ascii` says so."""
     from jobtui.services import build_service
 
     services = [build_service(entry) for entry in config.services]
@@ -423,6 +430,7 @@ def build_app(
         keys=config.keys,
         notifications=config.notifications,
         config_path=config_path,
+        ascii=ascii or config.ui.ascii,
     )
 
 
@@ -432,8 +440,13 @@ def run_app(
     read_only: bool = False,
     title: str | None = None,
     config_path: Path | None = None,
+    ascii: bool = False,
 ) -> int:
-    app = build_app(config, read_only=read_only, title=title, config_path=config_path)
+    """Run the dashboard; in ASCII when asked, or when the terminal's locale is not UTF-8 (a
+    browser, for `jobtui serve`, always takes UTF-8)."""
+    web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    ascii = ascii or (not web and not locale_is_utf8())
+    app = build_app(config, read_only=read_only, title=title, config_path=config_path, ascii=ascii)
     app.freeze_heap = True
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
