@@ -311,7 +311,9 @@ class JobtuiApp(App[int]):
         self._folded.append(notice.severity)
         if more is not None:
             del self._notifications[more]
-        self._more = self._folded_notification(self.NOTIFICATION_TIMEOUT)
+        # As long as the longest of the toasts it stands for.
+        timeout = self._notification(notice).timeout
+        self._more = self._folded_notification(max(timeout, more.time_left if more else 0.0))
         self._notifications.add(self._more)
 
     def _folded_notification(self, timeout: float) -> Notification:

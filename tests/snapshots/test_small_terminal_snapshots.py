@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select
@@ -63,12 +63,6 @@ def fixed_clock() -> datetime:
     return NOW
 
 
-class LongToastsApp(JobtuiApp):
-    """The app, whose "and N more" toast lasts as long as the others here."""
-
-    NOTIFICATION_TIMEOUT = LONG
-
-
 @dataclass
 class Demo:
     app: JobtuiApp
@@ -86,7 +80,7 @@ def demo(emulator: EmulatorFactory) -> Demo:
     for service in services:
         if isinstance(service, DspIngestService):
             service.now = fixed_clock
-    app = LongToastsApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock, ascii=True)
+    app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock, ascii=True)
     return Demo(app, {r.kind: r.state for r in running})
 
 
@@ -243,6 +237,17 @@ async def dsp_mapping(pilot: Pilot[int], states: dict[str, Any]) -> None:
     await until(pilot, lambda: getattr(table, "row_count", 0) == rows, "the rows")
 
 
+async def palette(pilot: Pilot[int], states: dict[str, Any]) -> None:
+    """`:` with "go to" typed: the five tabs to go to."""
+    await open_with(pilot, "all-jobs", ":")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), "the palette")
+    no_blink(pilot)
+    await pilot.press(*"go to")
+    hits = pilot.app.screen.query_one(CommandList)
+    await until(pilot, lambda: hits.option_count == 5, "the tabs")
+    await pilot.pause(0.2)
+
+
 def on_all_jobs(keys: str) -> Opener:
     async def opener(pilot: Pilot[int], states: dict[str, Any]) -> None:
         await open_with(pilot, "all-jobs", keys)
@@ -252,7 +257,7 @@ def on_all_jobs(keys: str) -> Opener:
 
 DIALOGS: dict[str, tuple[Opener, type[ModalScreen[Any]]]] = {
     "help": (on_all_jobs("?"), HelpScreen),
-    "palette": (on_all_jobs(":"), CommandPalette),
+    "palette": (palette, CommandPalette),
     "theme": (on_all_jobs("T"), ThemeScreen),
     "state-filter": (on_all_jobs("S"), StateFilterScreen),
     "notifications": (on_all_jobs("N"), NotificationsScreen),
