@@ -33,7 +33,10 @@ class Terminal:
         """Every byte the child wrote, escape sequences included."""
         pid, fd = pty.fork()
         if pid == 0:  # the child: exec the command with the terminal size set
-            os.execvpe(argv[0], list(argv), {**os.environ, **(env or {})})
+            # pyte decodes UTF-8: this is a UTF-8 terminal, whatever the runner's locale (jobtui
+            # draws in ASCII under a C locale). `env` may say otherwise.
+            utf8 = {"LC_ALL": "C.UTF-8"}
+            os.execvpe(argv[0], list(argv), {**os.environ, **utf8, **(env or {})})
         self.pid = pid
         self.fd = fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
