@@ -11,6 +11,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -318,7 +319,7 @@ class JobtuiApp(App[int]):
 
     def _folded_notification(self, timeout: float) -> Notification:
         """The "and N more" toast of the notifications in `_folded`."""
-        where = self.get_key_display(self._binding("notifications"))
+        where = self._key_display("notifications")
         text = f"and {len(self._folded)} more ({where} lists every notification)"
         return Notification(text, "", worst(self._folded), timeout, markup=False)
 
@@ -326,11 +327,13 @@ class JobtuiApp(App[int]):
         timeout = self.NOTIFICATION_TIMEOUT if notice.timeout is None else notice.timeout
         return Notification(notice.message, notice.title, notice.severity, timeout, markup=False)
 
-    def _binding(self, binding_id: str) -> Binding:
-        for _key, binding in self._bindings:
-            if binding.id == binding_id:
-                return binding
-        raise LookupError(binding_id)
+    def _key_display(self, binding_id: str) -> str:
+        """The first key of the app's binding `binding_id` as the key bar shows it (rebound in
+        the config's `[keys]`, if it is)."""
+        binding = next(b for _key, b in self._bindings if b.id == binding_id)
+        if keys := self.keys.get(binding_id):
+            binding = replace(binding, key=keys.split(",")[0].strip())
+        return self.get_key_display(binding)
 
     def _refresh_notifications(self) -> None:
         """Toasts on the screen shown, unless it is a dialog: then none (they wait for it to

@@ -128,3 +128,16 @@ async def test_n_lists_every_notification_newest_first(emulator: EmulatorFactory
         assert messages == [f"message {i} [/bogus]" for i in (3, 2, 1, 0)]
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, NotificationsScreen), "closed")
+
+
+async def test_the_and_n_more_toast_names_the_key_as_rebound(emulator: EmulatorFactory) -> None:
+    running, _ = start(emulator, jobs=3)
+    service = BsubService("bsub", running.url, token_of(running))
+    app = JobtuiApp([service], clock=ManualClock(), keys={"notifications": "f9"})
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        for index in range(3):
+            app.notify(f"message {index}")
+        await until(pilot, lambda: len(list(app._notifications)) == 3, "three toasts")
+        assert list(app._notifications)[2].message == "and 1 more (f9 lists every notification)"
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, NotificationsScreen), "the history")
