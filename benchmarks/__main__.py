@@ -75,6 +75,12 @@ def _latency(quick: bool) -> list[Row]:
     return run_latency(quick)
 
 
+def _theme(quick: bool) -> list[Row]:
+    from benchmarks.bench_theme import run_theme
+
+    return run_theme(quick)
+
+
 def _transfer(quick: bool) -> list[Row]:
     from benchmarks.bench_transfer import run_transfer
 
@@ -90,6 +96,7 @@ BENCHES: dict[str, Bench] = {
     "parse": _parse,
     "clean": _clean,
     "latency": _latency,
+    "theme": _theme,
     "transfer": _transfer,
 }
 """Every benchmark by name, in the order of the table."""

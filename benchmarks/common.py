@@ -123,6 +123,9 @@ class Pty:
         self.reads: list[tuple[float, int]] = []
         """(seconds since start, bytes) of each read."""
         base = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        # pyte decodes UTF-8: a UTF-8 terminal, whatever this machine's locale (jobtui draws in
+        # ASCII under a C locale).
+        base["LC_ALL"] = "C.UTF-8"
         # A size inherited in the environment (test runners set one) would override the pty's.
         base.update(COLUMNS=str(columns), LINES=str(lines))
         size = struct.pack("HHHH", lines, columns, 0, 0)

@@ -190,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only", action="store_true", help="offer no action that changes anything"
     )
     parser.add_argument(
+        "--ascii",
+        action="store_true",
+        help="draw with ASCII characters only (the default when the locale is not UTF-8)",
+    )
+    parser.add_argument(
         "--log",
         type=Path,
         metavar="PATH",
@@ -210,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="demo_read_only",
         action="store_true",
         help="offer no action that changes anything",
+    )
+    demo.add_argument(
+        "--ascii",
+        dest="demo_ascii",
+        action="store_true",
+        help="draw with ASCII characters only (the default when the locale is not UTF-8)",
     )
     demo.add_argument(
         "--log",
@@ -295,6 +306,7 @@ def _run_dashboard(
     title: str | None = None,
     config_path: Path | None = None,
     log: Path | None = None,
+    ascii: bool = False,
 ) -> int:
     from jobtui.core.errors import InputError, ServiceError
     from jobtui.log import secret_values, start_log, stop_log
@@ -306,7 +318,9 @@ def _run_dashboard(
         _err(f"jobtui: cannot write the log {log}: {error.strerror or error}")
         return EXIT_FAILURE
     try:
-        return run_app(config, read_only=read_only, title=title, config_path=config_path)
+        return run_app(
+            config, read_only=read_only, title=title, config_path=config_path, ascii=ascii
+        )
     except (ServiceError, InputError) as error:
         _err(f"jobtui: {error}")
         return EXIT_FAILURE
@@ -339,7 +353,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)
-    return _run_dashboard(config, read_only=args.read_only, config_path=path, log=args.log)
+    return _run_dashboard(
+        config, read_only=args.read_only, config_path=path, log=args.log, ascii=args.ascii
+    )
 
 
 # -- emulators ------------------------------------------------------------------------------------
@@ -422,6 +438,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 read_only=args.read_only or args.demo_read_only,
                 title="jobtui demo",
                 log=args.demo_log or args.log,
+                ascii=args.ascii or args.demo_ascii,
             )
     except ConfigError as error:
         _err(str(error))

@@ -120,6 +120,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
     "sort_reverse": ("I", "Reverse the sort order."),
     "palette": (":", "Open the command palette (ctrl+p opens it too)."),
     "help": ("?", "List the keys of the screen."),
+    "notifications": ("N", "List the notifications of the session, newest first."),
     "new": ("n", "New job."),
     "submit": ("s", "Submit the job."),
     "start": ("s", "Start the job."),
@@ -335,6 +336,8 @@ class UiConfig:
     """The Textual theme, e.g. "textual-dark", "textual-light", "nord", "gruvbox", or "jobtui-ansi" (the 16 ANSI colours only); `T` in the dashboard chooses one and saves it here."""
     read_only: bool = False
     """Offer no action that changes anything on a service (the same as `jobtui --read-only`)."""
+    ascii: bool = False
+    """Draw with ASCII characters only (the same as `jobtui --ascii`); jobtui does so anyway when the locale's encoding is not UTF-8 (`LANG=C`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -632,6 +635,7 @@ class _Checker:
             "refresh": lambda at, v: self.number(at, v, MIN_REFRESH),
             "theme": self.text,
             "read_only": self.flag,
+            "ascii": self.flag,
         }
         table = self.table(loc, value, UiConfig, checks)
         return BAD if isinstance(table, _Bad) else UiConfig(**table)

@@ -9,25 +9,32 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import events, on
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.driver import Driver
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notifications, SeverityLevel
 from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.widgets._toast import ToastRack
 from textual.worker import Worker, WorkerState
 
 from jobtui.config import ConfigError, NotificationsConfig, save_theme
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands, Palette
+from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
 from jobtui.tui.modals.help import HelpScreen, key_help
+from jobtui.tui.modals.notifications import NotificationsScreen
 from jobtui.tui.modals.theme import ThemeScreen
-from jobtui.tui.notify import Notifier, Severity
+from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.themes import THEMES, theme_choices
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -56,6 +63,7 @@ class JobtuiApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
         Binding("T", "change_theme", "Theme", show=False, id="theme"),
+        Binding("N", "notifications", "Notifications", show=False, id="notifications"),
         # The terminal's raw mode turns Ctrl+Z into a key: as in a shell, it stops the process.
         Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
@@ -77,8 +85,13 @@ class JobtuiApp(App[int]):
         keys: Mapping[str, str] | None = None,
         notifications: NotificationsConfig | None = None,
         config_path: Path | None = None,
+        ascii: bool = False,
     ) -> None:
         super().__init__()
+        self.ascii = ascii
+        """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
+        if ascii:
+            install_ascii_frames()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underline or smooth scrolls: each would repaint for a third of a
             # second, over SSH, and hold keys meanwhile. TEXTUAL_ANIMATIONS=full brings them back.
@@ -92,6 +105,14 @@ class JobtuiApp(App[int]):
         self.notifier = Notifier(
             notifications or NotificationsConfig(), toast=self._toast, write=self.write_terminal
         )
+        self.notices: deque[Notice] = deque(maxlen=NOTICES)
+        """Every notification of the session, oldest first (`N` lists them)."""
+        self._held: list[Notice] = []
+        """Notifications that came while a dialog was open: shown once it closes."""
+        self._more: Notification | None = None
+        """The "and N more" toast, while it shows."""
+        self._folded: list[Severity] = []
+        """The severities of the notifications the "and N more" toast stands for."""
         self.services = list(services)
         self.refresh_interval = refresh
         self.intervals = intervals or {}
@@ -252,8 +273,87 @@ class JobtuiApp(App[int]):
         """A toast, always plain text: nearly every toast names a job or quotes a server, and
         neither may be read as markup (`[link=…]` or `[/x]` in a job id would break the toast,
         `[@click=…]` would plant an action). `markup` is ignored for that reason: widgets pass
-        Textual's default (True) along."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        Textual's default (True) along.
+
+        Toasts never cover a dialog: while one is open they wait, and show once it is closed.
+        At most `MAX_TOASTS` show at once; the rest fold into one "and N more" toast. Each
+        clears after its timeout, and `N` lists every notification of the session."""
+        notice = Notice(self.clock(), title, message, severity, timeout)
+        self.notices.append(notice)
+        if self._dialog_open():
+            self._held.append(notice)
+            return
+        self._show(notice)
+        self._refresh_notifications()
+
+    def _dialog_open(self) -> bool:
+        try:
+            return isinstance(self.screen, ModalScreen)
+        except ScreenStackError:  # no screen yet
+            return False
+
+    def _show(self, notice: Notice) -> None:
+        """Add `notice` to the toasts shown (or to the "and N more" toast): the caller refreshes
+        the toast rack."""
+        more = self._more
+        if more is not None and (more.has_expired or more not in self._notifications):
+            more = self._more = None
+        if more is None:
+            self._folded = []
+        shown = [n for n in self._notifications if n is not more]
+        if len(shown) < MAX_TOASTS:
+            self._notifications.add(self._notification(notice))
+            if more is not None:
+                # "and N more" stays the last toast, for the time it has left.
+                del self._notifications[more]
+                self._more = self._folded_notification(more.time_left)
+                self._notifications.add(self._more)
+            return
+        self._folded.append(notice.severity)
+        if more is not None:
+            del self._notifications[more]
+        # As long as the longest of the toasts it stands for.
+        timeout = self._notification(notice).timeout
+        self._more = self._folded_notification(max(timeout, more.time_left if more else 0.0))
+        self._notifications.add(self._more)
+
+    def _folded_notification(self, timeout: float) -> Notification:
+        """The "and N more" toast of the notifications in `_folded`."""
+        where = self._key_display("notifications")
+        text = f"and {len(self._folded)} more ({where} lists every notification)"
+        return Notification(text, "", worst(self._folded), timeout, markup=False)
+
+    def _notification(self, notice: Notice) -> Notification:
+        timeout = self.NOTIFICATION_TIMEOUT if notice.timeout is None else notice.timeout
+        return Notification(notice.message, notice.title, notice.severity, timeout, markup=False)
+
+    def _key_display(self, binding_id: str) -> str:
+        """The first key of the app's binding `binding_id` as the key bar shows it (rebound in
+        the config's `[keys]`, if it is)."""
+        binding = next(b for _key, b in self._bindings if b.id == binding_id)
+        if keys := self.keys.get(binding_id):
+            binding = replace(binding, key=keys.split(",")[0].strip())
+        return self.get_key_display(binding)
+
+    def _refresh_notifications(self) -> None:
+        """Toasts on the screen shown, unless it is a dialog: then none (they wait for it to
+        close). Back on the dashboard, the notifications held meanwhile are shown."""
+        if not self._dialog_open():
+            held, self._held = self._held, []
+            for notice in held:
+                self._show(notice)
+            super()._refresh_notifications()
+            return
+        try:
+            rack = self.screen.get_child_by_type(ToastRack)
+        except NoMatches:
+            return
+        self.call_later(rack.show, Notifications())
+
+    def action_notifications(self) -> None:
+        """Every notification of the session, newest first."""
+        if not isinstance(self.screen, NotificationsScreen):
+            self.push_screen(NotificationsScreen(list(self.notices)))
 
     def _toast(self, message: str, title: str, severity: Severity) -> None:
         self.notify(message, title=title, severity=severity, timeout=8)
@@ -317,9 +417,10 @@ def build_app(
     read_only: bool = False,
     title: str | None = None,
     config_path: Path | None = None,
+    ascii: bool = False,
 ) -> JobtuiApp:
     """The app for a loaded config (read from `config_path`, if from a file): one service per
-    `[[services]]` entry."""
+    `[[services]]` entry; in ASCII if `ascii` or the config's `[ui] ascii` says so."""
     from jobtui.services import build_service
 
     services = [build_service(entry) for entry in config.services]
@@ -334,6 +435,7 @@ def build_app(
         keys=config.keys,
         notifications=config.notifications,
         config_path=config_path,
+        ascii=ascii or config.ui.ascii,
     )
 
 
@@ -343,8 +445,13 @@ def run_app(
     read_only: bool = False,
     title: str | None = None,
     config_path: Path | None = None,
+    ascii: bool = False,
 ) -> int:
-    app = build_app(config, read_only=read_only, title=title, config_path=config_path)
+    """Run the dashboard; in ASCII when asked, or when the terminal's locale is not UTF-8 (a
+    browser, for `jobtui serve`, always takes UTF-8)."""
+    web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    ascii = ascii or (not web and not locale_is_utf8())
+    app = build_app(config, read_only=read_only, title=title, config_path=config_path, ascii=ascii)
     app.freeze_heap = True
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

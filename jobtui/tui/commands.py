@@ -8,7 +8,15 @@ from functools import partial
 
 from textual import events
 from textual.app import ComposeResult
-from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.command import (
+    CommandInput,
+    CommandPalette,
+    DiscoveryHit,
+    Hit,
+    Hits,
+    Provider,
+    SearchIcon,
+)
 from textual.content import Content
 from textual.fuzzy import Matcher
 
@@ -20,6 +28,9 @@ from jobtui.tui.widgets.service_tab import ServiceTab
 
 JOB_HITS = 50
 """Jobs offered at most for one query (the best matches)."""
+
+SEARCH_ICON = ">"
+"""The palette's prompt, before what is typed."""
 
 Command = tuple[str, Callable[[], object], str]
 """(text, callback, help) of one command."""
@@ -48,6 +59,11 @@ class Palette(CommandPalette):
     def compose(self) -> ComposeResult:
         yield KeyBar()  # the palette's keys, over the dashboard's
         yield from super().compose()
+
+    def on_mount(self) -> None:
+        # Textual's 🔎 is two cells wide in some terminals and one in others, which shifts the
+        # input: a plain prompt has one width everywhere.
+        self.query_one(SearchIcon).icon = SEARCH_ICON
 
     async def _on_key(self, event: events.Key) -> None:
         # The input takes every printable key it receives: one that arrives here missed it.

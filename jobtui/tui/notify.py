@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from jobtui.config import NotificationsConfig
@@ -33,6 +34,12 @@ Toast = Callable[[str, str, Severity], None]
 ATTENTION_STATES = frozenset({JobState.NEEDS_INPUT, JobState.FAILED})
 TOAST_LINES = 5
 """A toast names at most this many jobs, then says how many more."""
+
+MAX_TOASTS = 2
+"""Toasts shown at once; more fold into one "and N more" toast (the history lists them all)."""
+
+NOTICES = 500
+"""Notifications the session's history keeps (the oldest drop out)."""
 
 _SEVERITY: dict[JobState, Severity] = {JobState.FAILED: "error", JobState.NEEDS_INPUT: "warning"}
 
@@ -68,6 +75,26 @@ def osc_sequence(mode: str, title: str, body: str, *, tmux: bool = False) -> str
     if tmux:
         return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
     return sequence
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notification of the session, as the history lists it."""
+
+    at: datetime
+    title: str
+    message: str
+    severity: Severity
+    timeout: float | None = None
+
+
+def worst(severities: Sequence[Severity]) -> Severity:
+    """The most serious of `severities` (error, then warning, then information)."""
+    if "error" in severities:
+        return "error"
+    if "warning" in severities:
+        return "warning"
+    return "information"
 
 
 @dataclass

@@ -35,7 +35,10 @@ class Terminal:
         pid, fd = pty.fork()
         if pid == 0:  # the child: set the terminal's size before the command can ask for it
             fcntl.ioctl(0, termios.TIOCSWINSZ, size)
-            os.execvpe(argv[0], list(argv), {**os.environ, **(env or {})})
+            # pyte decodes UTF-8: this is a UTF-8 terminal, whatever the runner's locale (jobtui
+            # draws in ASCII under a C locale). `env` may say otherwise.
+            utf8 = {"LC_ALL": "C.UTF-8"}
+            os.execvpe(argv[0], list(argv), {**os.environ, **utf8, **(env or {})})
         self.pid = pid
         self.fd = fd
         # (set from this side too; had it been set only here, a command quick to start could

@@ -83,7 +83,7 @@ async def test_read_only_refuses_every_change_on_every_kind(emulator: EmulatorFa
                     await pilot.pause()
                     assert isinstance(app.screen, DashboardScreen), f"{action} opened a dialog"
         await pilot.pause(0.2)
-        notes = [str(n.message) for n in app._notifications]
+        notes = [str(n.message) for n in app.notices]
         assert notes and all(n == "read-only: changes are disabled" for n in notes), notes
     after = [dict(getattr(r.state, "counts", {})) for r in served]
     for kind, before, now in zip(KINDS, counts_before, after, strict=True):

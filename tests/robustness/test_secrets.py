@@ -90,7 +90,7 @@ async def test_screen_log_and_errors_of_a_run_hold_no_secret(tmp_path: Path) -> 
                         await pilot.press(str(index + 1))
                         await pilot.pause()
                         screens.append(app.export_screenshot())
-                screens += [str(n.message) for n in app._notifications]
+                screens += [str(n.message) for n in app.notices]
         finally:
             stop_log(handler)
         secrets = {v for _, wire in served for v in wire.values()} | set(secret_values(config))

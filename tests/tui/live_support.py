@@ -94,8 +94,8 @@ class Live:
         return self.tab(index).health.polls
 
     def toasts(self) -> list[tuple[str, str]]:
-        """(title, message) of every notification so far."""
-        return [(n.title, n.message) for n in self.app._notifications]
+        """(title, message) of every notification so far (shown, folded or held)."""
+        return [(n.title, n.message) for n in self.app.notices]
 
     async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
         await until(self.pilot, predicate, what, seconds)

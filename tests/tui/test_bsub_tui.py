@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import pytest
 from textual.geometry import Region
-from textual.notifications import Notification
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, TextArea
@@ -31,6 +30,7 @@ from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
 from jobtui.tui.modals.text_view import TextViewScreen
+from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
 from tests.conftest import EmulatorFactory
@@ -62,10 +62,11 @@ class Bsub(TabDriver[BsubState, BsubService]):
     async def back_on_dashboard(self) -> None:
         await self.until(lambda: isinstance(self.app.screen, DashboardScreen), "the dashboard")
 
-    def notes(self) -> list[Notification]:
-        return list(self.app._notifications)
+    def notes(self) -> list[Notice]:
+        """Every notification so far, shown as a toast or folded into "and N more"."""
+        return list(self.app.notices)
 
-    async def note(self, predicate: Callable[[Notification], bool], what: str) -> Notification:
+    async def note(self, predicate: Callable[[Notice], bool], what: str) -> Notice:
         """Wait for a notification that `predicate` accepts, and return it."""
         await self.until(lambda: any(predicate(n) for n in self.notes()), what)
         return next(n for n in self.notes() if predicate(n))

@@ -45,7 +45,7 @@ class EcoTaxa(TabDriver[EcoTaxaState, EcoTaxaService]):
         return job.raw_state if job is not None else "(not listed)"
 
     def notes(self) -> list[str]:
-        return [str(n.message) for n in self.app._notifications]
+        return [str(n.message) for n in self.app.notices]
 
     async def open_form(self) -> AnswerScreen:
         await self.pilot.press("a")

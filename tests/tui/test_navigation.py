@@ -326,12 +326,15 @@ async def test_the_palette_jumps_to_a_job_in_its_service_tab(emulator: EmulatorF
 
 
 async def test_the_palette_icon_takes_its_glyphs_width(emulator: EmulatorFactory) -> None:
-    """No width is assumed for the search icon: an emoji takes the cells it measures (2 here,
-    as Textual counts), a 1-cell glyph one cell."""
+    """No width is assumed for the search icon: a 1-cell glyph (jobtui's `>`) takes one cell,
+    an emoji the cells it measures (2, as Textual counts)."""
     async with two_services(emulator) as two:
         screen = await palette(two, "ctrl+p", "go")
         icon = screen.query_one(SearchIcon)
-        assert icon.size.width == cell_len(str(icon.icon)) == 2
+        assert icon.size.width == cell_len(str(icon.icon)) == 1
+        icon.icon = "🔎"
+        icon.refresh(layout=True)
+        await two.until(lambda: icon.size.width == 2, "a 2-cell icon")
         icon.icon = ">"
         icon.refresh(layout=True)
         await two.until(lambda: icon.size.width == 1, "a 1-cell icon")

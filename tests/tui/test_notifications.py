@@ -46,7 +46,7 @@ async def test_a_job_that_fails_gives_one_toast_a_bell_and_an_osc_777_notificati
         await live.until(lambda: bool(live.toasts()), "a toast")
         # Only this one: neither the first load nor the unchanged poll before it notified.
         assert live.toasts() == [("bsub-1", f"{job.id} failed")]
-        assert [n.severity for n in live.app._notifications] == ["error"]
+        assert [n.severity for n in live.app.notices] == ["error"]
         assert live.writes.count("\x07") == 1
         osc = [w for w in live.writes if w.startswith("\x1b]777;")]
         assert osc == [f"\x1b]777;notify;jobtui: bsub-1;{job.id} failed\x07"]
@@ -180,7 +180,7 @@ async def test_a_question_needs_attention_from_the_first_load_without_a_toast(
             return app.notifier.attention.keys
 
         await until(pilot, lambda: all(("EcoTaxa", i) in keys() for i in asking), "counted")
-        assert list(app._notifications) == []  # a first load notifies nothing
+        assert list(app.notices) == []  # a first load notifies nothing
 
         others = [job_id for job_id in table.row_ids() if job_id not in asking]
         assert table.move_cursor(others[-1])

@@ -103,7 +103,7 @@ async def test_t_previews_themes_escape_goes_back_enter_saves(
         assert highlighted is not None
         assert str(options.get_option_at_index(highlighted).prompt) == "textual-dark"
         await live.pilot.press("down")
-        assert app.theme == "textual-light"  # shown at once
+        await live.until(lambda: app.theme == "textual-light", "the theme shown once it rests")
         await live.pilot.press("escape")
         await live.until(lambda: not isinstance(app.screen, ThemeScreen), "the chooser to close")
         assert app.theme == "textual-dark"
@@ -170,3 +170,29 @@ async def test_jobtui_ansi_draws_with_the_16_ansi_colours_only(emulator: Emulato
         await live.until(lambda: isinstance(live.app.screen, ThemeScreen), "the chooser")
         await live.pilot.pause()
         assert colours_beyond_ansi(live.app) == set()
+
+
+async def test_moving_through_themes_shows_only_the_one_the_highlight_rests_on(
+    emulator: EmulatorFactory,
+) -> None:
+    """A held `↓` passes themes without restyling the dashboard for each (each restyle took
+    100 to 700 ms, and the keys queued behind them); the theme it rests on is shown."""
+    async with live_app(emulator) as live:
+        app = live.app
+        shown: list[str] = []
+        app.theme_changed_signal.subscribe(app, lambda theme: shown.append(theme.name))
+        await live.pilot.press("T")
+        await live.until(lambda: isinstance(app.screen, ThemeScreen), "the chooser")
+        screen = app.screen
+        assert isinstance(screen, ThemeScreen)
+        # The highlight rests for as long as the test takes, however slow the machine.
+        screen.preview_delay = 3600.0
+        await live.pilot.press("home", *["down"] * 5)
+        wanted = screen.names[5]
+        assert screen.wanted == wanted
+        assert app.theme == "textual-dark" and shown == []  # nothing restyled on the way
+        screen.show_wanted()
+        await live.until(lambda: app.theme == wanted, "the theme the highlight rests on")
+        await live.until(lambda: shown == [wanted], "one restyle")
+        await live.pilot.press("escape")
+        await live.until(lambda: app.theme == "textual-dark", "the theme from before")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from textual.notifications import Notification
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import TabbedContent
@@ -22,6 +21,7 @@ from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
+from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
@@ -97,10 +97,11 @@ class Two:
     async def back_on_dashboard(self) -> None:
         await self.until(lambda: self.app.screen is self.dashboard, "the dashboard")
 
-    def notes(self) -> list[Notification]:
-        return list(self.app._notifications)
+    def notes(self) -> list[Notice]:
+        """Every notification so far, shown as a toast or folded into "and N more"."""
+        return list(self.app.notices)
 
-    async def note(self, predicate: Callable[[Notification], bool], what: str) -> Notification:
+    async def note(self, predicate: Callable[[Notice], bool], what: str) -> Notice:
         await self.until(lambda: any(predicate(n) for n in self.notes()), what)
         return next(n for n in self.notes() if predicate(n))
 

@@ -1,4 +1,11 @@
-"""The theme chooser: moving the highlight shows a theme at once; enter keeps it."""
+"""The theme chooser: moving the highlight shows a theme as soon as it rests; enter keeps it.
+
+Showing a theme restyles and repaints the whole dashboard (Textual parses its CSS again with the
+theme's variables and applies it to every widget): 100 to 300 ms of CPU on a shared machine. The
+highlight itself moves at once; the theme under it is shown once no other move came for
+`PREVIEW_DELAY` seconds, so that keys never queue behind themes already passed (a held `↓` used to
+take half a second per theme). `benchmarks/bench_theme.py` measures both.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Label, OptionList
 
 from jobtui.tui.themes import THEME_NOTES
 from jobtui.tui.widgets.key_bar import KeyBar
+
+PREVIEW_DELAY = 0.15
+"""Seconds the highlight rests on a theme before it is shown."""
 
 
 class ThemeScreen(ModalScreen[str | None]):
@@ -32,6 +43,10 @@ class ThemeScreen(ModalScreen[str | None]):
         self.names = names
         self.original = current
         self.where = where
+        self.wanted = current
+        """The theme under the highlight (shown once it rests there)."""
+        self.preview_delay = PREVIEW_DELAY
+        self._preview: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield KeyBar()  # this dialog's keys, over the dashboard's
@@ -53,13 +68,34 @@ class ThemeScreen(ModalScreen[str | None]):
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.app.theme = self.names[event.option_index]
+        self.wanted = self.names[event.option_index]
+        if self._preview is not None:
+            self._preview.stop()
+        self._preview = self.set_timer(self.preview_delay, self.show_wanted)
+
+    def show_wanted(self) -> None:
+        """Show the theme under the highlight (nothing to do if it is shown already)."""
+        self._preview = None
+        self._show(self.wanted)
+
+    def _show(self, name: str) -> None:
+        if self.app.theme != name:
+            self.app.theme = name
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.names[event.option_index])
+        self._stop_preview()
+        name = self.names[event.option_index]
+        self._show(name)
+        self.dismiss(name)
 
     def action_close(self) -> None:
-        self.app.theme = self.original
+        self._stop_preview()
+        self._show(self.original)
         self.dismiss(None)
+
+    def _stop_preview(self) -> None:
+        if self._preview is not None:
+            self._preview.stop()
+            self._preview = None
