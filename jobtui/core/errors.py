@@ -71,6 +71,18 @@ class TransportError(ServiceError):
     kind = "unreachable"
 
 
+class TooLargeError(ServiceError):
+    """An answer passed the size limit of its kind: reading stopped there."""
+
+    kind = "answer too large"
+
+
+class TooSlowError(ServiceError):
+    """An answer did not end within its deadline, or a transfer fell below its minimum rate."""
+
+    kind = "too slow"
+
+
 class BadPayloadError(ServiceError):
     """The server answered with a body that could not be understood."""
 

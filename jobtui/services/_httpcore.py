@@ -1,9 +1,9 @@
-"""httpx's own transport on asyncio, for the requests `Http1Transport` leaves to it (uploads, JSON
-bodies): httpcore's connection pool on `AsyncioBackend`, httpcore's network interface on asyncio's
+"""httpx's own transport on asyncio, for every request of the services: httpcore's connection
+pool (HTTP/1.1 through h11) on `AsyncioBackend`, httpcore's network interface on asyncio's
 streams. httpcore's default backend goes through anyio, whose per-call cancel scopes and socket
 attribute lookups cost more than the work they guard.
 
-Imported at the first request with a body, not at start-up.
+Imported at the first request, not at start-up.
 """
 
 # ruff: noqa: ASYNC109 (httpcore's network interface passes timeouts as arguments)
