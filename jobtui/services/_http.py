@@ -138,12 +138,10 @@ def make_transport(verify: bool = True) -> LazyTransport:
 
 
 def httpcore_transport(verify: bool = True, *, tls: bool = True) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, its connection pool on `AsyncioBackend` (`_httpcore.py`). A
-    transport for plain HTTP gets a TLS context without certificates: it never uses it."""
-    from jobtui.services._httpcore import asyncio_transport
-
+    """httpx's own transport (httpcore's connection pool, h11 for HTTP/1.1). A transport for
+    plain HTTP gets a TLS context without certificates: it never uses it."""
     context = ssl_context(verify) if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return asyncio_transport(context, KEEPALIVE)
+    return httpx.AsyncHTTPTransport(verify=context, limits=KEEPALIVE)
 
 
 def make_client(
@@ -411,8 +409,13 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
     elif isinstance(error, httpx.ConnectError):
         what = "cannot connect"
     elif isinstance(error, httpx.RemoteProtocolError):
-        cut = "complete message body" in str(error)
-        what = "answer cut short (connection closed)" if cut else "connection broken"
+        said = str(error)
+        if "complete message body" in said:
+            what = "answer cut short (connection closed)"
+        elif "disconnected" in said:
+            what = "connection closed before an answer"
+        else:  # h11 refused the framing: status line, headers, chunks, trailer
+            what = "malformed HTTP answer, refused"
     elif isinstance(error, httpx.ReadError):
         what = "connection reset while reading the answer"
     elif isinstance(error, httpx.WriteError):

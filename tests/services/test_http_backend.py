@@ -1,5 +1,5 @@
-"""The services' connections: every request goes through httpx's own transport (httpcore, h11)
-on jobtui's asyncio network backend for httpcore, built at the first request. Plain HTTP
+"""The services' connections: every request goes through httpx's own transport (httpcore, h11),
+built at the first request. Plain HTTP
 with keep-alive, HTTPS with the certificate checked (or not, with `verify = false`), and a server
 that closes an idle connection, against the bsub.io emulator over real sockets."""
 
@@ -17,9 +17,9 @@ from jobtui.core.service import Service
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.services._http import LazyTransport, make_client
-from jobtui.services._httpcore import AsyncioBackend
 from jobtui.services.bsub import BsubService
 from tests.conftest import EmulatorFactory
+from tests.robustness.hostile import HostileServer, always, json_answer
 from tests.services.bsub_support import token_of
 
 
@@ -74,7 +74,6 @@ async def test_polls_go_through_httpcore_on_one_kept_connection(bsub: BsubServic
     assert transport_of(service).transports == {}, "nothing is built before the first request"
     first = await service.poll()
     pool = pool_of(service)
-    assert isinstance(pool._network_backend, AsyncioBackend)
     for _ in range(3):
         assert [job.id for job in (await service.poll()).jobs] == [job.id for job in first.jobs]
     assert len(pool.connections) == 1, "one connection, kept alive across polls"
@@ -112,25 +111,24 @@ async def test_https_with_an_unknown_certificate_is_one_line_naming_the_service(
     assert "TLS certificate not accepted (self-signed certificate)" in line, line
 
 
-async def test_a_connection_the_server_closed_while_idle_is_not_used_again(
-    emulator: EmulatorFactory,
+async def test_a_connection_the_server_closed_is_not_used_again() -> None:
+    # The server closes every connection right after its answer (saying so).
+    answer = json_answer({"success": True, "data": {"jobs": [], "total": 0}})
+    with HostileServer(always(answer)) as server:
+        client = make_client(server.url)
+        try:
+            for _ in range(5):
+                assert (await client.get("/v1/jobs")).status_code == 200
+        finally:
+            await client.aclose()
+        assert len(server.requests) == 5
+
+
+async def test_a_refused_connection_is_one_line_naming_the_service(
+    services: list[Service],
 ) -> None:
-    running = emulator("bsub", seed=1, speed=0, jobs=2)
-    client = make_client(running.url, headers={"Authorization": f"Bearer {token_of(running)}"})
-    try:
-        assert (await client.get("/v1/jobs")).status_code == 200
-        transport = client._transport
-        assert isinstance(transport, LazyTransport)
-        pool = transport.transports["http"]._pool  # type: ignore[attr-defined]
-        [kept] = pool.connections
-        kept._connection._network_stream._writer.transport.abort()  # as a server's close would
-        assert (await client.get("/v1/jobs")).status_code == 200  # on a new connection
-        assert pool.connections != [kept]
-    finally:
-        await client.aclose()
-
-
-async def test_a_refused_connection_is_httpcores_connect_error() -> None:
-    backend = AsyncioBackend()
-    with pytest.raises(httpcore.ConnectError):
-        await backend.connect_tcp("127.0.0.1", 1, timeout=2)
+    service = BsubService("bsub", "http://127.0.0.1:1", "token")
+    services.append(service)
+    with pytest.raises(TransportError) as failure:
+        await service.poll()
+    assert failure.value.line == "bsub: cannot connect to 127.0.0.1:1"

@@ -1,0 +1,264 @@
+"""Every service client against a hostile server on raw sockets (`hostile.py`): broken framing,
+endless and slow bodies, a gzip bomb, deep JSON, a list of a million jobs, Leia paging for ever.
+
+The installed `jobtui` command runs in a subprocess against each case, as a user would run it:
+it must end within 90 s with exit code 3 and one line per service (or succeed), without a
+traceback, and stay under 400 MiB of resident memory. In-process tests check each bound's own
+line and that the log view keeps only the end of a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jobtui.core.errors import ServiceError, TooLargeError, TooSlowError, TransportError
+from jobtui.services import _http
+from jobtui.services._http import Limits, json_depth_ok, limits, set_limits
+from jobtui.services.bsub import BsubClient, BsubService
+from jobtui.services.leia import LeiaService
+from tests.robustness.hostile import (
+    CASES,
+    HostileServer,
+    Route,
+    always,
+    json_answer,
+    leia_paging_forever,
+    raw,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+JOBTUI = str(Path(sys.executable).parent / "jobtui")
+SECONDS = 90
+RSS_MIB = 400
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+SERVICES = """
+[[services]]
+name = "bsub.io"
+kind = "bsub"
+url = "{url}"
+token = "tok-bsub"
+
+[[services]]
+name = "EcoTaxa"
+kind = "ecotaxa"
+url = "{url}"
+token = "tok-ecotaxa"
+
+[[services]]
+name = "Leia"
+kind = "leia"
+url = "{url}"
+api_key = "key-leia"
+
+[[services]]
+name = "dsp-ingest"
+kind = "dsp-ingest"
+url = "{url}"
+token = "tok-dsp"
+"""
+
+MEASURE = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL).returncode
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+"""Runs a command with its output thrown away; writes its peak resident memory (KiB) to a file."""
+
+
+def run_measured(tmp_path: Path, argv: list[str]) -> tuple[int, str, float, float]:
+    """(exit code, stderr, seconds, peak RSS in MiB) of the `jobtui` command `argv`."""
+    rss = tmp_path / "rss"
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(rss), JOBTUI, *argv],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=SECONDS + 30,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    return result.returncode, result.stderr, elapsed, int(rss.read_text()) / 1024
+
+
+def config_for(tmp_path: Path, url: str, services: str = SERVICES) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(services.format(url=url))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_jobtui_ls_ends_with_one_line_per_service_against(case: str, tmp_path: Path) -> None:
+    with HostileServer(always(CASES[case]())) as server:
+        config = config_for(tmp_path, server.url)
+        code, stderr, elapsed, rss = run_measured(tmp_path, ["--config", str(config), "ls"])
+    lines = stderr.splitlines()
+    assert code == 3, (case, stderr)
+    assert len(lines) == 4, (case, stderr)
+    names = sorted(["bsub.io", "EcoTaxa", "Leia", "dsp-ingest"])
+    for line, name in zip(sorted(lines), names, strict=True):
+        assert line.startswith(f"{name}: "), (case, line)
+        assert not CONTROL.search(line), (case, line)
+    assert "Traceback" not in stderr
+    assert elapsed < SECONDS, (case, elapsed)
+    assert rss < RSS_MIB, (case, rss)
+
+
+def test_jobtui_ls_stops_a_leia_server_paging_for_ever(tmp_path: Path) -> None:
+    leia = SERVICES.split("[[services]]")[3]
+    with HostileServer(leia_paging_forever) as server:
+        config = config_for(tmp_path, server.url, "[[services]]" + leia)
+        code, stderr, elapsed, rss = run_measured(tmp_path, ["--config", str(config), "ls"])
+        pages = sum(1 for _, path in server.requests if path.startswith("/job"))
+    cap = Limits().max_jobs
+    assert code == 0, stderr
+    assert stderr.strip() == f"Leia: {cap} of 999999999 jobs (the service cuts its list)"
+    assert pages == cap // 100
+    assert elapsed < SECONDS and rss < RSS_MIB, (elapsed, rss)
+
+
+# -- in process: each bound's line ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_limits() -> Iterator[Limits]:
+    """Limits small enough to reach quickly: a 1 s deadline, 1 s rate window, 64 KiB pages."""
+    before = limits()
+    small = Limits(deadline=1.0, rate_window=1.0, list_page=64 << 10, log=4 << 10)
+    set_limits(small)
+    try:
+        yield small
+    finally:
+        set_limits(before)
+
+
+async def poll_error(route: Route) -> ServiceError:
+    with HostileServer(route) as server:
+        service = BsubService("bsub.io", server.url, "tok")
+        try:
+            with pytest.raises(ServiceError) as failure:
+                await service.poll()
+        finally:
+            await service.aclose()
+    return failure.value
+
+
+async def test_a_negative_chunk_size_is_refused_at_once() -> None:
+    start = time.monotonic()
+    error = await poll_error(always(CASES["negative chunk size"]()))
+    assert isinstance(error, TransportError)
+    assert error.line.startswith("bsub.io: malformed HTTP answer, refused")
+    assert time.monotonic() - start < 5
+
+
+async def test_a_slow_answer_ends_at_the_deadline(small_limits: Limits) -> None:
+    error = await poll_error(always(CASES["one byte a second"]()))
+    assert isinstance(error, TooSlowError)
+    assert error.line == "bsub.io: job list: no complete answer within 1 s (the deadline)"
+
+
+@pytest.mark.parametrize("case", ["endless body", "gzip bomb", "1,000,000-job list"])
+async def test_a_body_past_its_size_is_not_read_further(case: str, small_limits: Limits) -> None:
+    error = await poll_error(always(CASES[case]()))
+    assert isinstance(error, TooLargeError)
+    assert error.line == "bsub.io: job list larger than 64.0 KiB: not read further"
+
+
+async def test_a_deep_json_error_body_gives_the_status(small_limits: Limits) -> None:
+    error = await poll_error(always(CASES["deep JSON error body"]()))
+    assert error.line == "bsub.io: Internal Server Error (HTTP 500)"
+
+
+def test_json_depth_is_checked_before_python_reads_it() -> None:
+    assert json_depth_ok(b'{"a": [1, {"b": "[[[[[[["}]}', limit=3)
+    assert not json_depth_ok(b"[[[[1]]]]", limit=3)
+    assert json_depth_ok(b'["' + b"[" * 1000 + b'"]', limit=3), "brackets in strings do not count"
+    assert json_depth_ok(b'["\\"' + b"[" * 1000 + b'"]', limit=3), "nor after an escaped quote"
+    assert not json_depth_ok(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ServiceError, match="nested deeper than 200 levels"):
+        _http.loads("svc", b"[" * 100_000 + b"]" * 100_000, "answer")
+
+
+def test_an_answer_with_a_huge_content_length_number_has_no_length() -> None:
+    response = httpx.Response(200, headers={"Content-Length": "9" * 5000})
+    assert _http.content_length(response) is None
+    assert _http.content_length(httpx.Response(200, headers={"Content-Length": "12"})) == 12
+
+
+async def test_a_transfer_slower_than_the_minimum_rate_is_stopped(
+    small_limits: Limits, tmp_path: Path
+) -> None:
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        writer.write(raw("200 OK", {"Content-Length": "100000"}))
+        for _ in range(100_000):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    with HostileServer(always(trickle)) as server:
+        client = BsubClient(server.url, "tok", service="bsub.io")
+        try:
+            with pytest.raises(TooSlowError) as failure:
+                await client.output("j1", tmp_path / "out")
+        finally:
+            await client.aclose()
+    assert failure.value.line.startswith(
+        "bsub.io: download of job j1 slower than 1.0 KiB/s over 1 s"
+    ), failure.value.line
+    assert not list(tmp_path.iterdir()), "nothing is left of the download"  # noqa: ASYNC240
+
+
+async def test_the_log_view_keeps_the_end_of_a_long_log(small_limits: Limits) -> None:
+    lines = b"".join(b"line %05d\n" % i for i in range(10_000))  # 110,000 bytes
+
+    def route(method: str, path: str) -> bytes:
+        return raw(
+            "200 OK", {"Content-Type": "text/plain", "Content-Length": str(len(lines))}, lines
+        )
+
+    with HostileServer(route) as server:
+        client = BsubClient(server.url, "tok", service="bsub.io")
+        try:
+            text = await client.logs("j1")
+        finally:
+            await client.aclose()
+    first, _, rest = text.partition("\n")
+    assert first.startswith("… the first ") and first.endswith(
+        "of this log are not shown (only its last 4.0 KiB are kept)"
+    )
+    assert rest.endswith("line 09999\n") and rest.startswith("line ")
+    assert len(rest.encode()) <= 4096
+
+
+async def test_leia_paging_stops_at_a_page_without_a_new_id() -> None:
+    def route(method: str, path: str) -> bytes:
+        if path.startswith("/login"):
+            return json_answer({"token": "t", "application": {"id": "a", "name": "x"}})
+        jobs = [{"id": f"j{i}", "status": "SUCCEEDED", "name": "x", "image": "i"} for i in range(5)]
+        return json_answer(jobs)  # the same page whatever the offset
+
+    with HostileServer(route) as server:
+        service = LeiaService("Leia", server.url, "key")
+        try:
+            result = await service.poll()
+        finally:
+            await service.aclose()
+        pages = sum(1 for _, path in server.requests if path.startswith("/job"))
+    assert [job.id for job in result.jobs] == [f"j{i}" for i in range(5)]
+    assert pages == 2
