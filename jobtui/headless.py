@@ -611,6 +611,26 @@ async def read_log(service: Service, job: Job) -> str:
         raise Failed(EXIT_REFUSED, str(error)) from None
 
 
+async def stream_log(service: Service, job: Job) -> None:
+    """Print the job's whole log as it arrives, holding none of it (a newline ends it)."""
+    from jobtui.core.errors import ServiceError
+    from jobtui.core.service import UnsupportedActionError
+
+    last = ""
+    try:
+        async for text in service.stream_log(job):
+            write(text)
+            last = text
+    except ServiceError as error:
+        if last and not last.endswith("\n"):
+            write("\n")
+        raise service_failure(error) from None
+    except UnsupportedActionError as error:
+        raise Failed(EXIT_REFUSED, str(error)) from None
+    if last and not last.endswith("\n"):
+        write("\n")
+
+
 def log_refusal(service: Service, job: Job) -> Failed | None:
     if reason := service.disabled_reason(Action.LOGS, job):
         return Failed(EXIT_REFUSED, f"{service.name}: job {job.id}: {reason}")
@@ -629,8 +649,7 @@ async def cmd_logs(args: argparse.Namespace, config: Config) -> int:
             job = await find(service, args.job)
             if refused := log_refusal(service, job):
                 raise refused
-            text = await read_log(service, job)
-            write(text if not text or text.endswith("\n") else text + "\n")
+            await stream_log(service, job)
             return EXIT_OK
         follower = Follower(service, args.job, args.interval or refresh_of(config, cfg))
         shown = ""

@@ -75,6 +75,9 @@ class Limits:
     """A dsp-ingest mapping.csv."""
     log: int = 8 * MiB
     """The end of a log that the log view keeps (`jobtui logs` streams the whole log)."""
+    log_stream: int = 4 << 30
+    """A log read as a stream (`jobtui logs`, or the log view keeping its end): past this, it
+    is stopped (a server sending an endless log)."""
     min_rate: int = 1024
     """Transfers (downloads, uploads, logs): bytes a second at least, over `rate_window`."""
     rate_window: float = 30.0
@@ -316,13 +319,31 @@ async def stream_body(
             await read_answer(service, response, 0, what)
             raise error(response)
         rate = MinimumRate(service, what)
+        size = 0
         async for chunk in response.aiter_bytes():
             rate.moved(len(chunk))
+            size += len(chunk)
+            if size > LIMITS.log_stream:
+                raise TooLargeError(
+                    service, f"{what} larger than {human_size(LIMITS.log_stream)}: stopped there"
+                )
             yield chunk
     except httpx.HTTPError as failure:
         raise transport_error(service, failure) from None
     finally:
         await response.aclose()
+
+
+async def text_pieces(chunks: AsyncIterable[bytes], encoding: str = "utf-8") -> AsyncIterator[str]:
+    """`chunks` decoded as they come (a character split between two chunks is kept whole)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    async for chunk in chunks:
+        if text := decoder.decode(chunk):
+            yield text
+    if text := decoder.decode(b"", final=True):
+        yield text
 
 
 async def tail(chunks: AsyncIterable[bytes], keep: int) -> tuple[bytes, int]:

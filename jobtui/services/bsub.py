@@ -66,6 +66,7 @@ from jobtui.services._http import (
     read_answer,
     stream_body,
     tail,
+    text_pieces,
     transport_error,
 )
 from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
@@ -928,6 +929,10 @@ class BsubService(Service):
 
     async def read_log(self, job: Job) -> str:
         return await self.client.logs(job.id)
+
+    async def stream_log(self, job: Job) -> AsyncIterator[str]:
+        async for text in text_pieces(self.client.log_chunks(job.id)):
+            yield text
 
     def output_name(self, job: Job) -> str:
         ext = self.extension_of(job.type)

@@ -77,6 +77,7 @@ from jobtui.services._http import (
     read_answer,
     stream_body,
     tail,
+    text_pieces,
     transport_error,
 )
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
@@ -1415,6 +1416,10 @@ class EcoTaxaService(Service):
 
     async def read_log(self, job: Job) -> str:
         return await self.client.job_log(int(job.id))
+
+    async def stream_log(self, job: Job) -> AsyncIterator[str]:
+        async for text in text_pieces(self.client.log_chunks(int(job.id))):
+            yield text
 
     def output_name(self, job: Job) -> str:
         record = self._records.get(job.id)

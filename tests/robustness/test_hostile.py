@@ -28,9 +28,12 @@ from jobtui.services.bsub import BsubClient, BsubService
 from jobtui.services.leia import LeiaService
 from tests.robustness.hostile import (
     CASES,
+    Answer,
     HostileServer,
     Route,
     always,
+    endless_body,
+    job_list_body,
     json_answer,
     leia_paging_forever,
     raw,
@@ -262,3 +265,28 @@ async def test_leia_paging_stops_at_a_page_without_a_new_id() -> None:
         pages = sum(1 for _, path in server.requests if path.startswith("/job"))
     assert [job.id for job in result.jobs] == [f"j{i}" for i in range(5)]
     assert pages == 2
+
+
+def bsub_with_log(log: Answer) -> Route:
+    """bsub.io: a list of one finished job (`job-0`), whose log is `log`."""
+    listing = b"".join(job_list_body(1))
+
+    def route(method: str, path: str) -> Answer:
+        if path.startswith("/v1/jobs/job-0/logs"):
+            return log
+        if path.startswith("/v1/jobs"):
+            return raw("200 OK", {"Content-Length": str(len(listing))}, listing)
+        return json_answer({"success": False, "error": "no"}, "404 Not Found")
+
+    return route
+
+
+def test_jobtui_logs_streams_an_endless_log_and_stops_at_its_limit(tmp_path: Path) -> None:
+    bsub = SERVICES.split("[[services]]")[1]
+    with HostileServer(bsub_with_log(endless_body)) as server:
+        config = config_for(tmp_path, server.url, "[[services]]" + bsub)
+        argv = ["--config", str(config), "logs", "bsub.io", "job-0"]
+        code, stderr, elapsed, rss = run_measured(tmp_path, argv)
+    assert code == 3, stderr
+    assert stderr == "bsub.io: log larger than 4.0 GiB: stopped there\n"
+    assert elapsed < SECONDS and rss < RSS_MIB, (elapsed, rss)
