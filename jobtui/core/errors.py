@@ -7,15 +7,22 @@ secret into any of these.
 
 from __future__ import annotations
 
+import re
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""What must never reach a terminal from an error line: C0 and C1 controls (ESC among them),
+DEL, and the bidi marks, embeddings, overrides and isolates."""
+
 
 class ServiceError(Exception):
-    """Base of every error a service client raises. `str()` is one line: "service: message"."""
+    """Base of every error a service client raises. `str()` is one line: "service: message",
+    with no control character (each is replaced by U+FFFD): a message often quotes a server."""
 
     kind = "error"
 
     def __init__(self, service: str, message: str, *, status: int | None = None) -> None:
         self.service = service
-        self.message = " ".join(message.split()) or self.kind
+        self.message = _CONTROLS.sub("\ufffd", " ".join(message.split())) or self.kind
         self.status = status
         super().__init__(self.line)
 
