@@ -436,7 +436,7 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
         elif "disconnected" in said:
             what = "connection closed before an answer"
         else:  # h11 refused the framing: status line, headers, chunks, trailer
-            what = "malformed HTTP answer, refused"
+            what = "malformed HTTP answer"
     elif isinstance(error, httpx.ReadError):
         what = "connection reset while reading the answer"
     elif isinstance(error, httpx.WriteError):
@@ -449,6 +449,8 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
         url = f" to {request.url.host}:{request.url.port}" if request.url.port else ""
     except RuntimeError:
         pass
+    if what == "malformed HTTP answer":
+        return TransportError(service, f"{what}{url.replace(' to ', ' from ')}, refused")
     tls = tls_failure(error) if isinstance(error, httpx.ConnectError) else None
     return TransportError(service, f"{what}{url}" + (f": {tls}" if tls else ""))
 

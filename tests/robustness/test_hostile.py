@@ -106,6 +106,25 @@ def config_for(tmp_path: Path, url: str, services: str = SERVICES) -> Path:
     return path
 
 
+MALFORMED = r"malformed HTTP answer from 127\.0\.0\.1:\d+, refused"
+TOO_LARGE = r".*larger than \d+\.\d MiB: not read further"
+EXPECTED = {
+    "negative chunk size": MALFORMED,
+    "endless body": TOO_LARGE,
+    "gzip bomb": TOO_LARGE,
+    "one byte a second": r".*: no complete answer within 20 s \(the deadline\)",
+    "Content-Length of 5,000 digits": MALFORMED,
+    "conflicting Content-Length": MALFORMED,
+    "101 as the final answer": MALFORMED,
+    "status 9999": MALFORMED,
+    "huge trailer": MALFORMED,
+    "deep JSON": r"unexpected .*(recursion limit exceeded|nested deeper than 200 levels).*",
+    "deep JSON error body": r".*\(HTTP 500\)",
+    "1,000,000-job list": TOO_LARGE,
+}
+"""What each service's line says after its name, for each case."""
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_jobtui_ls_ends_with_one_line_per_service_against(case: str, tmp_path: Path) -> None:
     with HostileServer(always(CASES[case]())) as server:
@@ -117,6 +136,7 @@ def test_jobtui_ls_ends_with_one_line_per_service_against(case: str, tmp_path: P
     names = sorted(["bsub.io", "EcoTaxa", "Leia", "dsp-ingest"])
     for line, name in zip(sorted(lines), names, strict=True):
         assert line.startswith(f"{name}: "), (case, line)
+        assert re.fullmatch(EXPECTED[case], line.removeprefix(f"{name}: ")), (case, line)
         assert not CONTROL.search(line), (case, line)
     assert "Traceback" not in stderr
     assert elapsed < SECONDS, (case, elapsed)
@@ -166,7 +186,7 @@ async def test_a_negative_chunk_size_is_refused_at_once() -> None:
     start = time.monotonic()
     error = await poll_error(always(CASES["negative chunk size"]()))
     assert isinstance(error, TransportError)
-    assert error.line.startswith("bsub.io: malformed HTTP answer, refused")
+    assert re.fullmatch(f"bsub.io: {MALFORMED}", error.line), error.line
     assert time.monotonic() - start < 5
 
 
