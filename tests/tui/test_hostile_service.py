@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -30,6 +31,10 @@ async def paced_endless_body(writer: asyncio.StreamWriter) -> None:
         writer.write(block)
         await writer.drain()
         await asyncio.sleep(0.02)
+
+
+def moved_from(table: JobTable, row: int | None) -> bool:
+    return table.cursor_row != row
 
 
 @pytest.fixture
@@ -80,7 +85,7 @@ async def test_keys_are_answered_while_a_service_hangs_or_sends_for_ever(
             while hostile.health.polls == 0:  # the hostile poll has not ended yet
                 before = table.cursor_row
                 await pilot.press("down" if before != JOBS - 1 else "home")
-                await until(pilot, lambda: table.cursor_row != before, "the cursor moved")
+                await until(pilot, partial(moved_from, table, before), "the cursor moved")
                 moved += 1
             assert moved >= 3, "keys were answered while the hostile poll ran"
             await until(pilot, lambda: hostile.health.error is not None, "the hostile error")
