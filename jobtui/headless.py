@@ -599,18 +599,6 @@ async def cmd_watch(args: argparse.Namespace, config: Config) -> int:
             await follower.wait()
 
 
-async def read_log(service: Service, job: Job) -> str:
-    from jobtui.core.errors import ServiceError
-    from jobtui.core.service import UnsupportedActionError
-
-    try:
-        return await service.read_log(job)
-    except ServiceError as error:
-        raise service_failure(error) from None
-    except UnsupportedActionError as error:
-        raise Failed(EXIT_REFUSED, str(error)) from None
-
-
 async def stream_log(service: Service, job: Job) -> None:
     """Print the job's whole log as it arrives, holding none of it (a newline ends it)."""
     from jobtui.core.errors import ServiceError
@@ -652,23 +640,73 @@ async def cmd_logs(args: argparse.Namespace, config: Config) -> int:
             await stream_log(service, job)
             return EXIT_OK
         follower = Follower(service, args.job, args.interval or refresh_of(config, cfg))
-        shown = ""
+        printed = PrintedLog()
         while True:
             job = await follower.job()
             if job.allows(Action.LOGS):
-                text = await read_log(service, job)
-                if text.startswith(shown):
-                    write(text[len(shown) :])
-                else:  # the log was replaced: print it whole
-                    write(("\n" if shown and not shown.endswith("\n") else "") + text)
-                shown = text
+                printed = await print_new(service, job, printed)
             elif job.state.terminal and (refused := log_refusal(service, job)):
                 raise refused
             if job.state.terminal:
-                if shown and not shown.endswith("\n"):
+                if printed.last not in ("", "\n"):
                     write("\n")
                 return final_code(job)
             await follower.wait()
+
+
+class PrintedLog:
+    """What `logs --follow` printed of a log: how many characters, and their digest (not
+    their text, which may be any size)."""
+
+    def __init__(self) -> None:
+        import hashlib
+
+        self.chars = 0
+        self.digest = hashlib.sha256()
+        self.last = ""
+
+    def print(self, text: str) -> None:
+        write(text)
+        self.digest.update(text.encode("utf-8", "surrogatepass"))
+        self.chars += len(text)
+        self.last = text[-1:] or self.last
+
+
+async def print_new(service: Service, job: Job, printed: PrintedLog) -> PrintedLog:
+    """Stream the job's log and print what follows the part already `printed`; a log that no
+    longer starts with that part (replaced, or shorter) is printed whole, after a newline."""
+    import hashlib
+
+    from jobtui.core.errors import ServiceError
+
+    expected = printed.digest.copy().digest()
+    need = printed.chars
+    head = hashlib.sha256()
+    seen = 0
+    try:
+        async for text in service.stream_log(job):
+            if seen < need:
+                part = text[: need - seen]
+                head.update(part.encode("utf-8", "surrogatepass"))
+                seen += len(part)
+                if seen < need:
+                    continue
+                if head.digest() != expected:
+                    break  # replaced
+                text = text[len(part) :]
+            if text:
+                printed.print(text)
+        else:
+            if seen >= need:
+                return printed
+        if printed.last not in ("", "\n"):
+            write("\n")
+        fresh = PrintedLog()
+        async for text in service.stream_log(job):
+            fresh.print(text)
+        return fresh
+    except ServiceError as error:
+        raise service_failure(error) from None
 
 
 async def cmd_download(args: argparse.Namespace, config: Config) -> int:

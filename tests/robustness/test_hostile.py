@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobtui.__main__ import main
 from jobtui.core.errors import ServiceError, TooLargeError, TooSlowError, TransportError
 from jobtui.services import _http
 from jobtui.services._http import Limits, json_depth_ok, limits, set_limits
@@ -310,3 +311,30 @@ def test_jobtui_logs_streams_an_endless_log_and_stops_at_its_limit(tmp_path: Pat
     assert code == 3, stderr
     assert stderr == "bsub.io: log larger than 4.0 GiB: stopped there\n"
     assert elapsed < SECONDS and rss < RSS_MIB, (elapsed, rss)
+
+
+def test_jobtui_logs_follow_prints_what_is_added_and_a_replaced_log_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    polls: list[str] = []
+    logs = [b"one\n", b"one\ntwo", b"new\n"]  # at the first, second and later polls
+
+    def route(method: str, path: str) -> Answer:
+        if path.startswith("/v1/jobs/job-0/logs"):
+            text = logs[min(len(polls), 3) - 1]
+            return raw("200 OK", {"Content-Length": str(len(text))}, text)
+        if path.startswith("/v1/jobs"):
+            polls.append(path)
+            status = "processing" if len(polls) < 3 else "finished"
+            listing = b"".join(job_list_body(1)).replace(b'"finished"', f'"{status}"'.encode())
+            return raw("200 OK", {"Content-Length": str(len(listing))}, listing)
+        return json_answer({"success": False, "error": "no"}, "404 Not Found")
+
+    bsub = SERVICES.split("[[services]]")[1]
+    with HostileServer(route) as server:
+        config = config_for(tmp_path, server.url, "[[services]]" + bsub)
+        argv = ["--config", str(config), "logs", "bsub.io", "job-0", "--follow"]
+        code = main([*argv, "--interval", "0.05"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out == "one\ntwo\nnew\n"
