@@ -66,6 +66,7 @@ from jobtui.core.service import PollResult, Progress, Service, UnsupportedAction
 from jobtui.services._http import (
     DEFAULT_TIMEOUT,
     MinimumRate,
+    capped,
     content_length,
     error_for_status,
     fetch,
@@ -1166,6 +1167,8 @@ class EcoTaxaService(Service):
         self._listed: list[EcoTaxaJob] | None = None
         """The list answer of the last poll (the same object while its body is)."""
         self._ordered: list[EcoTaxaJob] = []
+        self._total: int | None = None
+        """How many jobs the server listed, when more than jobtui keeps (`Limits.max_jobs`)."""
         self._jobs_listed: list[Job] | None = None
         self._records: dict[str, EcoTaxaJob] = {}
         self._jobs: dict[str, Job] = {}
@@ -1222,7 +1225,8 @@ class EcoTaxaService(Service):
         listed = await self.client.list_jobs(for_admin=self.for_admin)
         if listed is not self._listed:  # not the very same answer as the last poll's
             self._listed = listed
-            self._ordered = sorted(listed, key=lambda job: job.id, reverse=True)
+            ordered = sorted(listed, key=lambda job: job.id, reverse=True)
+            self._ordered, self._total = capped(ordered, None)
             self._records = {str(job.id): job for job in self._ordered}
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
@@ -1231,7 +1235,7 @@ class EcoTaxaService(Service):
         if jobs is not self._jobs_listed:
             self._jobs_listed = jobs
             self._jobs = {job.id: job for job in jobs}
-        return PollResult(jobs, note="; ".join(notes))
+        return PollResult(jobs, self._total, note="; ".join(notes))
 
     def expect_change(
         self,

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -338,3 +339,24 @@ def test_jobtui_logs_follow_prints_what_is_added_and_a_replaced_log_whole(
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     assert out == "one\ntwo\nnew\n"
+
+
+async def test_a_retry_after_of_infinity_is_one_line() -> None:
+    answer = json_answer(
+        {"success": False, "error": "slow down"}, "429 Too Many", **{"Retry-After": "inf"}
+    )
+    error = await poll_error(always(answer))
+    assert error.line == "bsub.io: slow down (HTTP 429)"
+
+
+async def test_a_list_longer_than_the_cap_is_cut_and_says_its_total(small_limits: Limits) -> None:
+    set_limits(replace(small_limits, max_jobs=3))
+    listing = b"".join(job_list_body(5))
+    with HostileServer(always(raw("200 OK", {"Content-Length": str(len(listing))}, listing))) as s:
+        service = BsubService("bsub.io", s.url, "tok")
+        try:
+            result = await service.poll()
+        finally:
+            await service.aclose()
+    assert [job.id for job in result.jobs] == ["job-0", "job-1", "job-2"]
+    assert result.total == 5
