@@ -60,6 +60,9 @@ SUMMARY = """\
 
 TRANSIENT_ERRORS = 5
 """`watch` and `logs --follow` give up after this many service errors in a row (exit 3)."""
+FAILING_FOR = 60.0
+"""... or once the errors in a row have lasted this many seconds (a server answering each poll at
+its deadline), so that either ends within 90 s of its first error."""
 
 STATES = tuple(state.value for state in JobState)
 
@@ -538,22 +541,34 @@ class Follower:
         self.job_id = job_id
         self.backoff = Backoff(interval)
         self.failures = 0
+        self.failing_since = 0.0
         self.said = ""
 
     async def job(self) -> Job:
         """The job now; after an error, waits (backing off) and tries again."""
         import asyncio
+        import time
 
-        from jobtui.core.errors import AuthError, NotFoundError, RateLimitedError, ServiceError
+        from jobtui.core.errors import (
+            AuthError,
+            NotFoundError,
+            RateLimitedError,
+            ServiceError,
+            TooLargeError,
+        )
 
         while True:
+            started = time.monotonic()
             try:
                 jobs = (await self.service.poll()).jobs
-            except (AuthError, NotFoundError) as error:
+            except (AuthError, NotFoundError, TooLargeError) as error:
                 raise service_failure(error) from None
             except ServiceError as error:
                 self.failures += 1
-                if self.failures >= TRANSIENT_ERRORS:
+                if self.failures == 1:
+                    self.failing_since = started
+                failing = time.monotonic() - self.failing_since
+                if self.failures >= TRANSIENT_ERRORS or failing >= FAILING_FOR:
                     raise service_failure(error) from None
                 if error.line != self.said:
                     _err(f"{error.line} (trying again)")

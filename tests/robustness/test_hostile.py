@@ -360,3 +360,24 @@ async def test_a_list_longer_than_the_cap_is_cut_and_says_its_total(small_limits
             await service.aclose()
     assert [job.id for job in result.jobs] == ["job-0", "job-1", "job-2"]
     assert result.total == 5
+
+
+@pytest.mark.parametrize(
+    ("case", "lines"),
+    [("one byte a second", 2), ("endless body", 1), ("negative chunk size", 2)],
+)
+def test_jobtui_watch_gives_up_on_a_hostile_server_in_time(
+    case: str, lines: int, tmp_path: Path
+) -> None:
+    """watch rides out a few errors in a row (saying the first with "trying again"), but
+    gives up at once on an answer too large, and within 90 s on answers at their deadline."""
+    bsub = SERVICES.split("[[services]]")[1]
+    with HostileServer(always(CASES[case]())) as server:
+        config = config_for(tmp_path, server.url, "[[services]]" + bsub)
+        argv = ["--config", str(config), "watch", "bsub.io", "job-0", "--interval", "0.2"]
+        code, stderr, elapsed, rss = run_measured(tmp_path, argv)
+    assert code == 3, stderr
+    said = stderr.splitlines()
+    assert len(said) == lines and all(line.startswith("bsub.io: ") for line in said), stderr
+    assert "Traceback" not in stderr
+    assert elapsed < SECONDS and rss < RSS_MIB, (elapsed, rss)
