@@ -282,6 +282,9 @@ def run(command: Command, args: argparse.Namespace) -> int:
 
     try:
         _, config = read_config(args.config)
+        from jobtui.services import apply_limits
+
+        apply_limits(config.limits)
         return asyncio.run(command(args, config))
     except Failed as failed:
         _err(failed.line)

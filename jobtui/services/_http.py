@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -50,6 +50,9 @@ from jobtui.core.errors import (
     TransportError,
 )
 from jobtui.core.format import human_size
+
+if TYPE_CHECKING:
+    from jobtui.config import LimitsConfig
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "jobtui"
@@ -99,6 +102,19 @@ def set_limits(new: Limits) -> None:
     """Replace the limits of every client."""
     global LIMITS
     LIMITS = new
+
+
+def limits_of(table: LimitsConfig) -> Limits:
+    """The limits a config file's `[limits]` table sets (the others keep their defaults)."""
+    return Limits(
+        deadline=table.deadline,
+        list_page=round(table.list_mib * MiB),
+        record=round(table.record_mib * MiB),
+        mapping=round(table.mapping_mib * MiB),
+        log=round(table.log_mib * MiB),
+        min_rate=max(1, round(table.min_rate_kib * 1024)),
+        max_jobs=table.max_jobs,
+    )
 
 
 KEEPALIVE = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=5.0)

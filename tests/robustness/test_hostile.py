@@ -23,9 +23,10 @@ import httpx
 import pytest
 
 from jobtui.__main__ import main
+from jobtui.config import ConfigError, LimitsConfig, parse_config
 from jobtui.core.errors import ServiceError, TooLargeError, TooSlowError, TransportError
 from jobtui.services import _http
-from jobtui.services._http import Limits, json_depth_ok, limits, set_limits
+from jobtui.services._http import Limits, json_depth_ok, limits, limits_of, set_limits
 from jobtui.services.bsub import BsubClient, BsubService
 from jobtui.services.leia import LeiaService
 from tests.robustness.hostile import (
@@ -381,3 +382,34 @@ def test_jobtui_watch_gives_up_on_a_hostile_server_in_time(
     assert len(said) == lines and all(line.startswith("bsub.io: ") for line in said), stderr
     assert "Traceback" not in stderr
     assert elapsed < SECONDS and rss < RSS_MIB, (elapsed, rss)
+
+
+def test_the_limits_table_defaults_are_the_clients_defaults() -> None:
+    assert limits_of(LimitsConfig()) == Limits()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("deadline = 0", "limits.deadline: must be greater than 0"),
+        ("list_mib = true", "limits.list_mib: must be a number"),
+        ("max_jobs = 2.5", "limits.max_jobs: must be a whole number of at least 1"),
+        ("dead_line = 3", "limits.dead_line: unknown key (did you mean deadline?)"),
+    ],
+)
+def test_a_bad_limit_is_one_problem_naming_its_key(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as failure:
+        parse_config(f"[limits]\n{text}\n", "c.toml")
+    assert problem in str(failure.value)
+
+
+def test_jobtui_ls_takes_its_deadline_from_the_limits_table(tmp_path: Path) -> None:
+    bsub = SERVICES.split("[[services]]")[1]
+    with HostileServer(always(CASES["one byte a second"]())) as server:
+        text = "[limits]\ndeadline = 2\n\n[[services]]" + bsub
+        config = config_for(tmp_path, server.url, text)
+        code, stderr, _, _ = run_measured(tmp_path, ["--config", str(config), "ls"])
+    assert (code, stderr) == (
+        3,
+        "bsub.io: job list: no complete answer within 2 s (the deadline)\n",
+    )
