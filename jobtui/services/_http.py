@@ -202,8 +202,15 @@ async def fetch(
     seconds = LIMITS.deadline if deadline is None else deadline
     try:
         if transfer:
-            response = await client.send(request, stream=True)
-            async with asyncio.timeout(seconds):
+            # The deadline starts once the body is sent: at least the read timeout, which the
+            # server may need for a large upload (a checksum, say), but in all, not per read.
+            read = (request.extensions.get("timeout") or {}).get("read") or 0.0
+            seconds = max(seconds, read)
+            async with asyncio.timeout(None) as answer:
+                request.stream = _ThenDeadline(request.stream, answer, seconds)
+                response = await client.send(request, stream=True)
+                if answer.when() is None:  # a body httpx sent by other means
+                    answer.reschedule(asyncio.get_running_loop().time() + seconds)
                 await read_answer(service, response, limit, what)
         else:
             async with asyncio.timeout(seconds):
@@ -216,6 +223,24 @@ async def fetch(
     except httpx.HTTPError as error:
         raise transport_error(service, error) from None
     return response
+
+
+class _ThenDeadline(httpx.AsyncByteStream):
+    """A request body that, once sent in full, starts the deadline of its answer."""
+
+    def __init__(self, body: Any, answer: asyncio.Timeout, seconds: float) -> None:
+        self.body = body
+        self.answer = answer
+        self.seconds = seconds
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.body:
+            yield chunk
+        self.answer.reschedule(asyncio.get_running_loop().time() + self.seconds)
+
+    async def aclose(self) -> None:
+        if isinstance(self.body, httpx.AsyncByteStream):
+            await self.body.aclose()
 
 
 async def read_answer(service: str, response: httpx.Response, limit: int, what: str) -> bytes:

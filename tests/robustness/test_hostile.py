@@ -413,3 +413,21 @@ def test_jobtui_ls_takes_its_deadline_from_the_limits_table(tmp_path: Path) -> N
         3,
         "bsub.io: job list: no complete answer within 2 s (the deadline)\n",
     )
+
+
+async def test_the_answer_to_an_upload_has_a_deadline_once_the_body_is_sent(
+    small_limits: Limits, tmp_path: Path
+) -> None:
+    path = tmp_path / "input.pdf"
+    path.write_bytes(b"%PDF" + bytes(200_000))
+    with HostileServer(always(CASES["one byte a second"]())) as server:
+        client = BsubClient(server.url, "tok", service="bsub.io", transfer_timeout=2.0)
+        try:
+            with pytest.raises(TooSlowError) as failure:
+                await client.upload("j1", "upload-token", path)
+        finally:
+            await client.aclose()
+        assert server.requests and server.requests[0][0] == "POST"
+    assert failure.value.line == (
+        "bsub.io: upload answer: no complete answer within 2 s (the deadline)"
+    )
