@@ -23,13 +23,14 @@ limit. The limits are `LIMITS`, replaced as a whole with `set_limits`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import math
 import re
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -176,7 +177,7 @@ def make_client(
         verify=verify,  # for proxy transports only: the services' own get `ssl_context` lazily
         timeout=timeout,
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
         transport=make_transport(verify),
     )
 
@@ -257,6 +258,60 @@ async def read_answer(service: str, response: httpx.Response, limit: int, what: 
     return body
 
 
+ACCEPT_ENCODING = "gzip, deflate"
+"""What jobtui asks for (whatever decoders httpx has): the encodings `decoded` inflates."""
+INFLATE_STEP = 1 << 20
+"""Bytes inflated at most per step: a small compressed chunk cannot become a large one at once."""
+
+
+async def decoded(service: str, response: httpx.Response, what: str) -> AsyncGenerator[bytes, None]:
+    """A streamed answer's body without its Content-Encoding, inflated by zlib at most
+    `INFLATE_STEP` bytes at a time, so that the caller counts decoded bytes as they grow (a gzip
+    bomb stops at the caller's limit, not after inflating a whole chunk). gzip and deflate only,
+    as asked; any other encoding is one `BadPayloadError`."""
+    import zlib
+
+    if response.is_stream_consumed:  # read already, by an event hook: httpx has decoded it
+        yield response.content
+        return
+    codings = [
+        coding.strip().lower()
+        for coding in response.headers.get_list("content-encoding", split_commas=True)
+    ]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if not codings:
+        async for chunk in response.aiter_raw():
+            yield chunk
+        return
+    if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+        named = ", ".join(codings)
+        raise BadPayloadError(
+            service, f"{what} encoded as {named[:40]!r}, which jobtui did not ask for"
+        )
+    gzip = codings[0] != "deflate"
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
+    started = False
+    async for chunk in response.aiter_raw():
+        data = chunk
+        while data and not inflate.eof:
+            try:
+                out = inflate.decompress(data, INFLATE_STEP)
+            except zlib.error:
+                if gzip or started:
+                    raise BadPayloadError(
+                        service, f"{what} is not valid {codings[0]} data"
+                    ) from None
+                inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without its zlib wrapper
+                started = True
+                continue
+            started = True
+            data = inflate.unconsumed_tail
+            if out:
+                yield out
+        if inflate.eof:
+            return  # what follows the compressed data is not read (as httpx ignores it)
+
+
 async def read_bounded(
     service: str, response: httpx.Response, limit: int, what: str, *, cut: bool = False
 ) -> bytes:
@@ -264,16 +319,17 @@ async def read_bounded(
     `cut`, the first `limit` bytes). Counting decoded bytes bounds decompression too."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            if cut:
-                chunks.append(chunk[: len(chunk) - (size - limit)])
-                break
-            raise TooLargeError(
-                service, f"{what} larger than {human_size(limit)}: not read further"
-            )
-        chunks.append(chunk)
+    async with contextlib.aclosing(decoded(service, response, what)) as body:
+        async for chunk in body:
+            size += len(chunk)
+            if size > limit:
+                if cut:
+                    chunks.append(chunk[: len(chunk) - (size - limit)])
+                    break
+                raise TooLargeError(
+                    service, f"{what} larger than {human_size(limit)}: not read further"
+                )
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -361,14 +417,16 @@ async def stream_body(
             raise error(response)
         rate = MinimumRate(service, what)
         size = 0
-        async for chunk in response.aiter_bytes():
-            rate.moved(len(chunk))
-            size += len(chunk)
-            if size > LIMITS.log_stream:
-                raise TooLargeError(
-                    service, f"{what} larger than {human_size(LIMITS.log_stream)}: stopped there"
-                )
-            yield chunk
+        async with contextlib.aclosing(decoded(service, response, what)) as body:
+            async for chunk in body:
+                rate.moved(len(chunk))
+                size += len(chunk)
+                if size > LIMITS.log_stream:
+                    raise TooLargeError(
+                        service,
+                        f"{what} larger than {human_size(LIMITS.log_stream)}: stopped there",
+                    )
+                yield chunk
     except httpx.HTTPError as failure:
         raise transport_error(service, failure) from None
     finally:

@@ -10,6 +10,7 @@ line and that the log view keeps only the end of a log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -36,6 +37,7 @@ from tests.robustness.hostile import (
     Route,
     always,
     endless_body,
+    gzip_bomb,
     job_list_body,
     json_answer,
     leia_paging_forever,
@@ -431,3 +433,24 @@ async def test_the_answer_to_an_upload_has_a_deadline_once_the_body_is_sent(
     assert failure.value.line == (
         "bsub.io: upload answer: no complete answer within 2 s (the deadline)"
     )
+
+
+async def test_a_gzip_bomb_is_inflated_a_step_at_a_time() -> None:
+    bomb = gzip_bomb()
+    response = httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(bomb)
+    )
+    sizes = []
+    async with contextlib.aclosing(_http.decoded("svc", response, "answer")) as body:
+        async for chunk in body:
+            sizes.append(len(chunk))
+            if sum(sizes) > 8 << 20:
+                break
+    assert max(sizes) <= _http.INFLATE_STEP
+    assert len(bomb) < 300_000 and sum(sizes) > 8 << 20
+
+
+async def test_an_encoding_jobtui_did_not_ask_for_is_one_line() -> None:
+    answer = raw("200 OK", {"Content-Encoding": "br", "Content-Length": "2"}, b"{}")
+    error = await poll_error(always(answer))
+    assert error.line == "bsub.io: job list encoded as 'br', which jobtui did not ask for"
