@@ -353,6 +353,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if warning := warn_if_readable(path, config):
         _err(warning)
+    from jobtui.services import apply_limits
+
+    apply_limits(config.limits)
     return _run_dashboard(
         config, read_only=args.read_only, config_path=path, log=args.log, ascii=args.ascii
     )

@@ -353,6 +353,26 @@ class NotificationsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LimitsConfig:
+    """The `[limits]` table: how much of an answer jobtui reads from a server, and for how long."""
+
+    deadline: float = 20.0
+    """Seconds a request may take in all (connecting, sending, the whole answer); downloads, uploads and logs have `min_rate_kib` instead."""
+    list_mib: float = 32.0
+    """MiB a job list (or one page of it) may hold, counted after decompression."""
+    record_mib: float = 4.0
+    """MiB any other answer may hold (a job, a login, a status map)."""
+    mapping_mib: float = 64.0
+    """MiB a dsp-ingest mapping.csv may hold."""
+    log_mib: float = 8.0
+    """MiB of a log's end that the log view keeps (`jobtui logs` prints the whole log)."""
+    min_rate_kib: float = 1.0
+    """KiB a second that a download, upload or log must move at least, over 30 seconds."""
+    max_jobs: int = 100000
+    """Jobs listed per service at most; a longer list is cut there (the tab says "N of TOTAL")."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _ServiceBase:
     """What every `[[services]]` entry has."""
 
@@ -447,6 +467,8 @@ class Config:
     """The `[ui]` table."""
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     """The `[notifications]` table."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    """The `[limits]` table."""
     services: list[ServiceConfig] = field(default_factory=list)
     """The `[[services]]` entries: one tab each, in this order. Several of one kind are fine."""
     keys: dict[str, str] = field(default_factory=dict)
@@ -624,6 +646,7 @@ class _Checker:
             {
                 "ui": self.ui,
                 "notifications": self.notifications,
+                "limits": self.limits,
                 "services": self.services,
                 "keys": self.keys,
             },
@@ -650,6 +673,24 @@ class _Checker:
         checks = {"events": self.events, "bell": self.flag, "osc": osc}
         table = self.table(loc, value, NotificationsConfig, checks)
         return BAD if isinstance(table, _Bad) else NotificationsConfig(**table)
+
+    def limits(self, loc: Loc, value: object) -> LimitsConfig | _Bad:
+        def positive(at: Loc, value: object) -> float | _Bad:
+            if isinstance(value, int | float) and not isinstance(value, bool) and not value > 0:
+                return self.note(at, "must be greater than 0")
+            return self.number(at, value, 0.0)
+
+        def jobs(at: Loc, value: object) -> int | _Bad:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                return self.note(at, "must be a whole number of at least 1")
+            return value
+
+        checks: dict[str, Callable[[Loc, object], object]] = {
+            key: positive for key in table_keys(LimitsConfig) if key != "max_jobs"
+        }
+        checks["max_jobs"] = jobs
+        table = self.table(loc, value, LimitsConfig, checks)
+        return BAD if isinstance(table, _Bad) else LimitsConfig(**table)
 
     def events(self, loc: Loc, value: object) -> list[str] | _Bad:
         items = self.array(loc, value)
@@ -1268,6 +1309,7 @@ def _defaults(header: str, model: type) -> list[str]:
 def _document(title: str, *, services_off: bool) -> str:
     lines = _comment(title) + [""] + [f"# {line}".rstrip() for line in _HEADER.splitlines()] + [""]
     lines += [*_defaults("[ui]", UiConfig), "", *_defaults("[notifications]", NotificationsConfig)]
+    lines += ["", *_defaults("[limits]", LimitsConfig)]
     lines += [
         "",
         "# One [[services]] table per account, shown as one tab each, in this order. Several",

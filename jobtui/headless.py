@@ -61,6 +61,9 @@ SUMMARY = """\
 
 TRANSIENT_ERRORS = 5
 """`watch` and `logs --follow` give up after this many service errors in a row (exit 3)."""
+FAILING_FOR = 60.0
+"""... or once the errors in a row have lasted this many seconds (a server answering each poll at
+its deadline), so that either ends within 90 s of its first error."""
 
 STATES = tuple(state.value for state in JobState)
 
@@ -281,6 +284,9 @@ def run(command: Command, args: argparse.Namespace) -> int:
 
     try:
         _, config = read_config(args.config)
+        from jobtui.services import apply_limits
+
+        apply_limits(config.limits)
         return asyncio.run(command(args, config))
     except Failed as failed:
         _err(failed.line)
@@ -539,22 +545,34 @@ class Follower:
         self.job_id = job_id
         self.backoff = Backoff(interval)
         self.failures = 0
+        self.failing_since = 0.0
         self.said = ""
 
     async def job(self) -> Job:
         """The job now; after an error, waits (backing off) and tries again."""
         import asyncio
+        import time
 
-        from jobtui.core.errors import AuthError, NotFoundError, RateLimitedError, ServiceError
+        from jobtui.core.errors import (
+            AuthError,
+            NotFoundError,
+            RateLimitedError,
+            ServiceError,
+            TooLargeError,
+        )
 
         while True:
+            started = time.monotonic()
             try:
                 jobs = (await self.service.poll()).jobs
-            except (AuthError, NotFoundError) as error:
+            except (AuthError, NotFoundError, TooLargeError) as error:
                 raise service_failure(error) from None
             except ServiceError as error:
                 self.failures += 1
-                if self.failures >= TRANSIENT_ERRORS:
+                if self.failures == 1:
+                    self.failing_since = started
+                failing = time.monotonic() - self.failing_since
+                if self.failures >= TRANSIENT_ERRORS or failing >= FAILING_FOR:
                     raise service_failure(error) from None
                 if error.line != self.said:
                     _err(f"{error.line} (trying again)")
@@ -600,16 +618,24 @@ async def cmd_watch(args: argparse.Namespace, config: Config) -> int:
             await follower.wait()
 
 
-async def read_log(service: Service, job: Job) -> str:
+async def stream_log(service: Service, job: Job) -> None:
+    """Print the job's whole log as it arrives, holding none of it (a newline ends it)."""
     from jobtui.core.errors import ServiceError
     from jobtui.core.service import UnsupportedActionError
 
+    last = ""
     try:
-        return await service.read_log(job)
+        async for text in service.stream_log(job):
+            write(text)
+            last = text
     except ServiceError as error:
+        if last and not last.endswith("\n"):
+            write("\n")
         raise service_failure(error) from None
     except UnsupportedActionError as error:
         raise Failed(EXIT_REFUSED, str(error)) from None
+    if last and not last.endswith("\n"):
+        write("\n")
 
 
 def log_refusal(service: Service, job: Job) -> Failed | None:
@@ -630,27 +656,76 @@ async def cmd_logs(args: argparse.Namespace, config: Config) -> int:
             job = await find(service, args.job)
             if refused := log_refusal(service, job):
                 raise refused
-            text = await read_log(service, job)
-            write(text if not text or text.endswith("\n") else text + "\n")
+            await stream_log(service, job)
             return EXIT_OK
         follower = Follower(service, args.job, args.interval or refresh_of(config, cfg))
-        shown = ""
+        printed = PrintedLog()
         while True:
             job = await follower.job()
             if job.allows(Action.LOGS):
-                text = await read_log(service, job)
-                if text.startswith(shown):
-                    write(text[len(shown) :])
-                else:  # the log was replaced: print it whole
-                    write(("\n" if shown and not shown.endswith("\n") else "") + text)
-                shown = text
+                printed = await print_new(service, job, printed)
             elif job.state.terminal and (refused := log_refusal(service, job)):
                 raise refused
             if job.state.terminal:
-                if shown and not shown.endswith("\n"):
+                if printed.last not in ("", "\n"):
                     write("\n")
                 return final_code(job)
             await follower.wait()
+
+
+class PrintedLog:
+    """What `logs --follow` printed of a log: how many characters, and their digest (not
+    their text, which may be any size)."""
+
+    def __init__(self) -> None:
+        import hashlib
+
+        self.chars = 0
+        self.digest = hashlib.sha256()
+        self.last = ""
+
+    def print(self, text: str) -> None:
+        write(text)
+        self.digest.update(text.encode("utf-8", "surrogatepass"))
+        self.chars += len(text)
+        self.last = text[-1:] or self.last
+
+
+async def print_new(service: Service, job: Job, printed: PrintedLog) -> PrintedLog:
+    """Stream the job's log and print what follows the part already `printed`; a log that no
+    longer starts with that part (replaced, or shorter) is printed whole, after a newline."""
+    import hashlib
+
+    from jobtui.core.errors import ServiceError
+
+    expected = printed.digest.copy().digest()
+    need = printed.chars
+    head = hashlib.sha256()
+    seen = 0
+    try:
+        async for text in service.stream_log(job):
+            if seen < need:
+                part = text[: need - seen]
+                head.update(part.encode("utf-8", "surrogatepass"))
+                seen += len(part)
+                if seen < need:
+                    continue
+                if head.digest() != expected:
+                    break  # replaced
+                text = text[len(part) :]
+            if text:
+                printed.print(text)
+        else:
+            if seen >= need:
+                return printed
+        if printed.last not in ("", "\n"):
+            write("\n")
+        fresh = PrintedLog()
+        async for text in service.stream_log(job):
+            fresh.print(text)
+        return fresh
+    except ServiceError as error:
+        raise service_failure(error) from None
 
 
 async def cmd_download(args: argparse.Namespace, config: Config) -> int:

@@ -12,6 +12,8 @@ from jobtui.core.errors import (
     RefusedError,
     ServerError,
     ServiceError,
+    TooLargeError,
+    TooSlowError,
     TransportError,
 )
 from jobtui.core.models import (
@@ -44,6 +46,8 @@ __all__ = [
     "ServerError",
     "Service",
     "ServiceError",
+    "TooLargeError",
+    "TooSlowError",
     "TransportError",
     "diff_jobs",
 ]

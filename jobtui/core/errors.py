@@ -12,7 +12,8 @@ from jobtui.core.text import clean
 
 
 class ServiceError(Exception):
-    """Base of every error a service client raises. `str()` is one line: "service: message"."""
+    """Base of every error a service client raises. `str()` is one line: "service: message",
+    with no control character (each is replaced by U+FFFD): a message often quotes a server."""
 
     kind = "error"
 
@@ -72,6 +73,18 @@ class TransportError(ServiceError):
     """The server could not be reached or the connection broke."""
 
     kind = "unreachable"
+
+
+class TooLargeError(ServiceError):
+    """An answer passed the size limit of its kind: reading stopped there."""
+
+    kind = "answer too large"
+
+
+class TooSlowError(ServiceError):
+    """An answer did not end within its deadline, or a transfer fell below its minimum rate."""
+
+    kind = "too slow"
 
 
 class BadPayloadError(ServiceError):

@@ -8,7 +8,7 @@ upload) are methods of the concrete service; the generic ones live here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -76,8 +76,12 @@ class Service(ABC):
         raise UnsupportedActionError(self.name, action)
 
     async def read_log(self, job: Job) -> str:
-        """The job's log as text."""
+        """The job's log as text (its end, when it is longer than the log view keeps)."""
         raise UnsupportedActionError(self.name, Action.LOGS)
+
+    async def stream_log(self, job: Job) -> AsyncIterator[str]:
+        """The job's whole log in pieces as they arrive, held by nothing (`jobtui logs`)."""
+        yield await self.read_log(job)
 
     def output_name(self, job: Job) -> str:
         """A file name to suggest when saving the job's output."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
-    from jobtui.config import ServiceConfig
+    from jobtui.config import LimitsConfig, ServiceConfig
     from jobtui.core.service import Service
 
 SERVICES: dict[str, str] = {
@@ -46,3 +46,10 @@ def build_service(cfg: ServiceConfig) -> Service:
     service: Service = cls.from_config(cfg)
     service.tls_verified = cfg.verify
     return service
+
+
+def apply_limits(table: LimitsConfig) -> None:
+    """Make the config's `[limits]` those of every service client (`services/_http.py`)."""
+    from jobtui.services._http import limits_of, set_limits
+
+    set_limits(limits_of(table))

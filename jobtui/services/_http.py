@@ -1,41 +1,121 @@
-"""What every service client shares: one httpx client per service, and errors mapped to types.
+"""What every service client shares: one httpx client per service, the bounds every answer is
+read within, and errors mapped to types.
 
 Redirects are never followed (a redirect could carry credentials to another host). Transport
 failures become `TransportError`; HTTP failures become the typed error of their status, carrying the
 server's own reason, which each service extracts from its error body with `reason_of`.
 
-Requests without a body (every poll, downloads, and actions such as cancel) go through
-`Http1Transport` (`_http1.py`), a lean HTTP/1.1 keep-alive transport on asyncio streams. The
-others (uploads, JSON bodies) go through httpx's own transport on asyncio (`_httpcore.py`), built
-at the first of them.
+Every request goes through httpx's own transport (httpcore and h11), which refuses malformed
+framing (negative or odd chunk sizes, conflicting Content-Length, status 9999, a 101 as the final
+answer...) as `RemoteProtocolError`. Nothing a server sends is trusted to end or to be small:
+
+* `fetch` reads an answer within a total deadline (httpx's timeouts are per read, so a server
+  sending a byte a second would otherwise hold a request for ever) and at most the size of its
+  kind, counted after decompression, so that a gzip bomb stops at the limit too;
+* `MinimumRate` ends a transfer (download, upload, log) that moves fewer than `min_rate` bytes a
+  second over a window, instead of a deadline;
+* `json_depth_ok` bounds nesting before Python's own JSON parser recurses.
+
+Each bound that is hit is one `TooLargeError` or `TooSlowError` line naming the service and the
+limit. The limits are `LIMITS`, replaced as a whole with `set_limits`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
 import functools
 import math
+import re
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from jobtui.core.errors import (
     AuthError,
+    BadPayloadError,
     ConflictError,
     NotFoundError,
     RateLimitedError,
     RefusedError,
     ServerError,
     ServiceError,
+    TooLargeError,
+    TooSlowError,
     TransportError,
 )
-from jobtui.services._http1 import Http1Transport
+from jobtui.core.format import human_size
+
+if TYPE_CHECKING:
+    from jobtui.config import LimitsConfig
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "jobtui"
+
+MiB = 1 << 20
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The bounds of every answer a service client reads (sizes in bytes, after decompression)."""
+
+    deadline: float = 20.0
+    """Seconds for a whole request: connecting, sending, the answer's headers and its body (polls,
+    answers, logins). Transfers have `min_rate` instead."""
+    list_page: int = 32 * MiB
+    """A job list, or one page of it."""
+    record: int = 4 * MiB
+    """One record: a job, a login answer, a status map, any other small answer."""
+    error_body: int = 64 * 1024
+    """The body of an error status: the rest is not read (the reason is taken from its start)."""
+    mapping: int = 64 * MiB
+    """A dsp-ingest mapping.csv."""
+    log: int = 8 * MiB
+    """The end of a log that the log view keeps (`jobtui logs` streams the whole log)."""
+    log_stream: int = 4 << 30
+    """A log read as a stream (`jobtui logs`, or the log view keeping its end): past this, it
+    is stopped (a server sending an endless log)."""
+    min_rate: int = 1024
+    """Transfers (downloads, uploads, logs): bytes a second at least, over `rate_window`."""
+    rate_window: float = 30.0
+    json_depth: int = 200
+    """Nesting of arrays and objects in a JSON body."""
+    max_jobs: int = 100_000
+    """Jobs listed per service: a longer list is cut there ("N of TOTAL")."""
+
+
+LIMITS = Limits()
+
+
+def limits() -> Limits:
+    """The limits in force (read at each request: `set_limits` changes them for every client)."""
+    return LIMITS
+
+
+def set_limits(new: Limits) -> None:
+    """Replace the limits of every client."""
+    global LIMITS
+    LIMITS = new
+
+
+def limits_of(table: LimitsConfig) -> Limits:
+    """The limits a config file's `[limits]` table sets (the others keep their defaults)."""
+    return Limits(
+        deadline=table.deadline,
+        list_page=round(table.list_mib * MiB),
+        record=round(table.record_mib * MiB),
+        mapping=round(table.mapping_mib * MiB),
+        log=round(table.log_mib * MiB),
+        min_rate=max(1, round(table.min_rate_kib * 1024)),
+        max_jobs=table.max_jobs,
+    )
 
 
 KEEPALIVE = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=5.0)
@@ -49,20 +129,39 @@ def ssl_context(verify: bool) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
-def make_transport(verify: bool = True) -> Http1Transport:
-    """`Http1Transport` for requests without a body, before httpx's transport, its connection
-    pool on `AsyncioBackend`, for the others."""
-    return Http1Transport(
-        partial(httpcore_transport, verify), partial(ssl_context, verify), KEEPALIVE
-    )
+class LazyTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, built at the first request of each scheme: httpcore is imported and
+    the TLS context (with its trusted certificates) made only when a request needs them, not at
+    start-up."""
+
+    def __init__(self, verify: bool = True) -> None:
+        self.verify = verify
+        self.transports: dict[str, httpx.AsyncBaseTransport] = {}
+
+    def transport(self, scheme: str) -> httpx.AsyncBaseTransport:
+        made = self.transports.get(scheme)
+        if made is None:
+            made = self.transports[scheme] = httpcore_transport(self.verify, tls=scheme == "https")
+        return made
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.transport(request.url.scheme).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self.transports.values():
+            await transport.aclose()
 
 
-def httpcore_transport(verify: bool = True) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, its connection pool on `AsyncioBackend`, built at the first request
-    with a body (httpcore is imported then, not at start-up)."""
-    from jobtui.services._httpcore import asyncio_transport
+def make_transport(verify: bool = True) -> LazyTransport:
+    """httpx's own transport for every request, built at the first (see `LazyTransport`)."""
+    return LazyTransport(verify)
 
-    return asyncio_transport(ssl_context(verify), KEEPALIVE)
+
+def httpcore_transport(verify: bool = True, *, tls: bool = True) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport (httpcore's connection pool, h11 for HTTP/1.1). A transport for
+    plain HTTP gets a TLS context without certificates: it never uses it."""
+    context = ssl_context(verify) if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return httpx.AsyncHTTPTransport(verify=context, limits=KEEPALIVE)
 
 
 def make_client(
@@ -78,9 +177,349 @@ def make_client(
         verify=verify,  # for proxy transports only: the services' own get `ssl_context` lazily
         timeout=timeout,
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
         transport=make_transport(verify),
     )
+
+
+# -- bounded answers ------------------------------------------------------------------------------
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    service: str,
+    request: httpx.Request,
+    *,
+    limit: int,
+    what: str,
+    deadline: float | None = None,
+    transfer: bool = False,
+) -> httpx.Response:
+    """Send `request` and read its whole answer, bounded: a success's body at most `limit`
+    bytes (`TooLargeError` past it), an error status's body cut at `LIMITS.error_body`, all
+    within `deadline` seconds (`LIMITS.deadline`; `TooSlowError` past it). With `transfer` (an
+    upload, whose body has a `MinimumRate` of its own), the deadline starts with the answer.
+    Transport failures are `TransportError`s. The answer's `content` is the body read."""
+    seconds = LIMITS.deadline if deadline is None else deadline
+    try:
+        if transfer:
+            # The deadline starts once the body is sent: at least the read timeout, which the
+            # server may need for a large upload (a checksum, say), but in all, not per read.
+            read = (request.extensions.get("timeout") or {}).get("read") or 0.0
+            seconds = max(seconds, read)
+            async with asyncio.timeout(None) as answer:
+                request.stream = _ThenDeadline(request.stream, answer, seconds)
+                response = await client.send(request, stream=True)
+                if answer.when() is None:  # a body httpx sent by other means
+                    answer.reschedule(asyncio.get_running_loop().time() + seconds)
+                await read_answer(service, response, limit, what)
+        else:
+            async with asyncio.timeout(seconds):
+                response = await client.send(request, stream=True)
+                await read_answer(service, response, limit, what)
+    except TimeoutError:
+        raise TooSlowError(
+            service, f"{what}: no complete answer within {seconds:g} s (the deadline)"
+        ) from None
+    except httpx.HTTPError as error:
+        raise transport_error(service, error) from None
+    return response
+
+
+class _ThenDeadline(httpx.AsyncByteStream):
+    """A request body that, once sent in full, starts the deadline of its answer."""
+
+    def __init__(self, body: Any, answer: asyncio.Timeout, seconds: float) -> None:
+        self.body = body
+        self.answer = answer
+        self.seconds = seconds
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.body:
+            yield chunk
+        self.answer.reschedule(asyncio.get_running_loop().time() + self.seconds)
+
+    async def aclose(self) -> None:
+        if isinstance(self.body, httpx.AsyncByteStream):
+            await self.body.aclose()
+
+
+async def read_answer(service: str, response: httpx.Response, limit: int, what: str) -> bytes:
+    """Read a streamed answer's body into `response.content` and close it: at most `limit`
+    bytes for a success, the first `LIMITS.error_body` of an error status."""
+    try:
+        if response.is_success:
+            body = await read_bounded(service, response, limit, what)
+        else:
+            body = await read_bounded(service, response, LIMITS.error_body, what, cut=True)
+    finally:
+        await response.aclose()
+    response._content = body  # as `Response.aread` keeps it: `content`, `text`, `json()`
+    return body
+
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""What jobtui asks for (whatever decoders httpx has): the encodings `decoded` inflates."""
+INFLATE_STEP = 1 << 20
+"""Bytes inflated at most per step: a small compressed chunk cannot become a large one at once."""
+
+
+async def decoded(service: str, response: httpx.Response, what: str) -> AsyncGenerator[bytes, None]:
+    """A streamed answer's body without its Content-Encoding, inflated by zlib at most
+    `INFLATE_STEP` bytes at a time, so that the caller counts decoded bytes as they grow (a gzip
+    bomb stops at the caller's limit, not after inflating a whole chunk). gzip and deflate only,
+    as asked; any other encoding is one `BadPayloadError`."""
+    import zlib
+
+    if response.is_stream_consumed:  # read already, by an event hook: httpx has decoded it
+        yield response.content
+        return
+    codings = [
+        coding.strip().lower()
+        for coding in response.headers.get_list("content-encoding", split_commas=True)
+    ]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if not codings:
+        async for chunk in response.aiter_raw():
+            yield chunk
+        return
+    if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+        named = ", ".join(codings)
+        raise BadPayloadError(
+            service, f"{what} encoded as {named[:40]!r}, which jobtui did not ask for"
+        )
+    gzip = codings[0] != "deflate"
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
+    started = False
+    async for chunk in response.aiter_raw():
+        data = chunk
+        while data and not inflate.eof:
+            try:
+                out = inflate.decompress(data, INFLATE_STEP)
+            except zlib.error:
+                if gzip or started:
+                    raise BadPayloadError(
+                        service, f"{what} is not valid {codings[0]} data"
+                    ) from None
+                inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without its zlib wrapper
+                started = True
+                continue
+            started = True
+            data = inflate.unconsumed_tail
+            if out:
+                yield out
+        if inflate.eof:
+            return  # what follows the compressed data is not read (as httpx ignores it)
+
+
+async def read_bounded(
+    service: str, response: httpx.Response, limit: int, what: str, *, cut: bool = False
+) -> bytes:
+    """A streamed body, decoded, of at most `limit` bytes: past it, `TooLargeError` (or, with
+    `cut`, the first `limit` bytes). Counting decoded bytes bounds decompression too."""
+    chunks: list[bytes] = []
+    size = 0
+    async with contextlib.aclosing(decoded(service, response, what)) as body:
+        async for chunk in body:
+            size += len(chunk)
+            if size > limit:
+                if cut:
+                    chunks.append(chunk[: len(chunk) - (size - limit)])
+                    break
+                raise TooLargeError(
+                    service, f"{what} larger than {human_size(limit)}: not read further"
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def open_stream(
+    client: httpx.AsyncClient,
+    service: str,
+    request: httpx.Request,
+    *,
+    what: str,
+    deadline: float | None = None,
+) -> httpx.Response:
+    """Send `request` and wait for its answer's headers within `deadline` (`LIMITS.deadline`):
+    the body is left to the caller (`rated`), which closes the answer."""
+    seconds = LIMITS.deadline if deadline is None else deadline
+    try:
+        async with asyncio.timeout(seconds):
+            return await client.send(request, stream=True)
+    except TimeoutError:
+        raise TooSlowError(
+            service, f"{what}: no answer within {seconds:g} s (the deadline)"
+        ) from None
+    except httpx.HTTPError as error:
+        raise transport_error(service, error) from None
+
+
+class MinimumRate:
+    """The floor of a transfer's speed: `moved` raises `TooSlowError` once fewer than `rate`
+    bytes a second moved over a window of `window` seconds. (A transfer that stalls altogether is
+    ended by httpx's read or write timeout.)"""
+
+    def __init__(
+        self,
+        service: str,
+        what: str,
+        *,
+        rate: int | None = None,
+        window: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.what = what
+        self.rate = LIMITS.min_rate if rate is None else rate
+        self.window = LIMITS.rate_window if window is None else window
+        self.clock = clock
+        self._since = clock()
+        self._moved = 0
+
+    def moved(self, count: int) -> None:
+        self._moved += count
+        now = self.clock()
+        elapsed = now - self._since
+        if elapsed < self.window:
+            return
+        if self._moved < self.rate * elapsed:
+            raise TooSlowError(
+                self.service,
+                f"{self.what} slower than {human_size(self.rate)}/s over {self.window:g} s "
+                f"({self._moved:,} bytes in {elapsed:.0f} s): stopped",
+            )
+        self._since, self._moved = now, 0
+
+
+async def rated(chunks: AsyncIterable[bytes], rate: MinimumRate) -> AsyncIterator[bytes]:
+    """`chunks`, each counted by `rate` (which raises when the transfer is too slow)."""
+    async for chunk in chunks:
+        rate.moved(len(chunk))
+        yield chunk
+
+
+async def stream_body(
+    client: httpx.AsyncClient,
+    service: str,
+    request: httpx.Request,
+    *,
+    what: str,
+    error: Callable[[httpx.Response], ServiceError],
+) -> AsyncIterator[bytes]:
+    """The decoded body of a successful answer, chunk by chunk, held to `MinimumRate` (its
+    headers within the deadline); an error status raises `error(response)` with the start of its
+    body read. For logs: nothing of the body is kept here."""
+    response = await open_stream(client, service, request, what=what)
+    try:
+        if not response.is_success:
+            await read_answer(service, response, 0, what)
+            raise error(response)
+        rate = MinimumRate(service, what)
+        size = 0
+        async with contextlib.aclosing(decoded(service, response, what)) as body:
+            async for chunk in body:
+                rate.moved(len(chunk))
+                size += len(chunk)
+                if size > LIMITS.log_stream:
+                    raise TooLargeError(
+                        service,
+                        f"{what} larger than {human_size(LIMITS.log_stream)}: stopped there",
+                    )
+                yield chunk
+    except httpx.HTTPError as failure:
+        raise transport_error(service, failure) from None
+    finally:
+        await response.aclose()
+
+
+async def text_pieces(chunks: AsyncIterable[bytes], encoding: str = "utf-8") -> AsyncIterator[str]:
+    """`chunks` decoded as they come (a character split between two chunks is kept whole)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    async for chunk in chunks:
+        if text := decoder.decode(chunk):
+            yield text
+    if text := decoder.decode(b"", final=True):
+        yield text
+
+
+async def tail(chunks: AsyncIterable[bytes], keep: int) -> tuple[bytes, int]:
+    """The last `keep` bytes of `chunks` (at most twice that held at once) and the total."""
+    kept = bytearray()
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        kept += chunk
+        if len(kept) > 2 * keep:
+            del kept[: len(kept) - keep]
+    if len(kept) > keep:
+        del kept[: len(kept) - keep]
+    return bytes(kept), total
+
+
+def log_text(kept: bytes, total: int, encoding: str = "utf-8") -> str:
+    """A log's text from its last bytes (`tail`): when the start was cut, it begins at a whole
+    line after a line that says so."""
+    if len(kept) >= total:
+        return kept.decode(encoding, errors="replace")
+    newline = kept.find(b"\n")
+    body = kept[newline + 1 :] if 0 <= newline < len(kept) - 1 else kept
+    note = (
+        f"… the first {human_size(total - len(body))} of this log are not shown "
+        f"(only its last {human_size(LIMITS.log)} are kept)\n"
+    )
+    return note + body.decode(encoding, errors="replace")
+
+
+def capped(jobs: list[T], total: int | None) -> tuple[list[T], int | None]:
+    """At most `LIMITS.max_jobs` of `jobs`; when cut, the total says how many there were."""
+    cap = LIMITS.max_jobs
+    if len(jobs) <= cap:
+        return jobs, total
+    return jobs[:cap], max(total or 0, len(jobs))
+
+
+_DIGITS = re.compile(r"\s*(\d{1,18})\s*")
+
+
+def content_length(response: httpx.Response) -> int | None:
+    """The answer's Content-Length when it is a plain number of at most 18 digits (h11 has
+    checked it frames the body), else None."""
+    match = _DIGITS.fullmatch(response.headers.get("content-length", ""))
+    return int(match.group(1)) if match else None
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+
+
+def json_depth_ok(content: bytes, limit: int | None = None) -> bool:
+    """Whether a JSON body nests arrays and objects at most `limit` (`LIMITS.json_depth`) deep,
+    checked before a recursive parser (Python's json, msgspec) reads it. Free for a body with
+    fewer brackets than the limit; else linear in the brackets outside strings."""
+    depth_limit = LIMITS.json_depth if limit is None else limit
+    if content.count(b"[") + content.count(b"{") <= depth_limit:
+        return True
+    depth = deepest = 0
+    for byte in _STRING.sub(b"", content).translate(None, _BRACKETS):
+        depth += 1 if byte in (0x5B, 0x7B) else -1
+        deepest = max(deepest, depth)
+        if deepest > depth_limit:
+            return False
+    return True
+
+
+def loads(service: str, content: bytes | str, what: str) -> Any:
+    """Python's JSON parser on a body whose depth was checked first; a body that is not JSON
+    raises ValueError, one nested too deep `BadPayloadError`."""
+    import json
+
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    if not json_depth_ok(raw):
+        raise BadPayloadError(service, f"{what} nested deeper than {LIMITS.json_depth} levels")
+    return json.loads(raw)
 
 
 def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
@@ -90,8 +529,13 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
     elif isinstance(error, httpx.ConnectError):
         what = "cannot connect"
     elif isinstance(error, httpx.RemoteProtocolError):
-        cut = "complete message body" in str(error)
-        what = "answer cut short (connection closed)" if cut else "connection broken"
+        said = str(error)
+        if "complete message body" in said:
+            what = "answer cut short (connection closed)"
+        elif "disconnected" in said:
+            what = "connection closed before an answer"
+        else:  # h11 refused the framing: status line, headers, chunks, trailer
+            what = "malformed HTTP answer"
     elif isinstance(error, httpx.ReadError):
         what = "connection reset while reading the answer"
     elif isinstance(error, httpx.WriteError):
@@ -104,6 +548,8 @@ def transport_error(service: str, error: httpx.HTTPError) -> TransportError:
         url = f" to {request.url.host}:{request.url.port}" if request.url.port else ""
     except RuntimeError:
         pass
+    if what == "malformed HTTP answer":
+        return TransportError(service, f"{what}{url.replace(' to ', ' from ')}, refused")
     tls = tls_failure(error) if isinstance(error, httpx.ConnectError) else None
     return TransportError(service, f"{what}{url}" + (f": {tls}" if tls else ""))
 
@@ -120,22 +566,28 @@ def tls_failure(error: BaseException) -> str | None:
     return None
 
 
+MAX_RETRY_AFTER = 86_400.0
+"""The longest Retry-After taken from a server, in seconds."""
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf", "nan" or a year: no date a server gives is worth waiting more than a day for
+        return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def redirect_line(response: httpx.Response) -> str:

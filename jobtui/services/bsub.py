@@ -25,6 +25,7 @@ asked again with 100, and from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import operator
 import re
@@ -51,7 +52,24 @@ from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.core.text import clean_lines, suspect
-from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._http import (
+    DEFAULT_TIMEOUT,
+    MinimumRate,
+    capped,
+    content_length,
+    error_for_status,
+    fetch,
+    limits,
+    log_text,
+    make_client,
+    open_stream,
+    rated,
+    read_answer,
+    stream_body,
+    tail,
+    text_pieces,
+    transport_error,
+)
 from jobtui.services._wire import JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services.download import PartFile, exists, safe_name
 
@@ -430,17 +448,15 @@ class BsubClient:
         ok: tuple[int, ...] = (200,),
         accept: str = "application/json",
         auth: bool = True,
+        limit: int | None = None,
+        what: str = "answer",
     ) -> httpx.Response:
-        try:
-            response = await self._http.request(
-                method,
-                path,
-                params=params,
-                json=json_body,
-                headers=self._headers(accept, auth=auth),
-            )
-        except httpx.HTTPError as error:
-            raise transport_error(self.service, error) from None
+        request = self._http.build_request(
+            method, path, params=params, json=json_body, headers=self._headers(accept, auth=auth)
+        )
+        response = await fetch(
+            self._http, self.service, request, limit=limit or limits().record, what=what
+        )
         if response.status_code not in ok:
             raise self._error(response)
         return response
@@ -491,16 +507,23 @@ class BsubClient:
                 self.service, f"cannot read {path}: {error.strerror or error}"
             ) from None
         headers = self._headers() | body.headers()
+        request = self._http.build_request(
+            "POST",
+            f"/v1/upload/{_segment(job_id)}",
+            params={"token": token},
+            content=rated(body, MinimumRate(self.service, "upload")),
+            headers=headers,
+            timeout=self.transfer_timeout,
+        )
         try:
-            response = await self._http.post(
-                f"/v1/upload/{_segment(job_id)}",
-                params={"token": token},
-                content=body,
-                headers=headers,
-                timeout=self.transfer_timeout,
+            response = await fetch(
+                self._http,
+                self.service,
+                request,
+                limit=limits().record,
+                what="upload answer",
+                transfer=True,
             )
-        except httpx.HTTPError as error:
-            raise transport_error(self.service, error) from None
         except OSError as error:
             raise ServiceError(
                 self.service, f"cannot read {path}: {error.strerror or error}"
@@ -540,7 +563,9 @@ class BsubClient:
             params["status"] = status
         if limit is not None:
             params["limit"] = str(limit)
-        response = await self._call("GET", "/v1/jobs", params=params)
+        response = await self._call(
+            "GET", "/v1/jobs", params=params, limit=limits().list_page, what="job list"
+        )
         return self._lists.parse(response.content, partial(parse_job_list, self.service))
 
     async def cancel(self, job_id: str) -> str:
@@ -555,9 +580,17 @@ class BsubClient:
         await self._call("DELETE", f"/v1/jobs/{_segment(job_id)}", ok=(200, 204))
 
     async def logs(self, job_id: str) -> str:
-        """`GET /v1/jobs/{id}/logs`: the job's stderr."""
-        response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}/logs", accept="text/plain")
-        return clean_lines(response.text)
+        """`GET /v1/jobs/{id}/logs`: the job's stderr, its last `Limits.log` bytes at most (a
+        line then says the start was cut)."""
+        kept, total = await tail(self.log_chunks(job_id), limits().log)
+        return clean_lines(log_text(kept, total))
+
+    def log_chunks(self, job_id: str) -> AsyncIterator[bytes]:
+        """`GET /v1/jobs/{id}/logs` as it arrives, held by nothing here."""
+        request = self._http.build_request(
+            "GET", f"/v1/jobs/{_segment(job_id)}/logs", headers=self._headers("text/plain")
+        )
+        return stream_body(self._http, self.service, request, what="log", error=self._error)
 
     async def output(
         self,
@@ -574,15 +607,17 @@ class BsubClient:
         path = f"/v1/jobs/{_segment(job_id)}/output"
         headers = self._headers("application/octet-stream")
         headers["Accept-Encoding"] = "identity"
+        request = self._http.build_request(
+            "GET", path, headers=headers, timeout=self.transfer_timeout
+        )
         try:
-            async with self._http.stream(
-                "GET", path, headers=headers, timeout=self.transfer_timeout
-            ) as response:
+            response = await open_stream(self._http, self.service, request, what="output")
+            async with contextlib.aclosing(response):
                 if response.status_code != 200:
-                    await response.aread()
+                    await read_answer(self.service, response, 0, "output")
                     raise self._error(response)
-                length = response.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
+                total = content_length(response)
+                rate = MinimumRate(self.service, f"download of job {job_id}")
                 part = PartFile.temporary(dest)
                 done = reported = 0
                 try:
@@ -592,6 +627,7 @@ class BsubClient:
                     # byte); progress is told about every DOWNLOAD_CHUNK bytes, and at the end.
                     # The raw bytes: an output the server stores compressed stays compressed.
                     async for chunk in response.aiter_raw():
+                        rate.moved(len(chunk))
                         part.write(chunk)
                         done += len(chunk)
                         if progress is not None and done - reported >= DOWNLOAD_CHUNK:
@@ -625,7 +661,7 @@ def parse_job_list(service: str, content: bytes) -> Listing:
         if suspect(content):
             raise msgspec.DecodeError("text to clean")
         fast = _FAST_LIST.decode(content)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # too deep for msgspec: pydantic says so
         from jobtui.services._bsub_lenient import LIST_ANSWER
 
         answer = parse_body(service, LIST_ANSWER, content, "job list")
@@ -640,7 +676,7 @@ def parse_types(service: str, content: bytes) -> list[TypeRecord]:
         if suspect(content):
             raise msgspec.DecodeError("text to clean")
         return list(_FAST_TYPES.decode(content).types or [])
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # too deep for msgspec: pydantic says so
         from jobtui.services._bsub_lenient import TYPES
 
         return list(parse_body(service, TYPES, content, "type list").types or [])
@@ -782,7 +818,7 @@ class BsubService(Service):
                 ordered = sorted(records.values(), key=_created_key, reverse=True)
                 records = {record.id: record for record in ordered}
             self._listed = list(records.values())
-        jobs = self._made.jobs(self._listed, self.to_job)
+        jobs, total = capped(self._made.jobs(self._listed, self.to_job), total)
         shown = total if total is not None and total > len(jobs) else None
         note = ""
         if self._types is None:
@@ -879,6 +915,10 @@ class BsubService(Service):
 
     async def read_log(self, job: Job) -> str:
         return await self.client.logs(job.id)
+
+    async def stream_log(self, job: Job) -> AsyncIterator[str]:
+        async for text in text_pieces(self.client.log_chunks(job.id)):
+            yield text
 
     def output_name(self, job: Job) -> str:
         """`<job id>.<the type's extension>`, both from the server: one cleaned file name."""

@@ -81,7 +81,15 @@ from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.core.text import clean_lines
-from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._http import (
+    DEFAULT_TIMEOUT,
+    MinimumRate,
+    error_for_status,
+    fetch,
+    limits,
+    make_client,
+    rated,
+)
 from jobtui.services._wire import DEFERRED, parse_body
 from jobtui.services._wire import text as _text
 from jobtui.services.download import exists, local_error, safe_name, write_file
@@ -434,7 +442,7 @@ def ingest_error(
     return error_for_status(service, response, lambda _response: clean)
 
 
-_RANGE = re.compile(r"(\d+)\s*-\s*(\d+)\s*/\s*(\d+)")
+_RANGE = re.compile(r"(?<!\d)(\d{1,18})\s*-\s*(\d{1,18})\s*/\s*(\d{1,18})(?!\d)")
 
 
 def parse_content_range(value: str | None) -> int | None:
@@ -541,14 +549,14 @@ class DspIngestClient:
         ok: Iterable[int] = (200,),
         accept: str = "application/json",
         auth: bool = True,
+        limit: int | None = None,
+        what: str = "answer",
     ) -> httpx.Response:
         self.requests[op] += 1
-        try:
-            response = await self._http.request(
-                method, path, headers=self._headers(accept, auth=auth)
-            )
-        except httpx.HTTPError as error:
-            raise transport_error(self.service, error) from None
+        request = self._http.build_request(method, path, headers=self._headers(accept, auth=auth))
+        response = await fetch(
+            self._http, self.service, request, limit=limit or limits().record, what=what
+        )
         if response.status_code not in tuple(ok):
             raise self.error(response)
         return response
@@ -581,7 +589,9 @@ class DspIngestClient:
     async def list_projects(self) -> tuple[list[str], int]:
         """`GET /projects` (admin scope): the shortcodes with assets, and the total the
         Content-Range header announces (the list's length when it is missing)."""
-        response = await self._call("projects", "GET", "/projects")
+        response = await self._call(
+            "projects", "GET", "/projects", limit=limits().list_page, what="project list"
+        )
         projects: list[ProjectResponse] = self._parse(_PROJECTS, response, "project list")
         ids = [p.id for p in projects]
         total = parse_content_range(response.headers.get("Content-Range"))
@@ -615,17 +625,26 @@ class DspIngestClient:
         elif size is not None:
             headers["Content-Length"] = str(size)
         self.requests["upload"] += 1
+        body = (
+            content
+            if isinstance(content, bytes)
+            else rated(content, MinimumRate(self.service, f"upload of {rel}"))
+        )
         request = self._http.build_request(
             "POST",
             upload_path(code, rel),
-            content=content,
+            content=body,
             headers=headers,
             timeout=self.upload_timeout,
         )
-        try:
-            response = await self._http.send(request)
-        except httpx.HTTPError as error:
-            raise transport_error(self.service, error) from None
+        response = await fetch(
+            self._http,
+            self.service,
+            request,
+            limit=limits().record,
+            what="upload answer",
+            transfer=True,
+        )
         if response.status_code != 200:
             raise self.error(response)
 
@@ -683,6 +702,8 @@ class DspIngestClient:
             "GET",
             f"/projects/{code}/bulk-ingest/mapping.csv",
             accept="text/csv, application/json",
+            limit=limits().mapping,
+            what="mapping.csv",
         )
         try:
             return clean_lines(response.content.decode("utf-8"))

@@ -47,7 +47,7 @@ import errno
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +72,24 @@ from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.core.text import clean_lines
-from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._http import (
+    DEFAULT_TIMEOUT,
+    MinimumRate,
+    capped,
+    content_length,
+    error_for_status,
+    fetch,
+    json_depth_ok,
+    limits,
+    log_text,
+    make_client,
+    open_stream,
+    read_answer,
+    stream_body,
+    tail,
+    text_pieces,
+    transport_error,
+)
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import text as _text
 from jobtui.services.download import (
@@ -345,6 +362,8 @@ def _detail_text(detail: Any, status: int) -> str:
 
 
 def _reason(response: httpx.Response) -> str:
+    if not json_depth_ok(response.content):
+        return "an error body nested too deep to read"
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -393,7 +412,7 @@ def filename_from(disposition: str | None) -> str | None:
     return None
 
 
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}(?!\d)|\*)")
 
 
 # -- client -------------------------------------------------------------------------------------
@@ -483,14 +502,16 @@ class EcoTaxaClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         accept: str = "application/json",
+        limit: int | None = None,
+        what: str = "answer",
     ) -> httpx.Response:
         self.requests[op] += 1
-        try:
-            return await self._http.request(
-                method, path, params=params, json=json_body, headers=self._headers(token, accept)
-            )
-        except httpx.HTTPError as error:
-            raise transport_error(self.service, error) from None
+        request = self._http.build_request(
+            method, path, params=params, json=json_body, headers=self._headers(token, accept)
+        )
+        return await fetch(
+            self._http, self.service, request, limit=limit or limits().record, what=what
+        )
 
     async def _call(
         self,
@@ -503,6 +524,8 @@ class EcoTaxaClient:
         accept: str = "application/json",
         job_id: int | None = None,
         context: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        what: str = "answer",
     ) -> httpx.Response:
         """An authenticated call: logs in first if it has no token, and again once on a 401.
         Anything but a 200 raises the typed error."""
@@ -510,7 +533,15 @@ class EcoTaxaClient:
             await self._relogin(None)
         token = self._token
         response = await self._raw(
-            op, method, path, token=token, params=params, json_body=json_body, accept=accept
+            op,
+            method,
+            path,
+            token=token,
+            params=params,
+            json_body=json_body,
+            accept=accept,
+            limit=limit,
+            what=what,
         )
         if response.status_code == 401 and self.can_login:
             await self._relogin(token)
@@ -522,6 +553,8 @@ class EcoTaxaClient:
                 params=params,
                 json_body=json_body,
                 accept=accept,
+                limit=limit,
+                what=what,
             )
         if response.status_code != 200:
             raise self._error(response, op=op, job_id=job_id, context=context)
@@ -642,7 +675,13 @@ class EcoTaxaClient:
         if job_status:
             params["job_status"] = job_status
         response = await self._call(
-            "list_jobs", "GET", "/jobs/", params=params, context={"for_admin": for_admin}
+            "list_jobs",
+            "GET",
+            "/jobs/",
+            params=params,
+            context={"for_admin": for_admin},
+            limit=limits().list_page,
+            what="job list",
         )
         parsed = self._lists.parse(
             response.content, lambda content: self._parse(_JOBS, response, "job list")
@@ -693,16 +732,36 @@ class EcoTaxaClient:
         await self._call("erase_job", "DELETE", f"/jobs/{job_id}", job_id=job_id)
 
     async def job_log(self, job_id: int) -> str:
-        """`GET /jobs/{id}/log`: the job's log as text."""
+        """`GET /jobs/{id}/log`: the job's log as text, its last `Limits.log` bytes at most (a
+        line then says the start was cut)."""
+        kept, total = await tail(self.log_chunks(job_id), limits().log)
+        return clean_lines(log_text(kept, total))
+
+    async def log_chunks(self, job_id: int) -> AsyncIterator[bytes]:
+        """`GET /jobs/{id}/log` as it arrives, held by nothing here; logs in again once on a
+        401 before anything was read."""
         job_id = int(job_id)
-        response = await self._call(
-            "get_job_log_file",
-            "GET",
-            f"/jobs/{job_id}/log",
-            accept="text/plain, */*",
-            job_id=job_id,
-        )
-        return clean_lines(response.content.decode(response.encoding or "utf-8", errors="replace"))
+        if self._token is None and self.can_login:
+            await self._relogin(None)
+        for attempt in (0, 1):
+            token = self._token
+            self.requests["get_job_log_file"] += 1
+            request = self._http.build_request(
+                "GET", f"/jobs/{job_id}/log", headers=self._headers(token, "text/plain, */*")
+            )
+
+            def error(response: httpx.Response) -> ServiceError:
+                return self._error(response, op="get_job_log_file", job_id=job_id)
+
+            chunks = stream_body(self._http, self.service, request, what="log", error=error)
+            try:
+                async for chunk in chunks:
+                    yield chunk
+                return
+            except AuthError as refused:
+                if refused.status != 401 or not self.can_login or attempt:
+                    raise
+            await self._relogin(token)
 
     # -- download -------------------------------------------------------------------------------
 
@@ -719,13 +778,10 @@ class EcoTaxaClient:
             if offset:
                 headers["Range"] = f"bytes={offset}-"
             self.requests["get_job_file"] += 1
-            try:
-                request = self._http.build_request(
-                    "GET", path, headers=headers, timeout=self.transfer_timeout
-                )
-                response = await self._http.send(request, stream=True)
-            except httpx.HTTPError as error:
-                raise transport_error(self.service, error) from None
+            request = self._http.build_request(
+                "GET", path, headers=headers, timeout=self.transfer_timeout
+            )
+            response = await open_stream(self._http, self.service, request, what="file")
             if response.status_code == 401 and self.can_login and attempt == 0:
                 await response.aclose()
                 await self._relogin(token)
@@ -808,7 +864,7 @@ class EcoTaxaClient:
                     handle.commit(target, overwrite=overwrite)
                     return target
                 if status not in (200, 206):
-                    await response.aread()
+                    await read_answer(self.service, response, 0, "file")
                     raise self._error(response, op="get_job_file", job_id=job_id)
                 if target is None:
                     assert folder is not None
@@ -852,8 +908,10 @@ class EcoTaxaClient:
         done = offset
         if progress is not None:
             progress(done, total)
+        rate = MinimumRate(self.service, f"job {job_id}: download")
         try:
             async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
+                rate.moved(len(chunk))
                 part.write(chunk)
                 done += len(chunk)
                 if progress is not None:
@@ -918,8 +976,8 @@ def _total_of(response: httpx.Response, offset: int) -> int | None:
     match = _CONTENT_RANGE.search(response.headers.get("content-range", ""))
     if match and match.group(3) != "*":
         return int(match.group(3))
-    length = response.headers.get("content-length", "")
-    return offset + int(length) if length.isdigit() else None
+    length = content_length(response)
+    return offset + length if length is not None else None
 
 
 def _secret(value: Secret | str | None) -> Secret | None:
@@ -1152,6 +1210,8 @@ class EcoTaxaService(Service):
         self._listed: list[EcoTaxaJob] | None = None
         """The list answer of the last poll (the same object while its body is)."""
         self._ordered: list[EcoTaxaJob] = []
+        self._total: int | None = None
+        """How many jobs the server listed, when more than jobtui keeps (`Limits.max_jobs`)."""
         self._jobs_listed: list[Job] | None = None
         self._records: dict[str, EcoTaxaJob] = {}
         self._jobs: dict[str, Job] = {}
@@ -1208,7 +1268,8 @@ class EcoTaxaService(Service):
         listed = await self.client.list_jobs(for_admin=self.for_admin)
         if listed is not self._listed:  # not the very same answer as the last poll's
             self._listed = listed
-            self._ordered = sorted(listed, key=lambda job: job.id, reverse=True)
+            ordered = sorted(listed, key=lambda job: job.id, reverse=True)
+            self._ordered, self._total = capped(ordered, None)
             self._records = {str(job.id): job for job in self._ordered}
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
@@ -1217,7 +1278,7 @@ class EcoTaxaService(Service):
         if jobs is not self._jobs_listed:
             self._jobs_listed = jobs
             self._jobs = {job.id: job for job in jobs}
-        return PollResult(jobs, note="; ".join(notes))
+        return PollResult(jobs, self._total, note="; ".join(notes))
 
     def expect_change(
         self,
@@ -1405,6 +1466,10 @@ class EcoTaxaService(Service):
 
     async def read_log(self, job: Job) -> str:
         return await self.client.job_log(int(job.id))
+
+    async def stream_log(self, job: Job) -> AsyncIterator[str]:
+        async for text in text_pieces(self.client.log_chunks(int(job.id))):
+            yield text
 
     def output_name(self, job: Job) -> str:
         record = self._records.get(job.id)

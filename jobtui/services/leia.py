@@ -58,7 +58,14 @@ from jobtui.core.format import shown_value
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
-from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, make_client, transport_error
+from jobtui.services._http import (
+    DEFAULT_TIMEOUT,
+    error_for_status,
+    fetch,
+    json_depth_ok,
+    limits,
+    make_client,
+)
 from jobtui.services._wire import DEFERRED, JobsOfRecords, LazyRecord, SameBody, parse_body
 from jobtui.services._wire import lenient_time as _lenient_time
 from jobtui.services._wire import text as _text
@@ -587,7 +594,7 @@ class RuleForm:
 
 # -- client -------------------------------------------------------------------------------------
 
-_RANGE = re.compile(r"(\d+)\s*-\s*(\d+)\s*/\s*(\d+|\*)")
+_RANGE = re.compile(r"(?<!\d)(\d{1,18})\s*-\s*(\d{1,18})\s*/\s*(\d{1,18}(?!\d)|\*)")
 _NO_JOBS = re.compile(r"no\s+jobs?\b", re.IGNORECASE)
 _LOGIN_PATH = re.compile(r"/login/[^\s/\"?]+")
 
@@ -611,6 +618,8 @@ if not any(isinstance(f, _RedactLoginKey) for f in _httpx_logger.filters):
 
 def _reason(response: httpx.Response) -> str:
     """The server's message: problem+json `detail` (or `title`), else the start of the text."""
+    if not json_depth_ok(response.content):
+        return "an error body nested too deep to read"
     try:
         data = response.json()
     except ValueError:
@@ -701,18 +710,20 @@ class LeiaClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         token: Secret | None = None,
+        limit: int | None = None,
+        what: str = "answer",
     ) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["token"] = token.get_secret_value()
         self.requests[op] += 1
         self.last_request = self.clock()
-        try:
-            return await self._http.request(
-                method, path, params=params, json=json_body, headers=headers
-            )
-        except httpx.HTTPError as error:
-            raise transport_error(self.service, error) from None
+        request = self._http.build_request(
+            method, path, params=params, json=json_body, headers=headers
+        )
+        return await fetch(
+            self._http, self.service, request, limit=limit or limits().record, what=what
+        )
 
     def _error(self, response: httpx.Response) -> ServiceError:
         return error_for_status(self.service, response, _reason)
@@ -726,6 +737,8 @@ class LeiaClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         ok: Iterable[int] = (200,),
+        limit: int | None = None,
+        what: str = "answer",
     ) -> httpx.Response:
         """An authenticated call: logs in first if needed, and once more on a 401."""
         accepted = tuple(ok)
@@ -733,13 +746,27 @@ class LeiaClient:
             await self._relogin(None)
         token = self._token
         response = await self._raw(
-            op, method, path, params=params, json_body=json_body, token=token
+            op,
+            method,
+            path,
+            params=params,
+            json_body=json_body,
+            token=token,
+            limit=limit,
+            what=what,
         )
         if response.status_code == 401:
             await self._relogin(token)
             token = self._token
             response = await self._raw(
-                op, method, path, params=params, json_body=json_body, token=token
+                op,
+                method,
+                path,
+                params=params,
+                json_body=json_body,
+                token=token,
+                limit=limit,
+                what=what,
             )
         if response.status_code not in accepted:
             raise self._error(response)
@@ -818,7 +845,15 @@ class LeiaClient:
             params["offset"] = str(offset)
         if limit is not None:
             params["limit"] = str(limit)
-        response = await self._call("get_jobs", "GET", "/job", params=params, ok=(200, 404))
+        response = await self._call(
+            "get_jobs",
+            "GET",
+            "/job",
+            params=params,
+            ok=(200, 404),
+            limit=limits().list_page,
+            what="job list",
+        )
         if response.status_code == 404:
             if response.content.strip() and not _NO_JOBS.search(_reason(response)):
                 raise self._error(response)  # not the empty-list answer: a wrong URL, say
@@ -833,17 +868,20 @@ class LeiaClient:
         self, filters: LeiaFilters | None = None, *, page_size: int = 100
     ) -> tuple[list[LeiaJob], int | None]:
         """Every job matching `filters`, page by page. Relies only on the total of Content-Range
-        and on how many jobs each page holds (the server may send fewer than asked)."""
+        and on how many jobs each page holds (the server may send fewer than asked). Ends at a
+        page that adds no new job, and at `Limits.max_jobs` jobs (a server paging for ever)."""
         jobs: dict[str, LeiaJob] = {}
         offset = 0
         total: int | None = None
-        while True:
+        cap = limits().max_jobs
+        while len(jobs) < cap:
             page = await self.list_jobs(filters, offset=offset, limit=page_size)
             if page.total is not None:
                 total = page.total
-            if not page.jobs or all(job.id in jobs for job in page.jobs):
+            new = [job for job in page.jobs if job.id not in jobs]
+            if not new:
                 break  # the end, or a server that ignores the offset: nothing new to read
-            for job in page.jobs:
+            for job in new[: cap - len(jobs)]:
                 jobs[job.id] = job
             offset += len(page.jobs)
             if total is not None and offset >= total:
@@ -1112,7 +1150,11 @@ class LeiaService(Service):
         described = self._filters.describe()
         if self._listed is None:
             self._listed = list(self._jobs.values())
-        return PollResult(self._listed, note=f"filter {described}" if described else "")
+        notes = [f"filter {described}"] if described else []
+        total = self._total if self._total is not None and self._total > len(self._listed) else None
+        if len(self._listed) >= limits().max_jobs:
+            notes.append(f"first {len(self._listed):,} jobs (jobtui lists at most that many)")
+        return PollResult(self._listed, total, note="; ".join(notes))
 
     async def _refresh_active(self) -> None:
         if self._active is None:

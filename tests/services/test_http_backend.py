@@ -1,5 +1,5 @@
-"""The services' connections: requests without a body (every poll) go through `Http1Transport`,
-the others through httpx's transport on jobtui's asyncio network backend for httpcore. Plain HTTP
+"""The services' connections: every request goes through httpx's own transport (httpcore, h11),
+built at the first request. Plain HTTP
 with keep-alive, HTTPS with the certificate checked (or not, with `verify = false`), and a server
 that closes an idle connection, against the bsub.io emulator over real sockets."""
 
@@ -16,11 +16,10 @@ from jobtui.core.errors import TransportError
 from jobtui.core.service import Service
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
-from jobtui.services._http import make_client
-from jobtui.services._http1 import Http1Transport
-from jobtui.services._httpcore import AsyncioBackend
+from jobtui.services._http import LazyTransport, make_client
 from jobtui.services.bsub import BsubService
 from tests.conftest import EmulatorFactory
+from tests.robustness.hostile import HostileServer, always, json_answer
 from tests.services.bsub_support import token_of
 
 
@@ -49,14 +48,14 @@ def tls_emulator(certificate: tuple[str, str]) -> Iterator[RunningEmulator]:
         thread.stop()
 
 
-def transport_of(service: BsubService) -> Http1Transport:
+def transport_of(service: BsubService) -> LazyTransport:
     transport = service.client._http._transport
-    assert isinstance(transport, Http1Transport)
+    assert isinstance(transport, LazyTransport)
     return transport
 
 
-def fallback_pool(service: BsubService) -> httpcore.AsyncConnectionPool:
-    pool = transport_of(service).fallback._pool  # type: ignore[attr-defined]
+def pool_of(service: BsubService, scheme: str = "http") -> httpcore.AsyncConnectionPool:
+    pool = transport_of(service).transports[scheme]._pool  # type: ignore[attr-defined]
     assert isinstance(pool, httpcore.AsyncConnectionPool)
     return pool
 
@@ -70,24 +69,21 @@ def bsub(emulator: EmulatorFactory, services: list[Service]) -> BsubService:
     return service
 
 
-async def test_polls_go_through_http1_on_one_kept_connection(bsub: BsubService) -> None:
+async def test_polls_go_through_httpcore_on_one_kept_connection(bsub: BsubService) -> None:
     service = bsub
+    assert transport_of(service).transports == {}, "nothing is built before the first request"
     first = await service.poll()
+    pool = pool_of(service)
     for _ in range(3):
         assert [job.id for job in (await service.poll()).jobs] == [job.id for job in first.jobs]
-    assert transport_of(service).opened == 1, "one connection, kept alive across polls"
-    assert fallback_pool(service).connections == []
+    assert len(pool.connections) == 1, "one connection, kept alive across polls"
 
 
-async def test_a_request_with_a_body_goes_through_httpcore_on_the_asyncio_backend(
-    bsub: BsubService,
-) -> None:
+async def test_a_request_with_a_body_goes_through_the_same_pool(bsub: BsubService) -> None:
     service = bsub
-    pool = fallback_pool(service)
-    assert isinstance(pool._network_backend, AsyncioBackend)
     created = await service.client.create_job("pdf-text")  # a JSON body
     assert created.id
-    assert len(pool.connections) == 1
+    assert len(pool_of(service).connections) == 1
     assert created.id in {job.id for job in (await service.poll()).jobs}
 
 
@@ -98,8 +94,9 @@ async def test_https_with_verify_false_polls_over_tls(
     service = BsubService("bsub", tls_emulator.url, token_of(tls_emulator), verify=False)
     services.append(service)
     assert len((await service.poll()).jobs) == 5
-    [kept] = transport_of(service)._idle[(b"https", b"127.0.0.1", tls_emulator.port)]
-    assert kept.writer.get_extra_info("ssl_object") is not None
+    [kept] = pool_of(service, "https").connections
+    assert kept.is_available() and not kept.is_closed()
+    assert set(transport_of(service).transports) == {"https"}
 
 
 async def test_https_with_an_unknown_certificate_is_one_line_naming_the_service(
@@ -114,25 +111,24 @@ async def test_https_with_an_unknown_certificate_is_one_line_naming_the_service(
     assert "TLS certificate not accepted (self-signed certificate)" in line, line
 
 
-async def test_a_connection_the_server_closed_while_idle_is_not_used_again(
-    emulator: EmulatorFactory,
+async def test_a_connection_the_server_closed_is_not_used_again() -> None:
+    # The server closes every connection right after its answer (saying so).
+    answer = json_answer({"success": True, "data": {"jobs": [], "total": 0}})
+    with HostileServer(always(answer)) as server:
+        client = make_client(server.url)
+        try:
+            for _ in range(5):
+                assert (await client.get("/v1/jobs")).status_code == 200
+        finally:
+            await client.aclose()
+        assert len(server.requests) == 5
+
+
+async def test_a_refused_connection_is_one_line_naming_the_service(
+    services: list[Service],
 ) -> None:
-    running = emulator("bsub", seed=1, speed=0, jobs=2)
-    client = make_client(running.url, headers={"Authorization": f"Bearer {token_of(running)}"})
-    try:
-        assert (await client.get("/v1/jobs")).status_code == 200
-        transport = client._transport
-        assert isinstance(transport, Http1Transport)
-        [kept] = transport._idle[(b"http", b"127.0.0.1", running.port)]
-        kept.writer.transport.abort()  # as a server's close would leave it
-        assert (await client.get("/v1/jobs")).status_code == 200  # on a new connection
-        assert transport.opened == 2
-        assert transport._idle[(b"http", b"127.0.0.1", running.port)] != [kept]
-    finally:
-        await client.aclose()
-
-
-async def test_a_refused_connection_is_httpcores_connect_error() -> None:
-    backend = AsyncioBackend()
-    with pytest.raises(httpcore.ConnectError):
-        await backend.connect_tcp("127.0.0.1", 1, timeout=2)
+    service = BsubService("bsub", "http://127.0.0.1:1", "token")
+    services.append(service)
+    with pytest.raises(TransportError) as failure:
+        await service.poll()
+    assert failure.value.line == "bsub: cannot connect to 127.0.0.1:1"

@@ -22,6 +22,7 @@ from jobtui.config import (
     EcoTaxaConfig,
     KeyLocator,
     LeiaConfig,
+    LimitsConfig,
     NotificationsConfig,
     UiConfig,
     config_from_data,
@@ -149,7 +150,13 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
 
 
 def test_every_field_has_a_docstring() -> None:
-    models: list[type] = [Config, UiConfig, NotificationsConfig, *SERVICE_MODELS.values()]
+    models: list[type] = [
+        Config,
+        UiConfig,
+        NotificationsConfig,
+        LimitsConfig,
+        *SERVICE_MODELS.values(),
+    ]
     for model in models:
         for name in table_keys(model):
             assert field_doc(model, name), f"{model.__name__}.{name} has no docstring"
