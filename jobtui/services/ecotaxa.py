@@ -647,6 +647,9 @@ class EcoTaxaClient:
         token: str = self._parse(_TOKEN, response, "login answer (expected a token)")
         if not token.strip():
             raise BadPayloadError(self.service, "the login answered an empty token")
+        if not (token.strip().isascii() and token.strip().isprintable()):
+            # it goes back in a header, which holds visible ASCII only
+            raise BadPayloadError(self.service, "login answer: a token that cannot be sent back")
         self._token = Secret(token.strip())
 
     async def me(self) -> EcoTaxaUser:

@@ -50,6 +50,7 @@ from pydantic import (
 )
 
 from jobtui.core.errors import (
+    BadPayloadError,
     InputError,
     NotFoundError,
     ServiceError,
@@ -805,6 +806,10 @@ class LeiaClient:
         if response.status_code != 200:
             raise self._error(response)
         login: LeiaLogin = self._parse(_LOGIN, response, "login answer")
+        sent = login.token.get_secret_value()
+        if not (sent.isascii() and sent.isprintable()):
+            # it goes back in a header, which holds visible ASCII only
+            raise BadPayloadError(self.service, "login answer: a token that cannot be sent back")
         self._token = login.token
         self.application = login.application
 

@@ -38,7 +38,10 @@ class Terminal:
             # pyte decodes UTF-8: this is a UTF-8 terminal, whatever the runner's locale (jobtui
             # draws in ASCII under a C locale). `env` may say otherwise.
             utf8 = {"LC_ALL": "C.UTF-8"}
-            os.execvpe(argv[0], list(argv), {**os.environ, **utf8, **(env or {})})
+            # COLUMNS and LINES win over the terminal's size (shutil.get_terminal_size), and
+            # pytest-xdist sets them (80x24) in its workers: the pty's size is the only one.
+            inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+            os.execvpe(argv[0], list(argv), {**inherited, **utf8, **(env or {})})
         self.pid = pid
         self.fd = fd
         # (set from this side too; had it been set only here, a command quick to start could

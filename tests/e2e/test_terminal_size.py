@@ -4,6 +4,7 @@ a command that asks at once (as Textual does) never gets the 80x24 default inste
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 
 import pytest
@@ -28,3 +29,20 @@ def test_a_command_that_asks_at_once_gets_the_size() -> None:
         finally:
             term.close()
     assert sizes == ["48 160"] * 30
+
+
+def test_the_size_a_command_reads_is_the_terminals_whatever_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pytest-xdist sets COLUMNS=80 and LINES=24 in its workers, which shutil.get_terminal_size
+    # (Textual's way of asking) prefers to the terminal's own size.
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    asks = "import shutil; print(*shutil.get_terminal_size())"
+    term = Terminal([sys.executable, "-c", asks], columns=160, lines=48)
+    try:
+        assert term.wait_exit() == 0
+        term.read(0.05)
+        assert term.text().split("\n")[0].strip() == "160 48"
+    finally:
+        term.close()

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobtui.__main__ import service_entries
 from jobtui.config import config_from_data
+from jobtui.core.errors import ServiceError
 from jobtui.core.models import Action, Job
 from jobtui.core.text import BIDI
 from jobtui.emulators.base import EmulatorSettings
@@ -155,3 +156,61 @@ async def test_every_string_a_service_parses_is_clean(hostile_server: dict[str, 
                 pytest.fail("no seeded project has a mapping")
     finally:
         await service.aclose()
+
+
+def hostile_login(app: ASGIApp, token: str) -> ASGIApp:
+    """`app`, its login answers holding `token` instead of its own (Leia: the `token` field;
+    EcoTaxa: the answer is the token)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith("/login"):
+            await app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def rewrite(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            assert start is not None
+            data = json.loads(b"".join(chunks))
+            if isinstance(data, dict):
+                data["token"] = token
+            else:
+                data = token
+            body = json.dumps(data).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await app(scope, receive, rewrite)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("kind", ["leia", "ecotaxa"])
+@pytest.mark.parametrize("token", ["tok\x00en", "tok\x1b[2Jen", "tok\u202een", "tøken"])
+async def test_a_login_token_that_cannot_be_sent_back_is_one_line(kind: str, token: str) -> None:
+    emulator = build(kind, EmulatorSettings(seed=1, speed=0, jobs=4))
+    emulator.app = hostile_login(emulator.app, token)
+    thread = ServerThread(emulator)
+    running = thread.start()
+    try:
+        (entry,) = service_entries([running])
+        if kind == "ecotaxa":
+            entry.pop("token", None)  # log in with the username and password
+        service = build_service(config_from_data({"services": [entry]}).services[0])
+        try:
+            with pytest.raises(ServiceError) as refused:
+                await service.poll()
+            assert "a token that cannot be sent back" in str(refused.value)
+        finally:
+            await service.aclose()
+    finally:
+        thread.stop()
