@@ -46,10 +46,11 @@ async def test_a_destructive_key_is_debounced(emulator: EmulatorFactory) -> None
         await bsub.screen(ConfirmScreen, "the confirmation")
         await bsub.pilot.press("n")
         await bsub.back_on_dashboard()
-        started = asyncio.get_running_loop().time()
+        # the window runs from the answer, however long the machine took to get back here
+        answered = bsub.app.screen.query_one(ServiceTab).last_destructive
         await bsub.pilot.press("c")  # a key bounce right after the answer
         await bsub.pilot.pause()
-        if asyncio.get_running_loop().time() - started < DEBOUNCE_SECONDS:
+        if asyncio.get_running_loop().time() - answered < DEBOUNCE_SECONDS:
             assert isinstance(bsub.app.screen, DashboardScreen), "a bounced key asked again"
         await bsub.pilot.pause(DEBOUNCE_SECONDS)
         await bsub.pilot.press("c")

@@ -225,7 +225,9 @@ class ServiceTab(Vertical):
         self._shown: dict[str, Job] = {}
         self._total: int | None = None
         self._note = ""
-        self._last_destructive = 0.0
+        self.last_destructive = 0.0
+        """When (by the event loop's clock) a destructive key was last taken or answered: the
+        same key again within `DEBOUNCE_SECONDS` is a bounce."""
         self._status_text = ""
         self._history_text = ""
         self._cursor_id: str | None = None
@@ -609,9 +611,9 @@ class ServiceTab(Vertical):
 
     def _confirm_and_run(self, action: Action, targets: list[Job]) -> None:
         now = asyncio.get_running_loop().time()
-        if now - self._last_destructive < DEBOUNCE_SECONDS:
+        if now - self.last_destructive < DEBOUNCE_SECONDS:
             return
-        self._last_destructive = now
+        self.last_destructive = now
         jobs = [j for j in targets if action in j.actions]
         if not jobs:
             return
@@ -624,7 +626,7 @@ class ServiceTab(Vertical):
         title = f"{label} · {self.service.name}"
 
         def done(yes: bool | None) -> None:
-            self._last_destructive = asyncio.get_running_loop().time()
+            self.last_destructive = asyncio.get_running_loop().time()
             if yes:
                 self.perform(action, jobs)
 
