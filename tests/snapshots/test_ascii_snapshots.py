@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +58,17 @@ NOW = DEMO_EPOCH + timedelta(minutes=5)
 SIZE = (80, 24)
 LONG = 3600.0
 """Seconds a toast of these snapshots lasts: longer than any machine takes to shoot them."""
+
+
+WORKING_FOLDER = Path("/tmp/jobtui-snapshots")
+"""The current folder of every snapshot here: the save and new-job dialogs show paths below it,
+which must not depend on where the checkout is."""
+
+
+@pytest.fixture(autouse=True)
+def fixed_working_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    WORKING_FOLDER.mkdir(exist_ok=True)
+    monkeypatch.chdir(WORKING_FOLDER)
 
 
 def fixed_clock() -> datetime:
