@@ -1,5 +1,5 @@
-"""SVG snapshots at 80x24 in ASCII (a bare SSH session with `LANG=C`): every tab, and every
-dialog while toasts are pending, as `jobtui demo` shows them.
+"""SVG snapshots at 80x24, in ASCII (a bare SSH session with `LANG=C`) and in UTF-8: every tab,
+and every dialog while toasts are pending, as `jobtui demo` shows them.
 
 Deterministic: the four services' seeded emulators with frozen clocks (speed 0), the app's clock
 fixed a few minutes after their epoch, no blinking cursors; toasts that outlast any machine's
@@ -81,8 +81,9 @@ class Demo:
     states: dict[str, Any]
 
 
-def demo(emulator: EmulatorFactory) -> Demo:
-    """The four services as `jobtui demo` sets them up, on seeded frozen emulators, in ASCII."""
+def demo(emulator: EmulatorFactory, ascii: bool = True) -> Demo:
+    """The four services as `jobtui demo` sets them up, on seeded frozen emulators, in ASCII
+    (or, with `ascii=False`, in UTF-8)."""
     running = [
         emulator(kind, seed=1, speed=0, jobs=DEMO_JOBS)
         for kind in ("bsub", "ecotaxa", "leia", "dsp-ingest")
@@ -92,7 +93,7 @@ def demo(emulator: EmulatorFactory) -> Demo:
     for service in services:
         if isinstance(service, DspIngestService):
             service.now = fixed_clock
-    app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock, ascii=True)
+    app = JobtuiApp(services, title="jobtui demo", refresh=60.0, clock=fixed_clock, ascii=ascii)
     return Demo(app, {r.kind: r.state for r in running})
 
 
@@ -162,10 +163,17 @@ def no_blink(pilot: Pilot[int]) -> None:
 TABS = {"all-jobs": "0", "bsub": "1", "ecotaxa": "2", "leia": "3", "dsp-ingest": "4"}
 
 
+CHARSETS = {"ascii": True, "utf8": False}
+"""A bare SSH session with `LANG=C` (ASCII), and a UTF-8 terminal."""
+
+
 @pytest.mark.parametrize("tab", list(TABS))
-def test_tab_in_ascii(snap_compare: SnapCompare, emulator: EmulatorFactory, tab: str) -> None:
-    """Each tab at 80x24 in ASCII, with toasts pending."""
-    app = demo(emulator).app
+@pytest.mark.parametrize("charset", list(CHARSETS))
+def test_tab_with_toasts_pending(
+    snap_compare: SnapCompare, emulator: EmulatorFactory, charset: str, tab: str
+) -> None:
+    """Each tab at 80x24, in ASCII and in UTF-8, with toasts pending."""
+    app = demo(emulator, CHARSETS[charset]).app
 
     async def run_before(pilot: Pilot[int]) -> None:
         await first_polls(pilot)
@@ -287,12 +295,13 @@ DIALOGS: dict[str, tuple[Opener, type[ModalScreen[Any]]]] = {
 
 
 @pytest.mark.parametrize("dialog", list(DIALOGS))
-def test_dialog_in_ascii_with_toasts_pending(
-    snap_compare: SnapCompare, emulator: EmulatorFactory, dialog: str
+@pytest.mark.parametrize("charset", list(CHARSETS))
+def test_dialog_with_toasts_pending(
+    snap_compare: SnapCompare, emulator: EmulatorFactory, charset: str, dialog: str
 ) -> None:
-    """Each dialog at 80x24 in ASCII: the toasts from before it and those that arrive while it
-    is open leave it uncovered."""
-    setup = demo(emulator)
+    """Each dialog at 80x24, in ASCII and in UTF-8: the toasts from before it and those that
+    arrive while it is open leave it uncovered."""
+    setup = demo(emulator, CHARSETS[charset])
     opener, screen_type = DIALOGS[dialog]
 
     async def run_before(pilot: Pilot[int]) -> None:
