@@ -7,7 +7,7 @@ or bidirectional character, and the planted text is there, as stand-ins."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from unicodedata import category
 
@@ -55,8 +55,12 @@ def hostile_body(body: bytes, content_type: str) -> bytes:
     return body
 
 
-def hostile(app: ASGIApp) -> ASGIApp:
-    """`app`, its answers made hostile (a whole answer is held, then rewritten)."""
+BodyRewrite = Callable[[Scope, bytes, str], bytes]
+"""(the request's scope, the whole answer's body, its content type) -> the body to send."""
+
+
+def rewriting(app: ASGIApp, rewrite_body: BodyRewrite) -> ASGIApp:
+    """`app`, each answer held whole and its body rewritten by `rewrite_body`."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,7 +83,7 @@ def hostile(app: ASGIApp) -> ASGIApp:
             assert start is not None
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
             kind = dict(headers).get(b"content-type", b"").decode("latin-1")
-            body = hostile_body(b"".join(chunks), kind)
+            body = rewrite_body(scope, b"".join(chunks), kind)
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -87,6 +91,11 @@ def hostile(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, rewrite)
 
     return wrapped
+
+
+def hostile(app: ASGIApp) -> ASGIApp:
+    """`app`, its answers made hostile."""
+    return rewriting(app, lambda _scope, body, kind: hostile_body(body, kind))
 
 
 MULTI_LINE = {"errors"}
@@ -162,36 +171,17 @@ def hostile_login(app: ASGIApp, token: str) -> ASGIApp:
     """`app`, its login answers holding `token` instead of its own (Leia: the `token` field;
     EcoTaxa: the answer is the token)."""
 
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith("/login"):
-            await app(scope, receive, send)
-            return
-        start: Message | None = None
-        chunks: list[bytes] = []
+    def body_of(scope: Scope, body: bytes, kind: str) -> bytes:
+        if not scope["path"].rstrip("/").endswith("/login"):
+            return body
+        data = json.loads(body)
+        if isinstance(data, dict):
+            data["token"] = token
+        else:
+            data = token
+        return json.dumps(data).encode()
 
-        async def rewrite(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            assert start is not None
-            data = json.loads(b"".join(chunks))
-            if isinstance(data, dict):
-                data["token"] = token
-            else:
-                data = token
-            body = json.dumps(data).encode()
-            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-        await app(scope, receive, rewrite)
-
-    return wrapped
+    return rewriting(app, body_of)
 
 
 @pytest.mark.parametrize("kind", ["leia", "ecotaxa"])
