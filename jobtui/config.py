@@ -366,6 +366,8 @@ class LimitsConfig:
     """MiB a dsp-ingest mapping.csv may hold."""
     log_mib: float = 8.0
     """MiB of a log's end that the log view keeps (`jobtui logs` prints the whole log)."""
+    log_stream_gib: float = 4.0
+    """GiB a log read as a stream (`jobtui logs`) may hold: an endless log stops there."""
     min_rate_kib: float = 1.0
     """KiB a second that a download, upload or log must move at least, over 30 seconds."""
     max_jobs: int = 100000

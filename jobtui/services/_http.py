@@ -113,6 +113,7 @@ def limits_of(table: LimitsConfig) -> Limits:
         record=round(table.record_mib * MiB),
         mapping=round(table.mapping_mib * MiB),
         log=round(table.log_mib * MiB),
+        log_stream=round(table.log_stream_gib * 1024 * MiB),
         min_rate=max(1, round(table.min_rate_kib * 1024)),
         max_jobs=table.max_jobs,
     )
