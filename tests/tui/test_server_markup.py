@@ -5,10 +5,12 @@ shows `[link=…]` as it was sent. The dashboard runs on a bsub.io emulator over
 from __future__ import annotations
 
 from textual.command import CommandList
+from textual.widgets import Label
 from textual.widgets._toast import Toast
 
 from jobtui.services.bsub import BsubService
 from jobtui.tui.app import JobtuiApp
+from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -97,3 +99,26 @@ async def test_a_toast_shows_markup_as_sent(emulator: EmulatorFactory) -> None:
         (toast,) = app.screen.query(Toast)
         assert f"L1 {LINK} failed" in toast.render().plain
         assert app.is_running and not app.leaving
+
+
+async def test_a_service_name_with_brackets_is_shown_as_written_in_dialog_titles(
+    emulator: EmulatorFactory,
+) -> None:
+    """A config's service name is text too: `[b]ops[/` in a dialog title is shown as written."""
+    running, _ = start(emulator, jobs=4)
+    service = BsubService("[b]ops[/", running.url, token_of(running))
+    app = JobtuiApp([service], refresh=60.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tab = app.screen.query_one(ServiceTab)
+        for _ in range(500):
+            if tab.health.polls:
+                break
+            await pilot.pause(0.02)
+        await pilot.press("n")
+        for _ in range(500):
+            if isinstance(app.screen, NewBsubJobScreen):
+                break
+            await pilot.pause(0.02)
+        assert isinstance(app.screen, NewBsubJobScreen)
+        title = app.screen.query_one(".dialog-title", Label)
+        assert str(title.render()) == "New job on [b]ops[/"

@@ -199,7 +199,9 @@ class UploadScreen(ModalScreen[UploadReport | None]):
     def compose(self) -> ComposeResult:
         yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
-            yield Label(f"Upload a folder · {self.service.name}", classes="dialog-title")
+            yield Label(
+                f"Upload a folder · {self.service.name}", classes="dialog-title", markup=False
+            )
             yield Static(
                 "Files go to the project's import folder; start the ingest (i) afterwards.",
                 classes="dialog-hint",

@@ -64,7 +64,7 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
     def compose(self) -> ComposeResult:
         yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
-            yield Label(f"New job on {self.service.name}", classes="dialog-title")
+            yield Label(f"New job on {self.service.name}", classes="dialog-title", markup=False)
             yield Label("Processing type", classes="field-label")
             yield Select[str]([], prompt="loading types…", id="type")
             yield Static("", id="description", classes="dim", markup=False)

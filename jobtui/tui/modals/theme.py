@@ -52,7 +52,11 @@ class ThemeScreen(ModalScreen[str | None]):
         yield KeyBar()  # this dialog's keys, over the dashboard's
         with Vertical(classes="dialog"):
             yield Label("Theme", classes="dialog-title")
-            yield Label(f"↑↓ shows a theme, enter keeps it ({self.where})", classes="dialog-hint")
+            yield Label(
+                f"↑↓ shows a theme, enter keeps it ({self.where})",
+                classes="dialog-hint",
+                markup=False,
+            )
             yield OptionList(*(self._prompt(name) for name in self.names), id="themes")
 
     @staticmethod
