@@ -70,7 +70,9 @@ HERE = Path(__file__).resolve().parent
 SIZE = (160, 48)
 NOW = DEMO_EPOCH + timedelta(minutes=5)
 SETTINGS = EmulatorSettings(seed=1, speed=0, jobs=DEMO_JOBS, options={"arrivals": True})
-WAIT = 20.0
+WAIT = 60.0
+"""How long a condition may take at most before the script gives up (a bound on a wait, never
+a sleep: on a loaded machine a poll or a log can take many seconds)."""
 
 
 def fixed_clock() -> datetime:
@@ -229,7 +231,9 @@ async def shoot(running: Sequence[RunningEmulator], folder: Path) -> list[Path]:
             await shooter.show_job("bsub", bsub.ids_in("finished")[0])
             await shooter.open("l", TextViewScreen, "the log view")
             status = app.screen.query_one("#status", Label)
-            await shooter.until(lambda: "lines" in str(status.content), "the log")
+            await shooter.until(
+                lambda: "lines" in str(status.content), "the log", lambda: str(status.content)
+            )
             await shooter.save("logs.svg")
             await shooter.close_modal()
 
