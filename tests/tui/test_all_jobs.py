@@ -309,3 +309,27 @@ async def test_all_jobs_shows_the_keys_of_the_service_of_the_job_under_the_curso
         assert layouts == [], "the screen was laid out again for other keys"
         await two.pilot.press("s")  # Leia's Start, where bsub.io's Submit has the same key
         await two.until(lambda: leia_state.jobs[blocked.id].status != "BLOCKED", "started")
+
+
+async def test_r_on_all_jobs_says_that_it_polls_every_service(emulator: EmulatorFactory) -> None:
+    """`r` on All jobs polls every tab: its status line says "polling…" until every poll
+    landed, then "polled just now" for a moment."""
+    from textual.widgets import Static
+
+    async with two_services(emulator) as two:
+        status = two.all_tab.query_one("#status", Static)
+
+        def said() -> str:
+            return str(status.render())
+
+        polls = {name: two.tab(name).health.polls for name in two.states}
+        late = next(iter(two.states.values()))
+        late.lock.acquire()  # one server waits: the polls are seen under way
+        try:
+            await two.pilot.press("r")
+            await two.until(lambda: "polling…" in said(), "polling…")
+        finally:
+            late.lock.release()
+        await two.until(lambda: "polled just now" in said(), "polled just now")
+        assert all(two.tab(name).health.polls > polls[name] for name in two.states)
+        await two.until(lambda: "polled" not in said() and "polling" not in said(), "quiet again")

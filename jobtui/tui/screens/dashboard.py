@@ -250,6 +250,11 @@ class DashboardScreen(Screen[None]):
         for tab in tabs:
             tab.set_paused(pause)
 
+    @on(ServiceTab.AskedPollDone)
+    def _asked_poll_done(self, message: ServiceTab.AskedPollDone) -> None:
+        if self.has_all:
+            self.all_tab.asked_poll_done(message.tab.service)
+
     @on(ServiceTab.HealthChanged)
     def _health_changed(self, message: ServiceTab.HealthChanged) -> None:
         tabs = self.query_one(TabbedContent)

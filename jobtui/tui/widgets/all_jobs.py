@@ -9,6 +9,7 @@ in that tab; marked jobs of several services take one confirmation and one summa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from itertools import groupby
 
@@ -28,6 +29,7 @@ from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.service_tab import (
     AGE_REFRESH_SECONDS,
+    POLLED_FLASH_SECONDS,
     ServiceTab,
     bind_action_key,
     result_line,
@@ -70,6 +72,9 @@ class AllJobsTab(Vertical):
         self._index = {service.name: index for index, service in enumerate(self.services)}
         self._health: dict[str, Health] = {}
         self._cursor_key: tuple[str, str] | None = None
+        self._asked: set[str] = set()
+        """The services whose poll asked for with `r` has not landed yet."""
+        self._polled_flash_until = 0.0
         labels: dict[Action, str] = {}
         for service in self.services:
             for action in service.actions:
@@ -126,6 +131,10 @@ class AllJobsTab(Vertical):
             parts.append("▲ stale: " + ", ".join(stale))
         else:
             parts[0] = "● live · " + parts[0]
+        if self._asked:
+            parts.append("polling…")
+        elif time.monotonic() < self._polled_flash_until:
+            parts.append("polled just now")
         status.set_class(bool(stale), "-stale")
         status.update(" · ".join(parts), layout=False)  # one line whatever it says
 
@@ -245,8 +254,22 @@ class AllJobsTab(Vertical):
     # -- actions ------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
+        """Every tab polls now; the status line says "polling…" until every such poll landed,
+        then "polled just now" for a moment."""
+        self._asked = set(self.tabs)
         for tab in self.tabs.values():
             tab.action_refresh()
+        self._update_status()
+
+    def asked_poll_done(self, service: Service) -> None:
+        """The poll `r` asked of `service` landed."""
+        if service.name not in self._asked:
+            return
+        self._asked.discard(service.name)
+        if not self._asked:
+            self._polled_flash_until = time.monotonic() + POLLED_FLASH_SECONDS
+            self.set_timer(POLLED_FLASH_SECONDS, self._update_status)
+        self._update_status()
 
     def action_explain(self, name: str) -> None:
         action = Action(name)

@@ -154,6 +154,13 @@ class ServiceTab(Vertical):
             self.health = health
             super().__init__()
 
+    class AskedPollDone(Message):
+        """The poll asked for with `r` has landed (whatever it brought)."""
+
+        def __init__(self, tab: ServiceTab) -> None:
+            self.tab = tab
+            super().__init__()
+
     class JobsUpdated(Message):
         """The table took a poll's changes (the first poll: every job, as added); a view of
         several services follows these instead of polling again."""
@@ -320,6 +327,7 @@ class ServiceTab(Vertical):
             self.health = outcome.health
         if message.asked and self._refresh_asked:
             self._refresh_asked = False
+            self.post_message(self.AskedPollDone(self))
             if outcome.health.ok:
                 self._polled_flash_until = time.monotonic() + POLLED_FLASH_SECONDS
                 self.set_timer(POLLED_FLASH_SECONDS, self._update_status)
