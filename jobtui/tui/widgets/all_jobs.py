@@ -123,6 +123,11 @@ class AllJobsTab(Vertical):
         """The detail pane, which shows a job of any of the services."""
         return self.query_one(JobDetail)
 
+    def _flash_over(self) -> None:
+        # a timer may fire a little before the monotonic clock reaches the end it was set for
+        self._polled_flash_until = 0.0
+        self._update_status()
+
     def _update_status(self) -> None:
         status = self.query_one("#status", Static)
         parts = [f"{self.table.total_count} jobs", f"{len(self.services)} services"]
@@ -268,7 +273,7 @@ class AllJobsTab(Vertical):
         self._asked.discard(service.name)
         if not self._asked:
             self._polled_flash_until = time.monotonic() + POLLED_FLASH_SECONDS
-            self.set_timer(POLLED_FLASH_SECONDS, self._update_status)
+            self.set_timer(POLLED_FLASH_SECONDS, self._flash_over)
         self._update_status()
 
     def action_explain(self, name: str) -> None:
