@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SERVICES: dict[str, str] = {
     "bsub": "jobtui.services.bsub:BsubService",
-    "ecotaxa": "jobtui.services.ecotaxa:EcoTaxaService",
+    "ecotaxa": "jobtui.services.ecotaxa.service:EcoTaxaService",
     "leia": "jobtui.services.leia:LeiaService",
     "dsp-ingest": "jobtui.services.dsp_ingest:DspIngestService",
 }

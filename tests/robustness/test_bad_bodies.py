@@ -20,7 +20,7 @@ from jobtui.core.errors import ServiceError
 from jobtui.core.models import JobState
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
-from jobtui.services.ecotaxa import STATE_WORDS
+from jobtui.services.ecotaxa.wire import STATE_WORDS
 from tests.robustness.support import KINDS, faults_of, service_on
 
 LIST_PATHS = {"bsub": "/v1/jobs", "ecotaxa": "/jobs/", "leia": "/job", "dsp-ingest": "/health"}

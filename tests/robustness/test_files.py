@@ -31,7 +31,7 @@ from jobtui.emulators.ecotaxa import EcoTaxaState
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.services.bsub import BsubService
 from jobtui.services.download import LocalFileError
-from jobtui.services.ecotaxa import EcoTaxaClient
+from jobtui.services.ecotaxa.client import EcoTaxaClient
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.save_file import SaveFileScreen
 from tests.conftest import EmulatorFactory

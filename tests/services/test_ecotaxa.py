@@ -26,12 +26,9 @@ from jobtui.core.secret import Secret
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services import build_service
 from jobtui.services._http import make_client
-from jobtui.services.ecotaxa import (
-    EcoTaxaClient,
-    EcoTaxaServerError,
-    EcoTaxaService,
-    JobFileExistsError,
-)
+from jobtui.services.ecotaxa.client import EcoTaxaClient, EcoTaxaServerError
+from jobtui.services.ecotaxa.files import JobFileExistsError
+from jobtui.services.ecotaxa.service import EcoTaxaService
 from tests.conftest import EmulatorFactory
 from tests.services.ecotaxa_support import (
     Recorder,

@@ -15,7 +15,7 @@ from textual.widgets import Input
 
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.ecotaxa import EcoTaxaState
-from jobtui.services.ecotaxa import EcoTaxaService
+from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.ecotaxa.answer import AnswerScreen
 from jobtui.tui.widgets.detail import JobDetail

@@ -11,20 +11,16 @@ from pydantic import TypeAdapter
 
 from jobtui.core.errors import InputError
 from jobtui.core.models import Action, Job, JobState
-from jobtui.services.ecotaxa import (
-    AnswerForm,
-    EcoTaxaJob,
+from jobtui.services.ecotaxa.answer import AnswerForm, parse_id
+from jobtui.services.ecotaxa.files import filename_from
+from jobtui.services.ecotaxa.service import (
     EcoTaxaService,
     Expectation,
-    filename_from,
-    parse_id,
-    parse_time,
     project_of,
-    safe_file_name,
     settle_expectations,
     state_of,
-    state_word,
 )
+from jobtui.services.ecotaxa.wire import EcoTaxaJob, parse_time, safe_file_name, state_word
 
 JOBS = TypeAdapter(list[EcoTaxaJob])
 

@@ -20,7 +20,8 @@ from textual.widgets import Button, Input, Label, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
-from jobtui.services.ecotaxa import AnswerField, AnswerForm, EcoTaxaService
+from jobtui.services.ecotaxa.answer import AnswerField, AnswerForm
+from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from jobtui.core.models import Job
 from jobtui.core.service import Service
-from jobtui.services.ecotaxa import EcoTaxaService
+from jobtui.services.ecotaxa.service import EcoTaxaService
 
 HEADING = "bold dim"
 

@@ -1,0 +1,453 @@
+"""`EcoTaxaService`: an EcoTaxa account as a list of `Job`s, and its actions.
+
+States. Each state letter maps to a common state; an unknown letter is shown as sent and maps to
+UNKNOWN:
+
+    P pending  -> QUEUED        R running -> RUNNING      A asking -> NEEDS_INPUT
+    E error    -> FAILED        F finished -> SUCCEEDED
+
+Actions and the server's silence. A wrong-state answer or restart is a silent 200 `null` on the
+server, so the service checks the state just before (refusing with `ConflictError` when the job
+moved on) and just after the call, and then watches the next polls (`expect_change`): a job still
+unchanged after `confirm_polls` polls yields a note such as "EcoTaxa: job 12 is still in E after
+restart". Erase is two-step: on P/R/A it kills the job (which stays listed, as error), on F/E it
+archives it (the job leaves the list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from jobtui.core.errors import ConflictError, InputError, ServiceError
+from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.secret import Secret
+from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.services._http import capped, text_pieces
+from jobtui.services._wire import JobsOfRecords, LazyRecord
+from jobtui.services.ecotaxa.answer import AnswerForm, checked_ids
+from jobtui.services.ecotaxa.client import EcoTaxaClient
+from jobtui.services.ecotaxa.wire import (
+    EXPORT_TYPES,
+    KILLABLE,
+    EcoTaxaJob,
+    EcoTaxaUser,
+    safe_file_name,
+    state_word,
+)
+
+STATE_OF: Mapping[str, JobState] = {
+    "P": JobState.QUEUED,
+    "R": JobState.RUNNING,
+    "A": JobState.NEEDS_INPUT,
+    "E": JobState.FAILED,
+    "F": JobState.SUCCEEDED,
+}
+
+
+def state_of(letter: str) -> JobState:
+    """The common state of an EcoTaxa state letter; anything unknown is UNKNOWN."""
+    return STATE_OF.get(letter, JobState.UNKNOWN)
+
+
+# -- the adapter --------------------------------------------------------------------------------
+
+
+class EcoTaxaConfigLike(Protocol):
+    """What `from_config` reads of `jobtui.config.EcoTaxaConfig`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def verify(self) -> bool: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> Secret | None: ...
+    @property
+    def token(self) -> Secret | None: ...
+    @property
+    def for_admin(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """An action whose effect the next polls should show: the job's state, message or question
+    must change (or the job leave the list) within `polls_left` polls."""
+
+    job_id: str
+    from_state: str
+    action: str
+    fingerprint: tuple[str, str, str] | None
+    polls_left: int
+
+
+def settle_expectations(
+    expectations: Mapping[str, Expectation],
+    current: Mapping[str, EcoTaxaJob],
+    service: str,
+) -> tuple[dict[str, Expectation], list[str]]:
+    """Check expectations against one poll: the ones still waiting, and a note for each one that
+    ran out of polls. A job gone from the list, or whose fingerprint changed, settles it."""
+    waiting: dict[str, Expectation] = {}
+    notes: list[str] = []
+    for job_id, expectation in expectations.items():
+        record = current.get(job_id)
+        if record is None:
+            continue
+        if expectation.fingerprint is not None:
+            if record.fingerprint() != expectation.fingerprint:
+                continue
+        elif record.state_letter != expectation.from_state:
+            continue
+        left = expectation.polls_left - 1
+        if left > 0:
+            waiting[job_id] = replace(expectation, polls_left=left)
+        else:
+            notes.append(
+                f"{service}: job {job_id} is still in {record.state_letter or '?'} "
+                f"after {expectation.action}"
+            )
+    return waiting, notes
+
+
+def project_of(params: Mapping[str, Any]) -> str:
+    """The project (or collection) a job works on, from its params."""
+    req = params.get("req")
+    req = req if isinstance(req, Mapping) else {}
+    for value in (params.get("prj_id"), req.get("project_id")):
+        if value not in (None, ""):
+            return f"prj {value}"
+    for value in (params.get("collection_id"), req.get("collection_id")):
+        if value not in (None, ""):
+            return f"coll {value}"
+    return ""
+
+
+class EcoTaxaService(Service):
+    """One EcoTaxa account as a job list (see the module docstring for states and actions)."""
+
+    kind = "ecotaxa"
+    columns = (
+        Column("owner", "Owner", 7),
+        Column("project", "Project", 11),
+    )
+    actions = (Action.ANSWER, Action.RESTART, Action.DELETE, Action.LOGS, Action.DOWNLOAD)
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        username: str | None = None,
+        password: Secret | str | None = None,
+        token: Secret | str | None = None,
+        for_admin: bool = False,
+        verify: bool = True,
+        confirm_polls: int = 3,
+        client: EcoTaxaClient | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.client = client or EcoTaxaClient(
+            url,
+            username=username,
+            password=password,
+            token=token,
+            service=name,
+            verify=verify,
+        )
+        self.for_admin = for_admin
+        self.confirm_polls = max(1, confirm_polls)
+        self.me: EcoTaxaUser | None = None
+        self._asked_me = False
+        self._made: JobsOfRecords[EcoTaxaJob] = JobsOfRecords()
+        self._listed: list[EcoTaxaJob] | None = None
+        """The list answer of the last poll (the same object while its body is)."""
+        self._ordered: list[EcoTaxaJob] = []
+        self._total: int | None = None
+        """How many jobs the server listed, when more than jobtui keeps (`Limits.max_jobs`)."""
+        self._jobs_listed: list[Job] | None = None
+        self._records: dict[str, EcoTaxaJob] = {}
+        self._jobs: dict[str, Job] = {}
+        self._expect: dict[str, Expectation] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"EcoTaxaService({self.name!r}, {self.client.base_url!r}, for_admin={self.for_admin})"
+        )
+
+    @classmethod
+    def from_config(cls, cfg: EcoTaxaConfigLike) -> EcoTaxaService:
+        return cls(
+            cfg.name,
+            cfg.url,
+            username=cfg.username,
+            password=cfg.password,
+            token=cfg.token,
+            for_admin=cfg.for_admin,
+            verify=cfg.verify,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def action_label(self, action: Action) -> str:
+        if action is Action.DELETE:
+            return "Erase"
+        return super().action_label(action)
+
+    # -- polling --------------------------------------------------------------------------------
+
+    @property
+    def records(self) -> Mapping[str, EcoTaxaJob]:
+        """The wire records of the last poll, by job id."""
+        return self._records
+
+    @property
+    def jobs(self) -> Mapping[str, Job]:
+        """The jobs of the last poll (and of single fetches since), by job id, newest first."""
+        return self._jobs
+
+    @property
+    def expectations(self) -> Mapping[str, Expectation]:
+        return self._expect
+
+    async def poll(self) -> PollResult:
+        if not self._asked_me:
+            self._asked_me = True
+            try:
+                self.me = await self.client.me()
+            except ServiceError:
+                self.me = None  # only used to show "me" in the owner column
+        listed = await self.client.list_jobs(for_admin=self.for_admin)
+        if listed is not self._listed:  # not the very same answer as the last poll's
+            self._listed = listed
+            ordered = sorted(listed, key=lambda job: job.id, reverse=True)
+            self._ordered, self._total = capped(ordered, None)
+            self._records = {str(job.id): job for job in self._ordered}
+        self._expect, notes = settle_expectations(self._expect, self._records, self.name)
+        if self.for_admin:
+            notes.insert(0, "all users' jobs")
+        jobs = self._made.jobs(self._ordered, self.to_job)
+        if jobs is not self._jobs_listed:
+            self._jobs_listed = jobs
+            self._jobs = {job.id: job for job in jobs}
+        return PollResult(jobs, self._total, note="; ".join(notes))
+
+    def expect_change(
+        self,
+        job_id: str,
+        from_state: str,
+        action: str = "the last action",
+        *,
+        polls: int | None = None,
+    ) -> None:
+        """Watch the next polls for the effect of `action` on a job that was in `from_state`
+        (a letter); if nothing changed after `polls` polls, a poll note says so."""
+        record = self._records.get(str(job_id))
+        fingerprint = record.fingerprint() if record is not None else None
+        if fingerprint is not None and fingerprint[0] != from_state:
+            fingerprint = None
+        self._expect[str(job_id)] = Expectation(
+            str(job_id), from_state, action, fingerprint, polls or self.confirm_polls
+        )
+
+    def _remember(self, record: EcoTaxaJob) -> Job:
+        self._records[str(record.id)] = record
+        job = self.to_job(record)
+        if job.id in self._jobs:
+            self._jobs[job.id] = job
+        return job
+
+    async def refresh(self, job: Job | str) -> Job:
+        """Fetch one job again (`GET /jobs/{id}/`)."""
+        job_id = job.id if isinstance(job, Job) else job
+        return self._remember(await self.client.get_job(int(job_id)))
+
+    # -- mapping --------------------------------------------------------------------------------
+
+    def to_job(self, record: EcoTaxaJob) -> Job:
+        letter = record.state_letter
+        actions = {Action.DELETE, Action.LOGS}
+        if letter == "A":
+            actions.add(Action.ANSWER)
+        if letter == "E":
+            actions.add(Action.RESTART)
+        if record.has_file:
+            actions.add(Action.DOWNLOAD)
+        message = record.progress_msg or ""
+        if not message.strip():
+            # a crash on a bare `assert` leaves the message empty: its reason is in the errors
+            message = record.last_error
+        if letter == "A":
+            users, taxa = len(record.missing_users), len(record.missing_taxa)
+            message = f"to map: {users} user(s), {taxa} taxon name(s)"
+        elif letter == "E" and message in ("'users'", "'taxa'"):
+            # the import read a reply without that map (a KeyError): a restart asks again
+            message = f"the reply had no {message} map: restart to be asked again"
+        progress = record.progress_pct
+        if progress is None and letter == "F":
+            progress = 100.0
+        owner = record.owner_id
+        if owner is None:
+            owner_text = ""
+        elif self.me is not None and owner == self.me.id:
+            owner_text = "me"
+        else:
+            owner_text = f"#{owner}"
+        return Job(
+            service=self.name,
+            id=str(record.id),
+            state=state_of(letter),
+            raw_state=state_word(letter),
+            type=record.type,
+            created=record.created_at,
+            updated=record.updated_at,
+            progress=None if progress is None else float(progress),
+            message=message,
+            actions=frozenset(actions),
+            extra={"owner": owner_text, "project": project_of(record.params)},
+            raw=LazyRecord(record.wire),
+            revision="|".join((letter, record.updated_on or "", str(record.progress_pct), message)),
+        )
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def disabled_reason(self, action: Action, job: Job | None) -> str | None:
+        if job is not None and action in self.actions and action not in job.actions:
+            state = job.raw_state or "unknown"
+            if action is Action.ANSWER:
+                return f"only asking jobs take an answer (this one is {state})"
+            if action is Action.RESTART:
+                return f"only jobs in error can be restarted (this one is {state})"
+            if action is Action.DOWNLOAD:
+                if job.type not in EXPORT_TYPES:
+                    return f"{job.type or 'this'} jobs produce no file"
+                return f"the file exists once the job has finished (this one is {state})"
+        return super().disabled_reason(action, job)
+
+    def confirm_text(self, action: Action, job: Job) -> str:
+        letter = str(job.raw.get("state") or "")
+        if action is Action.DELETE:
+            head = f"Erase EcoTaxa job {job.id} ({job.type}, {job.raw_state})?"
+            if letter in KILLABLE:
+                return (
+                    f"{head} The job is killed and stays listed as error; "
+                    "erase it again to archive it."
+                )
+            return f"{head} It is archived and leaves the list."
+        if action is Action.RESTART:
+            return (
+                f"Restart EcoTaxa job {job.id} ({job.type})? It runs again from the start; "
+                "its errors and result stay until it ends."
+            )
+        return super().confirm_text(action, job)
+
+    async def _current(self, job: Job) -> EcoTaxaJob:
+        record = await self.client.get_job(int(job.id))
+        self._records[str(record.id)] = record
+        return record
+
+    async def run_action(self, action: Action, job: Job) -> str:
+        if action is Action.RESTART:
+            return await self.restart(job)
+        if action is Action.DELETE:
+            return await self.erase(job)
+        raise UnsupportedActionError(self.name, action)
+
+    async def restart(self, job: Job) -> str:
+        """Restart a job in E. Refused (`ConflictError`, nothing sent) when it left E."""
+        before = await self._current(job)
+        if before.state_letter != "E":
+            raise ConflictError(
+                self.name,
+                f"job {job.id} is {state_word(before.state_letter)} now, not in error: "
+                "nothing to restart",
+            )
+        await self.client.restart_job(before.id)
+        self.expect_change(job.id, "E", "restart")
+        after = await self._current(job)
+        if after.fingerprint() == before.fingerprint():
+            return f"{self.name}: job {job.id} restart sent, but it is still in E"
+        return f"{self.name}: job {job.id} restarting ({state_word(after.state_letter)})"
+
+    async def erase(self, job: Job) -> str:
+        """Erase a job: kill it (P/R/A: it stays listed as error) or archive it (F/E)."""
+        record = self._records.get(job.id)
+        letter = record.state_letter if record is not None else str(job.raw.get("state") or "")
+        await self.client.erase_job(int(job.id))
+        self.expect_change(job.id, letter, "erase")
+        if letter in KILLABLE:
+            return (
+                f"{self.name}: job {job.id} killed; it stays listed as error "
+                "(erase it again to archive it)"
+            )
+        return f"{self.name}: job {job.id} archived"
+
+    def answer_form(self, job: Job) -> AnswerForm:
+        """The form for `job`'s question (its missing users and taxa)."""
+        record = self._records.get(job.id)
+        if record is not None:
+            return AnswerForm.from_question(job.id, record.question)
+        return AnswerForm.for_job(job)
+
+    async def answer(self, job: Job, users: Mapping[str, int], taxa: Mapping[str, int]) -> str:
+        """Answer an asking FileImport job: `users` maps user names to user ids, `taxa` taxon
+        names to taxon ids. Both maps are sent (the job fails on a reply without one of them).
+        Refused (`ConflictError`, nothing sent) when the job is not asking any more."""
+        reply_users = checked_ids("users", users)
+        reply_taxa = {name.lower(): value for name, value in checked_ids("taxa", taxa).items()}
+        if not reply_users and not reply_taxa:
+            raise InputError("answer", "give the id of at least one user or taxon name")
+        before = await self._current(job)
+        if before.state_letter != "A":
+            raise ConflictError(
+                self.name,
+                f"job {job.id} is {state_word(before.state_letter)} now, not asking: "
+                "the answer was not sent",
+            )
+        await self.client.answer_job(before.id, {"users": reply_users, "taxa": reply_taxa})
+        self.expect_change(job.id, "A", "answer")
+        after = await self._current(job)
+        left = [u for u in before.missing_users if u not in reply_users] + [
+            t for t in before.missing_taxa if t.lower() not in reply_taxa
+        ]
+        sent = f"{len(reply_users)} user(s), {len(reply_taxa)} taxon name(s)"
+        if after.fingerprint() == before.fingerprint():
+            return f"{self.name}: job {job.id} answer sent ({sent}), but it is still asking"
+        tail = f"; {len(left)} name(s) left unmapped, it will ask again" if left else ""
+        return f"{self.name}: job {job.id} answered ({sent}), now {state_word(after.state_letter)}{tail}"
+
+    async def read_log(self, job: Job) -> str:
+        return await self.client.job_log(int(job.id))
+
+    async def stream_log(self, job: Job) -> AsyncIterator[str]:
+        async for text in text_pieces(self.client.log_chunks(int(job.id))):
+            yield text
+
+    def output_name(self, job: Job) -> str:
+        record = self._records.get(job.id)
+        name = record.file_name if record is not None else None
+        if name is None:
+            result = job.raw.get("result")
+            out = result.get("out_file") if isinstance(result, Mapping) else None
+            name = safe_file_name(out) if isinstance(out, str) else None
+            if job.type == "DarwinCoreExport":
+                name = "dwca.zip"
+        return name or f"ecotaxa_job_{job.id}"
+
+    async def download(
+        self,
+        job: Job,
+        dest: Path,
+        progress: Progress | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        """Save the job's file to `dest` (a file path, or a folder: the server's file name is
+        used). An existing file raises `JobFileExistsError` unless `overwrite`."""
+        return await self.client.download_file(int(job.id), dest, progress, overwrite=overwrite)
