@@ -245,6 +245,9 @@ def parse_token(service: str, content: bytes) -> str:
     return parse_body(service, _TOKEN, content, "login answer (expected a token)", lines=_LINES)
 
 
+# -- names --------------------------------------------------------------------------------------
+
+
 def safe_file_name(name: str) -> str | None:
     """The last part of a name from the server, as one cleaned file name (no controls, no
     leading dot, within the file system's length); None when nothing usable is left."""
