@@ -438,12 +438,24 @@ class DspIngestService(Service):
             raise FileExistsError(f"{dest} exists")
         return await self.save_mapping(job.id, dest, overwrite=overwrite)
 
-    async def start_ingest(self, shortcode: str) -> str:
-        """Start the bulk ingest of everything uploaded to the project; returns a short line."""
+    def _not_uploading(self, shortcode: str) -> ProjectTrack:
+        """The project's track; `ConflictError` while this client uploads to it."""
         code = validate_shortcode(shortcode)
         p = self._ensure(code)
         if p.upload is not None:
             raise ConflictError(self.name, f"an upload to project {code} is running")
+        return p
+
+    def _mapping_read(self, code: str, rows: list[tuple[str, str]]) -> None:
+        """The mapping answered 200 outside a poll: the lock was free."""
+        p = self._projects.get(code)
+        if p is not None:
+            self._settled(p, 200, rows)
+
+    async def start_ingest(self, shortcode: str) -> str:
+        """Start the bulk ingest of everything uploaded to the project; returns a short line."""
+        p = self._not_uploading(shortcode)
+        code = p.shortcode
         await self.client.start_ingest(code)
         p.record_ingest(self.now(), self.clock())
         return f"ingest of project {code} started"
@@ -453,9 +465,7 @@ class DspIngestService(Service):
         `NotFoundError` when there is none."""
         code = validate_shortcode(shortcode)
         rows = await self.client.mapping(code)
-        p = self._projects.get(code)
-        if p is not None:
-            self._settled(p, 200, rows)
+        self._mapping_read(code, rows)
         return rows
 
     async def save_mapping(self, shortcode: str, dest: Path, *, overwrite: bool = True) -> Path:
@@ -464,19 +474,14 @@ class DspIngestService(Service):
         file that cannot be written is a `LocalFileError`."""
         code = validate_shortcode(shortcode)
         text = await self.client.mapping_csv(code)
-        rows = parse_mapping(self.name, text)
-        p = self._projects.get(code)
-        if p is not None:
-            self._settled(p, 200, rows)
+        self._mapping_read(code, parse_mapping(self.name, text))
         return await asyncio.to_thread(write_mapping, dest, text.encode("utf-8"), overwrite)
 
     async def finalize(self, shortcode: str) -> str:
         """Ask the server to delete the project's import folder and mapping (it does so in the
         background); returns a short line."""
-        code = validate_shortcode(shortcode)
-        p = self._ensure(code)
-        if p.upload is not None:
-            raise ConflictError(self.name, f"an upload to project {code} is running")
+        p = self._not_uploading(shortcode)
+        code = p.shortcode
         await self.client.finalize(code)
         p.record_finalize(self.clock())
         return (
