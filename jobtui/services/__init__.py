@@ -23,7 +23,7 @@ SERVICES: dict[str, str] = {
     "bsub": "jobtui.services.bsub:BsubService",
     "ecotaxa": "jobtui.services.ecotaxa.service:EcoTaxaService",
     "leia": "jobtui.services.leia:LeiaService",
-    "dsp-ingest": "jobtui.services.dsp_ingest:DspIngestService",
+    "dsp-ingest": "jobtui.services.dsp_ingest.service:DspIngestService",
 }
 """Each service kind and the class that adapts it ("module:Class")."""
 

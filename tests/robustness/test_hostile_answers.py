@@ -22,7 +22,7 @@ from jobtui.core.text import BIDI
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import ServerThread, build
 from jobtui.services import build_service
-from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.services.dsp_ingest.service import DspIngestService
 from tests.robustness.server_text_support import ESCAPES
 
 KEPT = {"id", "token", "access_token", "upload_token", "state", "status"}

@@ -13,7 +13,8 @@ import httpx
 from jobtui.emulators.dsp_ingest import DspIngestState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services._http import make_client
-from jobtui.services.dsp_ingest import DspIngestClient, DspIngestService
+from jobtui.services.dsp_ingest.client import DspIngestClient
+from jobtui.services.dsp_ingest.service import DspIngestService
 from tests.conftest import EmulatorFactory
 
 Closer = list[DspIngestClient | DspIngestService]

@@ -25,16 +25,16 @@ from jobtui.core.errors import (
     ServiceError,
 )
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.services.dsp_ingest import (
+from jobtui.services.dsp_ingest.client import (
     DspIngestClient,
     IngestNotFoundError,
     IngestRequestError,
     IngestUnhealthyError,
     UploadCancelledError,
-    name_problem,
-    parse_content_range,
     upload_path,
 )
+from jobtui.services.dsp_ingest.names import name_problem
+from jobtui.services.dsp_ingest.wire import parse_content_range
 from tests.conftest import EmulatorFactory
 from tests.services.dsp_ingest_support import Closer, Gate, client_for, start, wait_for
 

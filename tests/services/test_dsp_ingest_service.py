@@ -15,11 +15,8 @@ from jobtui.core.polling import ServiceMonitor
 from jobtui.core.secret import Secret
 from jobtui.core.service import UnsupportedActionError
 from jobtui.services import build_service
-from jobtui.services.dsp_ingest import (
-    DspIngestService,
-    UploadPlan,
-    UploadProgress,
-)
+from jobtui.services.dsp_ingest.ingest import UploadPlan, UploadProgress
+from jobtui.services.dsp_ingest.service import DspIngestService
 from tests.conftest import EmulatorFactory
 from tests.services.dsp_ingest_support import (
     Closer,

@@ -30,7 +30,7 @@ from jobtui.emulators.dsp_ingest import DspIngestState
 from jobtui.emulators.ecotaxa import EcoTaxaState
 from jobtui.emulators.leia import LeiaState
 from jobtui.services import build_service
-from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.dsp_ingest.mapping import MappingScreen
 from jobtui.tui.dsp_ingest.upload import UploadScreen

@@ -22,7 +22,7 @@ from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.dsp_ingest import DspIngestState
 from jobtui.services import build_service
-from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.dsp_ingest.mapping import MappingScreen
 from jobtui.tui.dsp_ingest.upload import UploadScreen

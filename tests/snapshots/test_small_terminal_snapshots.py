@@ -23,7 +23,7 @@ from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState
 from jobtui.services import build_service
-from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id

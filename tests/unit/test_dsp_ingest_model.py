@@ -14,24 +14,24 @@ import pytest
 from jobtui.core.errors import AuthError, BadPayloadError, NotFoundError, RefusedError, ServerError
 from jobtui.core.models import Action, JobState
 from jobtui.core.secret import Secret
-from jobtui.services.dsp_ingest import (
+from jobtui.services.dsp_ingest.client import (
     DspIngestClient,
-    DspIngestService,
-    FileFailure,
     IngestNotFoundError,
     IngestRequestError,
+    ingest_error,
+)
+from jobtui.services.dsp_ingest.ingest import (
+    FileFailure,
     ProjectTrack,
-    RejectedFile,
     UploadProgress,
     UploadReport,
-    check_names,
-    ingest_error,
-    name_problem,
-    parse_content_range,
-    parse_mapping,
     plan_upload,
-    token_info,
 )
+from jobtui.services.dsp_ingest.mapping import parse_mapping
+from jobtui.services.dsp_ingest.names import RejectedFile, check_names, name_problem
+from jobtui.services.dsp_ingest.service import DspIngestService
+from jobtui.services.dsp_ingest.token import token_info
+from jobtui.services.dsp_ingest.wire import parse_content_range
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from textual.widgets import Button, DataTable, Input, Label
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
 from jobtui.services.download import LocalFileError, exists
-from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.modals.save_file import check_destination
 from jobtui.tui.widgets.key_bar import KeyBar
 

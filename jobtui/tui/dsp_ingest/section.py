@@ -13,7 +13,7 @@ from rich.text import Text
 
 from jobtui.core.models import Job
 from jobtui.core.service import Service
-from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.services.dsp_ingest.service import DspIngestService
 
 MAX_LISTED = 20
 """File names listed per kind in the section (the counts are always complete)."""

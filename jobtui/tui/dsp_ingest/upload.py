@@ -28,13 +28,9 @@ from textual.widgets import Button, Input, Label, ProgressBar, Static
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.format import human_size, shown_path
 from jobtui.core.models import Job
-from jobtui.services.dsp_ingest import (
-    DspIngestService,
-    UploadPlan,
-    UploadProgress,
-    UploadReport,
-    validate_shortcode,
-)
+from jobtui.services.dsp_ingest.ingest import UploadPlan, UploadProgress, UploadReport
+from jobtui.services.dsp_ingest.names import validate_shortcode
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
