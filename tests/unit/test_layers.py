@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def submodules(package: ModuleType) -> list[str]:
-    """Every module of a package as it is now (new service and emulator modules are included)."""
-    return sorted(f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__))
+    """Every module of a package as it is now, those of its packages too (new service and emulator
+    modules are included, and each room of a service package)."""
+    prefix = f"{package.__name__}."
+    return sorted(m.name for m in pkgutil.walk_packages(package.__path__, prefix))
 
 
 def imported_after(code: str) -> set[str]:
