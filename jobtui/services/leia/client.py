@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections import Counter
@@ -103,6 +104,11 @@ def parse_content_range(value: str | None) -> int | None:
     if match is None or match.group(3) == "*":
         return None
     return int(match.group(3))
+
+
+def pages_needed(total: int, page_size: int) -> int:
+    """How many `GET /job` requests a full listing of `total` jobs takes (at least one)."""
+    return max(1, math.ceil(total / page_size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +227,7 @@ class LeiaClient:
                 what=what,
             )
             if response.status_code != 401 or attempt:
-                break
+                break  # a second 401 is the answer: the new token was refused too
             await self._relogin(token)
         if response.status_code not in accepted:
             raise self._error(response)
@@ -441,4 +447,4 @@ class LeiaClient:
         )
 
 
-__all__ = ["JobPage", "LeiaClient", "parse_content_range"]
+__all__ = ["JobPage", "LeiaClient", "pages_needed", "parse_content_range"]

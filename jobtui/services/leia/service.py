@@ -22,7 +22,6 @@ over ten cycles. Both counts are measured by the tests (`LeiaClient.requests` co
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -375,9 +374,4 @@ class LeiaService(Service):
         return replace(self._filters, **changes)
 
 
-def pages_needed(total: int, page_size: int) -> int:
-    """How many `GET /job` requests a full listing of `total` jobs takes (at least one)."""
-    return max(1, math.ceil(total / page_size))
-
-
-__all__ = ["STATE_OF", "LeiaConfigLike", "LeiaService", "pages_needed", "state_of"]
+__all__ = ["STATE_OF", "LeiaConfigLike", "LeiaService", "state_of"]

@@ -44,7 +44,7 @@ class LeiaJobType(StrEnum):
 TERMINAL_STATUSES = frozenset({"PROCESSED", "FAILED", "CANCELED"})
 
 
-# -- models ---------------------------------------------------------------------------------------
+# -- models -------------------------------------------------------------------------------------
 
 
 def _list_of_text(value: Any) -> Any:
