@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -111,6 +111,17 @@ def pages_needed(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
+class _Send(TypedDict, total=False):
+    """What a request carries besides its method and path, and how its answer is bounded."""
+
+    params: Mapping[str, str] | None
+    json_body: Any
+    limit: int | None
+    """The most bytes of the answer read (`Limits.record` when None)."""
+    what: str
+    """The answer's name in an error ("job list"); "answer" when not given."""
+
+
 @dataclass(frozen=True, slots=True)
 class JobPage:
     jobs: list[LeiaJob]
@@ -172,16 +183,7 @@ class LeiaClient:
     # -- transport ------------------------------------------------------------------------------
 
     async def _raw(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        token: Secret | None = None,
-        limit: int | None = None,
-        what: str = "answer",
+        self, op: str, method: str, path: str, *, token: Secret | None = None, **send: Unpack[_Send]
     ) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if token is not None:
@@ -189,26 +191,17 @@ class LeiaClient:
         self.requests[op] += 1
         self.last_request = self.clock()
         request = self._http.build_request(
-            method, path, params=params, json=json_body, headers=headers
+            method, path, params=send.get("params"), json=send.get("json_body"), headers=headers
         )
-        return await fetch(
-            self._http, self.service, request, limit=limit or limits().record, what=what
-        )
+        limit = send.get("limit") or limits().record
+        what = send.get("what", "answer")
+        return await fetch(self._http, self.service, request, limit=limit, what=what)
 
     def _error(self, response: httpx.Response) -> ServiceError:
         return error_for_status(self.service, response, _reason)
 
     async def _call(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        ok: Iterable[int] = (200,),
-        limit: int | None = None,
-        what: str = "answer",
+        self, op: str, method: str, path: str, *, ok: Iterable[int] = (200,), **send: Unpack[_Send]
     ) -> httpx.Response:
         """An authenticated call: logs in first if needed, and once more on a 401."""
         accepted = tuple(ok)
@@ -216,16 +209,7 @@ class LeiaClient:
             await self._relogin(None)
         for attempt in range(2):
             token = self._token
-            response = await self._raw(
-                op,
-                method,
-                path,
-                params=params,
-                json_body=json_body,
-                token=token,
-                limit=limit,
-                what=what,
-            )
+            response = await self._raw(op, method, path, token=token, **send)
             if response.status_code != 401 or attempt:
                 break  # a second 401 is the answer: the new token was refused too
             await self._relogin(token)
@@ -239,17 +223,9 @@ class LeiaClient:
                 return  # another call logged in meanwhile
             await self._login()
 
-    async def _job_call(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-    ) -> LeiaJob:
+    async def _job_call(self, op: str, method: str, path: str, **send: Unpack[_Send]) -> LeiaJob:
         """An authenticated call whose answer is one job."""
-        response = await self._call(op, method, path, params=params, json_body=json_body)
+        response = await self._call(op, method, path, **send)
         return parse_job(self.service, response.content)
 
     # -- session --------------------------------------------------------------------------------
