@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 SERVICES: dict[str, str] = {
     "bsub": "jobtui.services.bsub:BsubService",
     "ecotaxa": "jobtui.services.ecotaxa.service:EcoTaxaService",
-    "leia": "jobtui.services.leia:LeiaService",
+    "leia": "jobtui.services.leia.service:LeiaService",
     "dsp-ingest": "jobtui.services.dsp_ingest.service:DspIngestService",
 }
 """Each service kind and the class that adapts it ("module:Class")."""

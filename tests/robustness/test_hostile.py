@@ -29,7 +29,7 @@ from jobtui.core.errors import ServiceError, TooLargeError, TooSlowError, Transp
 from jobtui.services import _http
 from jobtui.services._http import Limits, json_depth_ok, limits, limits_of, set_limits
 from jobtui.services.bsub import BsubClient, BsubService
-from jobtui.services.leia import LeiaService
+from jobtui.services.leia.service import LeiaService
 from tests.robustness.hostile import (
     CASES,
     Answer,

@@ -16,14 +16,10 @@ from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.leia import LeiaState, SimJob
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services._http import make_client
-from jobtui.services.leia import (
-    LeiaClient,
-    LeiaFilters,
-    LeiaJobType,
-    LeiaService,
-    LeiaStatus,
-    pages_needed,
-)
+from jobtui.services.leia.client import LeiaClient, pages_needed
+from jobtui.services.leia.filters import LeiaFilters
+from jobtui.services.leia.service import LeiaService
+from jobtui.services.leia.wire import LeiaJobType, LeiaStatus
 from tests.conftest import EmulatorFactory
 
 Closer = list[LeiaClient | LeiaService]

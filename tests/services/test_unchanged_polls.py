@@ -11,7 +11,7 @@ from jobtui.core.service import Service
 from jobtui.emulators.leia import LeiaState
 from jobtui.services.bsub import BsubService
 from jobtui.services.ecotaxa.service import EcoTaxaService
-from jobtui.services.leia import LeiaService
+from jobtui.services.leia.service import LeiaService
 from tests.conftest import EmulatorFactory
 from tests.services import bsub_support, ecotaxa_support
 

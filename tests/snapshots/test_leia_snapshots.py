@@ -15,7 +15,7 @@ from textual.widgets import Input, Select, Static
 
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.leia import LeiaState, SimJob
-from jobtui.services.leia import LeiaService
+from jobtui.services.leia.service import LeiaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.leia.chain import ChainScreen
 from jobtui.tui.leia.conditional import ConditionalJobScreen

@@ -15,7 +15,7 @@ from jobtui.core.models import JobState
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.leia import LeiaState
 from jobtui.services.bsub import BsubService
-from jobtui.services.leia import LeiaService
+from jobtui.services.leia.service import LeiaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.leia.chain import ChainScreen
 from jobtui.tui.modals.confirm import ConfirmScreen

@@ -19,7 +19,9 @@ from textual.widgets import Input, Select, Static, Tab, TabbedContent, TextArea
 from jobtui.core.models import Job, JobState
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.leia import LeiaState, SimJob
-from jobtui.services.leia import LeiaFilters, LeiaService, LeiaStatus
+from jobtui.services.leia.filters import LeiaFilters
+from jobtui.services.leia.service import LeiaService
+from jobtui.services.leia.wire import LeiaStatus
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.leia.chain import ChainScreen
 from jobtui.tui.leia.conditional import ConditionalJobScreen

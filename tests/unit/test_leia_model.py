@@ -14,22 +14,12 @@ from jobtui.core.errors import InputError
 from jobtui.core.models import Action, JobState
 from jobtui.core.secret import Secret
 from jobtui.emulators.leia import condition_holds, rule_matches
-from jobtui.services.leia import (
-    STATE_OF,
-    LeiaApplication,
-    LeiaFilters,
-    LeiaJob,
-    LeiaJobType,
-    LeiaService,
-    LeiaStatus,
-    RuleForm,
-    chain_of,
-    parse_content_range,
-    parse_filters,
-    parse_sort,
-    state_of,
-    validate_rules,
-)
+from jobtui.services.leia.chain import chain_of
+from jobtui.services.leia.client import parse_content_range
+from jobtui.services.leia.conditions import RuleForm, validate_rules
+from jobtui.services.leia.filters import LeiaFilters, parse_filters, parse_sort
+from jobtui.services.leia.service import STATE_OF, LeiaService, state_of
+from jobtui.services.leia.wire import LeiaApplication, LeiaJob, LeiaJobType, LeiaStatus
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from jobtui.core.models import Job
-from jobtui.services.leia import LeiaService
+from jobtui.services.leia.service import LeiaService
 from jobtui.tui.leia.section import ChainEntry, chain_entries, entry_text, state_text
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.key_bar import KeyBar

@@ -35,14 +35,14 @@ from textual.widgets import (
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
-from jobtui.services.leia import (
+from jobtui.services.leia.conditions import (
     CONDITION_OPERATORS,
     RULE_JOB_TYPES,
     TRANSFORM_TYPES,
-    LeiaService,
     RuleForm,
     validate_rules,
 )
+from jobtui.services.leia.service import LeiaService
 from jobtui.tui.leia.section import state_text
 from jobtui.tui.widgets.key_bar import KeyBar
 

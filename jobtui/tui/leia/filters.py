@@ -18,14 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from jobtui.core.errors import InputError
-from jobtui.services.leia import (
-    LeiaFilters,
-    LeiaJobType,
-    LeiaService,
-    LeiaStatus,
-    parse_filters,
-    wire_datetime,
-)
+from jobtui.services.leia.filters import LeiaFilters, parse_filters, wire_datetime
+from jobtui.services.leia.service import LeiaService
+from jobtui.services.leia.wire import LeiaJobType, LeiaStatus
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:

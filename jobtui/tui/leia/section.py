@@ -28,7 +28,8 @@ from rich.tree import Tree
 
 from jobtui.core.models import Job, JobState
 from jobtui.core.service import Service
-from jobtui.services.leia import LeiaChain, LeiaService
+from jobtui.services.leia.chain import LeiaChain
+from jobtui.services.leia.service import LeiaService
 from jobtui.tui.widgets.detail import STATE_STYLES
 
 HEADING = "bold dim"

@@ -1,0 +1,426 @@
+"""`LeiaClient`: Leia's endpoints (LeiaWS 1.0.0) over one httpx client, its errors and its paging.
+
+The client speaks raw HTTP (the vendor's generated client cannot parse a finished job, sends enum
+filters as `Statuses.PROCESSED` and does not URL-encode query values). It logs in with
+`POST /login` (falling back to the deprecated `GET /login/{api_key}` when the server answers 404 or
+405), sends the `token` header on every call, logs in again once on a 401, and pings `/whoami` when
+it has been idle for `keepalive_after` seconds so the token does not time out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
+from urllib.parse import quote
+
+import httpx
+
+from jobtui.core.errors import BadPayloadError, ServiceError
+from jobtui.core.secret import Secret
+from jobtui.services._http import (
+    DEFAULT_TIMEOUT,
+    error_for_status,
+    fetch,
+    json_depth_ok,
+    limits,
+    make_client,
+)
+from jobtui.services._wire import SameBody
+from jobtui.services.leia.filters import LeiaFilters
+from jobtui.services.leia.wire import (
+    LeiaApplication,
+    LeiaJob,
+    parse_application,
+    parse_job,
+    parse_jobs,
+    parse_login,
+    parse_statuses,
+)
+
+_RANGE = re.compile(r"(?<!\d)(\d{1,18})\s*-\s*(\d{1,18})\s*/\s*(\d{1,18}(?!\d)|\*)")
+_NO_JOBS = re.compile(r"no\s+jobs?\b", re.IGNORECASE)
+_LOGIN_PATH = re.compile(r"/login/[^\s/\"?]+")
+
+
+class _RedactLoginKey(logging.Filter):
+    """httpx logs request URLs; the deprecated login carries the API key in its path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("/login/" in str(a) for a in record.args):
+            record.args = tuple(
+                _LOGIN_PATH.sub("/login/***", str(a)) if "/login/" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactLoginKey) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_RedactLoginKey())
+
+
+def _segment(value: str) -> str:
+    """One path segment: `value` percent-encoded whole (a `/` or `,` in an id stays inside it)."""
+    return quote(value, safe="")
+
+
+def _segments(values: Iterable[str]) -> str:
+    """A comma-separated list of ids as one path segment (`/job/{ids}/status` and the like)."""
+    return ",".join(_segment(value) for value in values)
+
+
+def _given(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A request body of the options that were given (None is left out)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _reason(response: httpx.Response) -> str:
+    """The server's message: problem+json `detail` (or `title`), else the start of the text."""
+    if not json_depth_ok(response.content):
+        return "an error body nested too deep to read"
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(data, dict):
+        for key in ("detail", "title", "message", "error"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                return str(data[key])
+    return ""
+
+
+def parse_content_range(value: str | None) -> int | None:
+    """The total of `Content-Range: first-last/total` (any unit prefix); None when absent."""
+    if not value:
+        return None
+    match = _RANGE.search(value)
+    if match is None or match.group(3) == "*":
+        return None
+    return int(match.group(3))
+
+
+def pages_needed(total: int, page_size: int) -> int:
+    """How many `GET /job` requests a full listing of `total` jobs takes (at least one)."""
+    return max(1, math.ceil(total / page_size))
+
+
+class _Send(TypedDict, total=False):
+    """What a request carries besides its method and path, and how its answer is bounded."""
+
+    params: Mapping[str, str] | None
+    json_body: Any
+    limit: int | None
+    """The most bytes of the answer read (`Limits.record` when None)."""
+    what: str
+    """The answer's name in an error ("job list"); "answer" when not given."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[LeiaJob]
+    offset: int
+    total: int | None
+
+
+class LeiaClient:
+    """An async client for one Leia application (one API key) over one httpx client.
+
+    `requests` counts the requests sent per operation (`get_jobs`, `get_job_statuses`...).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: Secret | str,
+        *,
+        service: str = "leia",
+        verify: bool = True,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        keepalive_after: float = 240.0,
+        max_url: int = 2000,
+        clock: Callable[[], float] = time.monotonic,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.service = service
+        self._api_key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        self._http = http or make_client(url, verify=verify, timeout=timeout)
+        self._pages: SameBody[list[LeiaJob]] = SameBody()
+        self._token: Secret | None = None
+        self._login_lock = asyncio.Lock()
+        self._login_get = False
+        self.keepalive_after = keepalive_after
+        self.max_url = max_url
+        self.clock = clock
+        self.last_request: float | None = None
+        self.application: LeiaApplication | None = None
+        self.requests: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return f"LeiaClient({self.service!r}, {str(self._http.base_url)!r}, logged_in={self.logged_in})"
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    @property
+    def logged_in(self) -> bool:
+        return self._token is not None
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests.values())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport ------------------------------------------------------------------------------
+
+    async def _raw(
+        self, op: str, method: str, path: str, *, token: Secret | None = None, **send: Unpack[_Send]
+    ) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["token"] = token.get_secret_value()
+        self.requests[op] += 1
+        self.last_request = self.clock()
+        request = self._http.build_request(
+            method, path, params=send.get("params"), json=send.get("json_body"), headers=headers
+        )
+        limit = send.get("limit") or limits().record
+        what = send.get("what", "answer")
+        return await fetch(self._http, self.service, request, limit=limit, what=what)
+
+    def _error(self, response: httpx.Response) -> ServiceError:
+        return error_for_status(self.service, response, _reason)
+
+    async def _call(
+        self, op: str, method: str, path: str, *, ok: Iterable[int] = (200,), **send: Unpack[_Send]
+    ) -> httpx.Response:
+        """An authenticated call: logs in first if needed, and once more on a 401."""
+        accepted = tuple(ok)
+        if self._token is None:
+            await self._relogin(None)
+        for attempt in range(2):
+            token = self._token
+            response = await self._raw(op, method, path, token=token, **send)
+            if response.status_code != 401 or attempt:
+                break  # a second 401 is the answer: the new token was refused too
+            await self._relogin(token)
+        if response.status_code not in accepted:
+            raise self._error(response)
+        return response
+
+    async def _relogin(self, stale: Secret | None) -> None:
+        async with self._login_lock:
+            if self._token is not None and self._token is not stale:
+                return  # another call logged in meanwhile
+            await self._login()
+
+    async def _job_call(self, op: str, method: str, path: str, **send: Unpack[_Send]) -> LeiaJob:
+        """An authenticated call whose answer is one job."""
+        response = await self._call(op, method, path, **send)
+        return parse_job(self.service, response.content)
+
+    # -- session --------------------------------------------------------------------------------
+
+    async def login(self) -> LeiaApplication | None:
+        """Log in now (calls made without a token log in by themselves)."""
+        async with self._login_lock:
+            await self._login()
+        return self.application
+
+    async def _login(self) -> None:
+        self._token = None
+        key = self._api_key.get_secret_value()
+        response: httpx.Response | None = None
+        if not self._login_get:
+            response = await self._raw(
+                "login_application_post", "POST", "/login", json_body={"api_key": key}
+            )
+            if response.status_code in (404, 405):
+                self._login_get = True
+                response = None
+        if response is None:
+            response = await self._raw("login_application", "GET", f"/login/{_segment(key)}")
+        if response.status_code != 200:
+            raise self._error(response)
+        login = parse_login(self.service, response.content)
+        sent = login.token.get_secret_value()
+        if not (sent.isascii() and sent.isprintable()):
+            # it goes back in a header, which holds visible ASCII only
+            raise BadPayloadError(self.service, "login answer: a token that cannot be sent back")
+        self._token = login.token
+        self.application = login.application
+
+    async def logout(self) -> None:
+        if self._token is None:
+            return
+        token, self._token = self._token, None
+        response = await self._raw("logout_application", "GET", "/logout", token=token)
+        if response.status_code not in (200, 204, 401):
+            raise self._error(response)
+
+    async def whoami(self) -> LeiaApplication:
+        """The logged-in application; also resets the token's inactivity timer."""
+        response = await self._call("who_am_i", "GET", "/whoami")
+        application = parse_application(self.service, response.content)
+        self.application = application
+        return application
+
+    def idle_for(self) -> float | None:
+        return None if self.last_request is None else self.clock() - self.last_request
+
+    async def keep_alive(self) -> bool:
+        """Ping `/whoami` when logged in and idle for `keepalive_after` seconds; True if it did."""
+        idle = self.idle_for()
+        if self._token is None or idle is None or idle < self.keepalive_after:
+            return False
+        await self.whoami()
+        return True
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    async def list_jobs(
+        self, filters: LeiaFilters | None = None, *, offset: int = 0, limit: int | None = 100
+    ) -> JobPage:
+        """One page of `GET /job`. A 404 "No jobs found" is an empty page."""
+        params = (filters or LeiaFilters()).params()
+        if offset:
+            params["offset"] = str(offset)
+        if limit is not None:
+            params["limit"] = str(limit)
+        response = await self._call(
+            "get_jobs",
+            "GET",
+            "/job",
+            params=params,
+            ok=(200, 404),
+            limit=limits().list_page,
+            what="job list",
+        )
+        if response.status_code == 404:
+            if response.content.strip() and not _NO_JOBS.search(_reason(response)):
+                raise self._error(response)  # not the empty-list answer: a wrong URL, say
+            return JobPage([], offset, None if offset else 0)
+        parsed = self._pages.parse(
+            response.content, lambda content: parse_jobs(self.service, content)
+        )
+        jobs: list[LeiaJob] = list(parsed)
+        return JobPage(jobs, offset, parse_content_range(response.headers.get("Content-Range")))
+
+    async def list_all_jobs(
+        self, filters: LeiaFilters | None = None, *, page_size: int = 100
+    ) -> tuple[list[LeiaJob], int | None]:
+        """Every job matching `filters`, page by page. Relies only on the total of Content-Range
+        and on how many jobs each page holds (the server may send fewer than asked). Ends at a
+        page that adds no new job, and at `Limits.max_jobs` jobs (a server paging for ever)."""
+        jobs: dict[str, LeiaJob] = {}
+        offset = 0
+        total: int | None = None
+        cap = limits().max_jobs
+        while len(jobs) < cap:
+            page = await self.list_jobs(filters, offset=offset, limit=page_size)
+            if page.total is not None:
+                total = page.total
+            new = [job for job in page.jobs if job.id not in jobs]
+            if not new:
+                break  # the end, or a server that ignores the offset: nothing new to read
+            for job in new[: cap - len(jobs)]:
+                jobs[job.id] = job
+            offset += len(page.jobs)
+            if total is not None and offset >= total:
+                break
+        return list(jobs.values()), total
+
+    async def get_job(self, job_id: str) -> LeiaJob:
+        return await self._job_call("get_job", "GET", f"/job/{_segment(job_id)}")
+
+    def status_chunks(self, job_ids: Sequence[str]) -> list[list[str]]:
+        """Split ids so each `GET /job/{ids}/status` URL stays within `max_url` bytes."""
+        fixed = len(self.base_url) + len("/job/") + len("/status")
+        chunks: list[list[str]] = []
+        current: list[str] = []
+        size = fixed
+        for job_id in job_ids:
+            cost = len(_segment(job_id)) + (1 if current else 0)
+            if current and size + cost > self.max_url:
+                chunks.append(current)
+                current, size = [], fixed
+                cost -= 1
+            current.append(job_id)
+            size += cost
+        if current:
+            chunks.append(current)
+        return chunks
+
+    async def get_statuses(self, job_ids: Sequence[str]) -> dict[str, str]:
+        """{id: status} for the ids the server knows (unknown ids are left out)."""
+        result: dict[str, str] = {}
+        for chunk in self.status_chunks(list(dict.fromkeys(job_ids))):
+            path = f"/job/{_segments(chunk)}/status"
+            response = await self._call("get_job_statuses", "GET", path, ok=(200, 404))
+            if response.status_code == 404:
+                continue
+            statuses = parse_statuses(self.service, response.content)
+            result.update({k: v or "" for k, v in statuses.items()})
+        return result
+
+    async def cancel_job(self, job_id: str) -> None:
+        await self._call("cancel_job", "DELETE", f"/job/{_segment(job_id)}", ok=(200, 204))
+
+    async def start_job(self, job_id: str) -> LeiaJob:
+        return await self._job_call("start_job", "POST", f"/job/{_segment(job_id)}/start")
+
+    async def create_conditional(
+        self,
+        execute_after_id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        callback_url: str | None = None,
+        block_processing: bool | None = None,
+    ) -> LeiaJob:
+        """`POST /job/conditional/{execute_after_id}` with a ConditionalBody."""
+        params: dict[str, str] = {}
+        if callback_url:
+            params["callback_url"] = callback_url
+        if block_processing is not None:
+            params["block_processing"] = "true" if block_processing else "false"
+        return await self._job_call(
+            "create_conditional_job",
+            "POST",
+            f"/job/conditional/{_segment(execute_after_id)}",
+            params=params,
+            json_body=dict(body or {}),
+        )
+
+    async def apply_model(
+        self, model_id: str, document_ids: Sequence[str], **options: Any
+    ) -> LeiaJob:
+        """`POST /model/{model_id}/apply/{document_ids}`; options go in the ApplyBody."""
+        return await self._job_call(
+            "apply_model_async",
+            "POST",
+            f"/model/{_segment(model_id)}/apply/{_segments(document_ids)}",
+            json_body=_given(options),
+        )
+
+    async def transform(
+        self, document_ids: Sequence[str], output_type: str, **options: Any
+    ) -> LeiaJob:
+        """`POST /document/{document_ids}/transform/{output_type}`; options go in the body."""
+        return await self._job_call(
+            "transform_document_async",
+            "POST",
+            f"/document/{_segments(document_ids)}/transform/{_segment(output_type)}",
+            json_body=_given(options),
+        )
+
+
+__all__ = ["JobPage", "LeiaClient", "pages_needed", "parse_content_range"]

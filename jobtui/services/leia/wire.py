@@ -1,0 +1,169 @@
+"""What a Leia server sends: the wire states and job types, the pydantic models of its records
+(every string cleaned by `jobtui.core.text` as it is parsed), and the functions that turn an answer's
+bytes into them (a body that does not fit is one `BadPayloadError` line naming what was expected)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+
+from jobtui.core.secret import Secret
+from jobtui.services._wire import DEFERRED, parse_body
+from jobtui.services._wire import lenient_time as _lenient_time
+from jobtui.services._wire import text as _text
+
+# -- enums --------------------------------------------------------------------------------------
+
+
+class LeiaStatus(StrEnum):
+    """Statuses as the spec lists them. The wire models keep any other value as text."""
+
+    BLOCKED = "BLOCKED"
+    WAITING = "WAITING"
+    READY = "READY"
+    STARTING = "STARTING"
+    LOADING_MODEL = "LOADING_MODEL"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+class LeiaJobType(StrEnum):
+    """The JobTypes enum of the `job_type` filter (a job's own `job_type` is free text)."""
+
+    PREDICT = "predict"
+    PDF_IMAGES = "pdf-images"
+    IMAGE_TEXT = "image-text"
+    TRANSFORM = "transform"
+
+
+TERMINAL_STATUSES = frozenset({"PROCESSED", "FAILED", "CANCELED"})
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+def _list_of_text(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return value
+
+
+WireTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
+WireText = Annotated[str | None, BeforeValidator(_text)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+
+class LeiaApplication(_Wire):
+    """The logged-in application (`/whoami`, and the `application` of a login)."""
+
+    id: WireText = None
+    api_key: Secret | None = None
+    """The spec's Application may echo the key back: kept masked."""
+    application_type: WireText = None
+    email: WireText = None
+    first_name: WireText = None
+    last_name: WireText = None
+    application_name: WireText = None
+
+
+class LeiaLogin(_Wire):
+    token: Secret
+    application: LeiaApplication | None = None
+
+
+class LeiaJob(_Wire):
+    """A job as the server sends it. Every field but `id` may be missing; extra fields are kept
+    (the server sends `submitter_id`, `http_code`, `page_range`... which the spec does not declare),
+    and `result` may have any shape (its `result_type` says how to read it)."""
+
+    id: Annotated[str, BeforeValidator(_text)]
+    application_id: WireText = None
+    creation_time: WireTime = None
+    document_ids: Annotated[list[str], BeforeValidator(_list_of_text)] = []
+    job_type: WireText = None
+    status: WireText = None
+    starting_time: WireTime = None
+    finished_time: WireTime = None
+    model_id: WireText = None
+    execute_after_id: WireText = None
+    parent_job_id: WireText = None
+    callback_url: WireText = None
+    reason: WireText = None
+    result_type: WireText = None
+    result: Any = None
+
+    @property
+    def status_text(self) -> str:
+        return self.status or ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status_text in TERMINAL_STATUSES
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.result_type == "conditional" or self.job_type == "conditional"
+
+    def wire(self) -> dict[str, Any]:
+        """The record as received (declared fields that were sent, plus every undeclared one)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+_JOB = TypeAdapter(LeiaJob)
+_JOBS = TypeAdapter(list[LeiaJob], config=DEFERRED)
+_LOGIN = TypeAdapter(LeiaLogin)
+_APPLICATION = TypeAdapter(LeiaApplication)
+_STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]], config=DEFERRED)
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def parse_job(service: str, content: bytes) -> LeiaJob:
+    """One job (`GET /job/{id}`, and the answer of every call that makes or starts a job)."""
+    return parse_body(service, _JOB, content, "job")
+
+
+def parse_jobs(service: str, content: bytes) -> list[LeiaJob]:
+    """A page of `GET /job`."""
+    return parse_body(service, _JOBS, content, "job list")
+
+
+def parse_login(service: str, content: bytes) -> LeiaLogin:
+    """The answer of `POST /login` (or of the deprecated `GET /login/{api_key}`)."""
+    return parse_body(service, _LOGIN, content, "login answer")
+
+
+def parse_application(service: str, content: bytes) -> LeiaApplication:
+    """The logged-in application of `GET /whoami`."""
+    return parse_body(service, _APPLICATION, content, "application")
+
+
+def parse_statuses(service: str, content: bytes) -> dict[str, str | None]:
+    """The {id: status} map of `GET /job/{ids}/status`."""
+    return parse_body(service, _STATUSES, content, "status map")
+
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "LeiaApplication",
+    "LeiaJob",
+    "LeiaJobType",
+    "LeiaLogin",
+    "LeiaStatus",
+    "parse_application",
+    "parse_job",
+    "parse_jobs",
+    "parse_login",
+    "parse_statuses",
+]
