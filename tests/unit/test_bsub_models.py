@@ -14,16 +14,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, JobState
-from jobtui.services._bsub_lenient import BsubJob, JobList, ProcessingType
-from jobtui.services.bsub import (
-    BsubService,
-    MultipartFile,
-    _reason,
-    _root_url,
-    actions_of,
-    message_of,
-    state_of,
-)
+from jobtui.services.bsub.client import _reason, _root_url
+from jobtui.services.bsub.service import BsubService, actions_of, message_of, state_of
+from jobtui.services.bsub.upload import MultipartFile
+from jobtui.services.bsub.wire import BsubJob, JobList, ProcessingType
 
 JOB = TypeAdapter(BsubJob)
 
