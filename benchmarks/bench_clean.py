@@ -18,7 +18,7 @@ SHARE_TARGET = 5.0
 def run_clean(quick: bool) -> list[Row]:
     from benchmarks.bench_parse import list_body
     from jobtui.core.text import suspect
-    from jobtui.services.bsub import parse_job_list
+    from jobtui.services.bsub.wire import parse_job_list
 
     count = 1000
     repeat = 20 if quick else 400

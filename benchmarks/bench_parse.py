@@ -50,7 +50,7 @@ def run_parse(quick: bool) -> list[Row]:
     import tempfile
     from pathlib import Path
 
-    from jobtui.services.bsub import parse_job_list
+    from jobtui.services.bsub.wire import parse_job_list
     from tests.vendor.env import vendor_python
 
     count = 1000 if quick else 10_000

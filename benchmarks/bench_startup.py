@@ -117,7 +117,7 @@ def run_startup(quick: bool) -> list[Row]:
             # What no jobtui code can go below: Python importing what each path needs.
             for what, statement in (
                 ("config check, config init", "import jobtui.config"),
-                ("ls", "import jobtui.config, jobtui.services.bsub, asyncio"),
+                ("ls", "import jobtui.config, jobtui.services.bsub.service, asyncio"),
                 (
                     "the dashboard",
                     # jobtui.services keeps httpx from importing its command-line interface

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobtui.services.bsub import BsubClient
+from jobtui.services.bsub.client import BsubClient
 
 
 def status_kib(field: str) -> int:

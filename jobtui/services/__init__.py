@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from jobtui.core.service import Service
 
 SERVICES: dict[str, str] = {
-    "bsub": "jobtui.services.bsub:BsubService",
+    "bsub": "jobtui.services.bsub.service:BsubService",
     "ecotaxa": "jobtui.services.ecotaxa.service:EcoTaxaService",
     "leia": "jobtui.services.leia.service:LeiaService",
     "dsp-ingest": "jobtui.services.dsp_ingest.service:DspIngestService",

@@ -498,7 +498,7 @@ _BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 
 def json_depth_ok(content: bytes, limit: int | None = None) -> bool:
     """Whether a JSON body nests arrays and objects at most `limit` (`LIMITS.json_depth`) deep,
-    checked before a recursive parser (Python's json, msgspec) reads it. Free for a body with
+    checked before a recursive parser (Python's json) reads it. Free for a body with
     fewer brackets than the limit; else linear in the brackets outside strings."""
     depth_limit = LIMITS.json_depth if limit is None else limit
     if content.count(b"[") + content.count(b"{") <= depth_limit:

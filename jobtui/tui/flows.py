@@ -37,7 +37,7 @@ class TabKey:
 
 
 def bsub_new_job(tab: ServiceTab, job: Job | None) -> None:
-    from jobtui.services.bsub import BsubService
+    from jobtui.services.bsub.service import BsubService
     from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 
     assert isinstance(tab.service, BsubService)

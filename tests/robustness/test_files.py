@@ -29,7 +29,7 @@ from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.bsub import CATALOGUE, BsubState, SimJob
 from jobtui.emulators.ecotaxa import EcoTaxaState
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.services.download import LocalFileError
 from jobtui.services.ecotaxa.client import EcoTaxaClient
 from jobtui.tui.app import JobtuiApp

@@ -28,7 +28,8 @@ from jobtui.config import ConfigError, LimitsConfig, parse_config
 from jobtui.core.errors import ServiceError, TooLargeError, TooSlowError, TransportError
 from jobtui.services import _http
 from jobtui.services._http import Limits, json_depth_ok, limits, limits_of, set_limits
-from jobtui.services.bsub import BsubClient, BsubService
+from jobtui.services.bsub.client import BsubClient
+from jobtui.services.bsub.service import BsubService
 from jobtui.services.leia.service import LeiaService
 from tests.robustness.hostile import (
     CASES,

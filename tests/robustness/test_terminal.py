@@ -127,7 +127,7 @@ CRASHING = textwrap.dedent(
     from pathlib import Path
 
     import jobtui.tui.app
-    from jobtui.services.bsub import BsubService
+    from jobtui.services.bsub.service import BsubService
     from jobtui.tui.app import JobtuiApp
 
     class Crashing(JobtuiApp):

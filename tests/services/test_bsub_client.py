@@ -23,9 +23,9 @@ from jobtui.core.errors import (
 from jobtui.core.secret import Secret
 from jobtui.emulators.bsub import CATALOGUE, BsubState
 from jobtui.emulators.runner import RunningEmulator
-from jobtui.services._bsub_lenient import BsubJob
 from jobtui.services._http import make_client
-from jobtui.services.bsub import BsubClient
+from jobtui.services.bsub.client import BsubClient
+from jobtui.services.bsub.wire import BsubJob
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
 

@@ -16,7 +16,7 @@ from jobtui.core.secret import Secret
 from jobtui.core.service import UnsupportedActionError
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.runner import RunningEmulator
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, make_file, seeded, start, token_of
 

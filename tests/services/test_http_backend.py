@@ -17,7 +17,7 @@ from jobtui.core.service import Service
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.services._http import LazyTransport, make_client
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from tests.conftest import EmulatorFactory
 from tests.robustness.hostile import HostileServer, always, json_answer
 from tests.services.bsub_support import token_of

@@ -9,7 +9,7 @@ from jobtui.core.models import Action, Job
 from jobtui.core.polling import ServiceMonitor
 from jobtui.core.service import Service
 from jobtui.emulators.leia import LeiaState
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.services.leia.service import LeiaService
 from tests.conftest import EmulatorFactory

@@ -18,7 +18,7 @@ from textual.widgets import Static, TabbedContent
 from jobtui.config import NotificationsConfig
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState, SimJob
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.screens.dashboard import pane_id
 from jobtui.tui.widgets.job_table import JobTable

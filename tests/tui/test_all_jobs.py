@@ -14,7 +14,7 @@ from rich.console import Console
 from jobtui.core.models import JobState
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.leia import LeiaState
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.services.leia.service import LeiaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.leia.chain import ChainScreen

@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from jobtui.__main__ import build_parser
 from jobtui.config import ConfigError, config_from_data, load_config
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp, build_app
 from jobtui.tui.glyphs import ascii_text, locale_is_utf8
 from jobtui.tui.modals.confirm import ConfirmScreen

@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 
 from jobtui.services._http import Limits, limits, set_limits
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jobtui.config import NotificationsConfig
 from jobtui.core.models import Job, JobState
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.notify import Attention, Notifier, osc_sequence

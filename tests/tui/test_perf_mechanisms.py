@@ -25,7 +25,7 @@ from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.core.service import Service
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
 from jobtui.tui.screens.dashboard import ALL_PANE, tab_title

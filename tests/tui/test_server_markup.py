@@ -8,7 +8,7 @@ from textual.command import CommandList
 from textual.widgets import Label
 from textual.widgets._toast import Toast
 
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.screens.dashboard import DashboardScreen

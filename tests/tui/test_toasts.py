@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets._toast import Toast
 
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.help import HelpScreen

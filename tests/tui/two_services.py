@@ -19,7 +19,7 @@ from textual.widgets import TabbedContent
 
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub import BsubState
-from jobtui.services.bsub import BsubService
+from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import DashboardScreen

@@ -4,6 +4,8 @@ without a server."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,16 +16,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, JobState
-from jobtui.services._bsub_lenient import BsubJob, JobList, ProcessingType
-from jobtui.services.bsub import (
-    BsubService,
-    MultipartFile,
-    _reason,
-    _root_url,
-    actions_of,
-    message_of,
-    state_of,
-)
+from jobtui.services.bsub.client import _reason, _root_url
+from jobtui.services.bsub.service import BsubService, actions_of, message_of, state_of
+from jobtui.services.bsub.upload import MultipartFile
+from jobtui.services.bsub.wire import BsubJob, JobList, ProcessingType
 
 JOB = TypeAdapter(BsubJob)
 
@@ -236,3 +232,26 @@ async def test_multipart_body_is_built_from_disk_in_chunks(tmp_path: Path) -> No
     assert max(len(p) for p in pieces[1:-1]) == 10_000
     assert calls[0] == (0, len(data)) and calls[-1] == (len(data), len(data))
     assert len(calls) == 1 + -(-len(data) // 10_000)
+
+
+def test_the_wire_models_load_without_httpx_or_another_service() -> None:
+    script = (
+        "import json, sys\n"
+        "import jobtui.services.bsub.wire\n"
+        # jobtui.services puts None for httpx._main: not a module, a refused import
+        "print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "jobtui.services.bsub.wire" in loaded
+    assert not {name.partition(".")[0] for name in loaded} & {"httpx", "httpcore", "textual"}
+    others = ("ecotaxa", "leia", "dsp_ingest")
+    assert not {name for name in loaded if name.split(".")[2:3] in ([o] for o in others)}

@@ -19,7 +19,7 @@ from jobtui.core.models import Job
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
-    from jobtui.services.bsub import BsubService
+    from jobtui.services.bsub.service import BsubService
 
 
 def check_input_file(text: str) -> Path:

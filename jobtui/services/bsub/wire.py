@@ -1,23 +1,49 @@
-"""The lenient models of bsub.io's answers: every answer but a job list exactly as published.
+"""What bsub.io sends: its job states, the pydantic models of its answers, and the parse of a body.
 
-They keep what the server sent whenever it can be read at all: unknown fields are kept, numbers
-sent as text (and text as numbers) are read, an odd time is None. pydantic is imported with this
-module, at the first answer that needs it; a poll of an ordinary server never does
-(`bsub.parse_job_list` decodes it with msgspec).
+The models keep what the server sent whenever it can be read at all: unknown fields are kept,
+`status` is any text (a state the server may add later is kept and shown as sent), numbers sent
+as text (and text as numbers) are read, an odd time is None. Every string is cleaned where the
+body is parsed (`services/_wire.parse_body`, which uses `core/text.py`). pydantic is imported
+with this module; its schemas are built at the first answer that needs them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
-import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from jobtui.core.secret import Secret
 from jobtui.services._wire import lenient_time as _lenient_time
+from jobtui.services._wire import parse_body
 from jobtui.services._wire import text as _text
-from jobtui.services.bsub import _JobFacts, _TypeFacts
+
+# -- states -------------------------------------------------------------------------------------
+
+
+class BsubStatus(StrEnum):
+    """Job states as the API lists them. The wire models keep any other value as text."""
+
+    CREATED = "created"
+    LOADED = "loaded"
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    PREPARING = "preparing"
+    PROCESSING = "processing"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+CANCELLED_CODE = "cancelled"
+"""The `error_code` of a job that was cancelled (it ends `failed`)."""
+TERMINAL_STATUSES = frozenset({"finished", "failed"})
+UNFINISHED_STATUSES = ("created", "loaded", "pending", "claimed", "preparing", "processing")
+STARTED_STATUSES = frozenset({"claimed", "preparing", "processing", "finished"})
+
+
+# -- field parsers ------------------------------------------------------------------------------
 
 
 def _text_or_empty(value: Any) -> Any:
@@ -53,11 +79,14 @@ WireSize = Annotated[int | None, BeforeValidator(_size)]
 WireTexts = Annotated[list[str], BeforeValidator(_texts)]
 
 
+# -- models -------------------------------------------------------------------------------------
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
-class BsubJob(_Wire, _JobFacts):
+class BsubJob(_Wire):
     """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
     is any text (unknown states are not an error)."""
 
@@ -80,6 +109,23 @@ class BsubJob(_Wire, _JobFacts):
         """The record as received (the upload token masked)."""
         return self.model_dump(mode="json", exclude_unset=True)
 
+    @property
+    def status_text(self) -> str:
+        return self.status or ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status_text in TERMINAL_STATUSES
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status_text == "failed" and self.error_code == CANCELLED_CODE
+
+    @property
+    def started(self) -> bool:
+        """A worker has had the job: it has a log."""
+        return self.status_text in STARTED_STATUSES or self.claimed_at is not None
+
 
 class TypeInput(_Wire):
     mime_in: WireTexts = []
@@ -96,7 +142,7 @@ class TypeExample(_Wire):
     desc: WireText = None
 
 
-class ProcessingType(_Wire, _TypeFacts):
+class ProcessingType(_Wire):
     """One entry of `GET /v1/types`: `type` is the id `create_job` takes."""
 
     type: Annotated[str, BeforeValidator(_text_or_empty)] = ""
@@ -105,6 +151,13 @@ class ProcessingType(_Wire, _TypeFacts):
     input: TypeInput | None = None
     output: TypeOutput | None = None
     example: TypeExample | None = None
+
+    @property
+    def extension(self) -> str | None:
+        """The output file's extension, without its dot."""
+        ext = (self.output.ext if self.output else None) or ""
+        ext = ext.strip().lstrip(".")
+        return ext or None
 
 
 class BsubVersion(_Wire):
@@ -159,11 +212,24 @@ UPLOAD = TypeAdapter(UploadResult)
 ERROR = TypeAdapter(_ErrorBody)
 
 
-def reason(response: httpx.Response) -> str:
-    """The server's message: the Error body's `error`, else the start of the text."""
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def parse_job_list(service: str, content: bytes) -> JobList:
+    """The body of a `GET /v1/jobs` answer (unknown fields kept, odd values tolerated, every
+    string cleaned)."""
+    return parse_body(service, LIST_ANSWER, content, "job list").data
+
+
+def parse_types(service: str, content: bytes) -> list[ProcessingType]:
+    """The body of a `GET /v1/types` answer."""
+    return list(parse_body(service, TYPES, content, "type list").types or [])
+
+
+def error_text(content: bytes) -> str | None:
+    """The `error` of an Error body ("" when it has none), or None for a body that is not one."""
     try:
-        body = ERROR.validate_json(response.content)
+        body = ERROR.validate_json(content)
     except ValidationError:
-        text = response.text.strip()
-        return "" if text.startswith(("{", "[", "<")) else text[:200]
+        return None
     return body.error or ""
