@@ -1056,7 +1056,13 @@ class DspIngestService(Service):
 
     @classmethod
     def from_config(cls, cfg: DspIngestConfigLike) -> DspIngestService:
-        return cls(cfg.name, cfg.url, cfg.token, projects=cfg.projects, verify=cfg.verify)
+        return cls(
+            cfg.name,
+            cfg.url,
+            Secret(cfg.token.get_secret_value()),
+            projects=cfg.projects,
+            verify=cfg.verify,
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1231,8 +1231,8 @@ class EcoTaxaService(Service):
             cfg.name,
             cfg.url,
             username=cfg.username,
-            password=cfg.password,
-            token=cfg.token,
+            password=None if cfg.password is None else Secret(cfg.password.get_secret_value()),
+            token=None if cfg.token is None else Secret(cfg.token.get_secret_value()),
             for_admin=cfg.for_admin,
             verify=cfg.verify,
         )

@@ -1103,7 +1103,7 @@ class LeiaService(Service):
 
     @classmethod
     def from_config(cls, cfg: LeiaConfigLike) -> LeiaService:
-        return cls(cfg.name, cfg.url, cfg.api_key, verify=cfg.verify)
+        return cls(cfg.name, cfg.url, Secret(cfg.api_key.get_secret_value()), verify=cfg.verify)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -288,7 +288,7 @@ def test_secrets_never_show_in_errors_or_reprs(
         + bsub(name="c", token='"file:s.txt"')
     )
     config = load_config(write(tmp_path, good))
-    shown = repr(config) + str(config) + repr(config.services) + str(dataclasses.asdict(config))
+    shown = repr(config) + str(config) + repr(config.services) + str(config.model_dump())
     for secret in ("literal-secret-value", "env-secret-value", "file-secret-value"):
         assert secret not in shown
 
