@@ -19,6 +19,7 @@ from jobtui.config import (
     ConfigError,
     DspIngestConfig,
     EcoTaxaConfig,
+    JournalConfig,
     KeyLocator,
     LeiaConfig,
     LimitsConfig,
@@ -154,6 +155,7 @@ def test_every_field_has_a_docstring() -> None:
         UiConfig,
         NotificationsConfig,
         LimitsConfig,
+        JournalConfig,
         *SERVICE_MODELS.values(),
     ]
     for model in models:
