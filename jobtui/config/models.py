@@ -496,7 +496,7 @@ _TABLES: dict[str, type[BaseModel]] = {
     "journal": JournalConfig,
 }
 
-_WHOLE_NUMBERS = frozenset({"max_jobs", "retention_days"})
+_WHOLE_NUMBERS = frozenset({("limits", "max_jobs"), ("journal", "retention_days")})
 
 _MESSAGES = {
     "missing": "missing (required)",
@@ -511,6 +511,11 @@ _MESSAGES = {
     "model_attributes_type": "must be a table",
     "path_type": "must be a string",
 }
+
+
+def _number(value: object) -> str:
+    """A bound as written in the model: 0 rather than 0.0, 0.2 as itself."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def problems_of(error: ValidationError) -> list[tuple[Loc, str]]:
@@ -537,16 +542,16 @@ def _problem(item: Any) -> tuple[Loc, str]:
     if kind == "extra_forbidden":
         close = close_matches(str(loc[-1]), table_keys(model)) if model is not None else []
         return loc, "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
-    if loc and loc[-1] in _WHOLE_NUMBERS and kind != "missing":
+    if loc in _WHOLE_NUMBERS:
         return loc, "must be a whole number of at least 1"
     if kind == _OWN_ERROR:
         return loc, str(item["msg"])
     if kind == "value_error":
         return loc, str(ctx.get("error", "is not valid"))
     if kind == "greater_than_equal":
-        return loc, f"must be greater than or equal to {ctx.get('ge')}"
+        return loc, f"must be greater than or equal to {_number(ctx.get('ge'))}"
     if kind == "greater_than":
-        return loc, f"must be greater than {ctx.get('gt')}"
+        return loc, f"must be greater than {_number(ctx.get('gt'))}"
     if kind == "literal_error":
         return loc, f"must be {ctx.get('expected')}"
     return loc, _MESSAGES.get(kind, str(item["msg"]))

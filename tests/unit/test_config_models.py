@@ -128,3 +128,15 @@ def test_journal_is_documented_in_the_example_and_the_starter_file(
         assert "retention_days = 90" in table and "enabled = true" in table
         assert '# path = "~/.local/state/jobtui/journal.sqlite3"' in table
         assert parse_config(text).journal == JournalConfig()
+
+
+def test_bounds_and_whole_numbers_are_worded_per_key() -> None:
+    text = (
+        '[limits]\ndeadline = 0\nmax_jobs = 0.5\n[ui]\nrefresh = 0.1\n[keys]\nmax_jobs = "ctrl+j"\n'
+    )
+    assert lines(text) == [
+        "c.toml:2: limits.deadline: must be greater than 0",
+        "c.toml:3: limits.max_jobs: must be a whole number of at least 1",
+        "c.toml:5: ui.refresh: must be greater than or equal to 0.2",
+        "c.toml:7: keys.max_jobs: unknown action 'max_jobs' (did you mean all_jobs?)",
+    ]
