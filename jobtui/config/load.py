@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobtui.config.models import Config, problems_of
+from pydantic import ValidationError
+
+from jobtui.config.models import Config, Loc, problems_of
 
 # -- errors ---------------------------------------------------------------------------------------
 
@@ -45,9 +47,6 @@ class ConfigError(Exception):
         return "\n".join(self.lines())
 
 
-Loc = tuple[str | int, ...]
-
-
 def format_key(loc: Iterable[str | int]) -> str:
     """A location as a dotted key: ("services", 1, "token") -> "services[1].token"."""
     text = ""
@@ -68,8 +67,6 @@ def check_config(
 ) -> Config | list[ConfigProblem]:
     """The checked config of TOML `data`, or every problem found in it: in file order, each with
     its line when `text` (the TOML that `data` was read from) is given."""
-    from pydantic import ValidationError
-
     try:
         return Config.model_validate(dict(data), context={"base_dir": base_dir})
     except ValidationError as error:
