@@ -11,13 +11,19 @@ importing it costs nothing: pydantic is imported only when a model with a `Secre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
 MASK: Final = "**********"
+
+
+class Revealable(Protocol):
+    """A secret that gives its text on request only: `Secret`, or pydantic's `SecretStr`."""
+
+    def get_secret_value(self) -> str: ...
 
 
 class Secret:
@@ -50,9 +56,12 @@ class Secret:
         return len(self._value)
 
     @classmethod
-    def of(cls, value: Secret | str) -> Secret:
-        """`value` as a `Secret` (a `Secret` is kept as it is)."""
-        return value if isinstance(value, Secret) else cls(value)
+    def of(cls, value: Revealable | str) -> Secret:
+        """`value` as a `Secret`: a `Secret` is kept as it is, a config's `SecretStr` (anything
+        with `get_secret_value`) is taken over without showing itself on the way."""
+        if isinstance(value, Secret):
+            return value
+        return cls(value if isinstance(value, str) else value.get_secret_value())
 
     @classmethod
     def __get_pydantic_core_schema__(

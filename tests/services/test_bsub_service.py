@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from jobtui.config import BsubConfig
 from jobtui.core.errors import AuthError, NotFoundError, RefusedError
 from jobtui.core.models import Action, Job, JobState
 from jobtui.core.polling import ServiceMonitor
-from jobtui.core.secret import Secret
 from jobtui.core.service import UnsupportedActionError
 from jobtui.emulators.bsub import BsubState
 from jobtui.emulators.runner import RunningEmulator
@@ -423,7 +423,7 @@ async def test_new_job_with_an_unknown_type_creates_nothing(
 
 async def test_from_config_and_secrets_stay_out_of_reprs(emulator: EmulatorFactory) -> None:
     running, state = start(emulator, jobs=10)
-    cfg = BsubConfig(name="acme", url=running.url + "/v1", token=Secret(state.token))
+    cfg = BsubConfig(name="acme", url=running.url + "/v1", token=SecretStr(state.token))
     service = BsubService.from_config(cfg)
     try:
         assert service.name == "acme"

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from jobtui.config import DspIngestConfig
 from jobtui.core.errors import ConflictError, InputError, ServerError
 from jobtui.core.models import Action, Job, JobState
 from jobtui.core.polling import ServiceMonitor
-from jobtui.core.secret import Secret
 from jobtui.core.service import UnsupportedActionError
 from jobtui.services import build_service
 from jobtui.services.dsp_ingest.ingest import UploadPlan, UploadProgress
@@ -306,7 +306,7 @@ async def test_from_config_and_build_service(emulator: EmulatorFactory, closing:
     cfg = DspIngestConfig(
         name="dasch",
         url=running.url,
-        token=Secret(state.token),
+        token=SecretStr(state.token),
         projects=[code.lower() for code in state.seeded[:2]],
     )
     service = build_service(cfg)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from jobtui.config import EcoTaxaConfig
 from jobtui.core.errors import (
@@ -661,7 +662,7 @@ def test_from_config_and_build_service() -> None:
         name="EcoTaxa",
         url="http://127.0.0.1:9/api",
         username="alice@example.org",
-        password=Secret("pw-secret"),
+        password=SecretStr("pw-secret"),
         for_admin=True,
     )
     service = build_service(cfg)

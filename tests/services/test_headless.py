@@ -493,6 +493,12 @@ def test_help_documents_the_exit_codes() -> None:
 
 
 def imported_by(argv: list[str], config: Path) -> tuple[int, set[str]]:
+    """Run `main(argv)` in a fresh interpreter: its exit code and every package it loaded."""
+    code, modules = modules_of(argv, config)
+    return code, {name.partition(".")[0] for name in modules}
+
+
+def modules_of(argv: list[str], config: Path) -> tuple[int, set[str]]:
     """Run `main(argv)` in a fresh interpreter: its exit code and every module it loaded."""
     script = (
         "import contextlib, io, json, sys\n"
@@ -513,7 +519,7 @@ def imported_by(argv: list[str], config: Path) -> tuple[int, set[str]]:
     )
     assert result.returncode == 0, result.stderr
     code, modules = json.loads(result.stdout.splitlines()[-1])
-    return int(code), {name.partition(".")[0] for name in modules}
+    return int(code), set(modules)
 
 
 def test_commands_for_scripts_never_import_textual(setup: Setup, tmp_path: Path) -> None:
@@ -536,17 +542,3 @@ def test_commands_for_scripts_never_import_textual(setup: Setup, tmp_path: Path)
         code, top = imported_by(argv, setup.config)
         assert code == 0
         assert not top & {"textual", "httpx", "pydantic", "aiohttp", "textual_serve"}, argv
-
-
-def test_reading_the_config_never_imports_pydantic(
-    emulator: EmulatorFactory, tmp_path: Path
-) -> None:
-    # The config is checked without pydantic (some 60 ms to import); a command that reads a
-    # service's answers imports it with that service's wire models, which validate them (and
-    # never imports Textual: `test_commands_for_scripts_never_import_textual`).
-    config = write_config(tmp_path / "bsub.toml", [emulator("bsub", seed=1, speed=0, jobs=30)])
-    code, top = imported_by(["config", "check"], config)
-    assert code == 0
-    assert "pydantic" not in top
-    code, top = imported_by(["config", "init", "--force", str(tmp_path / "init.toml")], config)
-    assert code == 0 and "pydantic" not in top

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 import re
@@ -20,6 +19,7 @@ from jobtui.config import (
     ConfigError,
     DspIngestConfig,
     EcoTaxaConfig,
+    JournalConfig,
     KeyLocator,
     LeiaConfig,
     LimitsConfig,
@@ -155,6 +155,7 @@ def test_every_field_has_a_docstring() -> None:
         UiConfig,
         NotificationsConfig,
         LimitsConfig,
+        JournalConfig,
         *SERVICE_MODELS.values(),
     ]
     for model in models:
@@ -288,7 +289,7 @@ def test_secrets_never_show_in_errors_or_reprs(
         + bsub(name="c", token='"file:s.txt"')
     )
     config = load_config(write(tmp_path, good))
-    shown = repr(config) + str(config) + repr(config.services) + str(dataclasses.asdict(config))
+    shown = repr(config) + str(config) + repr(config.services) + str(config.model_dump())
     for secret in ("literal-secret-value", "env-secret-value", "file-secret-value"):
         assert secret not in shown
 

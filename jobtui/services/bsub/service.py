@@ -171,7 +171,7 @@ class BsubService(Service):
 
     @classmethod
     def from_config(cls, cfg: BsubConfig) -> BsubService:
-        return cls(cfg.name, cfg.url, cfg.token, verify=cfg.verify)
+        return cls(cfg.name, cfg.url, Secret.of(cfg.token), verify=cfg.verify)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -49,7 +49,7 @@ from typing import Any, Protocol
 from jobtui.core.errors import AuthError, ConflictError, NotFoundError, ServiceError
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.polling import Clock, utc_now
-from jobtui.core.secret import Secret
+from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services.download import exists, safe_name
 from jobtui.services.dsp_ingest.client import DspIngestClient
@@ -75,7 +75,7 @@ class DspIngestConfigLike(Protocol):
     @property
     def verify(self) -> bool: ...
     @property
-    def token(self) -> Secret: ...
+    def token(self) -> Revealable: ...
     @property
     def projects(self) -> list[str]: ...
 
@@ -148,7 +148,9 @@ class DspIngestService(Service):
 
     @classmethod
     def from_config(cls, cfg: DspIngestConfigLike) -> DspIngestService:
-        return cls(cfg.name, cfg.url, cfg.token, projects=cfg.projects, verify=cfg.verify)
+        return cls(
+            cfg.name, cfg.url, Secret.of(cfg.token), projects=cfg.projects, verify=cfg.verify
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from jobtui.core.errors import ConflictError, InputError, ServiceError
 from jobtui.core.models import Action, Column, Job, JobState
-from jobtui.core.secret import Secret
+from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import capped, text_pieces
 from jobtui.services._wire import JobsOfRecords, LazyRecord
@@ -67,9 +67,9 @@ class EcoTaxaConfigLike(Protocol):
     @property
     def username(self) -> str | None: ...
     @property
-    def password(self) -> Secret | None: ...
+    def password(self) -> Revealable | None: ...
     @property
-    def token(self) -> Secret | None: ...
+    def token(self) -> Revealable | None: ...
     @property
     def for_admin(self) -> bool: ...
 
@@ -186,8 +186,8 @@ class EcoTaxaService(Service):
             cfg.name,
             cfg.url,
             username=cfg.username,
-            password=cfg.password,
-            token=cfg.token,
+            password=None if cfg.password is None else Secret.of(cfg.password),
+            token=None if cfg.token is None else Secret.of(cfg.token),
             for_admin=cfg.for_admin,
             verify=cfg.verify,
         )

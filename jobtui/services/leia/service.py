@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from jobtui.core.errors import NotFoundError
 from jobtui.core.models import Action, Column, Job, JobState
-from jobtui.core.secret import Secret
+from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import limits
 from jobtui.services._wire import JobsOfRecords, LazyRecord
@@ -73,7 +73,7 @@ class LeiaConfigLike(Protocol):
     @property
     def verify(self) -> bool: ...
     @property
-    def api_key(self) -> Secret: ...
+    def api_key(self) -> Revealable: ...
 
 
 class LeiaService(Service):
@@ -133,7 +133,7 @@ class LeiaService(Service):
 
     @classmethod
     def from_config(cls, cfg: LeiaConfigLike) -> LeiaService:
-        return cls(cfg.name, cfg.url, cfg.api_key, verify=cfg.verify)
+        return cls(cfg.name, cfg.url, Secret.of(cfg.api_key), verify=cfg.verify)
 
     async def aclose(self) -> None:
         await self.client.aclose()
