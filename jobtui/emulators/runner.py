@@ -86,6 +86,10 @@ class ServerThread:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=1,
+            # An idle connection stays open longer than a client keeps one (httpx: 5 s), as a web
+            # server in front of a real service does: the client always closes first, so a request
+            # never races the server closing the connection it was sent on.
+            timeout_keep_alive=75,
             ssl_certfile=tls[0] if tls else None,
             ssl_keyfile=tls[1] if tls else None,
         )

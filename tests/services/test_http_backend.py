@@ -16,7 +16,7 @@ from jobtui.core.errors import TransportError
 from jobtui.core.service import Service
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
-from jobtui.services._http import LazyTransport, make_client
+from jobtui.services._http import KEEPALIVE, LazyTransport, make_client
 from jobtui.services.bsub.service import BsubService
 from tests.conftest import EmulatorFactory
 from tests.robustness.hostile import HostileServer, always, json_answer
@@ -132,3 +132,14 @@ async def test_a_refused_connection_is_one_line_naming_the_service(
     with pytest.raises(TransportError) as failure:
         await service.poll()
     assert failure.value.line == "bsub: cannot connect to 127.0.0.1:1"
+
+
+def test_an_emulator_keeps_an_idle_connection_longer_than_the_client_does() -> None:
+    # A server closing an idle connection at the moment the client reuses it fails that request
+    # ("connection closed before an answer"). A web server in front of a real service keeps idle
+    # connections for a minute or more; the emulators too, so that the client always closes first.
+    thread = ServerThread(build("bsub", EmulatorSettings(seed=1, speed=0, jobs=1)))
+    try:
+        assert thread.server.config.timeout_keep_alive > KEEPALIVE.keepalive_expiry
+    finally:
+        thread.sock.close()
