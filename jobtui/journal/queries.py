@@ -376,28 +376,25 @@ class Reader:
     # -- overdue ------------------------------------------------------------------------------
 
     def run_limits(self, now: datetime) -> dict[tuple[str, str], tuple[float, int]]:
-        """(service, type) of each running job -> (the run time past which it is overdue, the
-        number of past runs), for the types with at least `OVERDUE_MIN_RUNS` succeeded runs."""
+        """(service, type) -> (the run time past which a running job is overdue, the number of
+        past runs), for the types with at least `OVERDUE_MIN_RUNS` succeeded runs in the last
+        `OVERDUE_WINDOW_DAYS` days."""
         names = self._services()
         since = int((now - timedelta(days=OVERDUE_WINDOW_DAYS)).timestamp())
-        running = self.conn.execute(
-            "SELECT DISTINCT service, type FROM job INDEXED BY job_running "
-            "WHERE state = 2 AND gone IS NULL"
-        ).fetchall()
+        runs: dict[tuple[int, str], list[int]] = {}
+        for sid, type_, run in self.conn.execute(
+            "SELECT service, type, finished - started FROM job INDEXED BY job_finished "
+            "WHERE finished >= ? AND state = 4 AND started IS NOT NULL",
+            (since,),
+        ):
+            if run >= 0:
+                runs.setdefault((sid, type_), []).append(run)
         limits: dict[tuple[str, str], tuple[float, int]] = {}
-        for sid, type_ in running:
-            runs = sorted(
-                row[0]
-                for row in self.conn.execute(
-                    "SELECT finished - started FROM job INDEXED BY job_type WHERE service = ? "
-                    "AND type = ? AND state = 4 AND finished >= ? AND started IS NOT NULL",
-                    (sid, type_, since),
-                )
-                if row[0] is not None and row[0] >= 0
-            )
-            if len(runs) >= OVERDUE_MIN_RUNS:
-                p95 = percentile(runs, 0.95) or 0.0
-                limits[(names[sid], type_)] = (OVERDUE_FACTOR * p95, len(runs))
+        for (sid, type_), values in runs.items():
+            if len(values) >= OVERDUE_MIN_RUNS:
+                values.sort()
+                p95 = percentile(values, 0.95) or 0.0
+                limits[(names[sid], type_)] = (OVERDUE_FACTOR * p95, len(values))
         return limits
 
     def overdue(self, now: datetime) -> list[Overdue]:
@@ -435,9 +432,10 @@ class Reader:
         job_where, job_args = ("", ()) if job is None else (" AND j.job_id = ?", (job,))
         if not actions:
             for at, before, after, server_at, sid, job_id in self.conn.execute(
-                "SELECT c.at, c.before, c.after, c.server_at, j.service, j.job_id FROM change c "
-                f"JOIN job j ON j.id = c.job WHERE c.at >= ?{job_where} ORDER BY c.at, c.rowid",
-                (start, *job_args),
+                "SELECT c.at, c.before, c.after, c.server_at, j.service, j.job_id "
+                "FROM job j INDEXED BY job_changed JOIN change c ON c.job = j.id "
+                f"WHERE j.changed >= ? AND c.at >= ?{job_where} ORDER BY c.at, c.rowid",
+                (start, start, *job_args),
             ):
                 if sid in names:
                     events.append(

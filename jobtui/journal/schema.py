@@ -58,7 +58,6 @@ CREATE TABLE change (
     server_at INTEGER
 );
 CREATE INDEX change_job ON change (job);
-CREATE INDEX change_at ON change (at);
 CREATE TABLE action (
     at INTEGER NOT NULL,
     service INTEGER NOT NULL REFERENCES service (id),
@@ -81,12 +80,14 @@ V2: Final = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX job_finished ON job (finished, service, type, state, created, started)
     WHERE finished IS NOT NULL;
-CREATE INDEX job_type ON job (service, type, finished) WHERE state = 4;
 CREATE INDEX job_running ON job (state) WHERE state = 2 AND gone IS NULL;
 CREATE INDEX job_gone ON job (gone) WHERE gone IS NOT NULL;
 """
 """Version 2: the last pruning time (`meta`), and the indexes of statistics, overdue jobs and
-gone jobs (a covering index for the statistics: they never read a job's record)."""
+gone jobs (a covering index for the statistics: they never read a job's record).
+
+Changes have no index by time: a change since T belongs to a job whose last change (`job.changed`,
+indexed) is since T, which is how history finds them; each index costs bytes on every change."""
 
 MIGRATIONS: Final = (V1, V2)
 """`MIGRATIONS[n]` takes a journal from version n to n + 1."""
