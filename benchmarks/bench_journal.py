@@ -273,6 +273,7 @@ def run_big(folder: Path, quick: bool) -> list[Row]:
     setup = Reader.open(path, end)
     assert setup is not None
     back = int((end - timedelta(hours=15)).timestamp())
+    setup.conn.execute("DELETE FROM session")  # the filling's own
     setup.conn.execute(
         "INSERT INTO session (origin, started, ended) VALUES ('dashboard', ?, ?)",
         (back - 86400, back),

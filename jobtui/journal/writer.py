@@ -337,6 +337,7 @@ class Journal:
         conn.execute("BEGIN IMMEDIATE")
         try:
             last = 0
+            dirty = False
             for record in records:
                 sid = self._service_id(conn, record.service)
                 last = max(last, record.at)
@@ -353,8 +354,12 @@ class Journal:
                             record.outcome,
                         ),
                     )
+                    dirty = True
                 else:
-                    self._write_poll(conn, sid, record)
+                    dirty = self._write_poll(conn, sid, record) or dirty
+            if not dirty:  # only progress or messages changed: nothing to write
+                conn.execute("ROLLBACK")
+                return
             if self.session is not None:
                 conn.execute("UPDATE session SET ended = ? WHERE id = ?", (last, self.session))
             conn.execute("COMMIT")
@@ -368,7 +373,9 @@ class Journal:
         self.write_cpu = time.thread_time() - cpu
         self._prune_if_due()
 
-    def _load(self, conn: sqlite3.Connection, sid: int, poll: _Poll) -> dict[str, tuple[int, str]]:
+    def _load(
+        self, conn: sqlite3.Connection, sid: int, poll: _Poll
+    ) -> tuple[dict[str, tuple[int, str]], bool]:
         """What the journal knows of a service's present jobs; at the service's first poll with
         its whole list, the jobs missing from it are marked gone."""
         known = {
@@ -386,28 +393,34 @@ class Journal:
             )
             for job_id in left:
                 del known[job_id]
+        else:
+            left = []
         self._known[sid] = known
-        return known
+        return known, bool(left)
 
-    def _write_poll(self, conn: sqlite3.Connection, sid: int, poll: _Poll) -> None:
+    def _write_poll(self, conn: sqlite3.Connection, sid: int, poll: _Poll) -> bool:
+        """Record one poll; whether anything was written."""
         known = self._known.get(sid)
+        dirty = False
         if known is None:
-            known = self._load(conn, sid, poll)
+            known, dirty = self._load(conn, sid, poll)
         at = poll.at
         for job in (*poll.delta.added, *poll.delta.changed):
             code = STATE_CODES[job.state]
             if known.get(job.id) == (code, job.raw_state):
                 continue
             known[job.id] = (code, job.raw_state)
-            self._write_job(conn, sid, job, code, at)
+            dirty = self._write_job(conn, sid, job, code, at) or dirty
         if poll.complete and poll.delta.removed:
             gone = [job_id for job_id in poll.delta.removed if known.pop(job_id, None)]
             conn.executemany(
                 "UPDATE job SET gone = ? WHERE service = ? AND job_id = ? AND gone IS NULL",
                 [(at, sid, job_id) for job_id in gone],
             )
+            dirty = dirty or bool(gone)
+        return dirty
 
-    def _write_job(self, conn: sqlite3.Connection, sid: int, job: Job, code: int, at: int) -> None:
+    def _write_job(self, conn: sqlite3.Connection, sid: int, job: Job, code: int, at: int) -> bool:
         server = seconds(server_time(job))
         row = conn.execute(
             "SELECT id, state, raw_state, gone, started, finished FROM job "
@@ -448,10 +461,10 @@ class Journal:
                 "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, NULL, ?, ?)",
                 (rowid, at, code, server),
             )
-            return
+            return True
         rowid, before, raw_before, gone, started, finished = row
         if before == code and raw_before == job.raw_state and gone is None:
-            return  # another process recorded it first
+            return False  # another process recorded it first
         if before != code:
             conn.execute(
                 "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, ?, ?, ?)",
@@ -480,6 +493,7 @@ class Journal:
                 rowid,
             ),
         )
+        return True
 
     def _end_session(self) -> None:
         if self._conn is not None and self.session is not None:
