@@ -7,6 +7,7 @@ query takes its `now` from the caller: nothing here reads the clock.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import sqlite3
@@ -323,47 +324,49 @@ class Reader:
     # -- statistics ---------------------------------------------------------------------------
 
     def stats(self, now: datetime, days: float, service: str | None = None) -> list[TypeStats]:
-        """Per service and job type, the jobs that ended in the last `days` days."""
+        """Per service and job type, the jobs that ended in the last `days` days (one scan of
+        the statistics' covering index)."""
         names = self._services(service)
+        if not names:
+            return []
         since = int((now - timedelta(days=days)).timestamp())
-        groups: dict[tuple[int, str], list[tuple[int, int | None, int | None, int]]] = {}
-        for sid, type_, code, created, started, finished in self.conn.execute(
-            "SELECT service, type, state, created, started, finished FROM job "
-            "INDEXED BY job_finished WHERE finished >= ?",
+        succeeded = STATE_CODES[JobState.SUCCEEDED]
+        groups: dict[tuple[int, str], tuple[list[int], list[int], list[int]]] = {}
+        for sid, type_, code, wait, run in self.conn.execute(
+            "SELECT service, type, state, started - created, finished - started "
+            f"FROM job INDEXED BY job_finished WHERE finished >= ? "
+            f"AND service IN ({', '.join(map(str, names))})",
             (since,),
         ):
-            if sid in names:
-                groups.setdefault((sid, type_), []).append((code, created, started, finished))
+            group = groups.get((sid, type_))
+            if group is None:
+                group = groups[(sid, type_)] = ([], [], [])
+            group[0].append(code)
+            if wait is not None and wait >= 0:
+                group[1].append(wait)
+            if code == succeeded and run is not None and run >= 0:
+                group[2].append(run)
         result = []
-        succeeded_code, failed_code, cancelled_code = (
-            STATE_CODES[JobState.SUCCEEDED],
-            STATE_CODES[JobState.FAILED],
-            STATE_CODES[JobState.CANCELLED],
-        )
-        for (sid, type_), rows in sorted(groups.items(), key=lambda g: (names[g[0][0]], g[0][1])):
-            waits = sorted(
-                s - c for _, c, s, _ in rows if c is not None and s is not None and s >= c
-            )
-            runs = sorted(
-                f - s
-                for code, _, s, f in rows
-                if code == succeeded_code and s is not None and f >= s
-            )
+        for (sid, type_), (codes, waits, runs) in sorted(
+            groups.items(), key=lambda g: (names[g[0][0]], g[0][1])
+        ):
+            waits.sort()
+            runs.sort()
             histogram = [0] * (len(RUN_EDGES) + 1)
-            edge = 0
-            for run in runs:  # sorted: walk the edges once
-                while edge < len(RUN_EDGES) and run > RUN_EDGES[edge]:
-                    edge += 1
-                histogram[edge] += 1
-            codes = [row[0] for row in rows]
+            start = 0
+            for i, edge in enumerate(RUN_EDGES):  # sorted: a bisection per edge
+                end = bisect.bisect_right(runs, edge, start)
+                histogram[i] = end - start
+                start = end
+            histogram[-1] = len(runs) - start
             result.append(
                 TypeStats(
                     names[sid],
                     type_,
-                    len(rows),
-                    codes.count(succeeded_code),
-                    codes.count(failed_code),
-                    codes.count(cancelled_code),
+                    len(codes),
+                    codes.count(succeeded),
+                    codes.count(STATE_CODES[JobState.FAILED]),
+                    codes.count(STATE_CODES[JobState.CANCELLED]),
                     median(waits),
                     percentile(waits, 0.95),
                     median(runs),

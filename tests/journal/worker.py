@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.journal import Journal, JournalSettings, ServiceRef
+from jobtui.journal.writer import Origin
 
 SERVICE = ServiceRef("bsub.io", "http://127.0.0.1:1")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -25,7 +26,7 @@ def job(job_id: str, state: JobState) -> Job:
 
 
 def polls(path: Path, name: str, count: int) -> None:
-    origin = "headless" if name.startswith("cron") else "dashboard"
+    origin: Origin = "headless" if name.startswith("cron") else "dashboard"
     journal = Journal(JournalSettings(path), origin=origin, now=lambda: START).start()
     states = (JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED)
     for n in range(count):
