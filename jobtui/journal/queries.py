@@ -11,7 +11,7 @@ import bisect
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -323,35 +323,55 @@ class Reader:
 
     # -- statistics ---------------------------------------------------------------------------
 
-    def stats(self, now: datetime, days: float, service: str | None = None) -> list[TypeStats]:
-        """Per service and job type, the jobs that ended in the last `days` days (one scan of
-        the statistics' covering index)."""
-        names = self._services(service)
-        if not names:
-            return []
-        since = int((now - timedelta(days=days)).timestamp())
+    def _types(self, sids: Collection[int]) -> list[tuple[int, str]]:
+        """The (service, type) pairs of ended jobs: one index seek each."""
+        found: list[tuple[int, str]] = []
+        for sid in sorted(sids):
+            kind = ""
+            first = True
+            while True:
+                row = self.conn.execute(
+                    "SELECT type FROM job INDEXED BY job_stats WHERE service = ? "
+                    f"AND type {'>=' if first else '>'} ? AND finished IS NOT NULL "
+                    "ORDER BY service, type LIMIT 1",
+                    (sid, kind),
+                ).fetchone()
+                if row is None:
+                    break
+                kind, first = row[0], False
+                found.append((sid, kind))
+        return found
+
+    def _window(
+        self, sid: int, kind: str, since: int
+    ) -> tuple[dict[int, int], list[int], list[int]]:
+        """One type's jobs that ended since `since`: the count per state, and the sorted queue
+        waits and (succeeded) run times. SQLite reads the range of the covering index once and
+        hands over each list as one text."""
         succeeded = STATE_CODES[JobState.SUCCEEDED]
-        groups: dict[tuple[int, str], tuple[list[int], list[int], list[int]]] = {}
-        for sid, type_, code, wait, run in self.conn.execute(
-            "SELECT service, type, state, started - created, finished - started "
-            f"FROM job INDEXED BY job_finished WHERE finished >= ? "
-            f"AND service IN ({', '.join(map(str, names))})",
-            (since,),
-        ):
-            group = groups.get((sid, type_))
-            if group is None:
-                group = groups[(sid, type_)] = ([], [], [])
-            group[0].append(code)
-            if wait is not None and wait >= 0:
-                group[1].append(wait)
-            if code == succeeded and run is not None and run >= 0:
-                group[2].append(run)
+        row = self.conn.execute(
+            "SELECT count(*), "
+            + ", ".join(f"sum(state = {code})" for code in STATES)
+            + ", group_concat(CASE WHEN started >= created THEN started - created END), "
+            f"group_concat(CASE WHEN state = {succeeded} AND finished >= started "
+            "THEN finished - started END) "
+            "FROM job INDEXED BY job_stats WHERE service = ? AND type = ? AND finished >= ?",
+            (sid, kind, since),
+        ).fetchone()
+        counts = {code: n for code, n in zip(STATES, row[1:-2], strict=True) if n}
+        waits = sorted(map(int, row[-2].split(","))) if row[-2] else []
+        runs = sorted(map(int, row[-1].split(","))) if row[-1] else []
+        return counts, waits, runs
+
+    def stats(self, now: datetime, days: float, service: str | None = None) -> list[TypeStats]:
+        """Per service and job type, the jobs that ended in the last `days` days."""
+        names = self._services(service)
+        since = int((now - timedelta(days=days)).timestamp())
         result = []
-        for (sid, type_), (codes, waits, runs) in sorted(
-            groups.items(), key=lambda g: (names[g[0][0]], g[0][1])
-        ):
-            waits.sort()
-            runs.sort()
+        for sid, kind in self._types(names):
+            counts, waits, runs = self._window(sid, kind, since)
+            if not counts:
+                continue
             histogram = [0] * (len(RUN_EDGES) + 1)
             start = 0
             for i, edge in enumerate(RUN_EDGES):  # sorted: a bisection per edge
@@ -362,11 +382,11 @@ class Reader:
             result.append(
                 TypeStats(
                     names[sid],
-                    type_,
-                    len(codes),
-                    codes.count(succeeded),
-                    codes.count(STATE_CODES[JobState.FAILED]),
-                    codes.count(STATE_CODES[JobState.CANCELLED]),
+                    kind,
+                    sum(counts.values()),
+                    counts.get(STATE_CODES[JobState.SUCCEEDED], 0),
+                    counts.get(STATE_CODES[JobState.FAILED], 0),
+                    counts.get(STATE_CODES[JobState.CANCELLED], 0),
                     median(waits),
                     percentile(waits, 0.95),
                     median(runs),
@@ -374,30 +394,27 @@ class Reader:
                     tuple(histogram),
                 )
             )
+        result.sort(key=lambda s: (s.service, s.type))
         return result
 
     # -- overdue ------------------------------------------------------------------------------
 
     def run_limits(self, now: datetime) -> dict[tuple[str, str], tuple[float, int]]:
         """(service, type) -> (the run time past which a running job is overdue, the number of
-        past runs), for the types with at least `OVERDUE_MIN_RUNS` succeeded runs in the last
-        `OVERDUE_WINDOW_DAYS` days."""
+        past runs), for the types of running jobs with at least `OVERDUE_MIN_RUNS` succeeded
+        runs in the last `OVERDUE_WINDOW_DAYS` days."""
         names = self._services()
         since = int((now - timedelta(days=OVERDUE_WINDOW_DAYS)).timestamp())
-        runs: dict[tuple[int, str], list[int]] = {}
-        for sid, type_, run in self.conn.execute(
-            "SELECT service, type, finished - started FROM job INDEXED BY job_finished "
-            "WHERE finished >= ? AND state = 4 AND started IS NOT NULL",
-            (since,),
-        ):
-            if run >= 0:
-                runs.setdefault((sid, type_), []).append(run)
+        running = self.conn.execute(
+            "SELECT DISTINCT service, type FROM job INDEXED BY job_running "
+            "WHERE state = 2 AND gone IS NULL"
+        ).fetchall()
         limits: dict[tuple[str, str], tuple[float, int]] = {}
-        for (sid, type_), values in runs.items():
-            if len(values) >= OVERDUE_MIN_RUNS:
-                values.sort()
-                p95 = percentile(values, 0.95) or 0.0
-                limits[(names[sid], type_)] = (OVERDUE_FACTOR * p95, len(values))
+        for sid, kind in running:
+            runs = self._window(sid, kind, since)[2]
+            if len(runs) >= OVERDUE_MIN_RUNS:
+                p95 = percentile(runs, 0.95) or 0.0
+                limits[(names[sid], kind)] = (OVERDUE_FACTOR * p95, len(runs))
         return limits
 
     def overdue(self, now: datetime) -> list[Overdue]:

@@ -78,13 +78,14 @@ CREATE TABLE session (
 
 V2: Final = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX job_finished ON job (finished, service, type, state, created, started)
+CREATE INDEX job_stats ON job (service, type, finished, state, created, started)
     WHERE finished IS NOT NULL;
 CREATE INDEX job_running ON job (state) WHERE state = 2 AND gone IS NULL;
 CREATE INDEX job_gone ON job (gone) WHERE gone IS NOT NULL;
 """
 """Version 2: the last pruning time (`meta`), and the indexes of statistics, overdue jobs and
-gone jobs (a covering index for the statistics: they never read a job's record).
+gone jobs (a covering index for the statistics, by service and type, then end: each type's
+window is one range of it, and they never read a job's record).
 
 Changes have no index by time: a change since T belongs to a job whose last change (`job.changed`,
 indexed) is since T, which is how history finds them; each index costs bytes on every change."""
