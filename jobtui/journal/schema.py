@@ -100,10 +100,15 @@ class NewerJournalError(Exception):
 
 
 def migrate(conn: sqlite3.Connection, target: int = VERSION) -> int:
-    """Bring the journal to version `target` in one transaction; returns the version it was at. `conn` is in autocommit mode (isolation_level None)."""
+    """Bring the journal to version `target` in one transaction; returns the version it was at.
+
+    `conn` is in autocommit mode (isolation_level None)."""
+    found: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found == target:
+        return found  # the usual case: no write lock for a reader
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
         if found > VERSION:
             raise NewerJournalError(f"its version {found} is newer than this jobtui's ({VERSION})")
         for version in range(found, target):

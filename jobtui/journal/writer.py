@@ -253,6 +253,7 @@ class Journal:
             records = [i for i in batch if isinstance(i, _Poll | _Act)]
             if records and not self.off:
                 self._guard(functools.partial(self._write, records))
+                self._guard(self._prune_if_due)
             for i in batch:
                 if isinstance(i, threading.Event):
                     i.set()
@@ -371,7 +372,6 @@ class Journal:
         self.written += 1
         self.write_seconds = time.perf_counter() - start
         self.write_cpu = time.thread_time() - cpu
-        self._prune_if_due()
 
     def _load(
         self, conn: sqlite3.Connection, sid: int, poll: _Poll
