@@ -42,6 +42,19 @@ ACTIONS: Final = frozenset(
 )
 """The actions the journal records (EcoTaxa's delete is called erase)."""
 
+STALE_FOR: Final = 60
+"""Seconds after another process recorded a job's change during which a step back in the job's
+life (running to queued, ended to running) is taken for a poll answer older than that process's,
+not for a change."""
+RANKS: Final = {
+    STATE_CODES[JobState.UNKNOWN]: -1,  # never a step back, nor a step back from
+    STATE_CODES[JobState.QUEUED]: 0,
+    STATE_CODES[JobState.RUNNING]: 1,
+    STATE_CODES[JobState.NEEDS_INPUT]: 1,
+    **dict.fromkeys(TERMINAL_CODES, 2),
+}
+"""How far along its life a state is (unknown: anywhere)."""
+
 PRUNE_EVERY: Final = timedelta(days=1)
 PRUNE_CHUNK: Final = 5000
 """Rows deleted per transaction when pruning, so that other writers wait milliseconds at most."""
@@ -410,7 +423,7 @@ class Journal:
             if known.get(job.id) == (code, job.raw_state):
                 continue
             known[job.id] = (code, job.raw_state)
-            dirty = self._write_job(conn, sid, job, code, at) or dirty
+            dirty = self._write_job(conn, sid, job, code, at, known) or dirty
         if poll.complete and poll.delta.removed:
             gone = [job_id for job_id in poll.delta.removed if known.pop(job_id, None)]
             conn.executemany(
@@ -420,10 +433,18 @@ class Journal:
             dirty = dirty or bool(gone)
         return dirty
 
-    def _write_job(self, conn: sqlite3.Connection, sid: int, job: Job, code: int, at: int) -> bool:
+    def _write_job(
+        self,
+        conn: sqlite3.Connection,
+        sid: int,
+        job: Job,
+        code: int,
+        at: int,
+        known: dict[str, tuple[int, str]],
+    ) -> bool:
         server = seconds(server_time(job))
         row = conn.execute(
-            "SELECT id, state, raw_state, gone, started, finished FROM job "
+            "SELECT id, state, raw_state, gone, started, finished, changed FROM job "
             "WHERE service = ? AND job_id = ?",
             (sid, job.id),
         ).fetchone()
@@ -462,9 +483,14 @@ class Journal:
                 (rowid, at, code, server),
             )
             return True
-        rowid, before, raw_before, gone, started, finished = row
+        rowid, before, raw_before, gone, started, finished, changed = row
         if before == code and raw_before == job.raw_state and gone is None:
             return False  # another process recorded it first
+        if 0 <= RANKS[code] < RANKS[before] and at - changed < STALE_FOR:
+            # Another dashboard recorded a later state moments ago: this poll's answer is older
+            # than its. Not known either: the next poll tells again (a restart is recorded then).
+            del known[job.id]
+            return False
         if before != code:
             conn.execute(
                 "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, ?, ?, ?)",

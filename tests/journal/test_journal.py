@@ -344,3 +344,28 @@ def test_default_path_follows_xdg(tmp_path: Path) -> None:
         Path.home() / ".local" / "state" / "jobtui" / "journal.sqlite3"
     )
     assert JournalSettings().retention_days == 90 and JournalSettings().enabled
+
+
+def test_an_older_answer_from_another_dashboard_is_not_a_step_back(
+    open_journal: OpenJournal, path: Path, clock: Clock
+) -> None:
+    first, second = open_journal(), open_journal()
+    first.record_jobs(BSUB, [job("a", Q)], complete=False)
+    assert first.flush()
+    clock.advance(seconds=5)
+    first.record_jobs(BSUB, [job("a", R)], complete=False)
+    assert first.flush()
+    clock.advance(seconds=1)
+    second.record_jobs(BSUB, [job("a", Q)], complete=False)  # its poll began before the start
+    assert second.flush()
+    clock.advance(seconds=2)
+    second.record_jobs(BSUB, [job("a", R)], complete=False)
+    assert second.flush()
+    steps = [(e.before, e.after) for e in reader(path, clock).history()]
+    assert steps == [(None, Q), (Q, R)]
+    # A step back that lasts is a change (a restart): recorded once the moment has passed.
+    clock.advance(seconds=90)
+    second.record_jobs(BSUB, [job("a", Q)], complete=False)
+    assert second.flush()
+    steps = [(e.before, e.after) for e in reader(path, clock).history()]
+    assert steps == [(None, Q), (Q, R), (R, Q)]
