@@ -20,18 +20,26 @@ WORKER = [sys.executable, "-m", "tests.journal.worker"]
 
 def test_two_dashboards_and_a_cron_job_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
-    count = 30
+    count = 90
     names = ("dash-1", "dash-2", "cron-ls")
     processes = [
         subprocess.Popen(
             [*WORKER, str(path), "polls", name, str(count)],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for name in names
     ]
+    for process in processes:  # each has opened the journal: then all start at once
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
     for process in processes:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err

@@ -28,11 +28,14 @@ def job(job_id: str, state: JobState) -> Job:
 def polls(path: Path, name: str, count: int) -> None:
     origin: Origin = "headless" if name.startswith("cron") else "dashboard"
     journal = Journal(JournalSettings(path), origin=origin, now=lambda: START).start()
+    journal.ready.wait(30)
+    print("ready", flush=True)
+    sys.stdin.readline()  # every process starts together
     states = (JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED)
     for n in range(count):
         own = tuple(job(f"{name}-{n}-{i}", JobState.QUEUED) for i in range(PER_POLL))
         # Every process sees the shared jobs move through the same states.
-        shared = tuple(job(f"shared-{i}", states[min(n // 10, 2)]) for i in range(5))
+        shared = tuple(job(f"shared-{i}", states[min(n // (count // 3), 2)]) for i in range(5))
         journal.record_poll(SERVICE, JobsDelta(added=own + shared), complete=False)
         journal.record_action(SERVICE, "cancel", [f"{name}-{n}-0"], outcome=f"{name} {n}")
         journal.flush()
