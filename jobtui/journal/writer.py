@@ -595,9 +595,12 @@ def prune(conn: sqlite3.Connection, cutoff: int) -> int:
 
 
 def clear(conn: sqlite3.Connection) -> None:
-    """Delete every row (the schema stays), then rewrite the file without them."""
+    """Delete every job, change, action and session, then rewrite the file without them.
+
+    The services' names and URLs stay (they come from the config, and a dashboard writing at the
+    same time holds their ids)."""
     conn.execute("BEGIN IMMEDIATE")
-    for table in ("change", "action", "job", "service", "session", "meta"):
+    for table in ("change", "action", "job", "session", "meta"):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("COMMIT")
     conn.execute("VACUUM")
