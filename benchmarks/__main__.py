@@ -87,6 +87,12 @@ def _transfer(quick: bool) -> list[Row]:
     return run_transfer(quick)
 
 
+def _journal(quick: bool) -> list[Row]:
+    from benchmarks.bench_journal import run_journal
+
+    return run_journal(quick)
+
+
 BENCHES: dict[str, Bench] = {
     "table": _table,
     "poll": _poll,
@@ -98,6 +104,7 @@ BENCHES: dict[str, Bench] = {
     "latency": _latency,
     "theme": _theme,
     "transfer": _transfer,
+    "journal": _journal,
 }
 """Every benchmark by name, in the order of the table."""
 

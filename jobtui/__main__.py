@@ -176,12 +176,12 @@ def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jobtui import headless
+    from jobtui import headless, journal_cli
 
     parser = argparse.ArgumentParser(
         prog="jobtui",
         description="A terminal dashboard for batch jobs on bsub.io, EcoTaxa, Leia and dsp-ingest.",
-        epilog=EPILOG.format(headless=headless.SUMMARY),
+        epilog=EPILOG.format(headless=headless.SUMMARY + journal_cli.SUMMARY),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"jobtui {__version__}")
@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="append requests, polls and errors to PATH (secrets redacted)",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        metavar="PATH",
+        help="the job journal (default $XDG_STATE_HOME/jobtui/journal.sqlite3)",
     )
     parser.set_defaults(handler=cmd_dashboard)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")

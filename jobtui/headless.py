@@ -231,6 +231,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     download.add_argument("--force", action="store_true", help="replace an existing file")
     download.set_defaults(handler=lambda args: run(cmd_download, args))
 
+    from jobtui import journal_cli  # history, stats, journal clear: they read the job journal
+
+    journal_cli.add_parsers(commands)
+
 
 def _action_handler(action: Action) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Layers: core, services, emulators, config and the CLI module never import Textual.
+"""Layers: core, services, emulators, the journal, config and the CLI module never import Textual.
 
 Each check runs in a fresh interpreter, so that modules other tests imported do not hide an import.
 """
@@ -14,6 +14,7 @@ from types import ModuleType
 
 import jobtui.core
 import jobtui.emulators
+import jobtui.journal
 import jobtui.services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +55,15 @@ def test_lower_layers_never_import_textual() -> None:
         *submodules(jobtui.services),
         "jobtui.emulators",
         *submodules(jobtui.emulators),
+        "jobtui.journal",
+        *submodules(jobtui.journal),
+        "jobtui.journal_cli",
         "jobtui.config",
         "jobtui.__main__",
     ]
     assert "jobtui.emulators.runner" in modules and "jobtui.services.leia" in modules
     assert "jobtui.services.dsp_ingest.service" in modules
+    assert "jobtui.journal.writer" in modules
     loaded = imported_after("\n".join(f"import {name}" for name in modules))
     assert set(modules) <= loaded
     assert "textual" not in top_level(loaded)
@@ -79,7 +84,14 @@ build_service(config.services[0])
 
 
 def test_help_and_version_import_nothing_heavy() -> None:
-    for argv in (["--help"], ["--version"], ["config", "--help"], ["emulate", "--help"]):
+    for argv in (
+        ["--help"],
+        ["--version"],
+        ["config", "--help"],
+        ["emulate", "--help"],
+        ["history", "--help"],
+        ["stats", "--help"],
+    ):
         code = (
             "import contextlib, io\n"
             "from jobtui.__main__ import main\n"
