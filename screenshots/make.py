@@ -48,7 +48,7 @@ from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import KINDS, RunningEmulator, serve_emulators
 from jobtui.services import SERVICES, build_service
 from jobtui.tui.app import JobtuiApp

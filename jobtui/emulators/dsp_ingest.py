@@ -89,14 +89,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
 
-from jobtui.emulators.base import (
-    Emulator,
-    EmulatorSettings,
-    FaultProfile,
-    FaultsMiddleware,
-    SimClock,
-)
-from jobtui.emulators.base import Faults as BaseFaults
+from jobtui.emulators.base import Emulator, EmulatorSettings, SimClock
+from jobtui.emulators.faults import FaultProfile, FaultsMiddleware
+from jobtui.emulators.faults import Faults as BaseFaults
 
 BASE_PATH = ""
 """The service lives at the server's root."""

@@ -129,14 +129,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jobtui.emulators.base import (
-    Emulator,
-    EmulatorSettings,
-    FaultProfile,
-    Faults,
-    FaultsMiddleware,
-    SimClock,
-)
+from jobtui.emulators.base import Emulator, EmulatorSettings, SimClock
+from jobtui.emulators.faults import FaultProfile, Faults, FaultsMiddleware
 
 BASE_PATH = "/api"
 """The URL the service is configured with; the same routes also answer at the server's root."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmarks.bench_parse import list_body
 from jobtui.core.secret import Secret
-from jobtui.emulators.bsub import CATALOGUE
+from jobtui.emulators.bsub.state import CATALOGUE
 from jobtui.services._bsub_lenient import LIST_ANSWER, TYPES, BsubJob, ProcessingType
 from jobtui.services.bsub import FastBsubJob, FastProcessingType, parse_job_list, parse_types
 

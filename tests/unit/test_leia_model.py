@@ -13,7 +13,7 @@ import pytest
 from jobtui.core.errors import InputError
 from jobtui.core.models import Action, JobState
 from jobtui.core.secret import Secret
-from jobtui.emulators.leia import condition_holds, rule_matches
+from jobtui.emulators.leia.rules import condition_holds, rule_matches
 from jobtui.services.leia import (
     STATE_OF,
     LeiaApplication,
