@@ -27,7 +27,7 @@ from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.dsp_ingest import DspIngestState
-from jobtui.emulators.ecotaxa import EcoTaxaState
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.emulators.leia.state import LeiaState
 from jobtui.services import build_service
 from jobtui.services.dsp_ingest import DspIngestService
