@@ -112,6 +112,10 @@ class Faults:
     """How many answers were cut so far."""
     faulted: int = 0
     """How many requests met a fault so far."""
+    read_error: bool = False
+    """The service fails reading its storage (dsp-ingest: mapping.csv answers 500)."""
+    write_error: bool = False
+    """The service fails writing its storage (dsp-ingest: an upload answers 500)."""
     seed: int = 1
     rng: _random.Random = field(default_factory=_random.Random, repr=False)
 
@@ -130,6 +134,7 @@ class Faults:
         self.redirect = None
         self.paths = ()
         self.drop_after = self.drops_left = None
+        self.read_error = self.write_error = False
 
     def switch(self, spec: str) -> None:
         """Switch one fault on from its spec (see `FAULT_SPECS`); "off" switches all off."""

@@ -26,7 +26,7 @@ from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState
-from jobtui.emulators.dsp_ingest import DspIngestState
+from jobtui.emulators.dsp_ingest.state import DspIngestState
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.emulators.leia.state import LeiaState
 from jobtui.services import build_service
