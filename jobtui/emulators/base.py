@@ -5,13 +5,15 @@ the description of a built one (`Emulator`)."""
 from __future__ import annotations
 
 import random
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic
+from pathlib import Path
+from typing import Any, ClassVar, Generic
 
 from starlette.types import ASGIApp
 
@@ -73,21 +75,45 @@ class Emulator:
     state: Any = None
     """The emulator's in-memory state object, for tests that need to reach in (faults, clock)."""
 
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        state: Any,
+        app: ASGIApp,
+        base_path: str,
+        credentials: dict[str, str],
+        config: dict[str, Any] | None = None,
+    ) -> Emulator:
+        """An emulator of `kind` whose config holds `config` (by default its `credentials`)."""
+        given = credentials if config is None else config
+        return cls(kind, app, base_path, {"kind": kind, **given}, credentials, state)
+
 
 class SimState(Generic[Event]):
-    """What the state of every emulator has: `settings`, `seed`, the simulated `clock`, the
-    `lock` every request holds, the switchable `faults`, `counts` (requests per operation) and the
-    `scheduler` its simulated workers run on, whose due events reach `run_event`."""
+    """What the state of every emulator has: `settings`, `seed`, the simulated `clock`, `rng`
+    (the kind's seeded stream), the `lock` every request holds, the switchable `faults`, `counts`
+    (requests per operation) and the `scheduler` its simulated workers run on, whose due events
+    reach `run_event`. A kind sets how its jobs arrive by themselves with the class attributes."""
 
-    def __init__(self, settings: EmulatorSettings, faults: Faults | None = None) -> None:
+    ARRIVAL_GAP: ClassVar[float] = 30.0
+    """Seconds between jobs that arrive by themselves, for `arrivals = True`."""
+    ARRIVAL_SPREAD: ClassVar[tuple[float, float]] = (0.4, 1.6)
+    """The range of the random factor each gap is scaled by."""
+    MAX_ARRIVALS_PER_TICK: ClassVar[int] = 5000
+    """How many arrivals one tick makes up after a jump of the clock; the rest are skipped."""
+
+    def __init__(self, settings: EmulatorSettings, name: str) -> None:
         self.settings = settings
         self.seed = settings.seed
         self.clock = SimClock(settings.epoch, settings.speed)
+        self.rng = random.Random(f"{name}:{settings.seed}")
         self.lock = threading.RLock()
-        self.faults = Faults(seed=settings.seed) if faults is None else faults
+        self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
         self.scheduler: Scheduler[Event] = Scheduler(self.clock, self.lock, self.run_event)
         self.arrival_gap: float | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def run_event(self, t: float, event: Event) -> None:
         """Apply one scheduled event that fell due at simulated second `t`."""
@@ -106,19 +132,29 @@ class SimState(Generic[Event]):
         self.clock.advance(seconds)
         self.tick()
 
-    def start_arrivals(
-        self,
-        option: Any,
-        *,
-        default_gap: float,
-        spread: tuple[float, float],
-        most: int,
-        rng: random.Random,
-        arrive: Callable[[float], None],
-    ) -> None:
-        """Let jobs arrive by themselves when the `arrivals` option asks for it: True for every
-        `default_gap` seconds, a number for that many."""
+    def start_arrivals(self, option: Any, arrive: Callable[[float], None]) -> None:
+        """Let jobs arrive by themselves (`arrive(t)` makes one) when the `arrivals` option asks
+        for it: True for one every `ARRIVAL_GAP` seconds, a number for one every that many."""
         if not option:
             return
-        self.arrival_gap = default_gap if option is True else float(option)
-        self.scheduler.start_arrivals(Arrivals(self.arrival_gap, spread, rng, arrive, most))
+        self.arrival_gap = self.ARRIVAL_GAP if option is True else float(option)
+        arrivals = Arrivals(
+            self.arrival_gap, self.ARRIVAL_SPREAD, self.rng, arrive, self.MAX_ARRIVALS_PER_TICK
+        )
+        self.scheduler.start_arrivals(arrivals)
+
+    def storage(self, option: Any, prefix: str) -> Path:
+        """The folder the emulator keeps its files in: `option` when given (made if missing),
+        else a temporary directory that `close()` removes."""
+        if option:
+            folder = Path(str(option))
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
+        self._tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        return Path(self._tmp.name)
+
+    def close(self) -> None:
+        """Remove the temporary storage (when the state made one)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None

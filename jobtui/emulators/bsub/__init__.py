@@ -50,11 +50,4 @@ __all__ = ["build"]
 
 def build(settings: EmulatorSettings) -> Emulator:
     state = BsubState(settings)
-    return Emulator(
-        kind="bsub",
-        app=make_app(state),
-        base_path=BASE_PATH,
-        config={"kind": "bsub", "token": state.token},
-        credentials={"token": state.token},
-        state=state,
-    )
+    return Emulator.of("bsub", state, make_app(state), BASE_PATH, {"token": state.token})

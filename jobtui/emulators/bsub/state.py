@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,8 +35,6 @@ DEFAULT_MAX_UPLOAD = 64 * MiB
 DEFAULT_MAX_LIMIT = 100
 DEFAULT_LIST_LIMIT = 20
 DEFAULT_FAIL_RATE = 0.12
-DEFAULT_ARRIVAL_GAP = 25.0
-MAX_ARRIVALS_PER_TICK = 5000
 RECENT_WINDOW = 300
 """Only the newest seeded jobs may still be running; older ones have all ended."""
 STREAM_CHUNK = 64 * 1024
@@ -297,12 +294,13 @@ class BsubState(SimState[tuple[str, int]]):
     `plan(job)`, `to_json(job)`, `logs_of(job)`, `output_of(job)`.
     """
 
+    ARRIVAL_GAP = 25.0
+
     def __init__(self, settings: EmulatorSettings) -> None:
         from jobtui.emulators.bsub.seed import arrive, seed_jobs  # seed builds on this module
 
-        super().__init__(settings)
+        super().__init__(settings, "bsub")
         options = dict(settings.options)
-        self.rng = random.Random(f"bsub:{settings.seed}")
         self._token_rng = random.Random(f"bsub:{settings.seed}:tokens")
         self.token = str(options.get("token") or f"bsk_{self.rng.getrandbits(160):040x}")
         self.user_id = f"usr_{self.rng.getrandbits(48):012x}"
@@ -313,26 +311,13 @@ class BsubState(SimState[tuple[str, int]]):
         size = options.get("output_size")
         self.fixed_output_size: int | None = None if size is None else max(0, int(size))
         self.types = CATALOGUE
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if options.get("upload_dir"):
-            self.upload_dir = Path(str(options["upload_dir"]))
-            self.upload_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="jobtui-bsub-")
-            self.upload_dir = Path(self._tmp.name)
+        self.upload_dir = self.storage(options.get("upload_dir"), "jobtui-bsub-")
 
         self.jobs: dict[str, SimJob] = {}
         self.order: list[SimJob] = []
 
         seed_jobs(self, max(0, settings.jobs))
-        self.start_arrivals(
-            options.get("arrivals"),
-            default_gap=DEFAULT_ARRIVAL_GAP,
-            spread=(0.4, 1.6),
-            most=MAX_ARRIVALS_PER_TICK,
-            rng=self.rng,
-            arrive=lambda t: arrive(self, t),
-        )
+        self.start_arrivals(options.get("arrivals"), lambda t: arrive(self, t))
 
     # -- ids and times --------------------------------------------------------------------------
 
@@ -348,11 +333,6 @@ class BsubState(SimState[tuple[str, int]]):
     def iso(self, t: float) -> str:
         moment = self.clock.epoch + timedelta(seconds=t)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-    def close(self) -> None:
-        """Remove the uploads (only when they live in the emulator's own temporary directory)."""
-        if self._tmp is not None:
-            self._tmp.cleanup()
 
     # -- events ---------------------------------------------------------------------------------
 

@@ -72,11 +72,6 @@ __all__ = ["build"]
 
 def build(settings: EmulatorSettings) -> Emulator:
     state = DspIngestState(settings)
-    return Emulator(
-        kind="dsp-ingest",
-        app=make_app(state),
-        base_path=BASE_PATH,
-        config={"kind": "dsp-ingest", "token": state.token, "projects": list(state.seeded)},
-        credentials={"token": state.token},
-        state=state,
-    )
+    credentials = {"token": state.token}
+    config = credentials | {"projects": list(state.seeded)}
+    return Emulator.of("dsp-ingest", state, make_app(state), BASE_PATH, credentials, config)

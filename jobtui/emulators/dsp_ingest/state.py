@@ -9,7 +9,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -215,9 +214,8 @@ class DspIngestState(SimState[str]):
     def __init__(self, settings: EmulatorSettings) -> None:
         from jobtui.emulators.dsp_ingest.seed import seed_projects  # seed builds on this module
 
-        super().__init__(settings)
+        super().__init__(settings, "dsp-ingest")
         options = dict(settings.options)
-        self.rng = random.Random(f"dsp-ingest:{settings.seed}")
         self._asset_rng = random.Random(f"dsp-ingest:{settings.seed}:assets")
         self.healthy = True
         self.log: list[str] = []
@@ -232,13 +230,7 @@ class DspIngestState(SimState[str]):
         self.extensions = SUPPORTED | {"svg"} if options.get("svg", True) else SUPPORTED
         self.legacy_content_range = bool(options.get("legacy_content_range", False))
 
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if options.get("storage_dir"):
-            self.root = Path(str(options["storage_dir"]))
-            self.root.mkdir(parents=True, exist_ok=True)
-        else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="jobtui-dsp-ingest-")
-            self.root = Path(self._tmp.name)
+        self.root = self.storage(options.get("storage_dir"), "jobtui-dsp-ingest-")
         self.import_dir = self.root / "import"
         self.assets_dir = self.root / "assets"
         self.import_dir.mkdir(exist_ok=True)
@@ -518,12 +510,6 @@ class DspIngestState(SimState[str]):
         else:
             self.log.append(f"Error finalizing project {final.shortcode}: {mapping} not found")
         self.locks.pop(final.shortcode, None)
-
-    def close(self) -> None:
-        """Remove the temporary storage (when the state made one)."""
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
 
 def _has_file(folder: Path, depth: int) -> bool:

@@ -118,18 +118,7 @@ __all__ = ["build"]
 
 def build(settings: EmulatorSettings) -> Emulator:
     state = EcoTaxaState(settings)
-    state = EcoTaxaState(settings)
     user, admin = state.user, state.admin
-    return Emulator(
-        kind="ecotaxa",
-        app=make_app(state),
-        base_path=BASE_PATH,
-        config={"kind": "ecotaxa", "username": user.email, "password": user.password},
-        credentials={
-            "username": user.email,
-            "password": user.password,
-            "admin username": admin.email,
-            "admin password": admin.password,
-        },
-        state=state,
-    )
+    login = {"username": user.email, "password": user.password}
+    credentials = login | {"admin username": admin.email, "admin password": admin.password}
+    return Emulator.of("ecotaxa", state, make_app(state), BASE_PATH, credentials, login)

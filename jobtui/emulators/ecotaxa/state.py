@@ -35,13 +35,11 @@ from jobtui.emulators.ecotaxa.errors import (
 )
 from jobtui.emulators.ecotaxa.world import (
     APP,
-    DEFAULT_ARRIVAL_GAP,
     EXPORT_TYPES,
     IMPORT_ERRORS,
     JOB_SERVICE,
     LOG_NAME,
     LOGGERS,
-    MAX_ARRIVALS_PER_TICK,
     MSG_ASKING,
     MSG_DONE,
     MSG_KILLED,
@@ -134,15 +132,17 @@ class EcoTaxaState(SimState[tuple[int, int, int]]):
     `invalidate_tokens()`.
     """
 
+    ARRIVAL_GAP = 45.0
+    MAX_ARRIVALS_PER_TICK = 2000
+
     def __init__(self, settings: EmulatorSettings) -> None:
         from jobtui.emulators.ecotaxa.seed import arrive, seed_jobs  # seed builds on this module
 
-        super().__init__(settings)
+        super().__init__(settings, "ecotaxa")
         options = dict(settings.options)
         self.epoch = settings.epoch.replace(tzinfo=None) - (
             settings.epoch.utcoffset() or timedelta(0)
         )
-        self.rng = random.Random(f"ecotaxa:{settings.seed}")
         self.ranges: list[str] = []
         self.peers: deque[tuple[str, int]] = deque(maxlen=10_000)
         self.front_url = str(options.get("front_url") or "https://ecotaxa.invalid").rstrip("/")
@@ -217,14 +217,7 @@ class EcoTaxaState(SimState[tuple[int, int, int]]):
             sorted(self.rows.items(), key=lambda item: (item[1].updated, item[0]))
         )
 
-        self.start_arrivals(
-            options.get("arrivals"),
-            default_gap=DEFAULT_ARRIVAL_GAP,
-            spread=(0.4, 1.6),
-            most=MAX_ARRIVALS_PER_TICK,
-            rng=self.rng,
-            arrive=lambda t: arrive(self, t),
-        )
+        self.start_arrivals(options.get("arrivals"), lambda t: arrive(self, t))
 
     # -- time -----------------------------------------------------------------------------------
 

@@ -45,8 +45,6 @@ MSG_ASKING = "Some users or taxonomic references could not be matched"
 
 MAX_TOKEN_AGE = 2_678_400
 """31 days, in seconds."""
-DEFAULT_ARRIVAL_GAP = 45.0
-MAX_ARRIVALS_PER_TICK = 2000
 STREAM_CHUNK = 64 * 1024
 BACK_END = "\n----------- BACK-END -------------\n"
 JOBS_DIR = "/app/temp_tasks"

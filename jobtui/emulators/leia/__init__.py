@@ -46,11 +46,4 @@ __all__ = ["build"]
 
 def build(settings: EmulatorSettings) -> Emulator:
     state = LeiaState(settings)
-    return Emulator(
-        kind="leia",
-        app=make_app(state),
-        base_path=BASE_PATH,
-        config={"kind": "leia", "api_key": state.api_key},
-        credentials={"api_key": state.api_key},
-        state=state,
-    )
+    return Emulator.of("leia", state, make_app(state), BASE_PATH, {"api_key": state.api_key})

@@ -60,8 +60,6 @@ PROPAGATE = 1.0
 """Seconds between a prerequisite ending and its WAITING dependants reacting."""
 DEFAULT_TTL = 1800.0
 DEFAULT_MAX_LIMIT = 100
-DEFAULT_ARRIVAL_GAP = 20.0
-MAX_ARRIVALS_PER_TICK = 5000
 
 _TITLES = {
     400: "Bad Request",
@@ -168,13 +166,15 @@ class LeiaState(SimState[tuple[str, int, int]]):
     order), `foreign_ids` (jobs of another application: 403), `expire_tokens()`, `tick()`.
     """
 
+    ARRIVAL_GAP = 20.0
+    ARRIVAL_SPREAD = (0.5, 1.5)
+
     def __init__(self, settings: EmulatorSettings) -> None:
         from jobtui.emulators.leia.seed import arrive, seed_jobs  # seed builds on this module
 
-        super().__init__(settings)
+        super().__init__(settings, "leia")
         options = dict(settings.options)
         self.epoch_ts = settings.epoch.timestamp()
-        self.rng = random.Random(f"leia:{settings.seed}")
         self._token_rng = random.Random(f"leia:{settings.seed}:tokens")
         self.token_ttl = float(options.get("token_ttl", DEFAULT_TTL))
         self.max_limit = int(options.get("max_limit", DEFAULT_MAX_LIMIT))
@@ -215,14 +215,7 @@ class LeiaState(SimState[tuple[str, int, int]]):
         self.children: dict[str, list[SimJob]] = {}
 
         seed_jobs(self, settings.jobs)
-        self.start_arrivals(
-            options.get("arrivals"),
-            default_gap=DEFAULT_ARRIVAL_GAP,
-            spread=(0.5, 1.5),
-            most=MAX_ARRIVALS_PER_TICK,
-            rng=self.rng,
-            arrive=lambda t: arrive(self, t),
-        )
+        self.start_arrivals(options.get("arrivals"), lambda t: arrive(self, t))
 
     # -- ids and times --------------------------------------------------------------------------
 
