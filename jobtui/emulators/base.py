@@ -9,12 +9,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Generic
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from jobtui.emulators.faults import Faults
@@ -158,3 +161,20 @@ class SimState(Generic[Event]):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def http_errors(
+    error: Callable[[int, str], Response], messages: Mapping[int, str]
+) -> dict[Any, ErrorHandler]:
+    """Starlette's `exception_handlers` that answer its own errors (an unknown path, a method a
+    route does not take) in the service's error body `error(status, message)`: the message from
+    `messages` for the status, else the exception's detail."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return error(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+
+    return {HTTPException: handler}

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from jobtui.emulators.base import http_errors
 from jobtui.emulators.bsub.state import (
     DEFAULT_LIST_LIMIT,
     KINDS_BY_TYPE,
@@ -247,17 +247,11 @@ async def _upload(state: BsubState, request: Request) -> Response:
 
 
 FAULT_PROFILE = FaultProfile(
-    error=lambda status, message: error_response(status, message),
+    error=error_response,
     malformed=b'{"success": true, "data": {"id": "',
     expired=lambda: error_response(401, "Invalid API key"),
 )
 """How bsub.io answers when a fault is switched on."""
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, message)
 
 
 def make_app(state: BsubState) -> ASGIApp:
@@ -285,7 +279,9 @@ def make_app(state: BsubState) -> ASGIApp:
 
     app = Starlette(
         routes=[Mount("/v1", routes=routes)],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers=http_errors(
+            error_response, {404: "Not found", 405: "Method not allowed"}
+        ),
         lifespan=lifespan,
     )
     return FaultsMiddleware(app, state.faults, FAULT_PROFILE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Sequence
 
 from jobtui.emulators.bsub.state import (
     CANCELLED_CODE,
@@ -128,21 +129,30 @@ def _place(state: BsubState, job: SimJob, status: str, rng: random.Random) -> No
     span = -submitted
     elapsed = sum(lengths[:done]) + lengths[done] * rng.uniform(0.1, 0.8)
     scale = min(1.0, span / elapsed) if elapsed > 0 else 1.0
-    t = submitted
-    marks: list[float] = []
-    for length in lengths[:done]:
-        t += length * scale
-        marks.append(t)
-    if done >= 1:
-        job.claimed_by, job.claimed_at = plan.worker, marks[0]
-    if done >= 2:
-        job.preparing_at = marks[1]
-    if done >= 3:
-        job.processing_at = marks[2]
+    marks = _stages(job, plan, submitted, lengths[:done], scale, done)
     job.status = status
     job.updated = marks[-1] if marks else submitted
     remaining = max(lengths[done] * rng.uniform(0.2, 0.9), 1.0)
     state.schedule(job, remaining)
+
+
+def _stages(
+    job: SimJob, plan: Plan, start: float, lengths: Sequence[float], scale: float, reached: int
+) -> list[float]:
+    """When each stage of `lengths` (times `scale`) ends, run one after the other from `start`;
+    the job gets the first `reached` of them as its claimed, preparing and processing times."""
+    marks: list[float] = []
+    t = start
+    for length in lengths:
+        t += length * scale
+        marks.append(t)
+    if reached >= 1:
+        job.claimed_by, job.claimed_at = plan.worker, marks[0]
+    if reached >= 2:
+        job.preparing_at = marks[1]
+    if reached >= 3:
+        job.processing_at = marks[2]
+    return marks
 
 
 def _uploaded(job: SimJob, plan: Plan, rng: random.Random) -> float:
@@ -173,19 +183,8 @@ def _place_ended(
     total = sum(lengths)
     room = -1.0 - submitted
     scale = min(1.0, room / total) if total > 0 and room > 0 else 0.01
-    marks: list[float] = []
-    t = submitted
-    for length in lengths:
-        t += length * scale
-        marks.append(t)
-    end = marks[-1]
-    stages = len(marks) - 1  # how many of claimed, preparing, processing were reached
-    if stages >= 1:
-        job.claimed_by, job.claimed_at = plan.worker, marks[0]
-    if stages >= 2:
-        job.preparing_at = marks[1]
-    if stages >= 3:
-        job.processing_at = marks[2]
+    # the last stage ends the job: the others reached claimed, preparing, processing
+    end = _stages(job, plan, submitted, lengths, scale, len(lengths) - 1)[-1]
     job.finished_at = end
     job.updated = end
     if status == "finished":

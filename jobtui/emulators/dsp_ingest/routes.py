@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
@@ -143,32 +144,30 @@ def h_project(call: Call) -> Response:
     return json_response(200, {"id": code})
 
 
-async def h_trigger(call: Call) -> Response:
+async def _begin(
+    call: Call, op: str, holder: str, start: Callable[[str], object], status: int
+) -> Response:
+    """Start background work on a project's import folder (404 without one), holding the
+    project's lock as `holder` (409 while it stays busy)."""
     state = call.state
-    state.counts["trigger"] += 1
+    state.counts[op] += 1
     code = call.shortcode()
     call.writer(code)
     if not state.import_folder(code).is_dir():
         raise not_found(code, "Import folder not found.")
-    if not await state.acquire(code, "ingest"):
+    if not await state.acquire(code, holder):
         raise conflict(code)
     with state.lock:
-        state.start_ingest(code)
-    return json_response(202, {"id": code})
+        start(code)
+    return json_response(status, {"id": code})
+
+
+async def h_trigger(call: Call) -> Response:
+    return await _begin(call, "trigger", "ingest", call.state.start_ingest, 202)
 
 
 async def h_finalize(call: Call) -> Response:
-    state = call.state
-    state.counts["finalize"] += 1
-    code = call.shortcode()
-    call.writer(code)
-    if not state.import_folder(code).is_dir():
-        raise not_found(code, "Import folder not found.")
-    if not await state.acquire(code, "finalize"):
-        raise conflict(code)
-    with state.lock:
-        state.start_finalize(code)
-    return json_response(200, {"id": code})
+    return await _begin(call, "finalize", "finalize", call.state.start_finalize, 200)
 
 
 async def h_mapping(call: Call) -> Response:

@@ -11,12 +11,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from jobtui.emulators.base import http_errors
 from jobtui.emulators.faults import FaultProfile, FaultsMiddleware
 from jobtui.emulators.leia.rules import CONDITION_OPS
 from jobtui.emulators.leia.state import (
@@ -406,6 +406,29 @@ def _document_ids(text: str) -> list[str]:
     return ids
 
 
+def _submit(
+    state: LeiaState,
+    params: Mapping[str, Any],
+    block: bool,
+    job_type: str,
+    docs: list[str],
+    **fields: Any,
+) -> Response:
+    """Create a job of `job_type` on `docs` with the request's prerequisite, page range and
+    callback, and `fields`; answer it."""
+    job = state.new_job(
+        state.now(),
+        job_type,
+        docs,
+        execute_after_id=_prerequisite(state, params),
+        block=block,
+        page_range=params.get("page_range"),
+        callback_url=params.get("callback_url"),
+        **fields,
+    )
+    return _job_response(state, job)
+
+
 def h_apply(call: Call) -> Response:
     call.token()
     state = call.state
@@ -431,18 +454,7 @@ def h_apply(call: Call) -> Response:
     if params.get("tag") and len(docs) > 1:
         raise Problem(400, "A tag can only be used with a single document id")
     model = state.model(call.path_params["model_id"])
-    job = state.new_job(
-        state.now(),
-        "predict",
-        docs,
-        model=model,
-        execute_after_id=_prerequisite(state, params),
-        block=block,
-        format_type=fmt,
-        page_range=params.get("page_range"),
-        callback_url=params.get("callback_url"),
-    )
-    return _job_response(state, job)
+    return _submit(state, params, block, "predict", docs, model=model, format_type=fmt)
 
 
 def h_transform(call: Call) -> Response:
@@ -465,34 +477,22 @@ def h_transform(call: Call) -> Response:
     docs = _document_ids(call.path_params["document_ids"])
     if params.get("input_tag") and len(docs) > 1:
         raise Problem(400, "An input_tag can only be used with a single document id")
-    job = state.new_job(
-        state.now(),
-        transform_job_type(output),
-        docs,
-        execute_after_id=_prerequisite(state, params),
-        block=block,
-        output_type=output,
-        page_range=params.get("page_range"),
-        callback_url=params.get("callback_url"),
-    )
-    return _job_response(state, job)
+    return _submit(state, params, block, transform_job_type(output), docs, output_type=output)
 
 
 FAULT_PROFILE = FaultProfile(
-    error=lambda status, message: problem_response(status, message),
+    error=problem_response,
     malformed=b'{"id": "',
     expired=lambda: problem_response(401, "Not logged in"),
 )
 """How Leia answers when a fault is switched on."""
 
 
-async def _http_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    detail = {
-        404: "The requested URL was not found on the server.",
-        405: "The method is not allowed for the requested URL.",
-    }.get(exc.status_code, str(exc.detail))
-    return problem_response(exc.status_code, detail)
+_ROUTING_ERRORS = {
+    404: "The requested URL was not found on the server.",
+    405: "The method is not allowed for the requested URL.",
+}
+"""Connexion's details for the answers of its router."""
 
 
 def make_app(state: LeiaState) -> ASGIApp:
@@ -522,6 +522,6 @@ def make_app(state: LeiaState) -> ASGIApp:
     ]
     app = Starlette(
         routes=[Mount(BASE_PATH, routes=routes)],
-        exception_handlers={HTTPException: _http_problem},
+        exception_handlers=http_errors(problem_response, _ROUTING_ERRORS),
     )
     return FaultsMiddleware(app, state.faults, FAULT_PROFILE)

@@ -483,26 +483,19 @@ class LeiaState(SimState[tuple[str, int, int]]):
             "job_type": job.job_type,
             "status": job.status,
         }
-        if job.model_id is not None:
-            data["model_id"] = job.model_id
-        if job.execute_after_id is not None:
-            data["execute_after_id"] = job.execute_after_id
-        if job.parent_job_id is not None:
-            data["parent_job_id"] = job.parent_job_id
-        if job.callback_url is not None:
-            data["callback_url"] = job.callback_url
-        if job.page_range is not None:
-            data["page_range"] = job.page_range
-        if job.started is not None:
-            data["starting_time"] = self.iso(job.started)
-        if job.finished is not None:
-            data["finished_time"] = self.iso(job.finished)
-        if job.reason is not None:
-            data["reason"] = job.reason
-        if job.http_code is not None:
-            data["http_code"] = job.http_code
-        if job.result_type is not None:
-            data["result_type"] = job.result_type
+        optional: dict[str, Any] = {
+            "model_id": job.model_id,
+            "execute_after_id": job.execute_after_id,
+            "parent_job_id": job.parent_job_id,
+            "callback_url": job.callback_url,
+            "page_range": job.page_range,
+            "starting_time": None if job.started is None else self.iso(job.started),
+            "finished_time": None if job.finished is None else self.iso(job.finished),
+            "reason": job.reason,
+            "http_code": job.http_code,
+            "result_type": job.result_type,
+        }
+        data.update((key, value) for key, value in optional.items() if value is not None)
         if job.status == "PROCESSED":
             data["result"] = result_of(self, job)
         return data
