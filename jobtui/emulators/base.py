@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Generic
+from typing import Any, ClassVar, TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,7 +21,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from jobtui.emulators.faults import Faults
-from jobtui.emulators.scheduler import Arrivals, Event, Scheduler
+from jobtui.emulators.scheduler import Arrivals, Scheduler
+
+Job = TypeVar("Job")
 
 DEMO_EPOCH = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)
 """The simulated wall-clock time at which every emulator starts: fixed, so runs are reproducible."""
@@ -93,11 +95,10 @@ class Emulator:
         return cls(kind, app, base_path, {"kind": kind, **given}, credentials, state)
 
 
-class SimState(Generic[Event]):
+class SimState:
     """What the state of every emulator has: `settings`, `seed`, the simulated `clock`, `rng`
     (the kind's seeded stream), the `lock` every request holds, the switchable `faults`, `counts`
-    (requests per operation) and the `scheduler` its simulated workers run on, whose due events
-    reach `run_event`. A kind sets how its jobs arrive by themselves with the class attributes."""
+    (requests per operation) and the `scheduler` its simulated workers run on (`at`). A kind sets how its jobs arrive by themselves with the class attributes."""
 
     ARRIVAL_GAP: ClassVar[float] = 30.0
     """Seconds between jobs that arrive by themselves, for `arrivals = True`."""
@@ -114,13 +115,26 @@ class SimState(Generic[Event]):
         self.lock = threading.RLock()
         self.faults = Faults(seed=settings.seed)
         self.counts: Counter[str] = Counter()
-        self.scheduler: Scheduler[Event] = Scheduler(self.clock, self.lock, self.run_event)
+        self.scheduler = Scheduler(self.clock, self.lock)
         self.arrival_gap: float | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
-    def run_event(self, t: float, event: Event) -> None:
-        """Apply one scheduled event that fell due at simulated second `t`."""
-        raise NotImplementedError
+    def at(
+        self,
+        t: float,
+        job: Job,
+        action: Callable[[Job, float], None],
+        version: Callable[[Job], object],
+    ) -> None:
+        """Run `action(job, t)` once the simulated clock reaches `t`, unless the job's `version`
+        changed by then (a later change of its course made the event stale)."""
+        then = version(job)
+
+        def run(due: float) -> None:
+            if version(job) == then:
+                action(job, due)
+
+        self.scheduler.push(t, run)
 
     def now(self) -> float:
         """Simulated seconds since the epoch."""

@@ -1,9 +1,9 @@
 """The simulated workers of every emulator: one heap of timed events on the emulator's `SimClock`.
 
-A kind's state pushes its events (`push(t, event)`: a job's next step, at simulated second `t`)
-and calls `tick()` at the start of each request: every event due by the clock's now is handed,
-in time order (ties in the order they were pushed), to the state's `run(t, event)`, which drops
-events made stale by a later change of their job. Nothing runs between requests, so speed 0
+A kind's state pushes its events (`push(t, action)`: a job's next step, at simulated second `t`)
+and calls `tick()` at the start of each request: every event due by the clock's now runs as
+`action(t)`, in time order (ties in the order they were pushed); `SimState.at` makes actions that
+drop themselves when a later change of their job made them stale. Nothing runs between requests, so speed 0
 freezes every worker and `clock.advance(s)` followed by a tick moves them.
 
 Jobs that arrive by themselves (`arrivals`) are events of the scheduler's own: each arrival hands
@@ -20,12 +20,13 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jobtui.emulators.base import SimClock
 
-Event = TypeVar("Event")
+Action = Callable[[float], None]
+"""What a scheduled event does when it falls due: called with its simulated second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +41,19 @@ class Arrivals:
     most: int
 
 
-class Scheduler(Generic[Event]):
+class Scheduler:
     """Timed events of one emulator, applied lazily by `tick()` under the state's lock."""
 
-    def __init__(
-        self, clock: SimClock, lock: threading.RLock, run: Callable[[float, Event], None]
-    ) -> None:
+    def __init__(self, clock: SimClock, lock: threading.RLock) -> None:
         self.clock = clock
         self.lock = lock
-        self._run = run
-        self._events: list[tuple[float, int, Event | None]] = []
+        self._events: list[tuple[float, int, Action | None]] = []
         self._seq = itertools.count()
         self.arrivals: Arrivals | None = None
 
-    def push(self, t: float, event: Event) -> None:
-        """Run `event` once the simulated clock reaches `t`."""
-        heapq.heappush(self._events, (t, next(self._seq), event))
+    def push(self, t: float, action: Action) -> None:
+        """Run `action(t)` once the simulated clock reaches `t`."""
+        heapq.heappush(self._events, (t, next(self._seq), action))
 
     def start_arrivals(self, arrivals: Arrivals) -> None:
         """Let jobs arrive by themselves, the first one `arrivals.gap` seconds after the epoch."""
@@ -84,4 +82,4 @@ class Scheduler(Generic[Event]):
                     else:  # the clock jumped far ahead: skip the backlog
                         self._push_arrival(now + gap)
                     continue
-                self._run(t, event)
+                event(t)

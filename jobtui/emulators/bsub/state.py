@@ -285,7 +285,11 @@ class SimJob:
         return self.status == "failed" and self.error_code == CANCELLED_CODE
 
 
-class BsubState(SimState[tuple[str, int]]):
+def _stamp(job: SimJob) -> int:
+    return job.stamp
+
+
+class BsubState(SimState):
     """Everything the bsub.io emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `counts` (requests per operation id), `token` (the API key),
@@ -338,13 +342,7 @@ class BsubState(SimState[tuple[str, int]]):
 
     def schedule(self, job: SimJob, t: float) -> None:
         job.due = t
-        self.scheduler.push(t, (job.id, job.stamp))
-
-    def run_event(self, t: float, event: tuple[str, int]) -> None:
-        job_id, stamp = event
-        job = self.jobs.get(job_id)
-        if job is not None and job.stamp == stamp:
-            self._step(job, t)
+        self.at(t, job, self._step, _stamp)
 
     def plan(self, job: SimJob) -> Plan:
         rng = random.Random(f"bsub:{self.seed}:{job.id}:plan")

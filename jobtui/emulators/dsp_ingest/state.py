@@ -202,7 +202,7 @@ class SeedFile:
     size: int
 
 
-class DspIngestState(SimState[str]):
+class DspIngestState(SimState):
     """Everything the emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `healthy`, `counts` (requests per route), `log` (the lines
@@ -414,11 +414,6 @@ class DspIngestState(SimState[str]):
                 self._advance_ingest(run, now)
             self.scheduler.tick()
 
-    def run_event(self, t: float, event: str) -> None:
-        final = self.finalizes.get(event)
-        if final is not None:
-            self._finish_finalize(final)
-
     def start_ingest(self, shortcode: str, at: float | None = None) -> IngestRun:
         """Begin an ingest (the caller holds the lock): create the mapping file and the asset
         folder, and list the files it will look at."""
@@ -497,7 +492,7 @@ class DspIngestState(SimState[str]):
         """Schedule the deletion (the caller holds the lock)."""
         final = FinalizeRun(shortcode, self.now() + self.finalize_seconds)
         self.finalizes[shortcode] = final
-        self.scheduler.push(final.due, shortcode)
+        self.scheduler.push(final.due, lambda t: self._finish_finalize(final))
         self.log.append(f"Finalizing bulk ingest for project {shortcode}")
 
     def _finish_finalize(self, final: FinalizeRun) -> None:

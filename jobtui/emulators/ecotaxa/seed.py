@@ -7,7 +7,7 @@ import random
 
 from jobtui.emulators.ecotaxa.content import describe, failure_of, result_of
 from jobtui.emulators.ecotaxa.errors import exception_pieces
-from jobtui.emulators.ecotaxa.state import START, EcoTaxaState, SimJob
+from jobtui.emulators.ecotaxa.state import EcoTaxaState, SimJob
 from jobtui.emulators.ecotaxa.world import (
     IMPORT_ERRORS,
     JOB_SERVICE,
@@ -137,7 +137,7 @@ def _seed_one(state: EcoTaxaState, type_: str, target: str, owner: int, created:
         job.gen += 1
         job.stamp += 1
         if type_ != "Prediction":
-            state.push_event(rng.uniform(1.0, 20.0), job.key, job.gen, START)
+            state.start_at(rng.uniform(1.0, 20.0), job)
         return
     crashed_reply = False
     if type_ == "FileImport":

@@ -54,9 +54,6 @@ from jobtui.emulators.ecotaxa.world import (
     read_token,
 )
 
-START, PROGRESS, END = 0, 1, 2
-
-
 # -- jobs -----------------------------------------------------------------------------------
 
 
@@ -120,7 +117,11 @@ class SimJob:
         return -self.key if self.archived else self.key
 
 
-class EcoTaxaState(SimState[tuple[int, int, int]]):
+def _gen(job: SimJob) -> int:
+    return job.gen
+
+
+class EcoTaxaState(SimState):
     """Everything the EcoTaxa emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `counts` (requests per operation id), `users`, `user`
@@ -277,21 +278,9 @@ class EcoTaxaState(SimState[tuple[int, int, int]]):
 
     # -- events ---------------------------------------------------------------------------------
 
-    def push_event(self, t: float, key: int, gen: int, kind: int) -> None:
-        """Schedule a START, PROGRESS or END of the job at time `t`, void once its gen moves."""
-        self.scheduler.push(t, (key, gen, kind))
-
-    def run_event(self, t: float, event: tuple[int, int, int]) -> None:
-        key, gen, kind = event
-        job = self.jobs.get(key)
-        if job is None or job.gen != gen:
-            return
-        if kind == START:
-            self.start_run(job, t)
-        elif kind == PROGRESS:
-            self.progress(job, t)
-        else:
-            self.end_run(job, t)
+    def start_at(self, t: float, job: SimJob) -> None:
+        """The job's run starts at time `t`, unless an action changes its course before."""
+        self.at(t, job, self.start_run, _gen)
 
     def fate(self, job: SimJob) -> Fate:
         """How the job's current run goes (deterministic for a seed, a job and a run number)."""
@@ -323,7 +312,7 @@ class EcoTaxaState(SimState[tuple[int, int, int]]):
         job.pid = None
         self.changed(job, t)
         if job.type != "Prediction" and not job.archived:  # the scheduler skips ids <= 0
-            self.push_event(t + self.fate(job).queue, job.key, job.gen, START)
+            self.start_at(t + self.fate(job).queue, job)
 
     def start_run(
         self, job: SimJob, t: float, *, duration: float | None = None, schedule: bool = True
@@ -342,8 +331,8 @@ class EcoTaxaState(SimState[tuple[int, int, int]]):
         fate = self.fate(job)
         span = fate.duration if duration is None else duration
         for step in range(fate.steps):
-            self.push_event(t + span * step / fate.steps + 0.5, job.key, job.gen, PROGRESS)
-        self.push_event(t + span, job.key, job.gen, END)
+            self.at(t + span * step / fate.steps + 0.5, job, self.progress, _gen)
+        self.at(t + span, job, self.end_run, _gen)
 
     def progress(self, job: SimJob, t: float) -> None:
         """One progress report of a running job: the next message and percentage."""

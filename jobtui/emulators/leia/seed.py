@@ -11,7 +11,6 @@ from jobtui.emulators.leia.state import (
     CONDITIONAL_TYPE,
     FAILURES,
     PROPAGATE,
-    STEP,
     LeiaState,
     Model,
     SimJob,
@@ -86,7 +85,7 @@ def _seed_running(state: LeiaState, job: SimJob, status: str, rng: random.Random
     job.started = job.created + (-job.created) * rng.uniform(0.1, 0.5)
     state.set_status(job, status)
     length = {"STARTING": plan.start, "LOADING_MODEL": plan.load}.get(status, plan.process)
-    state.push_event(length * rng.uniform(0.2, 1.0), job.stamp, job.id, STEP)
+    state.step_at(length * rng.uniform(0.2, 1.0), job)
 
 
 def _random_kind(

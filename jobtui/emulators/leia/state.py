@@ -72,7 +72,6 @@ _TITLES = {
     503: "Service Unavailable",
 }
 
-STEP, RESOLVE = 0, 1
 
 _CATEGORIES = ("invoice", "receipt", "id_card", "contract", "payslip")
 FAILURES = (
@@ -158,7 +157,11 @@ class Model:
     model_type: str
 
 
-class LeiaState(SimState[tuple[str, int, int]]):
+def _stamp(job: SimJob) -> int:
+    return job.stamp
+
+
+class LeiaState(SimState):
     """Everything the Leia emulator knows. Tests reach it as `running.state`.
 
     Public pieces: `clock`, `faults`, `counts` (requests per operation id), `api_key`,
@@ -259,19 +262,13 @@ class LeiaState(SimState[tuple[str, int, int]]):
 
     # -- events ---------------------------------------------------------------------------------
 
-    def push_event(self, t: float, stamp: int, job_id: str, kind: int) -> None:
-        """Schedule a STEP or RESOLVE of the job at time `t`, void if the job changes before."""
-        self.scheduler.push(t, (job_id, stamp, kind))
+    def step_at(self, t: float, job: SimJob) -> None:
+        """The job's next step at time `t`, void if the job changes before."""
+        self.at(t, job, self._step, _stamp)
 
-    def run_event(self, t: float, event: tuple[str, int, int]) -> None:
-        job_id, stamp, kind = event
-        job = self.jobs.get(job_id)
-        if job is None or job.stamp != stamp:
-            return
-        if kind == STEP:
-            self._step(job, t)
-        else:
-            self._resolve(job, t)
+    def resolve_at(self, t: float, job: SimJob) -> None:
+        """Look at the job's prerequisite at time `t`, void if the job changes before."""
+        self.at(t, job, self._resolve, _stamp)
 
     def plan(self, job: SimJob) -> Plan:
         rng = random.Random(f"{self.seed}:{job.id}:plan")
@@ -295,26 +292,24 @@ class LeiaState(SimState[tuple[str, int, int]]):
 
     def set_ready(self, job: SimJob, t: float, step_at: float | None = None) -> None:
         self.set_status(job, "READY")
-        self.push_event(
-            t + self.plan(job).queue if step_at is None else step_at, job.stamp, job.id, STEP
-        )
+        self.step_at(t + self.plan(job).queue if step_at is None else step_at, job)
 
     def _step(self, job: SimJob, t: float) -> None:
         plan = self.plan(job)
         if job.status == "READY":
             self.set_status(job, "STARTING")
             job.started = t
-            self.push_event(t + plan.start, job.stamp, job.id, STEP)
+            self.step_at(t + plan.start, job)
         elif job.status == "STARTING":
             if job.model_id:
                 self.set_status(job, "LOADING_MODEL")
-                self.push_event(t + plan.load, job.stamp, job.id, STEP)
+                self.step_at(t + plan.load, job)
             else:
                 self.set_status(job, "PROCESSING")
-                self.push_event(t + plan.process, job.stamp, job.id, STEP)
+                self.step_at(t + plan.process, job)
         elif job.status == "LOADING_MODEL":
             self.set_status(job, "PROCESSING")
-            self.push_event(t + plan.process, job.stamp, job.id, STEP)
+            self.step_at(t + plan.process, job)
         elif job.status == "PROCESSING":
             if job.job_type == CONDITIONAL_TYPE:
                 if job.rule_jobs is None:
@@ -350,7 +345,7 @@ class LeiaState(SimState[tuple[str, int, int]]):
         job.http_code = 200 if status == "PROCESSED" else http_code
         for dependant in self.dependants.get(job.id, ()):
             if dependant.status in ("WAITING", "BLOCKED"):
-                self.push_event(t + PROPAGATE, dependant.stamp, dependant.id, RESOLVE)
+                self.resolve_at(t + PROPAGATE, dependant)
         if status == "CANCELED":
             for child in self.children.get(job.id, ()):
                 if not child.terminal:
@@ -445,7 +440,7 @@ class LeiaState(SimState[tuple[str, int, int]]):
             return
         self.set_status(job, "WAITING")
         if prereq.terminal:
-            self.push_event(t + PROPAGATE, job.stamp, job.id, RESOLVE)
+            self.resolve_at(t + PROPAGATE, job)
 
     def cancel(self, job: SimJob) -> None:
         t = self.now()
