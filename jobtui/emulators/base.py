@@ -24,6 +24,7 @@ from jobtui.emulators.faults import Faults
 from jobtui.emulators.scheduler import Arrivals, Scheduler
 
 Job = TypeVar("Job")
+Found = TypeVar("Found")
 
 DEMO_EPOCH = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)
 """The simulated wall-clock time at which every emulator starts: fixed, so runs are reproducible."""
@@ -175,6 +176,13 @@ class SimState:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def found(value: Found | None, error: Exception) -> Found:
+    """`value`, or `error` raised when a lookup found nothing (the service's 404)."""
+    if value is None:
+        raise error
+    return value
 
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]

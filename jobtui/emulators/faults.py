@@ -65,6 +65,19 @@ class FaultProfile:
     expired: Callable[[], Response]
 
 
+_FLAGS = {
+    "hang": "hang",
+    "malformed": "malformed",
+    "truncated": "truncated",
+    "content-type": "wrong_type",
+    "wrong-type": "wrong_type",
+    "html": "wrong_type",
+    "reset": "connection_reset",
+    "expired": "expired",
+}
+"""The specs that switch one flag of `Faults` on, and that flag."""
+
+
 class FaultSpecError(ValueError):
     """A fault spec that is not one of `FAULT_SPECS`."""
 
@@ -155,18 +168,8 @@ class Faults:
             self.reset()
         elif name == "latency" and number is not None:
             self.latency = number
-        elif name == "hang":
-            self.hang = True
-        elif name == "malformed":
-            self.malformed = True
-        elif name == "truncated":
-            self.truncated = True
-        elif name in ("content-type", "wrong-type", "html"):
-            self.wrong_type = True
-        elif name == "reset":
-            self.connection_reset = True
-        elif name == "expired":
-            self.expired = True
+        elif name in _FLAGS:
+            setattr(self, _FLAGS[name], True)
         elif name == "random":
             self.random = min(1.0, 0.3 if number is None else number)
         elif name.isdigit() and 400 <= int(name) <= 599:

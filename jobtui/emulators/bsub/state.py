@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from jobtui.emulators.base import EmulatorSettings, SimState
+from jobtui.emulators.base import EmulatorSettings, SimState, found
 
 BASE_PATH = ""
 """The API's paths carry their own `/v1` prefix, so the service URL is the server's root."""
@@ -434,10 +434,7 @@ class BsubState(SimState):
         return job
 
     def job(self, job_id: str) -> SimJob:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise ApiError(404, "Job not found")
-        return job
+        return found(self.jobs.get(job_id), ApiError(404, "Job not found"))
 
     def submit(self, job: SimJob) -> None:
         if job.status != "loaded":

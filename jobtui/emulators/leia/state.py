@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from jobtui.emulators.base import EmulatorSettings, SimState
+from jobtui.emulators.base import EmulatorSettings, SimState, found
 from jobtui.emulators.leia.rules import rule_matches
 
 BASE_PATH = "/leia/1.0.0"
@@ -455,18 +455,13 @@ class LeiaState(SimState):
             self._release(job, self.now())
 
     def owned(self, job_id: str) -> SimJob:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise Problem(404, "Job not found")
+        job = found(self.jobs.get(job_id), Problem(404, "Job not found"))
         if job.submitter_id != self.app_id:
             raise Problem(403, "Not the owner of the job")
         return job
 
     def model(self, key: str) -> Model:
-        model = self.models_by_key.get(key)
-        if model is None:
-            raise Problem(404, "Model not found")
-        return model
+        return found(self.models_by_key.get(key), Problem(404, "Model not found"))
 
     def to_json(self, job: SimJob) -> dict[str, Any]:
         data: dict[str, Any] = {
