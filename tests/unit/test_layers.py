@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def submodules(package: ModuleType) -> list[str]:
-    """Every module of a package as it is now (new service and emulator modules are included)."""
-    return sorted(f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__))
+    """Every module of a package as it is now, in its subpackages too (new service and emulator
+    modules are included, e.g. each room of `emulators/<kind>/`)."""
+    prefix = f"{package.__name__}."
+    return sorted(m.name for m in pkgutil.walk_packages(package.__path__, prefix))
 
 
 def imported_after(code: str) -> set[str]:
@@ -56,6 +58,7 @@ def test_lower_layers_never_import_textual() -> None:
         "jobtui.__main__",
     ]
     assert "jobtui.emulators.runner" in modules and "jobtui.services.leia" in modules
+    assert "jobtui.emulators.bsub.seed" in modules and "jobtui.emulators.scheduler" in modules
     loaded = imported_after("\n".join(f"import {name}" for name in modules))
     assert set(modules) <= loaded
     assert "textual" not in top_level(loaded)

@@ -1,4 +1,5 @@
-"""The bsub.io emulator's state: the processing catalogue, jobs and their state machine, logs and outputs."""
+"""The bsub.io emulator's state: the processing catalogue, jobs and their state machine, logs and
+outputs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The dsp-ingest emulator's HTTP side: the bulk-ingest routes, matched on the raw path, with tapir's status codes and bodies."""
+"""The dsp-ingest emulator's HTTP side: the bulk-ingest routes, matched on the raw path, with
+tapir's status codes and bodies."""
 
 from __future__ import annotations
 

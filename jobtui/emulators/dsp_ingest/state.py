@@ -1,4 +1,5 @@
-"""The dsp-ingest emulator's state: file names, errors, storage, the project locks and the simulated ingests and finalizes."""
+"""The dsp-ingest emulator's state: file names, errors, storage, the project locks and the
+simulated ingests and finalizes."""
 
 from __future__ import annotations
 

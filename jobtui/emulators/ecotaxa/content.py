@@ -1,4 +1,5 @@
-"""What EcoTaxa's jobs are made of: parameters, results, failures, history logs and export files, made up from the seed."""
+"""What EcoTaxa's jobs are made of: parameters, results, failures, history logs and export files,
+made up from the seed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""EcoTaxa's errors: HTTP errors, validation errors, and the back-end's crashes with their tracebacks."""
+"""EcoTaxa's errors: HTTP errors, validation errors, and the back-end's crashes with their
+tracebacks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The EcoTaxa emulator's HTTP side: its routes under `/` and `/api`, FastAPI's status codes and error bodies."""
+"""The EcoTaxa emulator's HTTP side: its routes under `/` and `/api`, FastAPI's status codes and
+error bodies."""
 
 from __future__ import annotations
 

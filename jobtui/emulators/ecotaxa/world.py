@@ -1,4 +1,5 @@
-"""The world of the EcoTaxa emulator: its constants, users, projects and names, compact JSON, and the signed login tokens."""
+"""The world of the EcoTaxa emulator: its constants, users, projects and names, compact JSON, and
+the signed login tokens."""
 
 from __future__ import annotations
 

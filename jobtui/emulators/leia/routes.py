@@ -1,4 +1,5 @@
-"""The Leia emulator's HTTP side: the routes under `/leia/1.0.0`, query parsing, problem+json errors."""
+"""The Leia emulator's HTTP side: the routes under `/leia/1.0.0`, query parsing, problem+json
+errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The Leia emulator's state: the application, models, tokens, jobs and their state machine (chains and conditional jobs), and the results of processed jobs."""
+"""The Leia emulator's state: the application, models, tokens, jobs and their state machine (chains
+and conditional jobs), and the results of processed jobs."""
 
 from __future__ import annotations
 
