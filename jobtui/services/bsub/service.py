@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from jobtui.core.errors import RefusedError, ServiceError
 from jobtui.core.format import human_size
-from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
 from jobtui.services._http import capped, text_pieces
@@ -122,7 +122,11 @@ def actions_of(record: BsubJob) -> frozenset[Action]:
         allowed.add(Action.LOGS)
     if status == "finished":
         allowed.add(Action.DOWNLOAD)
-    return frozenset(allowed)
+    return action_set(allowed)
+
+
+EXTRA = FieldNames("size", "worker")
+"""The names of a bsub.io job's `Job.extra` values."""
 
 
 def _created_key(record: BsubJob) -> datetime:
@@ -263,11 +267,10 @@ class BsubService(Service):
             finished=record.finished_at,
             message=message_of(record),
             actions=actions_of(record),
-            extra={
-                "size": human_size(record.data_size) if record.data_size else "",
-                "worker": record.claimed_by or "",
-            },
-            raw=LazyRecord(record.wire),
+            extra=EXTRA(
+                human_size(record.data_size) if record.data_size else "", record.claimed_by or ""
+            ),
+            raw=LazyRecord(record),
             revision="|".join(
                 (
                     record.updated_at.isoformat() if record.updated_at else "",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, Valida
 
 from jobtui.core.secret import Secret
 from jobtui.services._wire import lenient_time as _lenient_time
-from jobtui.services._wire import parse_body
+from jobtui.services._wire import parse_body, shared_fields_set
 from jobtui.services._wire import text as _text
 
 # -- states -------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ WireTexts = Annotated[list[str], BeforeValidator(_texts)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True, frozen=True)
 
 
 class BsubJob(_Wire):
@@ -217,8 +217,10 @@ ERROR = TypeAdapter(_ErrorBody)
 
 def parse_job_list(service: str, content: bytes) -> JobList:
     """The body of a `GET /v1/jobs` answer (unknown fields kept, odd values tolerated, every
-    string cleaned)."""
-    return parse_body(service, LIST_ANSWER, content, "job list").data
+    string cleaned); records sent the same fields share one set of their names."""
+    answer = parse_body(service, LIST_ANSWER, content, "job list").data
+    shared_fields_set(answer.jobs)
+    return answer
 
 
 def parse_types(service: str, content: bytes) -> list[ProcessingType]:

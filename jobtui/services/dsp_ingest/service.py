@@ -57,7 +57,8 @@ from jobtui.core.errors import (
     NotFoundError,
     ServiceError,
 )
-from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.format import count_text
+from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
@@ -92,6 +93,8 @@ class DspIngestConfigLike(Protocol):
 
 _LIST_CAP = 200
 """How many file names a job's raw record lists per kind (the counts are always complete)."""
+EXTRA = FieldNames("uploaded", "mapped", "unmapped")
+"""The names of a project's `Job.extra` values."""
 
 
 class DspIngestService(Service):
@@ -327,7 +330,7 @@ class DspIngestService(Service):
     def allowed(self, p: ProjectTrack, state: JobState) -> frozenset[Action]:
         """The actions possible on a project now."""
         if p.upload is not None or state is JobState.RUNNING:
-            return frozenset()
+            return action_set(())
         allowed = {Action.UPLOAD}
         if not p.partial and not p.finalized:
             allowed.add(Action.INGEST)
@@ -335,7 +338,7 @@ class DspIngestService(Service):
             allowed.add(Action.MAPPING)
         if not p.finalized:
             allowed.add(Action.FINALIZE)
-        return frozenset(allowed)
+        return action_set(allowed)
 
     def to_job(self, p: ProjectTrack) -> Job:
         state, raw_state, message = self.describe(p)
@@ -394,11 +397,11 @@ class DspIngestService(Service):
             progress=upload.fraction * 100 if upload is not None else None,
             message=message,
             actions=self.allowed(p, state),
-            extra={
-                "uploaded": str(len(p.uploaded)) if p.uploaded else "",
-                "mapped": str(len(rows)) if p.rows is not None else "",
-                "unmapped": str(len(p.unmapped)) if p.unmapped else "",
-            },
+            extra=EXTRA(
+                count_text(len(p.uploaded)) if p.uploaded else "",
+                count_text(len(rows)) if p.rows is not None else "",
+                count_text(len(p.unmapped)) if p.unmapped else "",
+            ),
             raw=raw,
             revision=revision,
         )

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
-from jobtui.services._wire import DEFERRED, parse_body
+from jobtui.services._wire import DEFERRED, parse_body, shared_fields_set
 from jobtui.services._wire import text as _text
 from jobtui.services.download import component
 
@@ -117,7 +117,7 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True, frozen=True)
 
 
 class EcoTaxaJob(_Wire):
@@ -231,8 +231,10 @@ def parse_job(service: str, content: bytes) -> EcoTaxaJob:
 
 
 def parse_jobs(service: str, content: bytes) -> list[EcoTaxaJob]:
-    """The body of `GET /jobs/`."""
-    return parse_body(service, _JOBS, content, "job list", lines=_LINES)
+    """The body of `GET /jobs/` (records sent the same fields share one set of their names)."""
+    jobs = parse_body(service, _JOBS, content, "job list", lines=_LINES)
+    shared_fields_set(jobs)
+    return jobs
 
 
 def parse_user(service: str, content: bytes) -> EcoTaxaUser:

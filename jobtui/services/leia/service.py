@@ -27,7 +27,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from jobtui.core.errors import NotFoundError
-from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.format import count_text
+from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import limits
@@ -61,6 +62,21 @@ STATE_OF: Mapping[str, JobState] = {
 def state_of(status: str) -> JobState:
     """The common state of a Leia status; anything unknown is UNKNOWN (and shown as sent)."""
     return STATE_OF.get(status, JobState.UNKNOWN)
+
+
+def actions_of(status: str) -> frozenset[Action]:
+    """What a job in `status` allows: a conditional job after it always; cancel until it ended;
+    start when BLOCKED (one shared set per combination)."""
+    actions = {Action.CONDITIONAL}
+    if not state_of(status).terminal:
+        actions.add(Action.CANCEL)
+    if status == "BLOCKED":
+        actions.add(Action.START)
+    return action_set(actions)
+
+
+EXTRA = FieldNames("job_type", "model", "documents")
+"""The names of a Leia job's `Job.extra` values."""
 
 
 class LeiaConfigLike(Protocol):
@@ -260,11 +276,6 @@ class LeiaService(Service):
     def to_job(self, record: LeiaJob) -> Job:
         status = record.status_text
         state = state_of(status)
-        actions = {Action.CONDITIONAL}
-        if not state.terminal:
-            actions.add(Action.CANCEL)
-        if status == "BLOCKED":
-            actions.add(Action.START)
         if record.reason:
             message = record.reason
             code = (record.model_extra or {}).get("http_code")
@@ -288,13 +299,11 @@ class LeiaService(Service):
             started=record.starting_time,
             finished=record.finished_time,
             message=message,
-            actions=frozenset(actions),
-            extra={
-                "job_type": record.job_type or "",
-                "model": record.model_id or "",
-                "documents": str(len(record.document_ids)),
-            },
-            raw=LazyRecord(record.wire),
+            actions=actions_of(status),
+            extra=EXTRA(
+                record.job_type or "", record.model_id or "", count_text(len(record.document_ids))
+            ),
+            raw=LazyRecord(record),
             revision="|".join([status, *(str(t) for t in times)]),
         )
 
@@ -374,4 +383,4 @@ class LeiaService(Service):
         return replace(self._filters, **changes)
 
 
-__all__ = ["STATE_OF", "LeiaConfigLike", "LeiaService", "state_of"]
+__all__ = ["EXTRA", "STATE_OF", "LeiaConfigLike", "LeiaService", "actions_of", "state_of"]

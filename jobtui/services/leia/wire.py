@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from jobtui.core.secret import Secret
-from jobtui.services._wire import DEFERRED, parse_body
+from jobtui.services._wire import DEFERRED, parse_body, shared_fields_set
 from jobtui.services._wire import lenient_time as _lenient_time
 from jobtui.services._wire import text as _text
 
@@ -60,7 +60,7 @@ WireText = Annotated[str | None, BeforeValidator(_text)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True, frozen=True)
 
 
 class LeiaApplication(_Wire):
@@ -89,7 +89,7 @@ class LeiaJob(_Wire):
     id: Annotated[str, BeforeValidator(_text)]
     application_id: WireText = None
     creation_time: WireTime = None
-    document_ids: Annotated[list[str], BeforeValidator(_list_of_text)] = []
+    document_ids: Annotated[tuple[str, ...], BeforeValidator(_list_of_text)] = ()
     job_type: WireText = None
     status: WireText = None
     starting_time: WireTime = None
@@ -135,8 +135,10 @@ def parse_job(service: str, content: bytes) -> LeiaJob:
 
 
 def parse_jobs(service: str, content: bytes) -> list[LeiaJob]:
-    """A page of `GET /job`."""
-    return parse_body(service, _JOBS, content, "job list")
+    """A page of `GET /job` (records sent the same fields share one set of their names)."""
+    jobs = parse_body(service, _JOBS, content, "job list")
+    shared_fields_set(jobs)
+    return jobs
 
 
 def parse_login(service: str, content: bytes) -> LeiaLogin:
