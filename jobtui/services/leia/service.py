@@ -32,7 +32,7 @@ from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Service, UnsupportedActionError
 from jobtui.services._http import limits
-from jobtui.services._wire import JobsOfRecords, LazyRecord
+from jobtui.services._wire import LazyRecord
 from jobtui.services.leia.chain import (
     LeiaChain,
     Links,
@@ -129,7 +129,6 @@ class LeiaService(Service):
         self.page_size = max(1, page_size)
         self._filters = filters or LeiaFilters()
         self._records: dict[str, LeiaJob] = {}
-        self._made: JobsOfRecords[LeiaJob] = JobsOfRecords()
         self._jobs: dict[str, Job] = {}
         self._listed: list[Job] | None = None
         """`_jobs` as the list a poll returns; None once `_jobs` changed. While nothing changes,
@@ -185,9 +184,7 @@ class LeiaService(Service):
             records, total = await self.client.list_all_jobs(
                 self._filters, page_size=self.page_size
             )
-            self._records = {job.id: job for job in records}
-            self._jobs = {job.id: job for job in self._made.jobs(records, self.to_job)}
-            self._listed = self._active = None
+            self._relisted(records)
             self._total = total
             self._needs_full = False
             self._cycle = 0
@@ -206,6 +203,28 @@ class LeiaService(Service):
         if len(self._listed) >= limits().max_jobs:
             notes.append(f"first {len(self._listed):,} jobs (jobtui lists at most that many)")
         return PollResult(self._listed, total, note="; ".join(notes))
+
+    def _relisted(self, records: list[LeiaJob]) -> None:
+        """Take a full listing: a record that is the very same object as before (an unchanged
+        page, which the client does not parse again) keeps its job; while every job is kept in
+        the same order, the list a poll returns stays the very same."""
+        old_records, old_jobs = self._records, self._jobs
+        self._records = {}
+        self._jobs = {}
+        same = len(records) == len(old_jobs)
+        for record, before in zip(records, old_jobs, strict=False):
+            if record.id != before:
+                same = False
+                break
+        for record in records:
+            job = old_jobs.get(record.id) if old_records.get(record.id) is record else None
+            if job is None:
+                job = self.to_job(record)
+                same = False
+            self._records[record.id] = record
+            self._jobs[record.id] = job
+        if not same:
+            self._listed = self._active = None
 
     async def _refresh_active(self) -> None:
         if self._active is None:
