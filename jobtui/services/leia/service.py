@@ -4,9 +4,14 @@ Polling strategy, and what one poll cycle costs in requests. T = jobs matching t
 L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids per status request
 (the URL is kept under 2,000 bytes: about 75 ids of 24 characters), S = jobs whose status changed:
 
-* cycle 0 (the first load, and the first cycle after `set_filters`) and every K-th cycle after it
-  (K = `full_every`, default 10): the whole list, ceil(T / L) `GET /job` requests (at least one;
-  a 404 "No jobs found" is an empty list);
+* cycle 0 (the first load, and the first cycle after `set_filters`): the whole list,
+  ceil(T / L) `GET /job` requests (at least one; a 404 "No jobs found" is an empty list);
+* every K-th cycle after it (K = `full_every`, default 10), a check for jobs the other requests
+  cannot see (created by somebody else, or gone): one `GET /job?sort=-creation_time&limit=L`,
+  the newest jobs and the total. Its new jobs are added; when the total is the last listing's
+  plus those new jobs, nothing else changed (a job that ended stays as it ended on Leia). Only
+  when the total says otherwise (jobs gone, a whole page of new ones, no total sent) or the
+  `status` filter is set (jobs move in and out of it) is the whole list fetched again;
 * every other cycle: ceil(A / C) `GET /job/{ids}/status` requests, then one `GET /job/{id}` per job
   whose status changed (S), plus one `GET /job?parent_job_id=` per conditional job that changed or
   is PROCESSING with none of its jobs known yet (to pick up the jobs its rules create). No request
@@ -15,8 +20,9 @@ L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids
   `POST /login` the first time, and one more after a 401.
 
 For 1,000 jobs of which 20 are active and 3 change per cycle, listing everything costs 10 requests
-every cycle; this strategy costs 10 on the first cycle, then 1 + 3 = 4, so 4.6 per cycle on average
-over ten cycles. Both counts are measured by the tests (`LeiaClient.requests` counts each operation).
+every cycle; this strategy costs 10 on the first cycle, then 1 + 3 = 4, and 1 more every K-th.
+With 100,000 jobs and none active, a cycle costs nothing, and one request every K-th (instead of
+1,000). Both counts are measured by the tests (`LeiaClient.requests` counts each operation).
 """
 
 from __future__ import annotations
@@ -165,6 +171,10 @@ class LeiaService(Service):
             self._filters = filters
             self._needs_full = True
 
+    def relist(self) -> None:
+        """List every job again at the next poll."""
+        self._needs_full = True
+
     @property
     def jobs(self) -> Mapping[str, Job]:
         """The current snapshot, in listing order."""
@@ -179,7 +189,9 @@ class LeiaService(Service):
 
     async def poll(self) -> PollResult:
         before = self.client.request_count
-        full = self._needs_full or self._cycle % self.full_every == 0
+        full = self._needs_full
+        if not full and self._cycle % self.full_every == 0:
+            full = not await self._check_unseen()
         if full:
             records, total = await self.client.list_all_jobs(
                 self._filters, page_size=self.page_size
@@ -203,6 +215,22 @@ class LeiaService(Service):
         if len(self._listed) >= limits().max_jobs:
             notes.append(f"first {len(self._listed):,} jobs (jobtui lists at most that many)")
         return PollResult(self._listed, total, note="; ".join(notes))
+
+    async def _check_unseen(self) -> bool:
+        """Look for jobs created or gone since the last listing with one page of the newest jobs
+        and its total; add the new ones. False when only a full listing can tell."""
+        if self._filters.status is not None or self._total is None:
+            return False
+        probe = replace(self._filters, sort=("-creation_time",))
+        page = await self.client.list_jobs(probe, limit=self.page_size)
+        new = [record for record in page.jobs if record.id not in self._records]
+        if page.total is None or page.total != self._total + len(new):
+            return False
+        if new and len(new) >= self.page_size:
+            return False  # more new jobs than a page: list them all
+        for record in new:
+            self._put(record)
+        return True
 
     def _relisted(self, records: list[LeiaJob]) -> None:
         """Take a full listing: a record that is the very same object as before (an unchanged
@@ -280,6 +308,8 @@ class LeiaService(Service):
     def _put(self, record: LeiaJob) -> Job:
         if record.id not in self._records:
             self._index = None
+            if self._total is not None:
+                self._total += 1  # one more job on the server than the last listing counted
         self._records[record.id] = record
         job = self.to_job(record)
         self._jobs[record.id] = job
