@@ -59,7 +59,7 @@ SUMMARY = """\
                          save the job's output (never over an existing file without --force)
 """
 
-LOCK_WAIT = 0.1
+LOCK_WAIT = 0.05
 """Seconds (beyond twice the health check's round trip) a dsp-ingest mapping.csv read may take to
 begin its answer before the project is reported as locked (the server itself waits 400 ms for a
 held lock before it answers 409; a free lock answers within a round trip)."""
