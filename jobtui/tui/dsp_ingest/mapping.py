@@ -12,21 +12,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
-from jobtui.services.download import LocalFileError, exists
+from jobtui.services.download import LocalFileError
 from jobtui.services.dsp_ingest import DspIngestService
-from jobtui.tui.modals.save_file import check_destination
+from jobtui.tui.modals.save_file import SaveDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
 
 
-class MappingScreen(ModalScreen[Path | None]):
+class MappingScreen(SaveDialog):
     """A project's mapping rows, and where to save them. Dismisses with the last path saved.
 
     | Key | Action |
@@ -55,7 +54,6 @@ class MappingScreen(ModalScreen[Path | None]):
         self.directory = directory
         self.rows: list[tuple[str, str]] | None = None
         self.saved: Path | None = None
-        self._confirmed_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
         name = f"mapping-{self.shortcode}.csv"
@@ -83,12 +81,6 @@ class MappingScreen(ModalScreen[Path | None]):
         table.focus()
         self.load()
 
-    def _say(self, text: str, *, warning: bool = False, note: bool = False) -> None:
-        message = self.query_one("#message", Label)
-        message.update(text)
-        message.set_class(warning, "-warning")
-        message.set_class(note, "-note")
-
     @work(exclusive=True, group="mapping", exit_on_error=False, description="read a mapping")
     async def load(self) -> None:
         """Read the project's mapping.csv and fill the table."""
@@ -105,27 +97,13 @@ class MappingScreen(ModalScreen[Path | None]):
         count.update(f"{len(rows)} rows · original (as uploaded) → derivative (the stored asset)")
         self.query_one("#save", Button).disabled = False
 
-    @on(Input.Changed, "#path")
-    def _path_changed(self) -> None:
-        if self._confirmed_overwrite is not None:
-            self._confirmed_overwrite = None
-            self.query_one("#save", Button).label = "Save"
-        self._say("")
-
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#save")
     def _save(self) -> None:
         if self.rows is None:
             return
-        try:
-            path = check_destination(self.query_one("#path", Input).value)
-        except ValueError as error:
-            self._say(str(error))
-            return
-        if exists(path) and self._confirmed_overwrite != path:
-            self._confirmed_overwrite = path
-            self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
-            self.query_one("#save", Button).label = "Overwrite"
+        path = self._destination()
+        if path is None:
             return
         self._say("saving…", note=True)
         self.save(path)

@@ -37,7 +37,47 @@ def check_destination(text: str) -> Path:
     return path
 
 
-class SaveFileScreen(ModalScreen[Path | None]):
+class SaveDialog(ModalScreen[Path | None]):
+    """A dialog that writes to the file named in its `#path` field when `#save` is pressed, and
+    says how it went in its `#message` label: a file that exists is written over only after a
+    second Save of the same path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._confirmed_overwrite: Path | None = None
+
+    def _say(self, text: str, *, warning: bool = False, note: bool = False) -> None:
+        """Show `text` under the field: an error, with `warning` a question to confirm, with
+        `note` how it is going."""
+        message = self.query_one("#message", Label)
+        message.update(text)
+        message.set_class(warning, "-warning")
+        message.set_class(note, "-note")
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self) -> None:
+        """Another path: what was said about the previous one, and its overwrite, no longer hold."""
+        if self._confirmed_overwrite is not None:
+            self._confirmed_overwrite = None
+            self.query_one("#save", Button).label = "Save"
+        self._say("")
+
+    def _destination(self) -> Path | None:
+        """The path to write, checked; None (and why, or the question to overwrite, said)."""
+        try:
+            path = check_destination(self.query_one("#path", Input).value)
+        except ValueError as error:
+            self._say(str(error))
+            return None
+        if exists(path) and self._confirmed_overwrite != path:
+            self._confirmed_overwrite = path
+            self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
+            self.query_one("#save", Button).label = "Overwrite"
+            return None
+        return path
+
+
+class SaveFileScreen(SaveDialog):
     """Ask where to save, then download with a progress bar. Dismisses with the saved path.
 
     | Key | Action |
@@ -53,7 +93,6 @@ class SaveFileScreen(ModalScreen[Path | None]):
         self.service = service
         self.job = job
         self.directory = directory or Path.cwd()
-        self._confirmed_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield KeyBar()  # this dialog's keys, over the dashboard's
@@ -71,32 +110,11 @@ class SaveFileScreen(ModalScreen[Path | None]):
         self.query_one("#progress").display = False
         self.query_one("#path", Input).focus()
 
-    def _say(self, text: str, *, warning: bool = False) -> None:
-        """Show `text` under the field: an error, or with `warning` a question to confirm."""
-        message = self.query_one("#message", Label)
-        message.update(text)
-        message.set_class(warning, "-warning")
-
-    @on(Input.Changed, "#path")
-    def _path_changed(self) -> None:
-        """Another path: what was said about the previous one, and its overwrite, no longer hold."""
-        if self._confirmed_overwrite is not None:
-            self._confirmed_overwrite = None
-            self.query_one("#save", Button).label = "Save"
-        self._say("")
-
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#save")
     def _save(self) -> None:
-        try:
-            path = check_destination(self.query_one("#path", Input).value)
-        except ValueError as error:
-            self._say(str(error))
-            return
-        if exists(path) and self._confirmed_overwrite != path:
-            self._confirmed_overwrite = path
-            self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
-            self.query_one("#save", Button).label = "Overwrite"
+        path = self._destination()
+        if path is None:
             return
         self._say("")
         self.download(path)

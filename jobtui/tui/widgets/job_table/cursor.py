@@ -6,7 +6,7 @@ cursor stays on its job (or goes to the row that took its place) and on its line
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict, Unpack
 
 from textual import events
 from textual.geometry import Region, Size
@@ -14,6 +14,15 @@ from textual.scroll_view import ScrollView
 
 from jobtui.core.models import Job
 from jobtui.tui.widgets.job_table.rows import Rows, SortKey
+
+
+class WidgetOptions(TypedDict):
+    """What every widget takes, passed through the table's layers to Textual's `Widget`."""
+
+    name: str | None
+    id: str | None
+    classes: str | None
+    disabled: bool
 
 
 class Anchor(NamedTuple):
@@ -26,17 +35,8 @@ class Anchor(NamedTuple):
 class TableCursor(ScrollView):
     """The cursor, the marks and the vertical scroll of a `JobTable` over its `Rows`."""
 
-    def __init__(
-        self,
-        rows: Rows,
-        *,
-        reverse: bool,
-        name: str | None,
-        id: str | None,
-        classes: str | None,
-        disabled: bool,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+    def __init__(self, rows: Rows, *, reverse: bool, **options: Unpack[WidgetOptions]) -> None:
+        super().__init__(**options)
         self._data = rows
         self._reverse = reverse
         self._cursor: str | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, Unpack
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -24,7 +24,7 @@ from textual.strip import Strip
 
 from jobtui.core.models import Column, Job, JobState
 from jobtui.core.polling import Clock
-from jobtui.tui.widgets.job_table.cursor import TableCursor
+from jobtui.tui.widgets.job_table.cursor import TableCursor, WidgetOptions
 from jobtui.tui.widgets.job_table.rows import Rows, state_text, timestamp, updated_time
 
 MARKER_WIDTH = 2
@@ -141,14 +141,9 @@ class TableRendering(TableCursor):
         clock: Clock,
         show_service: bool,
         reverse: bool,
-        name: str | None,
-        id: str | None,
-        classes: str | None,
-        disabled: bool,
+        **options: Unpack[WidgetOptions],
     ) -> None:
-        super().__init__(
-            rows, reverse=reverse, name=name, id=id, classes=classes, disabled=disabled
-        )
+        super().__init__(rows, reverse=reverse, **options)
         self._extra = tuple(columns)
         self._clock = clock
         self._show_service = show_service

@@ -18,6 +18,7 @@ from textual.message import Message
 from jobtui.core.errors import InputError
 from jobtui.core.models import Column, Job, JobsDelta, JobState
 from jobtui.core.polling import Clock, utc_now
+from jobtui.tui.widgets.job_table.cursor import WidgetOptions
 from jobtui.tui.widgets.job_table.render import TableRendering
 from jobtui.tui.widgets.job_table.rows import (
     FIXED_COLUMNS,
@@ -205,16 +206,9 @@ class JobTable(TableRendering, can_focus=True):
         if row_key is None:
             row_key = service_row_key if show_service else job_row_key
         rows = Rows(search_text_of(columns, show_service=show_service), row_key)
+        options = WidgetOptions(name=name, id=id, classes=classes, disabled=disabled)
         super().__init__(
-            rows,
-            columns,
-            clock=clock,
-            show_service=show_service,
-            reverse=reverse,
-            name=name,
-            id=id,
-            classes=classes,
-            disabled=disabled,
+            rows, columns, clock=clock, show_service=show_service, reverse=reverse, **options
         )
         self.row_key: RowKey = row_key
         """A job's identity in this table (`get_job`, `move_cursor`... take it)."""
