@@ -11,13 +11,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Input, Label
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
 from jobtui.services.download import LocalFileError
 from jobtui.services.dsp_ingest import DspIngestService
+from jobtui.tui.forms import button_row, message_line, text_field
 from jobtui.tui.modals.save_file import SaveDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
@@ -68,11 +69,12 @@ class MappingScreen(SaveDialog):
             yield Label("reading mapping.csv…", id="count", markup=False)
             yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
             yield Label("Save to file", classes="field-label")
-            yield Input(default, id="path", compact=True)
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", id="save", variant="primary", disabled=True)
-                yield Button("Close", id="close")
+            yield text_field(default, id="path")
+            yield message_line()
+            yield button_row(
+                Button("Save", id="save", variant="primary", disabled=True),
+                Button("Close", id="close"),
+            )
 
     def on_mount(self) -> None:
         table = self.query_one("#rows", DataTable)

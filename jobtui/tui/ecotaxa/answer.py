@@ -14,13 +14,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
 from jobtui.services.ecotaxa import AnswerField, AnswerForm, EcoTaxaService
+from jobtui.tui.forms import button_row, message_line, text_field
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -94,15 +95,12 @@ class AnswerScreen(ModalScreen[str | None]):
                         )
                         yield Label("")
                     yield Label(f"  {field.name}", classes="answer-name", markup=False)
-                    yield Input(
-                        placeholder="id",
-                        id=self.ids[field.key],
-                        compact=True,
-                    )
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Send (ctrl+s)", id="send", variant="primary", compact=True)
-                yield Button("Close (esc)", id="close", compact=True)
+                    yield text_field(placeholder="id", id=self.ids[field.key])
+            yield message_line()
+            yield button_row(
+                Button("Send (ctrl+s)", id="send", variant="primary", compact=True),
+                Button("Close (esc)", id="close", compact=True),
+            )
 
     def on_mount(self) -> None:
         inputs = list(self.query(Input))

@@ -43,6 +43,7 @@ from jobtui.services.leia import (
     RuleForm,
     validate_rules,
 )
+from jobtui.tui.forms import button_row, choice, message_line, text_field
 from jobtui.tui.leia.section import state_text
 from jobtui.tui.widgets.key_bar import KeyBar
 
@@ -151,65 +152,46 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             with TabbedContent(id="mode"):
                 with TabPane("Form", id="form-pane"), Grid(classes="form-grid"):
                     yield Label("rule id")
-                    yield Input(form.rule_id, id="rule-id", compact=True)
+                    yield text_field(form.rule_id, id="rule-id")
                     yield Label("when field", classes="form-group")
-                    yield Input(
+                    yield text_field(
                         form.field,
                         id="field",
-                        compact=True,
                         suggester=SuggestFromList(self.fields) if self.fields else None,
                     )
                     yield Label("operator")
-                    yield Select(
+                    yield choice(
                         [(OPERATOR_LABELS[op], op) for op in CONDITION_OPERATORS],
-                        value=form.operator,
-                        allow_blank=False,
-                        compact=True,
+                        form.operator,
                         id="operator",
                     )
                     yield Label("value")
-                    yield Input(
+                    yield text_field(
                         form.value,
                         placeholder='invoice · 0.8 · true · "42" as text · a,b,c for $in',
                         id="value",
-                        compact=True,
                     )
                     yield Label("then run", classes="form-group")
-                    yield Select(
+                    yield choice(
                         [(JOB_TYPE_LABELS[t], t) for t in RULE_JOB_TYPES],
-                        value=form.job_type,
-                        allow_blank=False,
-                        compact=True,
+                        form.job_type,
                         id="job-type",
                     )
                     yield Label("model id", id="target-label")
                     with Horizontal(id="target"):
-                        yield Input(
-                            form.model_id,
-                            placeholder="model id or short name",
-                            id="model-id",
-                            compact=True,
+                        yield text_field(
+                            form.model_id, placeholder="model id or short name", id="model-id"
                         )
-                        yield Select(
-                            [(t, t) for t in TRANSFORM_TYPES],
-                            value=form.output_type,
-                            allow_blank=False,
-                            compact=True,
-                            id="output-type",
+                        yield choice(
+                            [(t, t) for t in TRANSFORM_TYPES], form.output_type, id="output-type"
                         )
                     yield Label("document ids")
-                    yield Input(
-                        form.document_ids,
-                        placeholder="comma-separated",
-                        id="document-ids",
-                        compact=True,
+                    yield text_field(
+                        form.document_ids, placeholder="comma-separated", id="document-ids"
                     )
                     yield Label("page range")
-                    yield Input(
-                        form.page_range,
-                        placeholder="optional, e.g. 0,2:5,-1",
-                        id="page-range",
-                        compact=True,
+                    yield text_field(
+                        form.page_range, placeholder="optional, e.g. 0,2:5,-1", id="page-range"
                     )
                     yield Label("")
                     yield Checkbox("create it BLOCKED (start it later with s)", id="blocked")
@@ -227,11 +209,12 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
                         soft_wrap=False,
                         tab_behavior="indent",
                     )
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Create (ctrl+s)", id="create", variant="primary", compact=True)
-                yield Button("Form/JSON (ctrl+t)", id="switch", compact=True)
-                yield Button("Close (esc)", id="close", compact=True)
+            yield message_line()
+            yield button_row(
+                Button("Create (ctrl+s)", id="create", variant="primary", compact=True),
+                Button("Form/JSON (ctrl+t)", id="switch", compact=True),
+                Button("Close (esc)", id="close", compact=True),
+            )
 
     def on_mount(self) -> None:
         self._show_job_type(self.defaults.job_type)

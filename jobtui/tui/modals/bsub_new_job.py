@@ -9,13 +9,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.format import human_size, shown_path
 from jobtui.core.models import Job
+from jobtui.tui.forms import button_row, message_line
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -70,11 +71,12 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
             yield Static("", id="description", classes="dim", markup=False)
             yield Label("Input file", classes="field-label")
             yield Input(placeholder=f"{self.directory}/input.dat", id="file")
-            yield Label("", id="message", classes="field-error", markup=False)
+            yield message_line()
             yield ProgressBar(total=None, show_eta=False, id="progress")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Create and submit", id="create", variant="primary")
-                yield Button("Close", id="close")
+            yield button_row(
+                Button("Create and submit", id="create", variant="primary"),
+                Button("Close", id="close"),
+            )
 
     def on_mount(self) -> None:
         self.query_one("#progress").display = False

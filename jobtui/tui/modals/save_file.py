@@ -7,7 +7,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar
 
@@ -16,6 +16,7 @@ from jobtui.core.format import shown_path
 from jobtui.core.models import Job
 from jobtui.core.service import Service
 from jobtui.services.download import LocalFileError, exists
+from jobtui.tui.forms import button_row, message_line
 from jobtui.tui.widgets.key_bar import KeyBar
 
 
@@ -100,11 +101,12 @@ class SaveFileScreen(SaveDialog):
             yield Label(f"Save output of {self.job.id}", classes="dialog-title", markup=False)
             yield Label("File", classes="field-label")
             yield Input(str(self.directory / self.service.output_name(self.job)), id="path")
-            yield Label("", id="message", classes="field-error", markup=False)
+            yield message_line()
             yield ProgressBar(total=None, show_eta=False, id="progress")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Close", id="close")
+            yield button_row(
+                Button("Save", id="save", variant="primary"),
+                Button("Close", id="close"),
+            )
 
     def on_mount(self) -> None:
         self.query_one("#progress").display = False
