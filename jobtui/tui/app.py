@@ -34,7 +34,7 @@ from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.notifications import NotificationsScreen
 from jobtui.tui.modals.theme import ThemeScreen
-from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, Severity, worst
+from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.themes import THEMES, theme_choices
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -248,11 +248,13 @@ class JobtuiApp(App[int]):
     def _jobs_changed(self, message: ServiceTab.JobsChanged) -> None:
         name = message.tab.service.name
         self.notifier.jobs_changed(
-            name,
-            message.changed,
-            message.previous,
-            initial=message.initial,
-            removed=message.removed,
+            PollJobs(
+                name,
+                message.changed,
+                message.previous,
+                initial=message.initial,
+                removed=message.removed,
+            )
         )
         self.attention = len(self.notifier.attention)
 
