@@ -45,6 +45,7 @@ class MappingScreen(SaveDialog):
     """
 
     BINDINGS = [Binding("escape", "close", "Close")]
+    WORKERS = "save"
 
     def __init__(
         self, service: DspIngestService, shortcode: str, directory: Path | None = None
@@ -110,7 +111,7 @@ class MappingScreen(SaveDialog):
         self._say("saving…", note=True)
         self.save(path)
 
-    @work(exclusive=True, group="save", exit_on_error=False, description="save a mapping")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="save a mapping")
     async def save(self, path: Path) -> None:
         """Write the project's mapping.csv, as the server sends it, to `path`."""
         button = self.query_one("#save", Button)
@@ -129,9 +130,8 @@ class MappingScreen(SaveDialog):
         self.saved = saved
         self._say(f"saved to {saved}", note=True)
 
-    @on(Button.Pressed, "#close")
     def action_close(self) -> None:
-        self.workers.cancel_group(self, "save")
+        self.workers.cancel_group(self, self.WORKERS)
         self.dismiss(self.saved)
 
 

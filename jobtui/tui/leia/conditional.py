@@ -18,7 +18,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import (
@@ -45,6 +44,7 @@ from jobtui.services.leia import (
 )
 from jobtui.tui.forms import button_row, choice, message_line, text_field
 from jobtui.tui.leia.section import state_text
+from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def example_body(job: Job, fields: list[str]) -> dict[str, Any]:
     }
 
 
-class ConditionalJobScreen(ModalScreen[Job | None]):
+class ConditionalJobScreen(WorkingDialog[Job | None]):
     """Create a conditional job that runs after `job`. Dismisses with the new job, or None.
 
     | Key | Action |
@@ -124,6 +124,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
         Binding("ctrl+s", "create", "Create", priority=True),
         Binding("ctrl+t", "switch_mode", "Form/JSON", priority=True),
     ]
+    WORKERS = "conditional"
 
     def __init__(self, service: LeiaService, job: Job) -> None:
         super().__init__()
@@ -305,7 +306,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             if widget.display:
                 widget.focus()
 
-    @work(exclusive=True, group="conditional", exit_on_error=False, description="create Leia job")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="create Leia job")
     async def create(self, body: dict[str, Any]) -> None:
         try:
             job = await self.service.create_conditional(self.job.id, body)
@@ -323,11 +324,6 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             self.query_one("#json", TextArea).focus()
         else:
             self.query_one("#value", Input).focus()
-
-    @on(Button.Pressed, "#close")
-    def action_close(self) -> None:
-        self.workers.cancel_group(self, "conditional")
-        self.dismiss(None)
 
 
 def new_conditional(tab: ServiceTab, job: Job | None) -> None:

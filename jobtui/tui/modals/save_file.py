@@ -8,7 +8,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar
 
 from jobtui.core.errors import ServiceError
@@ -17,6 +16,7 @@ from jobtui.core.models import Job
 from jobtui.core.service import Service
 from jobtui.services.download import LocalFileError, exists
 from jobtui.tui.forms import button_row, message_line
+from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 
@@ -38,7 +38,7 @@ def check_destination(text: str) -> Path:
     return path
 
 
-class SaveDialog(ModalScreen[Path | None]):
+class SaveDialog(WorkingDialog[Path | None]):
     """A dialog that writes to the file named in its `#path` field when `#save` is pressed, and
     says how it went in its `#message` label: a file that exists is written over only after a
     second Save of the same path."""
@@ -88,6 +88,7 @@ class SaveFileScreen(SaveDialog):
     """
 
     BINDINGS = [Binding("escape", "close", "Close")]
+    WORKERS = "download"
 
     def __init__(self, service: Service, job: Job, directory: Path | None = None) -> None:
         super().__init__()
@@ -121,12 +122,7 @@ class SaveFileScreen(SaveDialog):
         self._say("")
         self.download(path)
 
-    @on(Button.Pressed, "#close")
-    def action_close(self) -> None:
-        self.workers.cancel_group(self, "download")
-        self.dismiss(None)
-
-    @work(exclusive=True, group="download", exit_on_error=False, description="download output")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="download output")
     async def download(self, path: Path) -> None:
         bar = self.query_one("#progress", ProgressBar)
         bar.display = True
