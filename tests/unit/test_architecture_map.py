@@ -73,7 +73,11 @@ def test_the_readme_map_is_the_tree_of_the_package() -> None:
 
 
 def test_the_map_reader_finds_a_missing_and_a_stale_room() -> None:
-    lines = ["core/      the common model", "  models.py  Job and its states", "  gone.py  not here"]
+    lines = [
+        "core/      the common model",
+        "  models.py  Job and its states",
+        "  gone.py  not here",
+    ]
     entries = mapped(lines)
     assert set(entries) == {"core/", "core/models.py", "core/gone.py"}
     assert "core/gone.py" not in rooms() and "core/text.py" in rooms() - set(entries)
