@@ -43,7 +43,7 @@ from jobtui.services._http import (
     transport_error,
 )
 from jobtui.services._wire import SameBody
-from jobtui.services.bsub.upload import UPLOAD_CHUNK, MultipartFile
+from jobtui.services.bsub.upload import MultipartFile
 from jobtui.services.bsub.wire import (
     JOB_ANSWER,
     MESSAGE,
@@ -59,6 +59,7 @@ from jobtui.services.bsub.wire import (
     parse_types,
 )
 from jobtui.services.download import PartFile, Received, receive
+from jobtui.services.upload import UPLOAD_CHUNK
 
 if TYPE_CHECKING:
     from jobtui.core.service import Progress
