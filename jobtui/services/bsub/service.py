@@ -30,7 +30,7 @@ from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
-from jobtui.services._http import capped, text_pieces
+from jobtui.services._http import text_pieces
 from jobtui.services._wire import JobsOfRecords, LazyRecord
 from jobtui.services.bsub.client import BsubClient
 from jobtui.services.bsub.upload import create_upload_submit
@@ -43,6 +43,7 @@ from jobtui.services.bsub.wire import (
     ProcessingType,
 )
 from jobtui.services.download import exists, safe_name
+from jobtui.services.paging import capped
 
 if TYPE_CHECKING:
     from jobtui.config import BsubConfig

@@ -43,13 +43,13 @@ from jobtui.services.dsp_ingest.wire import (
     NotFoundBody,
     ReasonBody,
     ServerErrorBody,
-    parse_content_range,
     parse_error_body,
     parse_health,
     parse_info,
     parse_project,
     parse_projects,
 )
+from jobtui.services.paging import parse_content_range
 from jobtui.services.upload import UPLOAD_CHUNK, open_read
 
 UPLOAD_TIMEOUT = httpx.Timeout(connect=5.0, read=540.0, write=60.0, pool=60.0)

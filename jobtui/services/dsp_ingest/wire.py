@@ -1,10 +1,9 @@
 """What a dsp-ingest server sends: the pydantic models of its JSON answers (every string cleaned
 by `core/text.py` as it is parsed, unknown fields kept), the parse functions from an answer's bytes
-to them, and the `Content-Range` total of the project list. No HTTP here."""
+to them. No HTTP here."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
@@ -116,14 +115,3 @@ def parse_error_body(service: str, content: bytes) -> ErrorBody | None:
             continue
         return body
     return None
-
-
-_RANGE = re.compile(r"(?<!\d)(\d{1,18})\s*-\s*(\d{1,18})\s*/\s*(\d{1,18})(?!\d)")
-
-
-def parse_content_range(value: str | None) -> int | None:
-    """The total of `items 0-N/N`, read leniently (any prefix, even a repeated header name)."""
-    if not value:
-        return None
-    match = _RANGE.search(value)
-    return int(match.group(3)) if match else None

@@ -25,7 +25,7 @@ from jobtui.core.errors import ConflictError, InputError, ServiceError
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
-from jobtui.services._http import capped, text_pieces
+from jobtui.services._http import text_pieces
 from jobtui.services._wire import JobsOfRecords, LazyRecord
 from jobtui.services.ecotaxa.answer import AnswerForm, checked_ids
 from jobtui.services.ecotaxa.client import EcoTaxaClient
@@ -37,6 +37,7 @@ from jobtui.services.ecotaxa.wire import (
     safe_file_name,
     state_word,
 )
+from jobtui.services.paging import capped
 
 STATE_OF: Mapping[str, JobState] = {
     "P": JobState.QUEUED,
