@@ -190,17 +190,18 @@ class HttpClient:
         ok: Iterable[int] = (200,),
         auth: bool = True,
         accept: str = JSON,
+        error: Callable[[httpx.Response], ServiceError] | None = None,
         **send: Unpack[Send],
     ) -> httpx.Response:
         """A call with the credentials (none without `auth`): a status not in `ok` raises the
-        typed error."""
+        typed error (`error(response)`, when given)."""
         response = await self._authed(
             lambda token: self._send(
                 op, method, path, token=token if auth else None, accept=accept, **send
             )
         )
         if response.status_code not in tuple(ok):
-            raise self._error(response)
+            raise (error or self._error)(response)
         return response
 
     @staticmethod
@@ -252,6 +253,7 @@ class LoginClient(HttpClient):
         token = self._token
         response = await send(token)
         if response.status_code == 401 and self.can_login:
+            await response.aclose()  # a streamed answer's body is not read
             await self._relogin(token)
             response = await send(self._token)
         return response

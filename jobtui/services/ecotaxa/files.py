@@ -27,11 +27,13 @@ from jobtui.services._http import MinimumRate, content_length, read_answer, tran
 from jobtui.services.download import (
     LocalFileError,
     PartFile,
+    Received,
     exists,
     folder_problem,
     inside,
     local_error,
     part_of,
+    receive,
 )
 from jobtui.services.ecotaxa.wire import safe_file_name
 
@@ -231,30 +233,24 @@ async def _write(
     progress: Progress | None,
     overwrite: bool,
 ) -> Path:
-    done = offset
-    if progress is not None:
-        progress(done, total)
+    received = Received(offset, total)
     rate = MinimumRate(client.service, f"job {job_id}: download")
     try:
-        async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
-            rate.moved(len(chunk))
-            part.write(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+        await receive(response, part, received, rate, progress, chunk_size=DOWNLOAD_CHUNK)
     except httpx.HTTPError as error:
         cause = transport_error(client.service, error)
         of = f" of {total}" if total is not None else ""
         raise _Broken(
             TransportError(
                 client.service,
-                f"job {job_id}: download interrupted at {done}{of} bytes "
+                f"job {job_id}: download interrupted at {received.done}{of} bytes "
                 f"({cause.message}); {part.path.name} is kept and the next download "
                 "resumes it",
             ),
             target,
-            done - offset,
+            received.done - offset,
         ) from None
+    done = received.done
     if total is not None and done != total:
         raise _Broken(
             TransportError(
