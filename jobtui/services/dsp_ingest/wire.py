@@ -6,26 +6,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 
 from jobtui.core.errors import BadPayloadError
-from jobtui.services._wire import DEFERRED, parse_body
+from jobtui.services._wire import DEFERRED, Wire, parse_body
 from jobtui.services._wire import text as _text
 
 WireText = Annotated[str, BeforeValidator(_text)]
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
-class ProjectResponse(_Wire):
+class ProjectResponse(Wire):
     """`{"id": "<shortcode>"}`: the answer of trigger and finalize, and an item of /projects."""
 
     id: WireText
 
 
-class InfoResponse(_Wire):
+class InfoResponse(Wire):
     name: WireText | None = None
     version: WireText | None = None
     scalaVersion: WireText | None = None
@@ -34,30 +30,30 @@ class InfoResponse(_Wire):
     gitCommit: WireText | None = None
 
 
-class HealthResponse(_Wire):
+class HealthResponse(Wire):
     status: WireText | None = None
     components: dict[str, Any] | None = None
 
 
-class ErrorArgument(_Wire):
+class ErrorArgument(Wire):
     argument: WireText = ""
     reason: WireText = ""
 
 
-class BadRequestBody(_Wire):
+class BadRequestBody(Wire):
     errors: list[ErrorArgument]
 
 
-class ReasonBody(_Wire):
+class ReasonBody(Wire):
     reason: WireText
 
 
-class NotFoundBody(_Wire):
+class NotFoundBody(Wire):
     id: WireText = ""
     type: WireText
 
 
-class ServerErrorBody(_Wire):
+class ServerErrorBody(Wire):
     errorMessage: WireText
 
 
