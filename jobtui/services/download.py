@@ -58,7 +58,18 @@ _MAX_SUFFIX = 16
 is shortened."""
 
 
-class LocalFileError(OSError):
+class OneLine:
+    """An error whose `str()` is its one `line`."""
+
+    @property
+    def line(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.line
+
+
+class LocalFileError(OneLine, OSError):
     """A local file could not be written (or read back): not the service's fault.
 
     `str()` is one line: "cannot write PATH: REASON"."""
@@ -71,9 +82,6 @@ class LocalFileError(OSError):
     @property
     def line(self) -> str:
         return f"cannot write {shown_path(self.path)}: {self.reason}"
-
-    def __str__(self) -> str:
-        return self.line
 
 
 def _reason(error: OSError) -> str:
@@ -386,6 +394,7 @@ __all__ = [
     "FALLBACK",
     "NAME_MAX",
     "LocalFileError",
+    "OneLine",
     "PartFile",
     "Received",
     "component",

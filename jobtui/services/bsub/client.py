@@ -70,15 +70,6 @@ redact_httpx_log(
 """httpx logs each request's URL; an upload's URL carries the job's upload token."""
 
 
-def _reason(response: httpx.Response) -> str:
-    """The server's message: the Error body's `error`, else the start of the text."""
-    error = error_text(response.content)
-    if error is None:
-        text = response.text.strip()
-        return "" if text.startswith(("{", "[", "<")) else text[:200]
-    return error
-
-
 DOWNLOAD_CHUNK = 256 * 1024
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 """Uploads and downloads: a minute for each read or write (the server may be slow to answer once
@@ -93,7 +84,6 @@ class BsubClient(HttpClient):
     """
 
     kind = "bsub"
-    reason = staticmethod(_reason)
 
     def __init__(
         self,
@@ -107,6 +97,15 @@ class BsubClient(HttpClient):
         self._token = secret_of(token)
         self.transfer_timeout = transfer_timeout
         self._lists: SameBody[JobList] = SameBody()
+
+    @staticmethod
+    def reason(response: httpx.Response) -> str:
+        """The server's message: the Error body's `error`, else the start of the text."""
+        error = error_text(response.content)
+        if error is None:
+            text = response.text.strip()
+            return "" if text.startswith(("{", "[", "<")) else text[:200]
+        return error
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -166,7 +165,7 @@ class BsubClient(HttpClient):
                 self.service, f"cannot read {path}: {error.strerror or error}"
             ) from None
         if response.status_code == 413:
-            reason = _reason(response)
+            reason = self.reason(response)
             raise RefusedError(
                 self.service,
                 f"{path.name} is too large to upload ({human_size(body.size)}, {body.size} bytes)"

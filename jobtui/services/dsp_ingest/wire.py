@@ -61,19 +61,12 @@ _PROJECT = TypeAdapter(ProjectResponse)
 _PROJECTS = TypeAdapter(list[ProjectResponse], config=DEFERRED)
 _INFO = TypeAdapter(InfoResponse)
 _HEALTH = TypeAdapter(HealthResponse)
-_BAD_REQUEST = TypeAdapter(BadRequestBody)
-_REASON = TypeAdapter(ReasonBody)
-_NOT_FOUND = TypeAdapter(NotFoundBody)
-_SERVER_ERROR = TypeAdapter(ServerErrorBody)
 
 ErrorBody = BadRequestBody | ReasonBody | NotFoundBody | ServerErrorBody | HealthResponse
 """The error bodies the service sends, in the order `parse_error_body` tries them."""
 
 _ERROR_BODIES: tuple[TypeAdapter[Any], ...] = (
-    _BAD_REQUEST,
-    _REASON,
-    _NOT_FOUND,
-    _SERVER_ERROR,
+    *(TypeAdapter(body) for body in (BadRequestBody, ReasonBody, NotFoundBody, ServerErrorBody)),
     _HEALTH,
 )
 

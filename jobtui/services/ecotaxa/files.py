@@ -26,6 +26,7 @@ from jobtui.core.service import Progress
 from jobtui.services._http import MinimumRate, content_length, read_answer, transport_error
 from jobtui.services.download import (
     LocalFileError,
+    OneLine,
     PartFile,
     Received,
     exists,
@@ -44,7 +45,7 @@ DOWNLOAD_CHUNK = 64 * 1024
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}(?!\d)|\*)")
 
 
-class JobFileExistsError(FileExistsError):
+class JobFileExistsError(OneLine, FileExistsError):
     """The download's destination exists and overwriting was not allowed. A UI asks the user,
     then downloads again with `overwrite=True`. `path` is the file that exists."""
 
@@ -56,9 +57,6 @@ class JobFileExistsError(FileExistsError):
     @property
     def line(self) -> str:
         return f"{self.service}: {self.path} exists (not overwritten)"
-
-    def __str__(self) -> str:
-        return self.line
 
 
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
