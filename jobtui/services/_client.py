@@ -77,6 +77,8 @@ class ClientOptions(TypedDict, total=False):
     """The service's name in every error (the client's `kind` when not given)."""
     verify: bool
     timeout: httpx.Timeout | float
+    transfer_timeout: httpx.Timeout | float
+    """The timeouts of an upload's or a download's reads and writes (`TRANSFER_TIMEOUT`)."""
     http: httpx.AsyncClient | None
     """An httpx client to use instead of one made for the URL."""
 
@@ -105,10 +107,16 @@ class HttpClient:
 
     kind: ClassVar[str] = "service"
     """The service's name when none is given."""
+    TRANSFER_TIMEOUT: ClassVar[httpx.Timeout] = httpx.Timeout(60.0, connect=5.0)
+    """Uploads and downloads: a minute for each read or write (a server may be slow to answer
+    once the last byte of a large upload is in)."""
 
-    def __init__(self, url: str, **options: Unpack[ClientOptions]) -> None:
+    def __init__(
+        self, url: str, token: Secret | str | None = None, **options: Unpack[ClientOptions]
+    ) -> None:
         self.service = options.get("service", self.kind)
-        self._token: Secret | None = None
+        self._token: Secret | None = None if token is None else secret_of(token)
+        self.transfer_timeout = options.get("transfer_timeout", self.TRANSFER_TIMEOUT)
         self._http = options.get("http") or make_client(
             url, verify=options.get("verify", True), timeout=options.get("timeout", DEFAULT_TIMEOUT)
         )
@@ -220,8 +228,10 @@ class LoginClient(HttpClient):
     """A client that logs in for its token: before its first call, and once more when the server
     refuses the token (401). Calls waiting meanwhile take the new token."""
 
-    def __init__(self, url: str, **options: Unpack[ClientOptions]) -> None:
-        super().__init__(url, **options)
+    def __init__(
+        self, url: str, token: Secret | str | None = None, **options: Unpack[ClientOptions]
+    ) -> None:
+        super().__init__(url, token, **options)
         self._login_lock = asyncio.Lock()
 
     @property

@@ -27,7 +27,6 @@ from jobtui.services._client import (
     ClientOptions,
     HttpClient,
     redact_httpx_log,
-    secret_of,
     segment,
 )
 from jobtui.services._http import (
@@ -71,9 +70,6 @@ redact_httpx_log(
 
 
 DOWNLOAD_CHUNK = 256 * 1024
-UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-"""Uploads and downloads: a minute for each read or write (the server may be slow to answer once
-the last byte of a large upload is in)."""
 
 
 class BsubClient(HttpClient):
@@ -85,17 +81,8 @@ class BsubClient(HttpClient):
 
     kind = "bsub"
 
-    def __init__(
-        self,
-        url: str,
-        token: Secret | str,
-        *,
-        transfer_timeout: httpx.Timeout | float = UPLOAD_TIMEOUT,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        super().__init__(_root_url(url), **options)
-        self._token = secret_of(token)
-        self.transfer_timeout = transfer_timeout
+    def __init__(self, url: str, token: Secret | str, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(_root_url(url), token, **options)
         self._lists: SameBody[JobList] = SameBody()
 
     @staticmethod

@@ -183,20 +183,18 @@ class DspIngestClient(HttpClient):
     """
 
     kind = "dsp-ingest"
+    TRANSFER_TIMEOUT = UPLOAD_TIMEOUT
 
     def __init__(
         self,
         url: str,
         token: Secret | str,
         *,
-        upload_timeout: httpx.Timeout | float = UPLOAD_TIMEOUT,
         chunk_size: int = UPLOAD_CHUNK,
         **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(url, **options)
+        super().__init__(url, token, **options)
         self._jwt = secret_of(token)
-        self._token = self._jwt
-        self.upload_timeout = upload_timeout
         self.chunk_size = max(1024, chunk_size)
 
     @property
@@ -280,7 +278,7 @@ class DspIngestClient(HttpClient):
             token=self._token,
             content=body,
             headers=headers,
-            timeout=self.upload_timeout,
+            timeout=self.transfer_timeout,
             what="upload answer",
             transfer=True,
         )

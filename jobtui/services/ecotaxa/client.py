@@ -112,8 +112,6 @@ def _is_json(response: httpx.Response) -> bool:
 
 # -- client -------------------------------------------------------------------------------------
 
-TRANSFER_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-
 
 class EcoTaxaClient(LoginClient):
     """An async client for one EcoTaxa account over one httpx client.
@@ -131,14 +129,11 @@ class EcoTaxaClient(LoginClient):
         username: str | None = None,
         password: Secret | str | None = None,
         token: Secret | str | None = None,
-        transfer_timeout: httpx.Timeout | float = TRANSFER_TIMEOUT,
         **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(url, **options)
+        super().__init__(url, _secret(token), **options)
         self.username = username
         self._password = _secret(password)
-        self._token = _secret(token)
-        self.transfer_timeout = transfer_timeout
         self._lists: SameBody[list[EcoTaxaJob]] = SameBody()
         self.logins = 0
 
