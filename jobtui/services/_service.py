@@ -11,7 +11,7 @@ from jobtui.core.service import Service
 if TYPE_CHECKING:
     from jobtui.services._client import HttpClient
 
-C = TypeVar("C", bound="HttpClient")
+C = TypeVar("C", bound="HttpClient", covariant=True)
 
 
 class ServiceConfigLike(Protocol):
