@@ -431,12 +431,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         return name or f"ecotaxa_job_{job.id}"
 
     async def download(
-        self,
-        job: Job,
-        dest: Path,
-        progress: Progress | None = None,
-        *,
-        overwrite: bool = False,
+        self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
     ) -> Path:
         """Save the job's file to `dest` (a file path, or a folder: the server's file name is
         used). An existing file raises `JobFileExistsError` unless `overwrite`."""
