@@ -61,7 +61,8 @@ from jobtui.core.format import count_text
 from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Revealable, Secret
-from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.core.service import PollResult, Progress, UnsupportedActionError
+from jobtui.services._service import ClientService, ServiceConfigLike
 from jobtui.services.download import exists, safe_name
 from jobtui.services.dsp_ingest.client import DspIngestClient
 from jobtui.services.dsp_ingest.ingest import (
@@ -76,15 +77,9 @@ from jobtui.services.dsp_ingest.mapping import parse_mapping, write_mapping
 from jobtui.services.dsp_ingest.names import SHORTCODE, validate_shortcode
 
 
-class DspIngestConfigLike(Protocol):
+class DspIngestConfigLike(ServiceConfigLike, Protocol):
     """What `from_config` reads of `jobtui.config.DspIngestConfig`."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def verify(self) -> bool: ...
     @property
     def token(self) -> Revealable: ...
     @property
@@ -97,7 +92,7 @@ EXTRA = FieldNames("uploaded", "mapped", "unmapped")
 """The names of a project's `Job.extra` values."""
 
 
-class DspIngestService(Service):
+class DspIngestService(ClientService[DspIngestClient]):
     """One dsp-ingest server and token, shown as one row per project (see the module docstring
     for the states and the polling)."""
 
@@ -161,17 +156,11 @@ class DspIngestService(Service):
         self.last_poll_requests = 0
         """Requests the last poll sent."""
 
-    def __repr__(self) -> str:
-        return f"DspIngestService({self.name!r}, {self.client.base_url!r})"
-
     @classmethod
     def from_config(cls, cfg: DspIngestConfigLike) -> DspIngestService:
         return cls(
             cfg.name, cfg.url, Secret.of(cfg.token), projects=cfg.projects, verify=cfg.verify
         )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     # -- projects -------------------------------------------------------------------------------
 
