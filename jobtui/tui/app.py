@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands, Palette
 from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
+from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.notifications import NotificationsScreen
 from jobtui.tui.modals.theme import ThemeScreen
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from jobtui.config import Config
+    from jobtui.journal import Summary
 
 DEFAULT_THEME = "textual-dark"
 
@@ -86,8 +89,19 @@ class JobtuiApp(App[int]):
         notifications: NotificationsConfig | None = None,
         config_path: Path | None = None,
         ascii: bool = False,
+        journal: JournalLink | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
         super().__init__()
+        self.journal = journal
+        """The job journal this dashboard records to and reads (None: no journal)."""
+        self.tz = tz
+        """The time zone of the times shown from the journal (None: the machine's)."""
+        self.since_last: Summary | None = None
+        """What ended since the previous dashboard session ended, once the journal is open."""
+        self._first_polls: set[str] = set()
+        """The services whose first poll has landed (well or not)."""
+        self._all_polled = asyncio.Event()
         self.ascii = ascii
         """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
         if ascii:
@@ -159,6 +173,30 @@ class JobtuiApp(App[int]):
         )
         if self.freeze_heap:
             self.call_after_refresh(self._freeze_heap)
+        if self.journal is not None:
+            self.run_worker(
+                self._open_journal(self.journal),
+                group="journal",
+                exit_on_error=False,
+                description="open the journal",
+            )
+
+    async def _open_journal(self, link: JournalLink) -> None:
+        """Open the journal (in its thread); say in one line why it is off (unless the config
+        turned it off), then what happened since the last session ("since you were last here")."""
+        line = await link.open()
+        if line and link.journal.settings.enabled:
+            self.notify(line, severity="warning", timeout=10)
+        if link.off:
+            return
+        # What ended while no dashboard ran shows in the first polls: once they are written.
+        await self._all_polled.wait()
+        await asyncio.to_thread(link.journal.flush)
+        summary = await link.query(lambda reader: reader.summary(link.journal.last_seen))
+        if summary is None or summary.since is None:
+            return
+        self.since_last = summary
+        self.notify(summary.line(self.clock(), self.tz), title="since you were last here")
 
     def _freeze_heap(self) -> None:
         """Collect once, then freeze the survivors (modules, widgets, styles).
@@ -179,6 +217,8 @@ class JobtuiApp(App[int]):
             loop.remove_signal_handler(signum)
         for service in self.services:
             await service.aclose()
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.close)
 
     def _handle_signals(self) -> None:
         """SIGTERM and SIGHUP (a lost SSH connection) end the app the normal way, so the
@@ -255,6 +295,14 @@ class JobtuiApp(App[int]):
             removed=message.removed,
         )
         self.attention = len(self.notifier.attention)
+
+    @on(ServiceTab.JobsUpdated)
+    @on(ServiceTab.HealthChanged)
+    def _first_poll(self, message: ServiceTab.JobsUpdated | ServiceTab.HealthChanged) -> None:
+        if not self._all_polled.is_set():
+            self._first_polls.add(message.tab.service.name)
+            if len(self._first_polls) >= len(self.services):
+                self._all_polled.set()
 
     @on(ServiceTab.JobSeen)
     def _job_seen(self, message: ServiceTab.JobSeen) -> None:
@@ -418,12 +466,18 @@ def build_app(
     title: str | None = None,
     config_path: Path | None = None,
     ascii: bool = False,
+    journal_path: Path | None = None,
 ) -> JobtuiApp:
     """The app for a loaded config (read from `config_path`, if from a file): one service per
-    `[[services]]` entry; in ASCII if `ascii` or the config's `[ui] ascii` says so."""
+    `[[services]]` entry; in ASCII if `ascii` or the config's `[ui] ascii` says so; recording to
+    the journal of the config's `[journal]` table (`journal_path` overrides its path)."""
+    from jobtui.journal import Journal, ServiceRef, journal_settings
     from jobtui.services import build_service
 
     services = [build_service(entry) for entry in config.services]
+    refs = {e.name: ServiceRef(e.name, str(e.url)) for e in config.services}
+    settings = journal_settings(config.journal, path=journal_path)
+    journal = JournalLink(Journal(settings, origin="dashboard"), refs)
     intervals = {e.name: e.refresh for e in config.services if e.refresh is not None}
     return JobtuiApp(
         services,
@@ -436,6 +490,7 @@ def build_app(
         notifications=config.notifications,
         config_path=config_path,
         ascii=ascii or config.ui.ascii,
+        journal=journal,
     )
 
 
@@ -446,12 +501,20 @@ def run_app(
     title: str | None = None,
     config_path: Path | None = None,
     ascii: bool = False,
+    journal_path: Path | None = None,
 ) -> int:
     """Run the dashboard; in ASCII when asked, or when the terminal's locale is not UTF-8 (a
     browser, for `jobtui serve`, always takes UTF-8)."""
     web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
     ascii = ascii or (not web and not locale_is_utf8())
-    app = build_app(config, read_only=read_only, title=title, config_path=config_path, ascii=ascii)
+    app = build_app(
+        config,
+        read_only=read_only,
+        title=title,
+        config_path=config_path,
+        ascii=ascii,
+        journal_path=journal_path,
+    )
     app.freeze_heap = True
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

@@ -24,6 +24,7 @@ from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta
 from jobtui.core.polling import Clock, Health, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS
+from jobtui.tui.journal import record_action
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
@@ -236,12 +237,15 @@ class AllJobsTab(Vertical):
         failures = 0
         for job in jobs:
             tab = self.tabs[job.service]
+            label = tab.service.action_label(action)
             try:
                 line = await tab.service.run_action(action, job)
                 results.append(f"✓ {result_line(job, line)}")
+                record_action(self, job.service, action, label, [job.id])
             except ServiceError as error:
                 failures += 1
                 results.append(f"✗ {error.line}")
+                record_action(self, job.service, action, label, [job.id], error.line)
         for name in dict.fromkeys(job.service for job in jobs):
             self.tabs[name].poll_now()
         label = ACTION_INFO[action].label.lower()
