@@ -4,13 +4,17 @@ with a journal file in tmp_path and a clock the test moves."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from rich.console import Console
 
 from jobtui.core.models import Action, JobState
 from jobtui.emulators.bsub import BsubState
 from jobtui.journal import JournalSettings, Reader
 from jobtui.tui.journal import JournalLink
 from jobtui.tui.notify import Notice
+from jobtui.tui.widgets.detail import JobDetail
 from tests.conftest import EmulatorFactory
 from tests.tui.live_support import Live, ManualClock, fail_job, live_app, running_job
 
@@ -147,3 +151,32 @@ async def test_a_journal_turned_off_in_the_config_says_nothing(
         assert "journal" not in live.status()
         assert not any("journal" in n.message for n in live.app.notices)
     assert not path.exists()
+
+
+async def test_the_detail_pane_shows_the_jobs_timeline(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    async with live_app(emulator, journal=JournalSettings(path=path)) as live:
+        await opened(live)
+        job = running_job(live.states[0])
+        assert live.table().move_cursor(job.id)
+        detail = live.tab().query_one(JobDetail)
+        await live.until(lambda: detail.job is not None and detail.job.id == job.id, "the job")
+        await live.until(lambda: "timeline" in text_of(detail), "the timeline")
+        assert "created " in text_of(detail)
+        assert "→ running* " in text_of(detail)  # started while jobtui was not running
+
+        live.clock.advance(14 * 60)
+        fail_job(live.states[0], job)
+        await live.poll()
+        assert link_of(live).journal.flush()
+        await live.until(lambda: "→ failed" in text_of(detail), "the timeline with the failure")
+        timeline = text_of(detail)
+        assert "the server's time" in timeline
+
+
+def text_of(detail: JobDetail) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(detail.content)
+    return console.export_text()
