@@ -67,6 +67,7 @@ class JobtuiApp(App[int]):
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
         Binding("T", "change_theme", "Theme", show=False, id="theme"),
         Binding("N", "notifications", "Notifications", show=False, id="notifications"),
+        Binding("G", "statistics", "Statistics", show=False, id="statistics"),
         # The terminal's raw mode turns Ctrl+Z into a key: as in a shell, it stops the process.
         Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
@@ -402,6 +403,42 @@ class JobtuiApp(App[int]):
         """Every notification of the session, newest first."""
         if not isinstance(self.screen, NotificationsScreen):
             self.push_screen(NotificationsScreen(list(self.notices)))
+
+    def action_statistics(self) -> None:
+        """Per service and job type, the jobs that ended in 7 and 30 days (from the journal)."""
+        from jobtui.tui.modals.statistics import StatisticsScreen
+
+        if isinstance(self.screen, StatisticsScreen):
+            return
+        link = self.journal
+        if link is None or link.reader is None:
+            why = "no journal" if link is None else (link.off or "the journal is not open yet")
+            self.notify(f"statistics: {why}", severity="warning")
+            return
+        self.push_screen(StatisticsScreen(link, self.clock()))
+
+    def show_gone_job(self, service: str, job_id: str) -> None:
+        """A job that left its server's list, as the journal last knew it."""
+        link = self.journal
+        if link is not None:
+            self.run_worker(
+                self._show_gone_job(link, service, job_id),
+                group="journal-read",
+                exclusive=True,
+                exit_on_error=False,
+                description="read a gone job",
+            )
+
+    async def _show_gone_job(self, link: JournalLink, service: str, job_id: str) -> None:
+        from jobtui.tui.modals.gone_job import GoneJobScreen
+
+        now = self.clock()
+        found = await link.query(lambda reader: reader.jobs(job_id, service, gone=True))
+        timeline = await link.query(lambda reader: reader.timeline(service, job_id, now))
+        if not found:
+            self.notify(f"{service}: no gone job {job_id} in the journal", severity="warning")
+            return
+        self.push_screen(GoneJobScreen(found[-1], timeline))
 
     def _toast(self, message: str, title: str, severity: Severity) -> None:
         self.notify(message, title=title, severity=severity, timeout=8)

@@ -6,17 +6,26 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rich.console import Console
+from textual.command import CommandList, CommandPalette
+from textual.screen import Screen
+from textual.widgets import Static
 
 from jobtui.core.models import Action, JobState
 from jobtui.emulators.bsub import BsubState
 from jobtui.journal import JournalSettings, Reader
 from jobtui.tui.journal import JournalLink
+from jobtui.tui.modals.gone_job import GoneJobScreen
+from jobtui.tui.modals.statistics import StatisticsScreen
 from jobtui.tui.notify import Notice
+from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
 from tests.conftest import EmulatorFactory
 from tests.tui.live_support import Live, ManualClock, fail_job, live_app, running_job
+
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 
 def link_of(live: Live) -> JournalLink:
@@ -179,4 +188,97 @@ async def test_the_detail_pane_shows_the_jobs_timeline(
 def text_of(detail: JobDetail) -> str:
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(detail.content)
+    return console.export_text()
+
+
+async def palette_hits(live: Live, query: str) -> list[str]:
+    await live.pilot.press("colon")
+    screen = await _screen(live, CommandPalette)
+    await live.pilot.press(*query)
+    hits = screen.query_one(CommandList)
+    await live.until(lambda: hits.option_count > 0, f"hits for {query!r}")
+    return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+
+
+async def _screen(live: Live, kind: type[ScreenT]) -> ScreenT:
+    await live.until(lambda: isinstance(live.app.screen, kind), kind.__name__)
+    screen = live.app.screen
+    assert isinstance(screen, kind)
+    return screen
+
+
+async def test_the_palette_filters_all_jobs_to_exactly_those_since_last_time(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    clock = ManualClock()
+    async with live_app(emulator, tabs=2, journal=JournalSettings(path=path), clock=clock) as live:
+        await opened(live)
+        ended = [running_job(live.states[0]).id, running_job(live.states[1]).id]
+    clock.advance(3600)
+
+    def failed_meanwhile(states: list[BsubState]) -> None:
+        for state, job_id in zip(states, ended, strict=True):
+            fail_job(state, state.jobs[job_id])
+
+    settings = JournalSettings(path=path)
+    async with live_app(
+        emulator, tabs=2, journal=settings, clock=clock, prepare=failed_meanwhile
+    ) as again:
+        await opened(again)
+        await _since_note(again)
+        texts = await palette_hits(again, "since")
+        assert any("Since you were last here" in t for t in texts)
+        await again.pilot.press("enter")
+        dashboard = again.app.screen
+        assert isinstance(dashboard, DashboardScreen)
+        await again.until(lambda: dashboard.active_pane() is not None, "a pane")
+        table = dashboard.all_tab.table
+        await again.until(lambda: table.row_count == 2, "the two jobs")
+        shown = sorted(table.job_at(row).id for row in range(table.row_count))
+        assert shown == sorted(ended)
+
+
+async def test_statistics_screen_from_its_key(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    async with live_app(emulator, journal=JournalSettings(path=path)) as live:
+        await opened(live)
+        expected = {j.type for j in live.table().held_jobs() if j.state.terminal}
+        await live.pilot.press("G")
+        screen = await _screen(live, StatisticsScreen)
+        body = screen.query_one("#stats", Static)
+        await live.until(lambda: "days" in str(body.render()), "the statistics")
+        text = str(body.render())
+        for kind in expected:
+            assert f"bsub-1 · {kind}" in text
+        assert " 7 days" in text and "30 days" in text
+        await live.pilot.press("escape")
+        await live.until(lambda: not isinstance(live.app.screen, StatisticsScreen), "closed")
+
+
+async def test_a_job_gone_from_the_list_is_found_through_the_palette(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    async with live_app(emulator, journal=JournalSettings(path=path)) as live:
+        await opened(live)
+        state = live.states[0]
+        job = next(j for j in state.jobs.values() if j.terminal)
+        with state.lock:
+            state.delete(job)
+        await live.poll()
+        assert link_of(live).journal.flush()
+        texts = await palette_hits(live, job.id[:13])
+        assert any(f"Gone job {job.id}" in t for t in texts)
+        await live.pilot.press("enter")
+        screen = await _screen(live, GoneJobScreen)
+        shown = text_of_static(screen.query_one("#gone", Static))
+        assert job.id in shown and "left the list" in shown
+
+
+def text_of_static(static: Static) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    content = static.content
+    assert not isinstance(content, str)
+    console.print(content)
     return console.export_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -194,6 +195,18 @@ class DashboardScreen(Screen[None]):
             pane.query_one(FilterBar).clear()
             table.move_cursor(job_id)
         return True
+
+    def show_jobs(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Show exactly these jobs ((service, id) each) in All jobs (or in the only service's
+        tab): a filter matching their ids, each a whole cell, which the filter line shows."""
+        ids = sorted({job_id for _service, job_id in keys})
+        if not ids:
+            return
+        pane = ALL_PANE if self.has_all else pane_id(0)
+        self.show_pane(pane)
+        bar = self.query_one(TabbedContent).get_pane(pane).query_one(FilterBar)
+        bar.set_states(None)
+        bar.set_text("^(?:" + "|".join(re.escape(i) for i in ids) + ")$")
 
     def active_tab(self) -> AllJobsTab | ServiceTab | None:
         """The All jobs tab or the service tab shown."""

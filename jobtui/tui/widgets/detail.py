@@ -13,6 +13,7 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -251,14 +252,9 @@ class JobDetail(ScrollView):
         link = journal_of(self)
         if link is None or link.reader is None or not self.is_mounted:
             return
-        self.run_worker(
-            self._fetch_timeline(job, link),
-            group="timeline",
-            exclusive=True,
-            exit_on_error=False,
-            description="read the job's timeline",
-        )
+        self._fetch_timeline(job, link)
 
+    @work(group="timeline", exclusive=True, exit_on_error=False, description="read a timeline")
     async def _fetch_timeline(self, job: Job, link: JournalLink) -> None:
         now = link.clock()
         timeline = await link.query(lambda reader: reader.timeline(job.service, job.id, now))
