@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,11 +46,14 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from jobtui.config import Config
-    from jobtui.journal import Summary
+    from jobtui.journal import Overdue, Summary
 
 DEFAULT_THEME = "textual-dark"
 
 log = logging.getLogger("jobtui")
+
+OVERDUE_EVERY = 60.0
+"""Seconds between two looks for overdue jobs in the journal."""
 
 SHUTDOWN_GRACE = 5.0
 """Seconds a signalled shutdown may take before the process ends anyway."""
@@ -103,6 +107,8 @@ class JobtuiApp(App[int]):
         self._first_polls: set[str] = set()
         """The services whose first poll has landed (well or not)."""
         self._all_polled = asyncio.Event()
+        self.overdue: dict[tuple[str, str], Overdue] = {}
+        """The running jobs found overdue at the last look, by (service, job id)."""
         self.ascii = ascii
         """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
         if ascii:
@@ -194,10 +200,42 @@ class JobtuiApp(App[int]):
         await self._all_polled.wait()
         await asyncio.to_thread(link.journal.flush)
         summary = await link.query(lambda reader: reader.summary(link.journal.last_seen))
+        self._start_overdue_checks(link)
         if summary is None or summary.since is None:
             return
         self.since_last = summary
         self.notify(summary.line(self.clock(), self.tz), title="since you were last here")
+
+    def _start_overdue_checks(self, link: JournalLink) -> None:
+        self.set_interval(OVERDUE_EVERY, partial(self._check_overdue, link))
+        self._check_overdue(link)
+
+    def _check_overdue(self, link: JournalLink) -> None:
+        if not link.off:
+            self.run_worker(
+                self._find_overdue(link),
+                group="overdue",
+                exclusive=True,
+                exit_on_error=False,
+                description="look for overdue jobs",
+            )
+
+    async def _find_overdue(self, link: JournalLink) -> None:
+        """Running jobs past 1.5 times their type's 95th-percentile run time: marked slow in
+        the tables; each one newly overdue notifies (the `overdue` event)."""
+        now = self.clock()
+        found = await link.query(lambda reader: reader.overdue(now))
+        if found is None:
+            return
+        keys = {(o.service, o.id): o for o in found}
+        fresh = [o for key, o in keys.items() if key not in self.overdue]
+        self.overdue = keys
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.set_slow(set(keys))
+        if fresh and self.notifier.overdue:
+            for service in dict.fromkeys(o.service for o in fresh):
+                self.notifier.announce_overdue(service, [o for o in fresh if o.service == service])
 
     def _freeze_heap(self) -> None:
         """Collect once, then freeze the survivors (modules, widgets, styles).

@@ -22,6 +22,7 @@ from jobtui.journal import Journal, JournalSettings, ServiceRef
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.journal import JournalLink
+from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import pane_id
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import SEEN_AFTER_SECONDS, ServiceTab
@@ -101,6 +102,11 @@ class Live:
 
     async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
         await until(self.pilot, predicate, what, seconds)
+
+    async def until_note(self, predicate: Callable[[Notice], bool], what: str) -> Notice:
+        """The first notification of the session for which `predicate` holds, once there is one."""
+        await self.until(lambda: any(predicate(n) for n in self.app.notices), what)
+        return next(n for n in self.app.notices if predicate(n))
 
     async def show(self, index: int) -> None:
         await show_tab(self.pilot, index)

@@ -5,6 +5,7 @@ with a journal file in tmp_path and a clock the test moves."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,15 +14,16 @@ from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
 from textual.widgets import Static
 
-from jobtui.core.models import Action, JobState
-from jobtui.emulators.bsub import BsubState
-from jobtui.journal import JournalSettings, Reader
+from jobtui.core.models import Action, Job, JobState
+from jobtui.emulators.bsub import BsubState, SimJob
+from jobtui.journal import Journal, JournalSettings, Reader, ServiceRef
 from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.gone_job import GoneJobScreen
 from jobtui.tui.modals.statistics import StatisticsScreen
 from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.detail import JobDetail
+from jobtui.tui.widgets.job_table import SLOW_MARK
 from tests.conftest import EmulatorFactory
 from tests.tui.live_support import Live, ManualClock, fail_job, live_app, running_job
 
@@ -282,3 +284,47 @@ def text_of_static(static: Static) -> str:
     assert not isinstance(content, str)
     console.print(content)
     return console.export_text()
+
+
+async def test_a_job_running_past_its_types_usual_time_is_marked_slow_and_notifies(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    clock = ManualClock()
+    running: list[SimJob] = []
+
+    def past_runs(states: list[BsubState]) -> None:
+        """20 earlier jobs of the running job's type, each done in 10 s (a day ago)."""
+        job = running_job(states[0])
+        running.append(job)
+        ref = ServiceRef("bsub-1", "http://bsub.test/seed-1")
+        day_ago = clock() - timedelta(days=1)
+        past = [
+            Job(
+                "bsub-1",
+                f"past-{n}",
+                JobState.SUCCEEDED,
+                "finished",
+                type=job.type,
+                created=day_ago,
+                started=day_ago,
+                finished=day_ago + timedelta(seconds=10),
+            )
+            for n in range(20)
+        ]
+        with Journal(JournalSettings(path=path), origin="headless", now=clock) as journal:
+            journal.record_jobs(ref, past, complete=False)
+
+    settings = JournalSettings(path=path)
+    async with live_app(emulator, journal=settings, clock=clock, prepare=past_runs) as live:
+        await opened(live)
+        job = running[0]
+        await live.until(lambda: ("bsub-1", job.id) in live.app.overdue, "the job overdue")
+        note = await live.until_note(lambda n: "overdue" in n.message, "the overdue toast")
+        assert note.title == "bsub-1" and note.severity == "warning"
+        assert note.message.startswith(f"{job.id} overdue: running ")
+        assert note.message.endswith("usually within 10 s")
+        table = live.table()
+        assert job.id in table._slow
+        row = next(r for r in range(table.row_count) if table.job_at(r).id == job.id)
+        assert table.render_line(row + 1 - int(table.scroll_y)).text.startswith(SLOW_MARK)

@@ -16,10 +16,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from jobtui.core.format import span
 from jobtui.journal import Reader, TypeStats
 from jobtui.journal.queries import RUN_EDGES
 from jobtui.tui.journal import JournalLink
-from jobtui.tui.widgets.detail import span
 from jobtui.tui.widgets.history import sparkline
 
 WINDOWS = (7, 30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,7 +19,7 @@ from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
 from jobtui.tui.widgets.header import AttentionHeader
-from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.key_bar import KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 
@@ -207,6 +207,13 @@ class DashboardScreen(Screen[None]):
         bar = self.query_one(TabbedContent).get_pane(pane).query_one(FilterBar)
         bar.set_states(None)
         bar.set_text("^(?:" + "|".join(re.escape(i) for i in ids) + ")$")
+
+    def set_slow(self, keys: Collection[tuple[str, str]]) -> None:
+        """Mark these running jobs ((service, id) each) slow in their tab and in All jobs."""
+        for tab in self.query(ServiceTab):
+            tab.table.set_slow({job_id for name, job_id in keys if name == tab.service.name})
+        if self.has_all:
+            self.all_tab.table.set_slow({row_key_of(name, job_id) for name, job_id in keys})
 
     def active_tab(self) -> AllJobsTab | ServiceTab | None:
         """The All jobs tab or the service tab shown."""

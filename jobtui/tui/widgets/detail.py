@@ -18,6 +18,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from jobtui.core.format import span
 from jobtui.core.models import ACTION_INFO, Job, JobState
 from jobtui.core.service import Service
 from jobtui.journal import Timeline
@@ -52,18 +53,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
     return str(value)
-
-
-def span(seconds: float) -> str:
-    """A duration of the timeline: "42 s", "14 min", "3 h 05 min", "2 d 4 h"."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 SERVER_MARK = "*"

@@ -70,6 +70,8 @@ FIXED_COLUMNS = ("service", "id", "state", "type", "progress", "updated", "messa
 SORT_ONLY_KEYS = ("created",)
 
 MARKER_WIDTH = 2
+SLOW_MARK = "◷ "
+"""In the marker column of a running job that is overdue (from the journal), unless marked."""
 ID_MIN_WIDTH = 24
 """The narrowest the ID column gets when the terminal is too narrow for the message."""
 MESSAGE_ROOM = 20
@@ -736,6 +738,8 @@ class JobTable(ScrollView, can_focus=True):
         self._data.sort(sort)
         self._cursor: str | None = None
         self._marks: set[str] = set()
+        self._slow: frozenset[str] = frozenset()
+        """Row keys of the running jobs the journal found overdue (marked `SLOW_MARK`)."""
         self._announced: Job | None = None
         self._strips: dict[str, tuple[tuple[object, ...], Strip]] = {}
         self._header: Strip | None = None
@@ -913,6 +917,13 @@ class JobTable(ScrollView, can_focus=True):
             return
         self._refresh_job(job_id)
         self.post_message(self.MarksChanged(self))
+
+    def set_slow(self, row_keys: Collection[str]) -> None:
+        """Mark these jobs (by row key) slow: running past what their type usually takes."""
+        slow = frozenset(row_keys)
+        changed, self._slow = slow ^ self._slow, slow
+        for job_id in changed:
+            self._refresh_job(job_id)
 
     def clear_marks(self) -> None:
         """Unmark every job (after an action on the marked jobs)."""
@@ -1096,13 +1107,14 @@ class JobTable(ScrollView, can_focus=True):
         job = self._data.jobs[job_id]
         cursor = job_id == self._cursor
         marked = job_id in self._marks
+        slow = job_id in self._slow and job.state is JobState.RUNNING
         updated = _timestamp(_updated(job))
         age = "" if updated is None or self._now is None else relative_age(self._now - updated)
-        state = (job.revision, cursor, marked, age)
+        state = (job.revision, cursor, marked, age, slow)
         cached = self._strips.get(job_id)
         if cached is not None and cached[0] == state:
             return cached[1]
-        strip = self._render_row(job, layout, styles, cursor, marked, age)
+        strip = self._render_row(job, layout, styles, cursor, marked, age, slow)
         strips = self._strips
         if len(strips) >= CACHE_LIMIT:
             del strips[next(iter(strips))]
@@ -1110,12 +1122,23 @@ class JobTable(ScrollView, can_focus=True):
         return strip
 
     def _render_row(
-        self, job: Job, layout: _Layout, styles: _Styles, cursor: bool, marked: bool, age: str
+        self,
+        job: Job,
+        layout: _Layout,
+        styles: _Styles,
+        cursor: bool,
+        marked: bool,
+        age: str,
+        slow: bool = False,
     ) -> Strip:
         row = styles.cursor if cursor else styles.marked if marked else styles.base
-        segments = [
-            Segment("● ", row + styles.marker) if marked else Segment(" " * MARKER_WIDTH, row)
-        ]
+        if marked:
+            first = Segment("● ", row + styles.marker)
+        elif slow:
+            first = Segment(SLOW_MARK, row + styles.states[JobState.FAILED])
+        else:
+            first = Segment(" " * MARKER_WIDTH, row)
+        segments = [first]
         add = segments.append
         for key, _, _, width in layout.cells:
             style = row
