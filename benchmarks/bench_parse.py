@@ -19,7 +19,7 @@ def list_body(count: int) -> bytes:
     from starlette.responses import JSONResponse
 
     from jobtui.emulators.base import EmulatorSettings
-    from jobtui.emulators.bsub import BsubState
+    from jobtui.emulators.bsub.state import BsubState
 
     state = BsubState(EmulatorSettings(seed=1, speed=0, jobs=count))
     jobs, total = state.listing(None, count)

@@ -54,7 +54,7 @@ def main() -> None:
 
 def finished_binary_job(state: Any) -> str:
     """The id of a finished bsub.io job whose output is bytes (not text)."""
-    from jobtui.emulators.bsub import KINDS_BY_TYPE
+    from jobtui.emulators.bsub.state import KINDS_BY_TYPE
 
     for job in state.order:
         if job.status == "finished" and not KINDS_BY_TYPE[job.type].text:

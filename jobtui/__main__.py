@@ -114,7 +114,7 @@ def _count(text: str) -> int:
 
 def _fault(text: str) -> tuple[str, str]:
     """`KIND:SPEC` (or `SPEC` for every kind), checked against the emulators' fault specs."""
-    from jobtui.emulators.base import Faults, FaultSpecError
+    from jobtui.emulators.faults import Faults, FaultSpecError
 
     kind, _, spec = text.rpartition(":") if ":" in text else ("all", "", text)
     kind = kind.strip() or "all"
@@ -130,7 +130,7 @@ def _fault(text: str) -> tuple[str, str]:
 
 
 def _switch_faults(running: Sequence[RunningEmulator], faults: Sequence[tuple[str, str]]) -> None:
-    from jobtui.emulators.base import Faults
+    from jobtui.emulators.faults import Faults
 
     for kind, spec in faults:
         for r in running:
@@ -140,7 +140,7 @@ def _switch_faults(running: Sequence[RunningEmulator], faults: Sequence[tuple[st
 
 
 def _active_faults(running: RunningEmulator) -> list[str]:
-    from jobtui.emulators.base import Faults
+    from jobtui.emulators.faults import Faults
 
     faults = getattr(running.state, "faults", None)
     return faults.active() if isinstance(faults, Faults) else []

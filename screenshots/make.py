@@ -48,7 +48,7 @@ from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import KINDS, RunningEmulator, serve_emulators
 from jobtui.services import SERVICES, build_service
 from jobtui.tui.app import JobtuiApp
@@ -305,7 +305,7 @@ async def shoot_ecotaxa(shooter: Shooter) -> None:
 
 async def shoot_leia(shooter: Shooter, running: RunningEmulator) -> None:
     """A chain, the conditional-job form with a mistake named, and the server-side filters."""
-    from jobtui.emulators.leia import LeiaState
+    from jobtui.emulators.leia.state import LeiaState
     from jobtui.tui.leia.chain import ChainScreen
     from jobtui.tui.leia.conditional import ConditionalJobScreen
     from jobtui.tui.leia.filters import LeiaFilterScreen
@@ -354,7 +354,7 @@ async def shoot_leia(shooter: Shooter, running: RunningEmulator) -> None:
 
 async def shoot_dsp_ingest(shooter: Shooter, running: RunningEmulator) -> None:
     """The upload dialog after checking a folder, and a project's mapping."""
-    from jobtui.emulators.dsp_ingest import DspIngestState
+    from jobtui.emulators.dsp_ingest.state import DspIngestState
     from jobtui.tui.dsp_ingest.mapping import MappingScreen
     from jobtui.tui.dsp_ingest.upload import UploadScreen
 

@@ -33,8 +33,8 @@ from aiohttp import web
 from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
 from jobtui.emulators.base import EmulatorSettings
-from jobtui.emulators.bsub import BsubState
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.bsub.state import BsubState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.tui.serve import dashboard_command
 from tests.conftest import EmulatorFactory

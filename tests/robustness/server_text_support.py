@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from jobtui.emulators.bsub import BsubState, SimJob
+from jobtui.emulators.bsub.state import BsubState, SimJob
 
 ESCAPES = (
     "\x1b[2JCLEARED"  # CSI 2 J: clear the screen

@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobtui.config import config_from_data
 from jobtui.core.service import Service
-from jobtui.emulators.base import EmulatorSettings, Faults
+from jobtui.emulators.base import EmulatorSettings
+from jobtui.emulators.faults import Faults
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.services import build_service
 

@@ -20,7 +20,7 @@ from jobtui.core.errors import (
     ServiceError,
     TransportError,
 )
-from jobtui.emulators.base import CONTROL_PATH, Faults, FaultSpecError
+from jobtui.emulators.faults import CONTROL_PATH, Faults, FaultSpecError
 from tests.conftest import EmulatorFactory
 from tests.robustness.support import KINDS, NAMES, faults_of, service_on
 

@@ -26,8 +26,8 @@ from textual.widgets import Input
 
 from jobtui.config import write_config_file
 from jobtui.emulators.base import EmulatorSettings
-from jobtui.emulators.bsub import CATALOGUE, BsubState, SimJob
-from jobtui.emulators.ecotaxa import EcoTaxaState
+from jobtui.emulators.bsub.state import CATALOGUE, BsubState, SimJob
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from jobtui.services.bsub.service import BsubService
 from jobtui.services.download import LocalFileError

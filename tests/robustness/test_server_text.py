@@ -21,7 +21,7 @@ import pytest
 
 from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 from tests.e2e.terminal import Terminal

@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState
 
 from jobtui.config import load_config
 from jobtui.core.polling import Backoff
-from jobtui.emulators.base import CONTROL_PATH
+from jobtui.emulators.faults import CONTROL_PATH
 from jobtui.services import build_service
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.screens.dashboard import pane_id

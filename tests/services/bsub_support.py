@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jobtui.emulators.bsub import BsubState, SimJob
+from jobtui.emulators.bsub.state import BsubState, SimJob
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from jobtui.emulators.dsp_ingest import DspIngestState
+from jobtui.emulators.dsp_ingest.state import DspIngestState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services._http import make_client
 from jobtui.services.dsp_ingest.client import DspIngestClient

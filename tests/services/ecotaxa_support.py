@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from jobtui.emulators.ecotaxa import EcoTaxaState, SimJob, User
+from jobtui.emulators.ecotaxa.state import EcoTaxaState, SimJob
+from jobtui.emulators.ecotaxa.world import User
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 

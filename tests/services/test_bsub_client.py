@@ -21,7 +21,7 @@ from jobtui.core.errors import (
     ServiceError,
 )
 from jobtui.core.secret import Secret
-from jobtui.emulators.bsub import CATALOGUE, BsubState
+from jobtui.emulators.bsub.state import CATALOGUE, BsubState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services._http import make_client
 from jobtui.services.bsub.client import BsubClient

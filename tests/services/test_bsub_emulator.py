@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from jobtui.emulators.base import EmulatorSettings
-from jobtui.emulators.bsub import STATUSES, BsubState, MultipartReader
+from jobtui.emulators.bsub.state import STATUSES, BsubState
+from jobtui.emulators.bsub.upload import MultipartReader
 from jobtui.emulators.runner import RunningEmulator, ServerThread, build
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import advance_until, seeded, start

@@ -14,7 +14,7 @@ from jobtui.core.errors import AuthError, NotFoundError, RefusedError
 from jobtui.core.models import Action, Job, JobState
 from jobtui.core.polling import ServiceMonitor
 from jobtui.core.service import UnsupportedActionError
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services.bsub.service import BsubService
 from tests.conftest import EmulatorFactory

@@ -15,15 +15,13 @@ import httpx
 import pytest
 
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
-from jobtui.emulators.dsp_ingest import (
+from jobtui.emulators.dsp_ingest import build
+from jobtui.emulators.dsp_ingest.auth import JwtError, decode_jwt, encode_jwt
+from jobtui.emulators.dsp_ingest.state import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     DEFAULT_SECRET,
     DspIngestState,
-    JwtError,
-    build,
-    decode_jwt,
-    encode_jwt,
 )
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory

@@ -15,7 +15,7 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 
-from jobtui.emulators.ecotaxa import EcoTaxaState
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 from tests.services.ecotaxa_support import advance_until, bearer, credentials, seeded, start

@@ -15,14 +15,9 @@ import httpx
 import pytest
 
 from jobtui.emulators.base import EmulatorSettings
-from jobtui.emulators.ecotaxa import (
-    JOB_KEYS,
-    EcoTaxaState,
-    content_type_for,
-    make_token,
-    parse_bool,
-    read_token,
-)
+from jobtui.emulators.ecotaxa.routes import parse_bool
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
+from jobtui.emulators.ecotaxa.world import JOB_KEYS, content_type_for, make_token, read_token
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 from tests.services.ecotaxa_support import advance_until, bearer, credentials, seeded, start

@@ -21,9 +21,9 @@ import pytest
 
 from jobtui.__main__ import main, service_entries
 from jobtui.config import to_toml, write_config_file
-from jobtui.emulators.bsub import BsubState, SimJob
-from jobtui.emulators.ecotaxa import EcoTaxaState
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.bsub.state import BsubState, SimJob
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.headless import EXIT_CODES, STATES, TABLE
 from tests.conftest import EmulatorFactory

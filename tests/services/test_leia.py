@@ -13,7 +13,7 @@ import pytest
 from jobtui.core.errors import AuthError, BadPayloadError, NotFoundError, RefusedError, ServerError
 from jobtui.core.models import Action, JobState
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.leia import LeiaState, SimJob
+from jobtui.emulators.leia.state import LeiaState, SimJob
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services._http import make_client
 from jobtui.services.leia.client import LeiaClient, pages_needed

@@ -14,7 +14,7 @@ from jsonschema_path.readers import FilePathReader
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 

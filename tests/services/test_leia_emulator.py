@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory
 

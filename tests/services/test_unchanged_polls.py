@@ -8,7 +8,7 @@ from __future__ import annotations
 from jobtui.core.models import Action, Job
 from jobtui.core.polling import ServiceMonitor
 from jobtui.core.service import Service
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.services.bsub.service import BsubService
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.services.leia.service import LeiaService

@@ -25,10 +25,10 @@ from textual.widgets import Input, Select
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import BsubState
-from jobtui.emulators.dsp_ingest import DspIngestState
-from jobtui.emulators.ecotaxa import EcoTaxaState
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.bsub.state import BsubState
+from jobtui.emulators.dsp_ingest.state import DspIngestState
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.services import build_service
 from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp

@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, Input
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.dsp_ingest import DspIngestState
+from jobtui.emulators.dsp_ingest.state import DspIngestState
 from jobtui.services import build_service
 from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.ecotaxa import EcoTaxaState
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.ecotaxa.answer import AnswerScreen

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.leia import LeiaState, SimJob
+from jobtui.emulators.leia.state import LeiaState, SimJob
 from jobtui.services.leia.service import LeiaService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.leia.chain import ChainScreen

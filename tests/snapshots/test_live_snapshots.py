@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import NotificationsConfig, config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.services import build_service
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.theme import ThemeScreen

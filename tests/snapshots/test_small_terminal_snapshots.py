@@ -21,7 +21,7 @@ from textual.widgets import Input
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.services import build_service
 from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp

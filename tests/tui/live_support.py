@@ -17,7 +17,7 @@ from textual.widgets import Static, TabbedContent
 
 from jobtui.config import NotificationsConfig
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import BsubState, SimJob
+from jobtui.emulators.bsub.state import BsubState, SimJob
 from jobtui.journal import Journal, JournalSettings, ServiceRef
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp

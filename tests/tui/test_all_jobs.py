@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from rich.console import Console
 
 from jobtui.core.models import JobState
-from jobtui.emulators.bsub import BsubState
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.bsub.state import BsubState
+from jobtui.emulators.leia.state import LeiaState
 from jobtui.services.bsub.service import BsubService
 from jobtui.services.leia.service import LeiaService
 from jobtui.tui.app import JobtuiApp

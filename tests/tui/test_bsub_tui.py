@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static, T
 
 from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import KINDS_BY_TYPE, BsubState, SimJob
+from jobtui.emulators.bsub.state import KINDS_BY_TYPE, BsubState, SimJob
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen

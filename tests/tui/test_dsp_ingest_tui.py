@@ -18,7 +18,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
 from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.dsp_ingest import DspIngestState
+from jobtui.emulators.dsp_ingest.state import DspIngestState
 from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.dsp_ingest.mapping import MappingScreen

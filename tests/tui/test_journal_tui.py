@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from jobtui.core.models import Action, Job, JobState
-from jobtui.emulators.bsub import BsubState, SimJob
+from jobtui.emulators.bsub.state import BsubState, SimJob
 from jobtui.journal import Journal, JournalSettings, Reader, ServiceRef
 from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.gone_job import GoneJobScreen

@@ -18,7 +18,7 @@ from textual.widgets import Input, Select, Static, Tab, TabbedContent, TextArea
 
 from jobtui.core.models import Job, JobState
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.leia import LeiaState, SimJob
+from jobtui.emulators.leia.state import LeiaState, SimJob
 from jobtui.services.leia.filters import LeiaFilters
 from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import LeiaStatus

@@ -24,7 +24,7 @@ from textual.widgets import TabbedContent
 from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.core.service import Service
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import TabbedContent
 
 from jobtui.emulators.base import DEMO_EPOCH
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.notify import Notice

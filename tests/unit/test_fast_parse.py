@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmarks.bench_parse import list_body
 from jobtui.core.secret import Secret
-from jobtui.emulators.bsub import CATALOGUE
+from jobtui.emulators.bsub.state import CATALOGUE
 from jobtui.services.bsub.wire import BsubJob, ProcessingType, parse_job_list, parse_types
 
 FIELDS = (

@@ -64,6 +64,7 @@ def test_lower_layers_never_import_textual() -> None:
     assert "jobtui.emulators.runner" in modules and "jobtui.services.leia" in modules
     assert "jobtui.services.dsp_ingest.service" in modules
     assert "jobtui.journal.writer" in modules
+    assert "jobtui.emulators.bsub.seed" in modules and "jobtui.emulators.scheduler" in modules
     loaded = imported_after("\n".join(f"import {name}" for name in modules))
     assert set(modules) <= loaded
     assert "textual" not in top_level(loaded)

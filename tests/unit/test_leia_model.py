@@ -13,7 +13,7 @@ import pytest
 from jobtui.core.errors import InputError
 from jobtui.core.models import Action, JobState
 from jobtui.core.secret import Secret
-from jobtui.emulators.leia import condition_holds, rule_matches
+from jobtui.emulators.leia.rules import condition_holds, rule_matches
 from jobtui.services.leia.chain import chain_of
 from jobtui.services.leia.client import parse_content_range
 from jobtui.services.leia.conditions import RuleForm, validate_rules

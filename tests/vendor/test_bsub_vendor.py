@@ -18,7 +18,7 @@ from bsubio.exceptions import (
     UnauthorizedException,
 )
 
-from jobtui.emulators.bsub import BsubState
+from jobtui.emulators.bsub.state import BsubState
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded, start
 

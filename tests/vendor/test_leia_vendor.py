@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from jobtui.emulators.leia import LeiaState
+from jobtui.emulators.leia.state import LeiaState
 from tests.conftest import EmulatorFactory
 
 

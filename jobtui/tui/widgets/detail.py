@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -246,6 +247,9 @@ class JobDetail(ScrollView):
     @work(group="timeline", exclusive=True, exit_on_error=False, description="read a timeline")
     async def _fetch_timeline(self, job: Job, link: JournalLink) -> None:
         now = link.clock()
+        # The poll that brought this job queued its changes before the job was shown: once
+        # they are written, the timeline has them.
+        await asyncio.to_thread(link.journal.flush)
         timeline = await link.query(lambda reader: reader.timeline(job.service, job.id, now))
         if timeline is None:
             return  # not in the journal (yet): asked again when the job is shown again
