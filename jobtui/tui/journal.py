@@ -21,21 +21,11 @@ from textual.dom import DOMNode
 from jobtui.core.models import Action
 from jobtui.core.polling import Clock, utc_now
 from jobtui.journal import Journal, JournalOff, Reader, ServiceRef
-from jobtui.journal.writer import ACTIONS
+from jobtui.journal.writer import journal_action
 
 log = logging.getLogger("jobtui.journal")
 
 T = TypeVar("T")
-
-
-def journal_action(action: Action, service_label: str) -> str | None:
-    """The journal's name of an action (EcoTaxa calls its delete erase), or None when the journal
-    does not record it (logs, download, mapping...)."""
-    if service_label.lower() == "erase":
-        return "erase"
-    if action in (Action.NEW, Action.START, Action.CONDITIONAL):
-        return "submit"  # a new job, or Leia's start of a BLOCKED one
-    return action.value if action.value in ACTIONS else None
 
 
 class JournalLink:
