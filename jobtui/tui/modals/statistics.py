@@ -43,45 +43,47 @@ def _time(value: float | None) -> str:
     return "—" if value is None else span(value)
 
 
+HEADER = "           jobs   ok  wait med  p95       run med   p95"
+"""The columns of each window's line."""
+
+
 def stats_text(service: str, kind: str, windows: Sequence[tuple[int, TypeStats | None]]) -> Text:
-    """One service and type: a line per window, then the 30-day run-time histogram."""
+    """One service and type: its name and the run-time histogram of the widest window, then a
+    line per window."""
     text = Text()
     text.append(service, style="bold")
     text.append(" · ")
     text.append(kind or "(no type)", style="bold")
-    text.append("\n")
-    text.append("         jobs   ok   wait med   p95     run med    p95\n", style="dim")
-    widest: TypeStats | None = None
-    for days, stats in windows:
-        if stats is None:
-            text.append(f"{days:>2} days     0\n")
-            continue
-        widest = stats
-        text.append(
-            f"{days:>2} days {stats.count:>5} {stats.success_rate:>4.0%}   "
-            f"{_time(stats.wait_median):<10} {_time(stats.wait_p95):<8}"
-            f"{_time(stats.run_median):<10} {_time(stats.run_p95)}\n"
-        )
+    widest = windows[-1][1] if windows else None
     if widest is not None and any(widest.histogram):
-        bars = sparkline(list(widest.histogram), width=len(widest.histogram))
-        text.append(f"run time, {windows[-1][0]} days: ", style="dim")
-        text.append(bars)
-        text.append(f"  {sum(widest.histogram)} succeeded\n", style="dim")
-        text.append(" " * len(f"run time, {windows[-1][0]} days: "))
-        text.append(HISTOGRAM_SCALE, style="dim")
+        text.append(f"   run times, {windows[-1][0]} d: ", style="dim")
+        text.append(sparkline(list(widest.histogram), width=len(widest.histogram)))
+        text.append(f" {HISTOGRAM_SCALE}", style="dim")
+    for days, stats in windows:
+        text.append("\n")
+        if stats is None:
+            text.append(f"  {days:>2} days     0")
+            continue
+        text.append(
+            f"  {days:>2} days {stats.count:>5} {stats.success_rate:>4.0%}  "
+            f"{_time(stats.wait_median):<9} {_time(stats.wait_p95):<9} "
+            f"{_time(stats.run_median):<9} {_time(stats.run_p95)}"
+        )
     return text
 
 
 def statistics_text(per_window: dict[int, list[TypeStats]]) -> Text:
-    """Every service and type that has jobs in the widest window, sorted by service and type."""
-    keys = sorted({(s.service, s.type) for stats in per_window.values() for s in stats})
+    """Every service and type that has jobs in the widest window, by service and type."""
+    keys = sorted(
+        {(s.service, s.type) for stats in per_window.values() for s in stats},
+        key=lambda key: (key[0].casefold(), key[1].casefold()),
+    )
     if not keys:
         return Text("no job ended in the last 30 days", style="dim")
     found = {(days, s.service, s.type): s for days, stats in per_window.items() for s in stats}
-    text = Text()
-    for index, (service, kind) in enumerate(keys):
-        if index:
-            text.append("\n\n")
+    text = Text(HEADER, style="dim")
+    for service, kind in keys:
+        text.append("\n\n")
         windows = [(days, found.get((days, service, kind))) for days in sorted(per_window)]
         text.append_text(stats_text(service, kind, windows))
     return text
@@ -112,7 +114,11 @@ class StatisticsScreen(ModalScreen[None]):
             yield Label("Statistics of the jobs that ended", classes="dialog-title")
             with VerticalScroll():
                 yield Static("reading the journal…", id="stats", markup=False)
-            yield Label("per service and job type · escape closes", classes="dim")
+            yield Label(
+                "per service and job type: the jobs that ended, their queue wait and run time "
+                "(median, 95th percentile) · escape closes",
+                classes="dim",
+            )
 
     def on_mount(self) -> None:
         self.load()
