@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from textual import events, on
 from textual.app import App, ScreenStackError
@@ -37,7 +37,7 @@ from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.notifications import NotificationsScreen
 from jobtui.tui.modals.theme import ThemeScreen
-from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, Severity, worst
+from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.themes import THEMES, theme_choices
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -327,11 +327,13 @@ class JobtuiApp(App[int]):
     def _jobs_changed(self, message: ServiceTab.JobsChanged) -> None:
         name = message.tab.service.name
         self.notifier.jobs_changed(
-            name,
-            message.changed,
-            message.previous,
-            initial=message.initial,
-            removed=message.removed,
+            PollJobs(
+                name,
+                message.changed,
+                message.previous,
+                initial=message.initial,
+                removed=message.removed,
+            )
         )
         self.attention = len(self.notifier.attention)
 
@@ -569,27 +571,23 @@ def build_app(
     )
 
 
-def run_app(
-    config: Config,
-    *,
-    read_only: bool = False,
-    title: str | None = None,
-    config_path: Path | None = None,
-    ascii: bool = False,
-    journal_path: Path | None = None,
-) -> int:
-    """Run the dashboard; in ASCII when asked, or when the terminal's locale is not UTF-8 (a
-    browser, for `jobtui serve`, always takes UTF-8)."""
+class AppOptions(TypedDict, total=False):
+    """The options of `build_app` besides the config."""
+
+    read_only: bool
+    title: str | None
+    config_path: Path | None
+    ascii: bool
+    journal_path: Path | None
+
+
+def run_app(config: Config, **options: Unpack[AppOptions]) -> int:
+    """Run the dashboard (`build_app`'s options); in ASCII when asked, or when the terminal's
+    locale is not UTF-8 (a browser, for `jobtui serve`, always takes UTF-8)."""
     web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
-    ascii = ascii or (not web and not locale_is_utf8())
-    app = build_app(
-        config,
-        read_only=read_only,
-        title=title,
-        config_path=config_path,
-        ascii=ascii,
-        journal_path=journal_path,
-    )
+    if not options.get("ascii") and not web and not locale_is_utf8():
+        options["ascii"] = True
+    app = build_app(config, **options)
     app.freeze_heap = True
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

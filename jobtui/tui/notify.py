@@ -100,6 +100,18 @@ def worst(severities: Sequence[Severity]) -> Severity:
     return "information"
 
 
+@dataclass(frozen=True)
+class PollJobs:
+    """What one poll of one service brought: the jobs new or changed since `previous` (the jobs
+    as they were before it), and the ids of the jobs gone; `initial` for the first load."""
+
+    service: str
+    changed: Sequence[Job]
+    previous: Mapping[str, Job]
+    initial: bool
+    removed: Sequence[str] = ()
+
+
 @dataclass
 class Attention:
     """Every job that needs attention: (service, job id) -> the state it needs attention in."""
@@ -113,18 +125,11 @@ class Attention:
     def keys(self) -> set[tuple[str, str]]:
         return set(self.needs)
 
-    def update(
-        self,
-        service: str,
-        changed: Sequence[Job],
-        previous: Mapping[str, Job],
-        *,
-        initial: bool,
-        removed: Sequence[str] = (),
-    ) -> None:
-        for job in changed:
+    def update(self, poll: PollJobs) -> None:
+        service, initial = poll.service, poll.initial
+        for job in poll.changed:
             key = (service, job.id)
-            before = previous.get(job.id)
+            before = poll.previous.get(job.id)
             arrived = before is None or before.state is not job.state
             # A question always needs an answer; a failure only when it is news.
             if arrived and (
@@ -133,7 +138,7 @@ class Attention:
                 self.needs[key] = job.state
             elif job.state not in ATTENTION_STATES:
                 self.needs.pop(key, None)
-        for job_id in removed:
+        for job_id in poll.removed:
             self.needs.pop((service, job_id), None)
 
     def seen(self, service: str, job: Job) -> None:
@@ -164,18 +169,10 @@ class Notifier:
         self.tmux = bool((os.environ if environ is None else environ).get("TMUX"))
         self.attention = Attention({})
 
-    def jobs_changed(
-        self,
-        service: str,
-        changed: Sequence[Job],
-        previous: Mapping[str, Job],
-        *,
-        initial: bool,
-        removed: Sequence[str] = (),
-    ) -> None:
-        self.attention.update(service, changed, previous, initial=initial, removed=removed)
-        if not initial:
-            self.announce(service, arrivals(changed, previous, self.states))
+    def jobs_changed(self, poll: PollJobs) -> None:
+        self.attention.update(poll)
+        if not poll.initial:
+            self.announce(poll.service, arrivals(poll.changed, poll.previous, self.states))
 
     def announce_overdue(self, service: str, jobs: Sequence[Overdue]) -> None:
         """One toast naming the running `jobs` of `service` that became overdue."""

@@ -8,7 +8,7 @@ from jobtui.core.models import Job, JobState
 from jobtui.services.bsub.service import BsubService
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
-from jobtui.tui.notify import Attention, Notifier, osc_sequence
+from jobtui.tui.notify import Attention, Notifier, PollJobs, osc_sequence
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.header import AttentionCount
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
@@ -216,16 +216,18 @@ def test_attention_counts_questions_and_new_failures_until_seen_or_gone() -> Non
 
     attention = Attention({})
     first = [job("a", JobState.NEEDS_INPUT), job("b", JobState.FAILED), job("c", JobState.RUNNING)]
-    attention.update("s", first, {}, initial=True)
+    attention.update(PollJobs("s", first, {}, initial=True))
     assert attention.keys == {("s", "a")}  # an old failure is not news
     previous = {j.id: j for j in first}
-    attention.update("s", [job("c", JobState.FAILED)], previous, initial=False)
+    attention.update(PollJobs("s", [job("c", JobState.FAILED)], previous, initial=False))
     assert attention.keys == {("s", "a"), ("s", "c")}
-    attention.update("s", [job("a", JobState.RUNNING)], previous, initial=False)  # answered
+    # answered:
+    attention.update(PollJobs("s", [job("a", JobState.RUNNING)], previous, initial=False))
     assert attention.keys == {("s", "c")}
-    attention.update("s", [], previous, initial=False, removed=["c"])
+    attention.update(PollJobs("s", [], previous, initial=False, removed=["c"]))
     assert len(attention) == 0
-    attention.update("s", [job("d", JobState.FAILED)], previous, initial=False)  # new and failed
+    # new and failed:
+    attention.update(PollJobs("s", [job("d", JobState.FAILED)], previous, initial=False))
     attention.seen("s", job("d", JobState.RUNNING))  # a look from before it failed
     assert attention.keys == {("s", "d")}
     attention.seen("s", job("d", JobState.FAILED))
@@ -242,7 +244,7 @@ def test_one_toast_names_at_most_five_jobs() -> None:
     )
     jobs = [Job(service="s", id=str(n), state=JobState.SUCCEEDED, raw_state="ok") for n in range(7)]
     jobs.append(Job(service="s", id="q", state=JobState.NEEDS_INPUT, raw_state="asking"))
-    notifier.jobs_changed("s", jobs, {}, initial=False)
+    notifier.jobs_changed(PollJobs("s", jobs, {}, initial=False))
     assert toasts == [
         (
             "0 succeeded\n1 succeeded\n2 succeeded\n3 succeeded\n4 succeeded\nand 3 more",

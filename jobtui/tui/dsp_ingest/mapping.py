@@ -11,22 +11,22 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Input, Label
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Job
-from jobtui.services.download import LocalFileError, exists
+from jobtui.services.download import LocalFileError
 from jobtui.services.dsp_ingest.service import DspIngestService
-from jobtui.tui.modals.save_file import check_destination
+from jobtui.tui.forms import button_row, message_line, text_field
+from jobtui.tui.modals.save_file import SaveDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from jobtui.tui.widgets.service_tab import ServiceTab
 
 
-class MappingScreen(ModalScreen[Path | None]):
+class MappingScreen(SaveDialog):
     """A project's mapping rows, and where to save them. Dismisses with the last path saved.
 
     | Key | Action |
@@ -45,6 +45,7 @@ class MappingScreen(ModalScreen[Path | None]):
     """
 
     BINDINGS = [Binding("escape", "close", "Close")]
+    WORKERS = "save"
 
     def __init__(
         self, service: DspIngestService, shortcode: str, directory: Path | None = None
@@ -55,7 +56,6 @@ class MappingScreen(ModalScreen[Path | None]):
         self.directory = directory
         self.rows: list[tuple[str, str]] | None = None
         self.saved: Path | None = None
-        self._confirmed_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
         name = f"mapping-{self.shortcode}.csv"
@@ -70,11 +70,12 @@ class MappingScreen(ModalScreen[Path | None]):
             yield Label("reading mapping.csv…", id="count", markup=False)
             yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
             yield Label("Save to file", classes="field-label")
-            yield Input(default, id="path", compact=True)
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", id="save", variant="primary", disabled=True)
-                yield Button("Close", id="close")
+            yield text_field(default, id="path")
+            yield message_line()
+            yield button_row(
+                Button("Save", id="save", variant="primary", disabled=True),
+                Button("Close", id="close"),
+            )
 
     def on_mount(self) -> None:
         table = self.query_one("#rows", DataTable)
@@ -82,12 +83,6 @@ class MappingScreen(ModalScreen[Path | None]):
         table.add_column("derivative", key="derivative")
         table.focus()
         self.load()
-
-    def _say(self, text: str, *, warning: bool = False, note: bool = False) -> None:
-        message = self.query_one("#message", Label)
-        message.update(text)
-        message.set_class(warning, "-warning")
-        message.set_class(note, "-note")
 
     @work(exclusive=True, group="mapping", exit_on_error=False, description="read a mapping")
     async def load(self) -> None:
@@ -105,32 +100,18 @@ class MappingScreen(ModalScreen[Path | None]):
         count.update(f"{len(rows)} rows · original (as uploaded) → derivative (the stored asset)")
         self.query_one("#save", Button).disabled = False
 
-    @on(Input.Changed, "#path")
-    def _path_changed(self) -> None:
-        if self._confirmed_overwrite is not None:
-            self._confirmed_overwrite = None
-            self.query_one("#save", Button).label = "Save"
-        self._say("")
-
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#save")
     def _save(self) -> None:
         if self.rows is None:
             return
-        try:
-            path = check_destination(self.query_one("#path", Input).value)
-        except ValueError as error:
-            self._say(str(error))
-            return
-        if exists(path) and self._confirmed_overwrite != path:
-            self._confirmed_overwrite = path
-            self._say(f"{path.name} exists: press Save again to overwrite it", warning=True)
-            self.query_one("#save", Button).label = "Overwrite"
+        path = self._destination()
+        if path is None:
             return
         self._say("saving…", note=True)
         self.save(path)
 
-    @work(exclusive=True, group="save", exit_on_error=False, description="save a mapping")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="save a mapping")
     async def save(self, path: Path) -> None:
         """Write the project's mapping.csv, as the server sends it, to `path`."""
         button = self.query_one("#save", Button)
@@ -149,9 +130,8 @@ class MappingScreen(ModalScreen[Path | None]):
         self.saved = saved
         self._say(f"saved to {saved}", note=True)
 
-    @on(Button.Pressed, "#close")
     def action_close(self) -> None:
-        self.workers.cancel_group(self, "save")
+        self.workers.cancel_group(self, self.WORKERS)
         self.dismiss(self.saved)
 
 

@@ -21,7 +21,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
@@ -31,6 +31,7 @@ from jobtui.core.models import Action, Job
 from jobtui.services.dsp_ingest.ingest import UploadPlan, UploadProgress, UploadReport
 from jobtui.services.dsp_ingest.names import validate_shortcode
 from jobtui.services.dsp_ingest.service import DspIngestService
+from jobtui.tui.forms import button_row, message_line, text_field
 from jobtui.tui.journal import record_action
 from jobtui.tui.widgets.key_bar import KeyBar
 
@@ -205,17 +206,12 @@ class UploadScreen(ModalScreen[UploadReport | None]):
             )
             with Grid(classes="form-grid"):
                 yield Label("project")
-                yield Input(
-                    self.shortcode,
-                    placeholder="shortcode: 4 hex digits, like 0803",
-                    id="shortcode",
-                    compact=True,
+                yield text_field(
+                    self.shortcode, placeholder="shortcode: 4 hex digits, like 0803", id="shortcode"
                 )
                 yield Label("folder")
-                yield Input(
-                    self.folder, placeholder="a local folder to upload", id="folder", compact=True
-                )
-            yield Label("", id="message", classes="field-error", markup=False)
+                yield text_field(self.folder, placeholder="a local folder to upload", id="folder")
+            yield message_line()
             with VerticalScroll(id="plan-box"):
                 yield Static("", id="plan", markup=False)
             with Vertical(id="progress-box"):
@@ -223,11 +219,12 @@ class UploadScreen(ModalScreen[UploadReport | None]):
                 yield ProgressBar(total=1, show_eta=False, id="file-bar")
                 yield Label("", id="total-line", markup=False)
                 yield ProgressBar(total=1, show_eta=False, id="total-bar")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Check", id="check", variant="primary")
-                yield Button("Upload", id="upload", variant="success", disabled=True)
-                yield Button("Cancel upload", id="cancel", variant="error")
-                yield Button("Close", id="close")
+            yield button_row(
+                Button("Check", id="check", variant="primary"),
+                Button("Upload", id="upload", variant="success", disabled=True),
+                Button("Cancel upload", id="cancel", variant="error"),
+                Button("Close", id="close"),
+            )
 
     def on_mount(self) -> None:
         self.query_one("#plan-box").display = False

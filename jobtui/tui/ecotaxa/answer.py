@@ -14,15 +14,16 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Grid, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.models import Action, Job
 from jobtui.services.ecotaxa.answer import AnswerField, AnswerForm
 from jobtui.services.ecotaxa.service import EcoTaxaService
+from jobtui.tui.forms import button_row, message_line, text_field
 from jobtui.tui.journal import record_action
+from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def field_id(field: AnswerField, index: int) -> str:
     return f"{'user' if field.group == 'users' else 'taxon'}-{index}"
 
 
-class AnswerScreen(ModalScreen[str | None]):
+class AnswerScreen(WorkingDialog[str | None]):
     """Answer an asking EcoTaxa import. Dismisses with the service's confirmation line.
 
     | Key | Action |
@@ -55,6 +56,7 @@ class AnswerScreen(ModalScreen[str | None]):
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "send", "Send", priority=True),
     ]
+    WORKERS = "answer"
 
     def __init__(self, service: EcoTaxaService, job: Job, form: AnswerForm) -> None:
         super().__init__()
@@ -96,15 +98,12 @@ class AnswerScreen(ModalScreen[str | None]):
                         )
                         yield Label("")
                     yield Label(f"  {field.name}", classes="answer-name", markup=False)
-                    yield Input(
-                        placeholder="id",
-                        id=self.ids[field.key],
-                        compact=True,
-                    )
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Send (ctrl+s)", id="send", variant="primary", compact=True)
-                yield Button("Close (esc)", id="close", compact=True)
+                    yield text_field(placeholder="id", id=self.ids[field.key])
+            yield message_line()
+            yield button_row(
+                Button("Send (ctrl+s)", id="send", variant="primary", compact=True),
+                Button("Close (esc)", id="close", compact=True),
+            )
 
     def on_mount(self) -> None:
         inputs = list(self.query(Input))
@@ -159,7 +158,7 @@ class AnswerScreen(ModalScreen[str | None]):
         self.query_one("#send", Button).disabled = True
         self.send(users, taxa)
 
-    @work(exclusive=True, group="answer", exit_on_error=False, description="answer EcoTaxa job")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="answer EcoTaxa job")
     async def send(self, users: dict[str, int], taxa: dict[str, int]) -> None:
         name = self.service.name
         try:
@@ -172,11 +171,6 @@ class AnswerScreen(ModalScreen[str | None]):
             return
         record_action(self, name, Action.ANSWER, "answer", [self.job.id])
         self.dismiss(line)
-
-    @on(Button.Pressed, "#close")
-    def action_close(self) -> None:
-        self.workers.cancel_group(self, "answer")
-        self.dismiss(None)
 
 
 def answer_job(tab: ServiceTab, job: Job | None) -> None:

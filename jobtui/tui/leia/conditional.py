@@ -18,7 +18,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import (
@@ -43,8 +42,10 @@ from jobtui.services.leia.conditions import (
     validate_rules,
 )
 from jobtui.services.leia.service import LeiaService
+from jobtui.tui.forms import button_row, choice, message_line, text_field
 from jobtui.tui.journal import record_action
 from jobtui.tui.leia.section import state_text
+from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def example_body(job: Job, fields: list[str]) -> dict[str, Any]:
     }
 
 
-class ConditionalJobScreen(ModalScreen[Job | None]):
+class ConditionalJobScreen(WorkingDialog[Job | None]):
     """Create a conditional job that runs after `job`. Dismisses with the new job, or None.
 
     | Key | Action |
@@ -124,6 +125,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
         Binding("ctrl+s", "create", "Create", priority=True),
         Binding("ctrl+t", "switch_mode", "Form/JSON", priority=True),
     ]
+    WORKERS = "conditional"
 
     def __init__(self, service: LeiaService, job: Job) -> None:
         super().__init__()
@@ -152,65 +154,46 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             with TabbedContent(id="mode"):
                 with TabPane("Form", id="form-pane"), Grid(classes="form-grid"):
                     yield Label("rule id")
-                    yield Input(form.rule_id, id="rule-id", compact=True)
+                    yield text_field(form.rule_id, id="rule-id")
                     yield Label("when field", classes="form-group")
-                    yield Input(
+                    yield text_field(
                         form.field,
                         id="field",
-                        compact=True,
                         suggester=SuggestFromList(self.fields) if self.fields else None,
                     )
                     yield Label("operator")
-                    yield Select(
+                    yield choice(
                         [(OPERATOR_LABELS[op], op) for op in CONDITION_OPERATORS],
-                        value=form.operator,
-                        allow_blank=False,
-                        compact=True,
+                        form.operator,
                         id="operator",
                     )
                     yield Label("value")
-                    yield Input(
+                    yield text_field(
                         form.value,
                         placeholder='invoice · 0.8 · true · "42" as text · a,b,c for $in',
                         id="value",
-                        compact=True,
                     )
                     yield Label("then run", classes="form-group")
-                    yield Select(
+                    yield choice(
                         [(JOB_TYPE_LABELS[t], t) for t in RULE_JOB_TYPES],
-                        value=form.job_type,
-                        allow_blank=False,
-                        compact=True,
+                        form.job_type,
                         id="job-type",
                     )
                     yield Label("model id", id="target-label")
                     with Horizontal(id="target"):
-                        yield Input(
-                            form.model_id,
-                            placeholder="model id or short name",
-                            id="model-id",
-                            compact=True,
+                        yield text_field(
+                            form.model_id, placeholder="model id or short name", id="model-id"
                         )
-                        yield Select(
-                            [(t, t) for t in TRANSFORM_TYPES],
-                            value=form.output_type,
-                            allow_blank=False,
-                            compact=True,
-                            id="output-type",
+                        yield choice(
+                            [(t, t) for t in TRANSFORM_TYPES], form.output_type, id="output-type"
                         )
                     yield Label("document ids")
-                    yield Input(
-                        form.document_ids,
-                        placeholder="comma-separated",
-                        id="document-ids",
-                        compact=True,
+                    yield text_field(
+                        form.document_ids, placeholder="comma-separated", id="document-ids"
                     )
                     yield Label("page range")
-                    yield Input(
-                        form.page_range,
-                        placeholder="optional, e.g. 0,2:5,-1",
-                        id="page-range",
-                        compact=True,
+                    yield text_field(
+                        form.page_range, placeholder="optional, e.g. 0,2:5,-1", id="page-range"
                     )
                     yield Label("")
                     yield Checkbox("create it BLOCKED (start it later with s)", id="blocked")
@@ -228,11 +211,12 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
                         soft_wrap=False,
                         tab_behavior="indent",
                     )
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Create (ctrl+s)", id="create", variant="primary", compact=True)
-                yield Button("Form/JSON (ctrl+t)", id="switch", compact=True)
-                yield Button("Close (esc)", id="close", compact=True)
+            yield message_line()
+            yield button_row(
+                Button("Create (ctrl+s)", id="create", variant="primary", compact=True),
+                Button("Form/JSON (ctrl+t)", id="switch", compact=True),
+                Button("Close (esc)", id="close", compact=True),
+            )
 
     def on_mount(self) -> None:
         self._show_job_type(self.defaults.job_type)
@@ -323,7 +307,7 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             if widget.display:
                 widget.focus()
 
-    @work(exclusive=True, group="conditional", exit_on_error=False, description="create Leia job")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="create Leia job")
     async def create(self, body: dict[str, Any]) -> None:
         name = self.service.name
         try:
@@ -345,11 +329,6 @@ class ConditionalJobScreen(ModalScreen[Job | None]):
             self.query_one("#json", TextArea).focus()
         else:
             self.query_one("#value", Input).focus()
-
-    @on(Button.Pressed, "#close")
-    def action_close(self) -> None:
-        self.workers.cancel_group(self, "conditional")
-        self.dismiss(None)
 
 
 def new_conditional(tab: ServiceTab, job: Job | None) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
@@ -21,6 +21,7 @@ from jobtui.core.errors import InputError
 from jobtui.services.leia.filters import LeiaFilters, parse_filters, wire_datetime
 from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import LeiaJobType, LeiaStatus
+from jobtui.tui.forms import button_row, choice, message_line, text_field
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -36,7 +37,12 @@ TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("created_before", "created before", "yyyy-mm-ddThh:mm:ss (UTC), exclusive"),
 )
 """Free-text filters: (LeiaFilters field, label, placeholder)."""
-CHOICE_FIELDS = ("status", "job_type")
+CHOICES: tuple[tuple[str, str, type[LeiaStatus] | type[LeiaJobType], str], ...] = (
+    ("status", "status", LeiaStatus, "any status"),
+    ("job_type", "job type", LeiaJobType, "any type"),
+)
+"""Filters chosen from a list: (LeiaFilters field, label, its values, the prompt for any)."""
+CHOICE_FIELDS = tuple(name for name, _, _, _ in CHOICES)
 FIELDS = (*CHOICE_FIELDS, *(name for name, _, _ in TEXT_FIELDS))
 """Every filter of the dialog, in its order."""
 
@@ -82,35 +88,26 @@ class LeiaFilterScreen(ModalScreen[LeiaFilters | None]):
         with Vertical(classes="dialog"):
             yield Label(f"Filter {self.service.name} jobs on the server", classes="dialog-title")
             with Grid(classes="form-grid"):
-                yield Label("status")
-                yield Select(
-                    [(s.value, s.value) for s in LeiaStatus],
-                    value=current.status.value if current.status else Select.NULL,
-                    prompt="any status",
-                    compact=True,
-                    id=widget_id("status"),
-                )
-                yield Label("job type")
-                yield Select(
-                    [(t.value, t.value) for t in LeiaJobType],
-                    value=current.job_type.value if current.job_type else Select.NULL,
-                    prompt="any type",
-                    compact=True,
-                    id=widget_id("job_type"),
-                )
-                for name, label, placeholder in TEXT_FIELDS:
+                for name, label, kind, prompt in CHOICES:
+                    chosen = getattr(current, name)
                     yield Label(label)
-                    yield Input(
-                        filter_text(current, name),
-                        placeholder=placeholder,
-                        compact=True,
+                    yield choice(
+                        [(member.value, member.value) for member in kind],
+                        chosen.value if chosen else Select.NULL,
+                        prompt=prompt,
                         id=widget_id(name),
                     )
-            yield Label("", id="message", classes="field-error", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Apply (enter)", id="apply", variant="primary", compact=True)
-                yield Button("Clear all (ctrl+r)", id="clear", compact=True)
-                yield Button("Cancel (esc)", id="close", compact=True)
+                for name, label, placeholder in TEXT_FIELDS:
+                    yield Label(label)
+                    yield text_field(
+                        filter_text(current, name), placeholder=placeholder, id=widget_id(name)
+                    )
+            yield message_line()
+            yield button_row(
+                Button("Apply (enter)", id="apply", variant="primary", compact=True),
+                Button("Clear all (ctrl+r)", id="clear", compact=True),
+                Button("Cancel (esc)", id="close", compact=True),
+            )
 
     def on_mount(self) -> None:
         # Focus starts where `enter` applies, as the button says: the first text field (on

@@ -9,14 +9,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.format import human_size, shown_path
 from jobtui.core.models import Action, Job
+from jobtui.tui.forms import button_row, message_line
 from jobtui.tui.journal import record_action
+from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def check_input_file(text: str) -> Path:
     return path
 
 
-class NewBsubJobScreen(ModalScreen[Job | None]):
+class NewBsubJobScreen(WorkingDialog[Job | None]):
     """Create a bsub.io job: type, input file, upload with progress, submit.
 
     | Key | Action |
@@ -55,6 +56,7 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "create", "Create"),
     ]
+    WORKERS = "submit"
 
     def __init__(self, service: BsubService, directory: Path | None = None) -> None:
         super().__init__()
@@ -71,11 +73,12 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
             yield Static("", id="description", classes="dim", markup=False)
             yield Label("Input file", classes="field-label")
             yield Input(placeholder=f"{self.directory}/input.dat", id="file")
-            yield Label("", id="message", classes="field-error", markup=False)
+            yield message_line()
             yield ProgressBar(total=None, show_eta=False, id="progress")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Create and submit", id="create", variant="primary")
-                yield Button("Close", id="close")
+            yield button_row(
+                Button("Create and submit", id="create", variant="primary"),
+                Button("Close", id="close"),
+            )
 
     def on_mount(self) -> None:
         self.query_one("#progress").display = False
@@ -124,12 +127,7 @@ class NewBsubJobScreen(ModalScreen[Job | None]):
         self._say(f"uploading {path.name} ({human_size(path.stat().st_size)})…", note=True)
         self.submit(value, path)
 
-    @on(Button.Pressed, "#close")
-    def action_close(self) -> None:
-        self.workers.cancel_group(self, "submit")
-        self.dismiss(None)
-
-    @work(exclusive=True, group="submit", exit_on_error=False, description="create bsub.io job")
+    @work(exclusive=True, group=WORKERS, exit_on_error=False, description="create bsub.io job")
     async def submit(self, type_id: str, path: Path) -> None:
         bar = self.query_one("#progress", ProgressBar)
         bar.display = True
