@@ -56,7 +56,7 @@ def stats_text(service: str, kind: str, windows: Sequence[tuple[int, TypeStats |
     text.append(kind or "(no type)", style="bold")
     widest = windows[-1][1] if windows else None
     if widest is not None and any(widest.histogram):
-        text.append(f"   run times, {windows[-1][0]} d: ", style="dim")
+        text.append("  run time ", style="dim")
         text.append(sparkline(list(widest.histogram), width=len(widest.histogram)))
         text.append(f" {HISTOGRAM_SCALE}", style="dim")
     for days, stats in windows:
@@ -114,11 +114,7 @@ class StatisticsScreen(ModalScreen[None]):
             yield Label("Statistics of the jobs that ended", classes="dialog-title")
             with VerticalScroll():
                 yield Static("reading the journal…", id="stats", markup=False)
-            yield Label(
-                "per service and job type: the jobs that ended, their queue wait and run time "
-                "(median, 95th percentile) · escape closes",
-                classes="dim",
-            )
+            yield Label("median, 95th percentile · escape closes", classes="dim")
 
     def on_mount(self) -> None:
         self.load()
