@@ -195,6 +195,9 @@ class JobtuiApp(App[int]):
         if line and link.journal.settings.enabled:
             self.notify(line, severity="warning", timeout=10)
         if link.off:
+            for screen in self.screen_stack:
+                if isinstance(screen, DashboardScreen):
+                    screen.refresh_status()
             return
         # What ended while no dashboard ran shows in the first polls: once they are written.
         await self._all_polled.wait()

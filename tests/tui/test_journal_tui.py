@@ -22,6 +22,7 @@ from jobtui.tui.modals.gone_job import GoneJobScreen
 from jobtui.tui.modals.statistics import StatisticsScreen
 from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import DashboardScreen
+from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import SLOW_MARK
 from tests.conftest import EmulatorFactory
@@ -143,11 +144,13 @@ async def test_a_journal_that_cannot_open_is_one_line_in_the_status_line(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     path = blocker / "journal.sqlite3"
-    async with live_app(emulator, journal=JournalSettings(path=path)) as live:
+    async with live_app(emulator, tabs=2, journal=JournalSettings(path=path)) as live:
         link = link_of(live)
         await live.until(lambda: bool(link.off), "the journal off")
         await live.until(lambda: "journal off" in live.status(), "the status line")
         assert str(blocker) in live.status()
+        all_status = live.app.screen.query_one(AllJobsTab).query_one("#status", Static)
+        await live.until(lambda: "journal off" in str(all_status.content), "All jobs' status")
         await live.poll()  # the dashboard goes on
         assert live.table().row_count == 20
 

@@ -208,6 +208,13 @@ class DashboardScreen(Screen[None]):
         bar.set_states(None)
         bar.set_text("^(?:" + "|".join(re.escape(i) for i in ids) + ")$")
 
+    def refresh_status(self) -> None:
+        """Say again on the status lines what they say (the journal turned off, say)."""
+        for tab in self.query(ServiceTab):
+            tab.refresh_status()
+        if self.has_all:
+            self.all_tab.refresh_status()
+
     def set_slow(self, keys: Collection[tuple[str, str]]) -> None:
         """Mark these running jobs ((service, id) each) slow in their tab and in All jobs."""
         for tab in self.query(ServiceTab):

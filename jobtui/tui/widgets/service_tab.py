@@ -465,6 +465,10 @@ class ServiceTab(Vertical):
             parts.insert(0, TLS_WARNING)
         return " · ".join(part for part in parts if part)
 
+    def refresh_status(self) -> None:
+        """Repaint the status line now, if it is shown and says something new."""
+        self._update_status()
+
     def _update_status(self) -> None:
         """Repaint the status line if it is on screen and its text changed (hidden tabs wait
         for `on_show`)."""
