@@ -33,7 +33,7 @@ def _edge(seconds: int) -> str:
     return f"{seconds}s"
 
 
-_LEFT, _RIGHT = f"≤{_edge(RUN_EDGES[0])}", f">{_edge(RUN_EDGES[-1])}"
+_LEFT, _RIGHT = f"<={_edge(RUN_EDGES[0])}", f">{_edge(RUN_EDGES[-1])}"  # ASCII: any terminal
 HISTOGRAM_SCALE = f"{_LEFT}{' ' * (len(RUN_EDGES) + 1 - len(_LEFT) - len(_RIGHT))}{_RIGHT}"
 """The labels under a histogram: its first bucket's edge at the left, the last one's at the right
 (one column per bucket)."""
