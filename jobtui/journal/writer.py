@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from jobtui.core.models import Action, Job, JobsDelta, JobState
 from jobtui.core.text import clean, json_text
@@ -126,8 +126,15 @@ def server_time(job: Job) -> datetime | None:
 
 
 def record_text(job: Job) -> str:
-    """The wire record as JSON: cleaned text already; a `Secret` in it shows as its mask."""
-    return json_text(dict(job.raw)) if job.raw else ""
+    """The wire record as JSON: cleaned text already; a `Secret` in it shows as its mask.
+
+    A record that makes its mapping on first use (the services' lazy records) is read through
+    its `dumped()`, which does not keep the mapping: the journal reads every job's record once,
+    and a kept mapping per job would hold a dict for each of 100,000 jobs for the whole session.
+    """
+    dumped: Callable[[], Mapping[str, Any]] | None = getattr(job.raw, "dumped", None)
+    record = dumped() if dumped is not None else job.raw
+    return json_text(dict(record)) if record else ""
 
 
 class Journal:
