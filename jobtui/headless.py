@@ -24,8 +24,8 @@ from jobtui.core.text import clean_lines, json_text
 
 if TYPE_CHECKING:
     from jobtui.config import Config, ServiceConfig
-    from jobtui.core.service import Service
-    from jobtui.journal import Journal
+    from jobtui.core.service import PollResult, Service
+    from jobtui.journal import Journal, ServiceRef
 
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
@@ -349,20 +349,38 @@ def service_failure(error: Exception) -> Failed:
     return Failed(code, str(error))
 
 
-async def poll(service: Service, *, notes: bool = False) -> list[Job]:
-    """Every job the service lists now; with `notes`, a list the service cut ("N of TOTAL") is
-    said on stderr."""
+async def polled(service: Service) -> PollResult:
+    """The service's answer to one poll; a service error is a `Failed` line."""
     from jobtui.core.errors import ServiceError
 
     try:
-        result = await service.poll()
+        return await service.poll()
     except ServiceError as error:
         raise service_failure(error) from None
-    if notes and result.total is not None and result.total > len(result.jobs):
+
+
+async def poll(service: Service) -> list[Job]:
+    """Every job the service lists now."""
+    return (await polled(service)).jobs
+
+
+async def listing(service: Service) -> tuple[list[Job], bool]:
+    """Every job the service lists now (a cut list said on stderr), and whether that is all of
+    them: a list the service cut, or filtered on the server, is not."""
+    result = await polled(service)
+    cut = result.total is not None and result.total > len(result.jobs)
+    if cut:
         _err(
             f"{service.name}: {len(result.jobs)} of {result.total} jobs (the service cuts its list)"
         )
-    return result.jobs
+    return result.jobs, service.lists_everything and not cut
+
+
+def service_ref(cfg: ServiceConfig) -> ServiceRef:
+    """A service as the journal knows it: its config name and URL."""
+    from jobtui.journal import ServiceRef
+
+    return ServiceRef(cfg.name, str(cfg.url))
 
 
 async def find(service: Service, job_id: str) -> Job:
@@ -450,18 +468,21 @@ async def cmd_ls(args: argparse.Namespace, config: Config) -> int:
     states = set(args.state or ())
     async with opened(configs) as services:
         results = await asyncio.gather(
-            *(poll(service, notes=True) for service in services), return_exceptions=True
+            *(listing(service) for service in services), return_exceptions=True
         )
     jobs: list[Job] = []
     code = EXIT_OK
-    for result in results:
-        if isinstance(result, Failed):
-            _err(result.line)
-            code = max(code, result.code)
-        elif isinstance(result, BaseException):
-            raise result
-        else:
-            jobs.extend(job for job in result if not states or job.state in states)
+    with action_journal(args, config) as journal:  # a cron `jobtui ls` keeps the journal too
+        for cfg, result in zip(configs, results, strict=True):
+            if isinstance(result, Failed):
+                _err(result.line)
+                code = max(code, result.code)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                listed, complete = result
+                journal.record_jobs(service_ref(cfg), listed, complete=complete)
+                jobs.extend(job for job in listed if not states or job.state in states)
     if args.json:
         _out(dumps([job_json(job) for job in jobs]))
     else:
@@ -534,11 +555,10 @@ async def _run_actions(
 ) -> int:
     from jobtui.core.errors import ServiceError
     from jobtui.core.service import UnsupportedActionError
-    from jobtui.journal import ServiceRef
     from jobtui.journal.writer import journal_action
 
     code = EXIT_OK
-    ref = ServiceRef(cfg.name, str(cfg.url))
+    ref = service_ref(cfg)
     async with opened([cfg]) as (service,):
         name = journal_action(action, service.action_label(action))
         label = ACTION_INFO[action].label.lower()

@@ -587,3 +587,27 @@ def test_actions_are_recorded_in_the_journal_as_headless(
         ("cancel", (job.id,), "headless", "ok"),
         ("delete", (job.id,), "headless", "ok"),
     ]
+
+
+def test_ls_records_what_it_listed_in_the_journal(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A cron `jobtui ls` keeps the journal as a dashboard does: each service's jobs, once.
+    journal = tmp_path / "journal.sqlite3"
+    code, out, err = setup.run(capsys, "--journal", str(journal), "ls", "--json")
+    assert code == 0, err
+    listed = {(job["service"], job["id"]) for job in json.loads(out)}
+    reader = Reader.open(journal, datetime.now(UTC))
+    assert reader is not None
+    recorded = {(job.service, job.id) for job in reader.jobs()}
+    assert recorded == listed and len(listed) > 30
+    reader.close()
+
+    # Listing again with nothing changed writes nothing.
+    def files() -> list[bytes]:
+        return [p.read_bytes() for p in (journal, Path(f"{journal}-wal")) if p.exists()]
+
+    before = files()
+    code, _, err = setup.run(capsys, "--journal", str(journal), "ls")
+    assert code == 0, err
+    assert files() == before
