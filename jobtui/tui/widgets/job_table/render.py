@@ -174,14 +174,16 @@ class TableRendering(TableCursor):
         return self._offset_x
 
     def refresh_ages(self) -> None:
-        """Repaint the rows on screen so that the Updated ages follow the clock.
+        """Repaint the Updated cells on screen whose age text the clock changed.
 
-        The table runs no timer; its owner calls this on its own tick. Only the lines whose age
-        text changed are repainted, so an idle table writes nothing to the terminal.
+        The table runs no timer; its owner calls this on its own tick. Only the cells whose age
+        text changed are repainted (not their lines), so an idle table writes nothing to the
+        terminal and a table of ages that move writes a few bytes a minute per visible row.
         """
         rows = self._data.rows
         if not rows or not self.is_mounted:
             return
+        cell = self._updated_cell_in_view()
         now = timestamp(self._clock())
         top = int(self.scroll_y)
         for line in range(1, self.size.height):
@@ -192,8 +194,21 @@ class TableRendering(TableCursor):
             cached = self._strips.get(job_id)
             updated = timestamp(updated_time(self._data.jobs[job_id]))
             age = "" if updated is None or now is None else relative_age(now - updated)
-            if cached is None or cached[0][3] != age:
+            if cached is None:
                 self.refresh(Region(0, line, self.size.width, 1))
+            elif cached[0][3] != age and cell is not None:
+                self.refresh(Region(cell[0], line, cell[1], 1))
+
+    def _updated_cell_in_view(self) -> tuple[int, int] | None:
+        """(x, width) of the Updated column where the view shows it; None when scrolled out."""
+        layout = self._current_layout()
+        cell = next((c for c in layout.cells if c.key == "updated"), None)
+        if cell is None:
+            return None
+        x = cell.x if cell.x < layout.frozen else cell.x - self._offset_x
+        start, end = max(x, layout.frozen if cell.x >= layout.frozen else 0), x + cell.width
+        end = min(end, layout.width)
+        return (start, end - start) if end > start else None
 
     # -- rendering ----------------------------------------------------------------------------
 
