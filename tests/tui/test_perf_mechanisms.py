@@ -7,6 +7,7 @@ would multiply.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.style import Style
+from textual._compositor import ChopsUpdate
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import TabbedContent
@@ -29,6 +31,7 @@ from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
 from jobtui.tui.screens.dashboard import ALL_PANE, tab_title
+from jobtui.tui.updates import SpanUpdate
 from jobtui.tui.widgets import detail as detail_module
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import SPARK_WIDTH
@@ -221,6 +224,15 @@ async def test_ages_repaint_only_their_cells_and_only_when_their_text_changes(
         spans = table_spans(two, frames)
         assert {line for line, _, _ in spans} == set(range(1, table.size.height))
         assert {(x1, x2) for _, x1, x2 in spans} == {(updated.x, updated.x + updated.width)}
+        # What reaches the terminal is those cells alone: the ages, not their rows.
+        console = two.app.console
+        written = "".join(
+            SpanUpdate.of(frame).render_segments(console)
+            for frame in frames
+            if isinstance(frame, ChopsUpdate)
+        )
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\n", "", written)
+        assert plain.split() == ["1h", "ago"] * (table.size.height - 1)
 
 
 async def test_a_small_delta_renders_only_its_rows_on_screen(emulator: EmulatorFactory) -> None:
