@@ -24,23 +24,27 @@ def mapped(lines: list[str]) -> dict[str, str]:
     than the entry it belongs to and starts with no name of a room."""
     entries: dict[str, str] = {}
     stack: list[tuple[int, str]] = []
+    last = (-1, "")  # the indent and path of the last entry
     for line in lines:
-        match = ENTRY.match(line)
-        if match is None or not line.strip():
+        if not line.strip():
             continue
-        indent, name, rest = len(match["indent"]), match["name"], match["rest"]
-        is_room = name.endswith("/") or name.endswith((".py", ".tcss"))
-        if not is_room or (rest and not rest.startswith("  ")):
-            if stack and indent > stack[-1][0]:
-                entries[stack[-1][1]] += " " + line.strip()
+        match = ENTRY.match(line)
+        name = match["name"] if match else ""
+        rest = match["rest"] if match else ""
+        is_room = name.endswith(("/", ".py", ".tcss")) and (not rest or rest.startswith("  "))
+        if match is None or not is_room:
+            if last[1] and len(line) - len(line.lstrip()) > last[0]:
+                entries[last[1]] += " " + line.strip()
                 continue
             raise AssertionError(f"a map line names no room: {line!r}")
+        indent = len(match["indent"])
         while stack and stack[-1][0] >= indent:
             stack.pop()
         parent = stack[-1][1] if stack else ""
         path = parent + name
         assert path not in entries, f"{path} stands twice in the map"
         entries[path] = rest.strip()
+        last = (indent, path)
         if name.endswith("/"):
             stack.append((indent, path))
     return entries
