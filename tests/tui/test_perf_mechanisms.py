@@ -248,6 +248,19 @@ async def test_a_small_delta_renders_only_its_rows_on_screen(emulator: EmulatorF
         assert sorted(job.id for job in rendered) == sorted([on_screen[2], on_screen[5]])
 
 
+async def test_a_delta_repaints_only_the_lines_it_changed(emulator: EmulatorFactory) -> None:
+    async with two_tabs(emulator) as two:
+        table = two.table(0)
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        on_screen = table.row_ids()[: table.size.height - 1]
+        frames.clear()
+        table.apply(JobsDelta(changed=(_moved_on(table.get_job(on_screen[3])),)))
+        await two.until(lambda: bool(frames), "the change painted")
+        await two.pilot.pause()
+        assert {y for y, _, _ in table_spans(two, frames)} == {4}  # the header is line 0
+
+
 def _moved_on(job: Job | None) -> Job:
     assert job is not None
     return replace(job, message="moved on", revision=job.revision + "+1")

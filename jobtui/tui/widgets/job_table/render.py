@@ -155,6 +155,8 @@ class TableRendering(TableCursor):
         self._styles: Styles | None = None
         self._now: float | None = None
         self._widths = {"id": 4, "state": 5, "type": 4}
+        self._painted: dict[int, str | None] = {}
+        """The job each line of the body was last painted with (None: a blank line)."""
 
     # -- watchers -----------------------------------------------------------------------------
 
@@ -226,12 +228,31 @@ class TableRendering(TableCursor):
             return self._header_in_view(layout, styles)
         rows = self._data.rows
         if not rows:
+            self._painted.clear()  # no line shows a job
             return self._empty_strip(y, layout, styles)
         index = int(self.scroll_y) + y - 1
         if index >= len(rows):
+            self._painted[y] = None
             return Strip.blank(layout.width, styles.base)
         job_id = rows[len(rows) - 1 - index if self._reverse else index]
+        self._painted[y] = job_id
         return self._in_view(self._row_strip(job_id, layout, styles), layout)
+
+    def _refresh_lines(self, jobs: Collection[str]) -> None:
+        """Repaint the lines that show one of `jobs`, or another job than they were painted
+        with: a poll that changes a few jobs in place repaints their lines, not the table."""
+        rows = self._data.rows
+        if not rows or self._layout is None or not self.is_mounted:
+            self.refresh()
+            return
+        painted = self._painted
+        top = int(self.scroll_y)
+        width = self.size.width
+        for line in range(1, self.size.height):
+            index = top + line - 1
+            job_id = None if index >= len(rows) else self._id_at(index)
+            if line not in painted or painted[line] != job_id or job_id in jobs:
+                self.refresh(Region(0, line, width, 1))
 
     def _in_view(self, strip: Strip, layout: Layout) -> Strip:
         """The part of a whole row that the view shows: the frozen cells, then the rest from
