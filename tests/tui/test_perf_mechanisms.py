@@ -261,6 +261,32 @@ async def test_a_delta_repaints_only_the_lines_it_changed(emulator: EmulatorFact
         assert {y for y, _, _ in table_spans(two, frames)} == {4}  # the header is line 0
 
 
+async def test_the_detail_of_a_job_that_moved_on_repaints_only_its_changed_lines(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_tabs(emulator) as two:
+        detail = two.tab(0).query_one(JobDetail)
+        job = detail.job
+        assert job is not None
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        frames.clear()
+        detail.show(_moved_on(job))
+        await two.until(lambda: bool(frames), "the change painted")
+        await two.pilot.pause()
+        region = detail.region
+        lines = {
+            y
+            for frame in frames
+            for y, x1, x2 in getattr(frame, "spans", ())
+            if region.y <= y < region.bottom and x1 < region.right and x2 > region.x
+        }
+        # The message line changed (and nothing that moved the lines below it).
+        assert len(lines) == 1, lines
+        (line,) = lines
+        assert "moved on" in two.app.screen._compositor.render_strips()[line].text
+
+
 def _moved_on(job: Job | None) -> Job:
     assert job is not None
     return replace(job, message="moved on", revision=job.revision + "+1")

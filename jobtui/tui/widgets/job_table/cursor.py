@@ -145,7 +145,12 @@ class TableCursor(ScrollView):
                 if self._reverse:
                     position -= 1
                 self._cursor = rows[min(len(rows) - 1, max(0, position))]
-        self.virtual_size = Size(0, len(rows) + 1)
+        size = Size(0, len(rows) + 1)
+        if size != self.virtual_size:
+            # The table's size is set by its parent, not by its rows: a new virtual size changes
+            # the scrollbar, not the screen's layout (which assigning it would redo).
+            self.set_reactive(TableCursor.virtual_size, size)
+            self._scroll_update(size)
         if changed is None:
             self.refresh()
         row = self._display_index(self._cursor)
