@@ -72,7 +72,8 @@ def window(term: Pty, seconds: float) -> tuple[float, float]:
 
 def key_answer(term: Pty, key: str, timeout: float = 10.0) -> float:
     """Seconds from writing `key` to the screen's text changing (a key that moves the cursor
-    changes the detail pane; one that switches tabs, the whole view)."""
+    changes the detail pane; one that switches tabs, the whole view); `timeout` if it did not
+    within that time."""
     before = term.text()
     start = time.perf_counter()
     term.send(key)
@@ -80,7 +81,7 @@ def key_answer(term: Pty, key: str, timeout: float = 10.0) -> float:
     while time.perf_counter() < deadline:
         if term.read(0.02) and term.text() != before:
             return time.perf_counter() - start
-    raise TimeoutError(f"no answer to a key within {timeout:g} s")
+    return timeout
 
 
 def press_keys(term: Pty, keys: Sequence[str], presses: int, seconds: float) -> list[float]:
