@@ -335,30 +335,35 @@ def _run_dashboard(
             stop_log(handler)
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    from jobtui.config import (
-        NO_SERVICES,
-        ConfigError,
-        default_config_path,
-        load_config,
-        warn_if_readable,
-    )
+def _usable_config(path: Path, explicit: bool) -> Config | None:
+    """The config at `path` if the dashboard can open it (its warning, if any, on stderr); else
+    None, after every problem on stderr."""
+    from jobtui.config import NO_SERVICES, ConfigError, load_config, warn_if_readable
 
-    explicit = args.config is not None
-    path: Path = args.config.expanduser() if explicit else default_config_path()
     if not path.is_file():
         _err(_no_config_message(path, explicit))
-        return EXIT_USAGE
+        return None
     try:
         config = load_config(path)
     except ConfigError as error:
         _err(str(error))
-        return EXIT_USAGE
+        return None
     if not config.services:
         _err(f"{path}: {NO_SERVICES}")
-        return EXIT_USAGE
+        return None
     if warning := warn_if_readable(path, config):
         _err(warning)
+    return config
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from jobtui.config import default_config_path
+
+    explicit = args.config is not None
+    path: Path = args.config.expanduser() if explicit else default_config_path()
+    config = _usable_config(path, explicit)
+    if config is None:
+        return EXIT_USAGE
     from jobtui.services import apply_limits
 
     apply_limits(config.limits)
@@ -570,22 +575,10 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     """The dashboard's verdict on the file without starting it: exit 0 exactly when `jobtui`
     would open the dashboard on it, else 2 with every problem."""
-    from jobtui.config import NO_SERVICES, ConfigError, load_config, warn_if_readable
-
     path = _config_path(args)
-    if not path.is_file():
-        _err(_no_config_message(path, args.path is not None or args.config is not None))
+    config = _usable_config(path, args.path is not None or args.config is not None)
+    if config is None:
         return EXIT_USAGE
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        _err(str(error))
-        return EXIT_USAGE
-    if not config.services:
-        _err(f"{path}: {NO_SERVICES}")
-        return EXIT_USAGE
-    if warning := warn_if_readable(path, config):
-        _err(warning)
     count = len(config.services)
     names = ", ".join(f"{s.name} ({s.kind})" for s in config.services)
     _out(f"ok: {count} service{'' if count == 1 else 's'}" + (f": {names}" if names else ""))

@@ -474,14 +474,6 @@ def log_text(kept: bytes, total: int, encoding: str = "utf-8") -> str:
     return note + body.decode(encoding, errors="replace")
 
 
-def capped(jobs: list[T], total: int | None) -> tuple[list[T], int | None]:
-    """At most `LIMITS.max_jobs` of `jobs`; when cut, the total says how many there were."""
-    cap = LIMITS.max_jobs
-    if len(jobs) <= cap:
-        return jobs, total
-    return jobs[:cap], max(total or 0, len(jobs))
-
-
 _DIGITS = re.compile(r"\s*(\d{1,18})\s*")
 
 

@@ -1,19 +1,22 @@
-"""Lenient field parsers shared by the services' wire models, and the one-line form of a
-validation error. Every service keeps what the server sent whenever it can be read at all."""
+"""What the services' wire models share: their base model (unknown fields kept), the lenient
+field parsers, and the one-line form of a validation error. Every service keeps what the server
+sent whenever it can be read at all."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from jobtui.core.errors import BadPayloadError
 from jobtui.core.models import Job
 from jobtui.core.text import clean, clean_tree, suspect
 
 if TYPE_CHECKING:
-    from pydantic import ConfigDict, TypeAdapter, ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +47,97 @@ def text(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+def texts(value: Any) -> Any:
+    """A list of text: null is empty, one text a list of it, None items dropped."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(item) for item in value if item is not None]
+    return value
+
+
+def list_of_text(value: Any) -> Any:
+    """A list of text: null is empty, every item as its text (a non-list is left to the model)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return value
+
+
+def texts_or_json(value: Any) -> Any:
+    """A list of lines: null is empty, an item that is not text as its JSON, one value a list."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [item if isinstance(item, str) else json.dumps(item) for item in value]
+    return [str(value)]
+
+
+def size(value: Any) -> Any:
+    """A byte count: an integer, or a number sent as text or float; anything else is None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def number(value: Any) -> Any:
+    """A number as it is (an integer stays one), numeric text as its number, anything else
+    None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return None
+
+
+WireTime = Annotated[datetime | None, BeforeValidator(lenient_time)]
+WireText = Annotated[str | None, BeforeValidator(text)]
+
+
+class Wire(BaseModel):
+    """The base of every wire model: unknown fields are kept, a field may be given by its name or
+    its alias, and the schema is built at the first answer (not at import)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+
+class _Status(Protocol):
+    terminal_states: ClassVar[frozenset[str]]
+
+    @property
+    def status(self) -> str | None: ...
+
+
+class Stated:
+    """A wire record whose `status` is its state's name, as sent (any text)."""
+
+    terminal_states: ClassVar[frozenset[str]] = frozenset()
+    """The states a job does not leave."""
+
+    @property
+    def status_text(self: _Status) -> str:
+        return self.status or ""
+
+    @property
+    def terminal(self: _Status) -> bool:
+        return (self.status or "") in self.terminal_states
 
 
 def errors_line(error: ValidationError) -> str:

@@ -29,9 +29,17 @@ import os
 import stat
 import sys
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobtui.core.format import shown_path
+
+if TYPE_CHECKING:
+    import httpx
+
+    from jobtui.core.service import Progress
+    from jobtui.services._http import MinimumRate
 
 NAME_MAX = 255
 """The longest file name in bytes when the file system does not say (Linux, macOS, BSDs)."""
@@ -50,7 +58,18 @@ _MAX_SUFFIX = 16
 is shortened."""
 
 
-class LocalFileError(OSError):
+class OneLine:
+    """An error whose `str()` is its one `line`."""
+
+    @property
+    def line(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.line
+
+
+class LocalFileError(OneLine, OSError):
     """A local file could not be written (or read back): not the service's fault.
 
     `str()` is one line: "cannot write PATH: REASON"."""
@@ -63,9 +82,6 @@ class LocalFileError(OSError):
     @property
     def line(self) -> str:
         return f"cannot write {shown_path(self.path)}: {self.reason}"
-
-    def __str__(self) -> str:
-        return self.line
 
 
 def _reason(error: OSError) -> str:
@@ -334,11 +350,53 @@ def write_file(dest: Path, data: bytes, *, overwrite: bool) -> Path:
         raise
 
 
+# -- the bytes ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Received:
+    """How far a download is: `done` bytes of the file (of `total`, when known) are written."""
+
+    done: int = 0
+    total: int | None = None
+
+
+async def receive(
+    response: httpx.Response,
+    part: PartFile,
+    received: Received,
+    rate: MinimumRate,
+    progress: Progress | None = None,
+    *,
+    chunk_size: int | None = None,
+    every: int = 0,
+) -> None:
+    """Write the raw body of `response` (as the server stores it: nothing decoded) to `part` as
+    it arrives, each chunk counted by `rate` (`TooSlowError` when the transfer is too slow) and
+    in `received`. `progress(done, total)` is told at the start, after every `every` bytes (each
+    chunk with 0) and at the end. A broken connection raises httpx's error: `received` says how
+    far it got."""
+    reported = received.done
+    if progress is not None:
+        progress(received.done, received.total)
+    async for chunk in response.aiter_raw(chunk_size):
+        rate.moved(len(chunk))
+        part.write(chunk)
+        received.done += len(chunk)
+        if progress is not None and received.done - reported >= every:
+            reported = received.done
+            progress(received.done, received.total)
+    if progress is not None and received.done != reported:
+        progress(received.done, received.total)
+
+
 __all__ = [
     "FALLBACK",
     "NAME_MAX",
     "LocalFileError",
+    "OneLine",
     "PartFile",
+    "Received",
     "component",
     "exists",
     "folder_problem",
@@ -346,6 +404,7 @@ __all__ = [
     "local_error",
     "name_max",
     "part_of",
+    "receive",
     "safe_name",
     "write_file",
 ]

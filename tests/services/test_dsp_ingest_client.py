@@ -34,7 +34,7 @@ from jobtui.services.dsp_ingest.client import (
     upload_path,
 )
 from jobtui.services.dsp_ingest.names import name_problem
-from jobtui.services.dsp_ingest.wire import parse_content_range
+from jobtui.services.paging import parse_content_range
 from tests.conftest import EmulatorFactory
 from tests.services.dsp_ingest_support import Closer, Gate, client_for, start, wait_for
 

@@ -193,18 +193,18 @@ async def test_routing_quirks_are_not_followed(emulator: EmulatorFactory, closin
     client, recorder = client_for(running, closing)
     job = seeded(state, "F").id
     with pytest.raises(RefusedError) as redirect:
-        await client._call("list_jobs", "GET", "/jobs", params={"for_admin": "false"})
+        await client._request("list_jobs", "GET", "/jobs", params={"for_admin": "false"})
     assert redirect.value.status == 307
     assert "redirected to https://ecotaxa.invalid/api/jobs/?for_admin=false" in redirect.value.line
     assert all(r.url.host == "127.0.0.1" for r in recorder.requests)
     with pytest.raises(RefusedError) as wrong_method:
-        await client._call("get_job", "GET", f"/jobs/{job}", job_id=job)
+        await client._request("get_job", "GET", f"/jobs/{job}", job_id=job)
     assert wrong_method.value.line == f"EcoTaxa: job {job}: Method Not Allowed (HTTP 405)"
     with pytest.raises(NotFoundError) as nowhere:
-        await client._call("x", "GET", "/nowhere")
+        await client._request("x", "GET", "/nowhere")
     assert "Not Found: no such route" in nowhere.value.line
     with pytest.raises(RefusedError) as invalid:
-        await client._call("list_jobs", "GET", "/jobs/", params={"for_admin": "maybe"})
+        await client._request("list_jobs", "GET", "/jobs/", params={"for_admin": "maybe"})
     assert invalid.value.line == (
         "EcoTaxa: query.for_admin: value could not be parsed to a boolean (HTTP 422)"
     )

@@ -16,10 +16,11 @@ from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.leia.state import LeiaState, SimJob
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services._http import make_client
-from jobtui.services.leia.client import LeiaClient, pages_needed
+from jobtui.services.leia.client import LeiaClient
 from jobtui.services.leia.filters import LeiaFilters
 from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import LeiaJobType, LeiaStatus
+from jobtui.services.paging import pages_needed
 from tests.conftest import EmulatorFactory
 
 Closer = list[LeiaClient | LeiaService]

@@ -42,7 +42,7 @@ async def test_toasts_wait_while_a_dialog_is_open_and_show_once_it_closes(
     emulator: EmulatorFactory,
 ) -> None:
     async with dashboard(emulator) as (app, pilot):
-        app.notify("before the dialog")
+        app.notify("before the dialog", timeout=120)  # outlasts a busy machine
         await until(pilot, lambda: len(toasts_on_screen(app)) == 1, "the first toast")
 
         app.push_screen(ConfirmScreen("Cancel?", "job 1"))
@@ -91,7 +91,9 @@ async def test_at_most_two_toasts_and_the_rest_fold_into_and_n_more(
 ) -> None:
     async with dashboard(emulator) as (app, pilot):
         for index in range(6):
-            app.notify(f"message {index}", severity="error" if index == 4 else "information")
+            app.notify(
+                f"message {index}", severity="error" if index == 4 else "information", timeout=120
+            )
         await until(pilot, lambda: len(toasts_on_screen(app)) == 3, "three toasts")
         shown = toasts_on_screen(app)
         assert shown[:2] == ["message 0", "message 1"]
@@ -136,7 +138,7 @@ async def test_the_and_n_more_toast_names_the_key_as_rebound(emulator: EmulatorF
     app = JobtuiApp([service], clock=ManualClock(), keys={"notifications": "f9"})
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         for index in range(3):
-            app.notify(f"message {index}")
+            app.notify(f"message {index}", timeout=120)
         await until(pilot, lambda: len(list(app._notifications)) == 3, "three toasts")
         assert list(app._notifications)[2].message == "and 1 more (f9 lists every notification)"
         await pilot.press("f9")

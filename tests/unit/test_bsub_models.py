@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, JobState
-from jobtui.services.bsub.client import _reason, _root_url
+from jobtui.services.bsub.client import BsubClient, _root_url
 from jobtui.services.bsub.service import BsubService, actions_of, message_of, state_of
 from jobtui.services.bsub.upload import MultipartFile
 from jobtui.services.bsub.wire import BsubJob, JobList, ProcessingType
@@ -204,10 +204,13 @@ def test_reason_reads_the_error_body() -> None:
     def answer(body: bytes) -> httpx.Response:
         return httpx.Response(400, content=body)
 
-    assert _reason(answer(b'{"success": false, "error": "Job not found"}')) == "Job not found"
-    assert _reason(answer(b"upstream timed out")) == "upstream timed out"
-    assert _reason(answer(b'{"detail": "x"}')) == ""
-    assert _reason(answer(b"<html>bad gateway</html>")) == ""
+    assert (
+        BsubClient.reason(answer(b'{"success": false, "error": "Job not found"}'))
+        == "Job not found"
+    )
+    assert BsubClient.reason(answer(b"upstream timed out")) == "upstream timed out"
+    assert BsubClient.reason(answer(b'{"detail": "x"}')) == ""
+    assert BsubClient.reason(answer(b"<html>bad gateway</html>")) == ""
 
 
 async def test_multipart_body_is_built_from_disk_in_chunks(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from jobtui.services.dsp_ingest.mapping import parse_mapping
 from jobtui.services.dsp_ingest.names import RejectedFile, check_names, name_problem
 from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.services.dsp_ingest.token import token_info
-from jobtui.services.dsp_ingest.wire import parse_content_range
+from jobtui.services.paging import parse_content_range
 
 
 @pytest.mark.parametrize(

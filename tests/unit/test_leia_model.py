@@ -15,11 +15,11 @@ from jobtui.core.models import Action, JobState
 from jobtui.core.secret import Secret
 from jobtui.emulators.leia.rules import condition_holds, rule_matches
 from jobtui.services.leia.chain import chain_of
-from jobtui.services.leia.client import parse_content_range
 from jobtui.services.leia.conditions import RuleForm, validate_rules
 from jobtui.services.leia.filters import LeiaFilters, parse_filters, parse_sort
 from jobtui.services.leia.service import STATE_OF, LeiaService, state_of
 from jobtui.services.leia.wire import LeiaApplication, LeiaJob, LeiaJobType, LeiaStatus
+from jobtui.services.paging import parse_content_range
 
 
 @pytest.fixture

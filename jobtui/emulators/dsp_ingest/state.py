@@ -11,7 +11,7 @@ import random
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from jobtui.core.paths import normalize_parts
 from jobtui.emulators.base import EmulatorSettings, SimState
 from jobtui.emulators.dsp_ingest.auth import JwtError, Principal, decode_jwt, encode_jwt
 
@@ -70,20 +71,6 @@ def name_chars_ok(name: str) -> bool:
     return bool(name) and all(
         c in _NAME_PUNCTUATION or unicodedata.category(c)[0] in "LN" for c in name
     )
-
-
-def normalize_parts(parts: Iterable[str]) -> list[str]:
-    """A split path normalized like java.nio's `Path.normalize` (empty and `.` parts dropped,
-    `..` removing its parent where there is one)."""
-    out: list[str] = []
-    for part in parts:
-        if part in ("", "."):
-            continue
-        if part == ".." and out and out[-1] != "..":
-            out.pop()
-        else:
-            out.append(part)
-    return out
 
 
 def upload_problem(

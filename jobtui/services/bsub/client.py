@@ -11,13 +11,11 @@ service.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Unpack
 
 import httpx
 
@@ -25,15 +23,17 @@ from jobtui.core.errors import RefusedError, ServiceError, TransportError
 from jobtui.core.format import human_size
 from jobtui.core.secret import Secret
 from jobtui.core.text import clean_lines
+from jobtui.services._client import (
+    ClientOptions,
+    HttpClient,
+    redact_httpx_log,
+    segment,
+)
 from jobtui.services._http import (
-    DEFAULT_TIMEOUT,
     MinimumRate,
     content_length,
-    error_for_status,
-    fetch,
     limits,
     log_text,
-    make_client,
     open_stream,
     rated,
     read_answer,
@@ -41,8 +41,8 @@ from jobtui.services._http import (
     tail,
     transport_error,
 )
-from jobtui.services._wire import SameBody, parse_body
-from jobtui.services.bsub.upload import UPLOAD_CHUNK, MultipartFile
+from jobtui.services._wire import SameBody
+from jobtui.services.bsub.upload import MultipartFile
 from jobtui.services.bsub.wire import (
     JOB_ANSWER,
     MESSAGE,
@@ -57,135 +57,60 @@ from jobtui.services.bsub.wire import (
     parse_job_list,
     parse_types,
 )
-from jobtui.services.download import PartFile
+from jobtui.services.download import PartFile, Received, receive
+from jobtui.services.upload import UPLOAD_CHUNK
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
-
     from jobtui.core.service import Progress
 
-T = TypeVar("T")
-
-_UPLOAD_TOKEN = re.compile(r"(/v1/upload/[^\s?\"]*\?(?:[^\s\"#]*&)?token=)[^&\s\"#]+")
-
-
-class _RedactUploadToken(logging.Filter):
-    """httpx logs each request's URL; an upload's URL carries the job's upload token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("/v1/upload/" in str(a) for a in record.args):
-            record.args = tuple(
-                _UPLOAD_TOKEN.sub(r"\1***", str(a)) if "/v1/upload/" in str(a) else a
-                for a in record.args
-            )
-        return True
-
-
-_httpx_logger = logging.getLogger("httpx")
-if not any(isinstance(f, _RedactUploadToken) for f in _httpx_logger.filters):
-    _httpx_logger.addFilter(_RedactUploadToken())
-
-
-def _reason(response: httpx.Response) -> str:
-    """The server's message: the Error body's `error`, else the start of the text."""
-    error = error_text(response.content)
-    if error is None:
-        text = response.text.strip()
-        return "" if text.startswith(("{", "[", "<")) else text[:200]
-    return error
+redact_httpx_log(
+    "/v1/upload/", re.compile(r"(/v1/upload/[^\s?\"]*\?(?:[^\s\"#]*&)?token=)[^&\s\"#]+"), r"\1***"
+)
+"""httpx logs each request's URL; an upload's URL carries the job's upload token."""
 
 
 DOWNLOAD_CHUNK = 256 * 1024
-UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-"""Uploads and downloads: a minute for each read or write (the server may be slow to answer once
-the last byte of a large upload is in)."""
 
 
-class BsubClient:
+class BsubClient(HttpClient):
     """An async client for one bsub.io account (one API key) over one httpx client.
 
-    Every method raises only `ServiceError`s, each one line naming the service.
+    Every method raises only `ServiceError`s, each one line naming the service. `requests`
+    counts the requests sent per endpoint.
     """
 
-    def __init__(
-        self,
-        url: str,
-        token: Secret | str,
-        *,
-        service: str = "bsub",
-        verify: bool = True,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        transfer_timeout: httpx.Timeout | float = UPLOAD_TIMEOUT,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.service = service
-        self._token = token if isinstance(token, Secret) else Secret(token)
-        self._http = http or make_client(_root_url(url), verify=verify, timeout=timeout)
-        self.transfer_timeout = transfer_timeout
+    kind = "bsub"
+
+    def __init__(self, url: str, token: Secret | str, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(_root_url(url), token, **options)
         self._lists: SameBody[JobList] = SameBody()
 
-    def __repr__(self) -> str:
-        return f"BsubClient({self.service!r}, {self.base_url!r})"
-
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # -- transport ------------------------------------------------------------------------------
-
-    def _headers(self, accept: str = "application/json", *, auth: bool = True) -> dict[str, str]:
-        headers = {"Accept": accept}
-        if auth:
-            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        return headers
-
-    def _error(self, response: httpx.Response) -> ServiceError:
-        return error_for_status(self.service, response, _reason)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        ok: tuple[int, ...] = (200,),
-        accept: str = "application/json",
-        auth: bool = True,
-        limit: int | None = None,
-        what: str = "answer",
-    ) -> httpx.Response:
-        request = self._http.build_request(
-            method, path, params=params, json=json_body, headers=self._headers(accept, auth=auth)
-        )
-        response = await fetch(
-            self._http, self.service, request, limit=limit or limits().record, what=what
-        )
-        if response.status_code not in ok:
-            raise self._error(response)
-        return response
-
-    def _parse(self, adapter: TypeAdapter[T], response: httpx.Response, what: str) -> T:
-        return parse_body(self.service, adapter, response.content, what)
+    @staticmethod
+    def reason(response: httpx.Response) -> str:
+        """The server's message: the Error body's `error`, else the start of the text."""
+        error = error_text(response.content)
+        if error is None:
+            text = response.text.strip()
+            return "" if text.startswith(("{", "[", "<")) else text[:200]
+        return error
 
     # -- endpoints ------------------------------------------------------------------------------
 
     async def get_types(self) -> list[ProcessingType]:
         """`GET /v1/types`: the processing types a job can be created with."""
-        response = await self._call("GET", "/v1/types")
+        response = await self._call("get_types", "GET", "/v1/types")
         return parse_types(self.service, response.content)
 
     async def get_version(self) -> BsubVersion:
         """`GET /v1/version` (sent without the key: it is public)."""
-        response = await self._call("GET", "/v1/version", auth=False)
+        response = await self._call("get_version", "GET", "/v1/version", auth=False)
         return self._parse(VERSION, response, "version")
 
     async def create_job(self, type_id: str) -> BsubJob:
         """`POST /v1/jobs`: a `created` job holding its upload token."""
-        response = await self._call("POST", "/v1/jobs", json_body={"type": type_id}, ok=(200, 201))
+        response = await self._call(
+            "create_job", "POST", "/v1/jobs", json_body={"type": type_id}, ok=(200, 201)
+        )
         return self._parse(JOB_ANSWER, response, "job").data
 
     async def upload(
@@ -209,21 +134,16 @@ class BsubClient:
             raise ServiceError(
                 self.service, f"cannot read {path}: {error.strerror or error}"
             ) from None
-        headers = self._headers() | body.headers()
-        request = self._http.build_request(
-            "POST",
-            f"/v1/upload/{_segment(job_id)}",
-            params={"token": token},
-            content=rated(body, MinimumRate(self.service, "upload")),
-            headers=headers,
-            timeout=self.transfer_timeout,
-        )
         try:
-            response = await fetch(
-                self._http,
-                self.service,
-                request,
-                limit=limits().record,
+            response = await self._send(
+                "upload",
+                "POST",
+                f"/v1/upload/{segment(job_id)}",
+                token=self._token,
+                params={"token": token},
+                content=rated(body, MinimumRate(self.service, "upload")),
+                headers=body.headers(),
+                timeout=self.transfer_timeout,
                 what="upload answer",
                 transfer=True,
             )
@@ -232,7 +152,7 @@ class BsubClient:
                 self.service, f"cannot read {path}: {error.strerror or error}"
             ) from None
         if response.status_code == 413:
-            reason = _reason(response)
+            reason = self.reason(response)
             raise RefusedError(
                 self.service,
                 f"{path.name} is too large to upload ({human_size(body.size)}, {body.size} bytes)"
@@ -246,11 +166,11 @@ class BsubClient:
 
     async def submit(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/submit`: `loaded` -> `pending`. Returns the server's message."""
-        response = await self._call("POST", f"/v1/jobs/{_segment(job_id)}/submit")
+        response = await self._call("submit_job", "POST", f"/v1/jobs/{segment(job_id)}/submit")
         return self._parse(MESSAGE, response, "submit answer").message or "submitted"
 
     async def get_job(self, job_id: str) -> BsubJob:
-        response = await self._call("GET", f"/v1/jobs/{_segment(job_id)}")
+        response = await self._call("get_job", "GET", f"/v1/jobs/{segment(job_id)}")
         return self._parse(JOB_ANSWER, response, "job").data
 
     async def list_jobs(self, status: str | None = None, limit: int | None = None) -> JobList:
@@ -261,18 +181,18 @@ class BsubClient:
         if limit is not None:
             params["limit"] = str(limit)
         response = await self._call(
-            "GET", "/v1/jobs", params=params, limit=limits().list_page, what="job list"
+            "list_jobs", "GET", "/v1/jobs", params=params, limit=limits().list_page, what="job list"
         )
         return self._lists.parse(response.content, partial(parse_job_list, self.service))
 
     async def cancel(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""
-        response = await self._call("POST", f"/v1/jobs/{_segment(job_id)}/cancel")
+        response = await self._call("cancel_job", "POST", f"/v1/jobs/{segment(job_id)}/cancel")
         return self._parse(MESSAGE, response, "cancel answer").message or "cancelled"
 
     async def delete(self, job_id: str) -> None:
         """`DELETE /v1/jobs/{id}`. A job still in progress answers 409 (`ConflictError`)."""
-        await self._call("DELETE", f"/v1/jobs/{_segment(job_id)}", ok=(200, 204))
+        await self._call("delete_job", "DELETE", f"/v1/jobs/{segment(job_id)}", ok=(200, 204))
 
     async def logs(self, job_id: str) -> str:
         """`GET /v1/jobs/{id}/logs`: the job's stderr, its last `Limits.log` bytes at most (a
@@ -283,7 +203,9 @@ class BsubClient:
     def log_chunks(self, job_id: str) -> AsyncIterator[bytes]:
         """`GET /v1/jobs/{id}/logs` as it arrives, held by nothing here."""
         request = self._http.build_request(
-            "GET", f"/v1/jobs/{_segment(job_id)}/logs", headers=self._headers("text/plain")
+            "GET",
+            f"/v1/jobs/{segment(job_id)}/logs",
+            headers=self._headers("text/plain", self._token),
         )
         return stream_body(self._http, self.service, request, what="log", error=self._error)
 
@@ -299,8 +221,8 @@ class BsubClient:
         decoding), through a temporary file in the same folder renamed when complete. A file
         already at `dest` is replaced only with `overwrite` (`FileExistsError`). A job that is
         not finished answers 409. A local file that cannot be written is a `LocalFileError`."""
-        path = f"/v1/jobs/{_segment(job_id)}/output"
-        headers = self._headers("application/octet-stream")
+        path = f"/v1/jobs/{segment(job_id)}/output"
+        headers = self._headers("application/octet-stream", self._token)
         headers["Accept-Encoding"] = "identity"
         request = self._http.build_request(
             "GET", path, headers=headers, timeout=self.transfer_timeout
@@ -311,33 +233,23 @@ class BsubClient:
                 if response.status_code != 200:
                     await read_answer(self.service, response, 0, "output")
                     raise self._error(response)
-                total = content_length(response)
+                received = Received(total=content_length(response))
                 rate = MinimumRate(self.service, f"download of job {job_id}")
                 part = PartFile.temporary(dest)
-                done = reported = 0
                 try:
-                    if progress is not None:
-                        progress(0, total)
                     # Chunks are written as they arrive (re-cutting them costs a copy of each
                     # byte); progress is told about every DOWNLOAD_CHUNK bytes, and at the end.
                     # The raw bytes: an output the server stores compressed stays compressed.
-                    async for chunk in response.aiter_raw():
-                        rate.moved(len(chunk))
-                        part.write(chunk)
-                        done += len(chunk)
-                        if progress is not None and done - reported >= DOWNLOAD_CHUNK:
-                            reported = done
-                            progress(done, total)
-                    if progress is not None and done != reported:
-                        progress(done, total)
+                    await receive(response, part, received, rate, progress, every=DOWNLOAD_CHUNK)
                     part.commit(dest, overwrite=overwrite)
                 except httpx.HTTPError as error:
                     part.discard()
                     cut = transport_error(self.service, error)
+                    total = received.total
                     of = f" of {total:,}" if total is not None else ""
                     raise TransportError(
                         self.service,
-                        f"download of job {job_id} cut after {done:,}{of} bytes "
+                        f"download of job {job_id} cut after {received.done:,}{of} bytes "
                         f"({cut.message}); nothing saved, download again",
                     ) from None
                 except BaseException:
@@ -346,10 +258,6 @@ class BsubClient:
         except httpx.HTTPError as error:
             raise transport_error(self.service, error) from None
         return dest
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _root_url(url: str) -> str:

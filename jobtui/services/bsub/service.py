@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,8 +29,9 @@ from jobtui.core.errors import RefusedError, ServiceError
 from jobtui.core.format import human_size
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Secret
-from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
-from jobtui.services._http import capped, text_pieces
+from jobtui.core.service import PollResult, Progress, UnsupportedActionError
+from jobtui.services._http import text_pieces
+from jobtui.services._service import ClientService, StateMap
 from jobtui.services._wire import JobsOfRecords, LazyRecord
 from jobtui.services.bsub.client import BsubClient
 from jobtui.services.bsub.upload import create_upload_submit
@@ -43,6 +44,7 @@ from jobtui.services.bsub.wire import (
     ProcessingType,
 )
 from jobtui.services.download import exists, safe_name
+from jobtui.services.paging import capped
 
 if TYPE_CHECKING:
     from jobtui.config import BsubConfig
@@ -50,16 +52,18 @@ if TYPE_CHECKING:
 SPEC_MAX_LIMIT = 100
 """The largest `limit` of `GET /v1/jobs` the published client sends."""
 
-STATE_OF: Mapping[str, JobState] = {
-    "created": JobState.NEEDS_INPUT,
-    "loaded": JobState.NEEDS_INPUT,
-    "pending": JobState.QUEUED,
-    "claimed": JobState.RUNNING,
-    "preparing": JobState.RUNNING,
-    "processing": JobState.RUNNING,
-    "finished": JobState.SUCCEEDED,
-    "failed": JobState.FAILED,
-}
+STATE_OF = StateMap(
+    {
+        "created": JobState.NEEDS_INPUT,
+        "loaded": JobState.NEEDS_INPUT,
+        "pending": JobState.QUEUED,
+        "claimed": JobState.RUNNING,
+        "preparing": JobState.RUNNING,
+        "processing": JobState.RUNNING,
+        "finished": JobState.SUCCEEDED,
+        "failed": JobState.FAILED,
+    }
+)
 
 
 def state_of(status: str, error_code: str | None = None) -> JobState:
@@ -68,7 +72,7 @@ def state_of(status: str, error_code: str | None = None) -> JobState:
     is UNKNOWN (and shown as sent)."""
     if status == "failed" and error_code == CANCELLED_CODE:
         return JobState.CANCELLED
-    return STATE_OF.get(status, JobState.UNKNOWN)
+    return STATE_OF.state_of(status)
 
 
 _PHRASES = {
@@ -129,7 +133,7 @@ def _what(job: Job) -> str:
     return job.raw_state or job.state.label
 
 
-class BsubService(Service):
+class BsubService(ClientService[BsubClient]):
     """One bsub.io account as a job list, with the new-job flow (create, upload, submit)."""
 
     kind = "bsub"
@@ -166,15 +170,9 @@ class BsubService(Service):
         """The list answers of the last poll (the same objects while their bodies are)."""
         self._listed: list[BsubJob] = []
 
-    def __repr__(self) -> str:
-        return f"BsubService({self.name!r}, {self.client.base_url!r})"
-
     @classmethod
     def from_config(cls, cfg: BsubConfig) -> BsubService:
         return cls(cfg.name, cfg.url, Secret.of(cfg.token), verify=cfg.verify)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     # -- polling --------------------------------------------------------------------------------
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from jobtui.core.errors import BadPayloadError, ServiceError
+from jobtui.services.upload import UPLOAD_CHUNK, open_read
 
 if TYPE_CHECKING:
     from jobtui.core.service import Progress
     from jobtui.services.bsub.client import BsubClient
     from jobtui.services.bsub.wire import BsubJob
-
-UPLOAD_CHUNK = 256 * 1024
 
 
 def _quote_filename(name: str) -> str:
@@ -78,7 +77,7 @@ class MultipartFile:
         self.sent = 0
         self._report()
         yield self.head
-        handle = _open_read(self.path)
+        handle = open_read(self.path)
         try:
             left = self.size
             while left > 0:
@@ -92,10 +91,6 @@ class MultipartFile:
         finally:
             handle.close()
         yield self.tail
-
-
-def _open_read(path: Path) -> BinaryIO:
-    return path.open("rb")
 
 
 async def create_upload_submit(

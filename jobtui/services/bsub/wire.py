@@ -9,15 +9,13 @@ with this module; its schemas are built at the first answer that needs them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
 from jobtui.core.secret import Secret
-from jobtui.services._wire import lenient_time as _lenient_time
-from jobtui.services._wire import parse_body
+from jobtui.services._wire import Stated, Wire, WireText, WireTime, parse_body, size, texts
 from jobtui.services._wire import text as _text
 
 # -- states -------------------------------------------------------------------------------------
@@ -50,45 +48,18 @@ def _text_or_empty(value: Any) -> Any:
     return "" if value is None else _text(value)
 
 
-def _size(value: Any) -> Any:
-    """A byte count: an integer, or a number sent as text or float; anything else is None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _texts(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [str(item) for item in value if item is not None]
-    return value
-
-
-WireTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
-WireText = Annotated[str | None, BeforeValidator(_text)]
-WireSize = Annotated[int | None, BeforeValidator(_size)]
-WireTexts = Annotated[list[str], BeforeValidator(_texts)]
+WireSize = Annotated[int | None, BeforeValidator(size)]
+WireTexts = Annotated[list[str], BeforeValidator(texts)]
 
 
 # -- models -------------------------------------------------------------------------------------
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
-class BsubJob(_Wire):
+class BsubJob(Stated, Wire):
     """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
     is any text (unknown states are not an error)."""
+
+    terminal_states: ClassVar[frozenset[str]] = TERMINAL_STATUSES
 
     id: Annotated[str, BeforeValidator(_text)]
     status: WireText = None
@@ -110,14 +81,6 @@ class BsubJob(_Wire):
         return self.model_dump(mode="json", exclude_unset=True)
 
     @property
-    def status_text(self) -> str:
-        return self.status or ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.status_text in TERMINAL_STATUSES
-
-    @property
     def cancelled(self) -> bool:
         return self.status_text == "failed" and self.error_code == CANCELLED_CODE
 
@@ -127,22 +90,22 @@ class BsubJob(_Wire):
         return self.status_text in STARTED_STATUSES or self.claimed_at is not None
 
 
-class TypeInput(_Wire):
+class TypeInput(Wire):
     mime_in: WireTexts = []
 
 
-class TypeOutput(_Wire):
+class TypeOutput(Wire):
     mime_out: WireTexts = []
     ext: WireText = None
     display: WireText = None
 
 
-class TypeExample(_Wire):
+class TypeExample(Wire):
     cmd: WireText = None
     desc: WireText = None
 
 
-class ProcessingType(_Wire):
+class ProcessingType(Wire):
     """One entry of `GET /v1/types`: `type` is the id `create_job` takes."""
 
     type: Annotated[str, BeforeValidator(_text_or_empty)] = ""
@@ -160,45 +123,45 @@ class ProcessingType(_Wire):
         return ext or None
 
 
-class BsubVersion(_Wire):
+class BsubVersion(Wire):
     version: WireText = None
     server: WireText = None
     build: WireText = None
 
 
-class _Types(_Wire):
+class _Types(Wire):
     types: list[ProcessingType] | None = None
 
 
-class _JobAnswer(_Wire):
+class _JobAnswer(Wire):
     success: bool | None = None
     data: BsubJob
 
 
-class JobList(_Wire):
+class JobList(Wire):
     """One `GET /v1/jobs` answer: newest first, `total` counted before the limit."""
 
     jobs: list[BsubJob] = []
     total: WireSize = None
 
 
-class _JobListAnswer(_Wire):
+class _JobListAnswer(Wire):
     success: bool | None = None
     data: JobList
 
 
-class _Message(_Wire):
+class _Message(Wire):
     success: bool | None = None
     message: WireText = None
 
 
-class UploadResult(_Wire):
+class UploadResult(Wire):
     success: bool | None = None
     message: WireText = None
     data_size: WireSize = None
 
 
-class _ErrorBody(_Wire):
+class _ErrorBody(Wire):
     success: bool | None = None
     error: WireText = None
 

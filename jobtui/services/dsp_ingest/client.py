@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import quote
+from typing import Any, BinaryIO, Unpack
 
 import httpx
 
@@ -28,13 +26,11 @@ from jobtui.core.errors import (
     ServiceError,
 )
 from jobtui.core.secret import Secret
+from jobtui.services._client import ClientOptions, HttpClient, secret_of, segment
 from jobtui.services._http import (
-    DEFAULT_TIMEOUT,
     MinimumRate,
     error_for_status,
-    fetch,
     limits,
-    make_client,
     rated,
 )
 from jobtui.services.dsp_ingest.mapping import mapping_text, parse_mapping
@@ -47,15 +43,15 @@ from jobtui.services.dsp_ingest.wire import (
     NotFoundBody,
     ReasonBody,
     ServerErrorBody,
-    parse_content_range,
     parse_error_body,
     parse_health,
     parse_info,
     parse_project,
     parse_projects,
 )
+from jobtui.services.paging import parse_content_range
+from jobtui.services.upload import UPLOAD_CHUNK, open_read
 
-UPLOAD_CHUNK = 256 * 1024
 UPLOAD_TIMEOUT = httpx.Timeout(connect=5.0, read=540.0, write=60.0, pool=60.0)
 """An upload may wait long for its answer (a proxy in front of the real service reads for at most
 10 minutes, so dsp-tools waits 9); each write may take a minute."""
@@ -66,7 +62,7 @@ ByteProgress = Callable[[int, int], None]
 
 def upload_path(shortcode: str, rel: str) -> str:
     """The request path of a bulk upload, `rel` percent-encoded once (`/` as `%2F`)."""
-    return f"/projects/{shortcode}/bulk-ingest/ingest/{quote(rel, safe='')}"
+    return f"/projects/{shortcode}/bulk-ingest/ingest/{segment(rel)}"
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -179,78 +175,38 @@ def ingest_error(
 # -- client ---------------------------------------------------------------------------------------
 
 
-class DspIngestClient:
+class DspIngestClient(HttpClient):
     """An async client for one dsp-ingest server and one JWT over one httpx client.
 
     Every method raises only `ServiceError`s (and `InputError` for a bad shortcode or file name,
     `UploadCancelledError` when an upload is cancelled). `requests` counts requests per route.
     """
 
+    kind = "dsp-ingest"
+    TRANSFER_TIMEOUT = UPLOAD_TIMEOUT
+
     def __init__(
         self,
         url: str,
         token: Secret | str,
         *,
-        service: str = "dsp-ingest",
-        verify: bool = True,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        upload_timeout: httpx.Timeout | float = UPLOAD_TIMEOUT,
         chunk_size: int = UPLOAD_CHUNK,
-        http: httpx.AsyncClient | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self.service = service
-        self._token = token if isinstance(token, Secret) else Secret(token)
-        self._http = http or make_client(url, verify=verify, timeout=timeout)
-        self.upload_timeout = upload_timeout
+        super().__init__(url, token, **options)
+        self._jwt = secret_of(token)
         self.chunk_size = max(1024, chunk_size)
-        self.requests: Counter[str] = Counter()
-
-    def __repr__(self) -> str:
-        return f"DspIngestClient({self.service!r}, {self.base_url!r})"
-
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
 
     @property
     def token_info(self) -> TokenInfo:
-        return token_info(self._token.get_secret_value())
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # -- transport ------------------------------------------------------------------------------
-
-    def _headers(self, accept: str = "application/json", *, auth: bool = True) -> dict[str, str]:
-        headers = {"Accept": accept}
-        if auth:
-            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        return headers
+        return token_info(self._jwt.get_secret_value())
 
     def error(self, response: httpx.Response) -> ServiceError:
         """The typed error of a failed response (see `ingest_error`)."""
-        return ingest_error(self.service, response, secrets=(self._token.get_secret_value(),))
+        return ingest_error(self.service, response, secrets=(self._jwt.get_secret_value(),))
 
-    async def _call(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        *,
-        ok: Iterable[int] = (200,),
-        accept: str = "application/json",
-        auth: bool = True,
-        limit: int | None = None,
-        what: str = "answer",
-    ) -> httpx.Response:
-        self.requests[op] += 1
-        request = self._http.build_request(method, path, headers=self._headers(accept, auth=auth))
-        response = await fetch(
-            self._http, self.service, request, limit=limit or limits().record, what=what
-        )
-        if response.status_code not in tuple(ok):
-            raise self.error(response)
-        return response
+    def _error(self, response: httpx.Response) -> ServiceError:
+        return self.error(response)
 
     def _echo(self, shortcode: str, response: httpx.Response, what: str) -> str:
         body = parse_project(self.service, response.content, what)
@@ -305,29 +261,24 @@ class DspIngestClient:
         """
         code = validate_shortcode(shortcode)
         self._check_file(rel)
-        headers = self._headers() | {"Content-Type": "application/octet-stream"}
+        headers = {"Content-Type": "application/octet-stream"}
         if isinstance(content, bytes):
             headers["Content-Length"] = str(len(content))
         elif size is not None:
             headers["Content-Length"] = str(size)
-        self.requests["upload"] += 1
         body = (
             content
             if isinstance(content, bytes)
             else rated(content, MinimumRate(self.service, f"upload of {rel}"))
         )
-        request = self._http.build_request(
+        response = await self._send(
+            "upload",
             "POST",
             upload_path(code, rel),
+            token=self._token,
             content=body,
             headers=headers,
-            timeout=self.upload_timeout,
-        )
-        response = await fetch(
-            self._http,
-            self.service,
-            request,
-            limit=limits().record,
+            timeout=self.transfer_timeout,
             what="upload answer",
             transfer=True,
         )
@@ -351,7 +302,7 @@ class DspIngestClient:
         """
         self._check_file(rel)
         try:
-            handle = await asyncio.to_thread(_open_read, path)
+            handle = await asyncio.to_thread(open_read, path)
         except OSError as error:
             raise ServiceError(
                 self.service, f"cannot read {path}: {error.strerror or error}"
@@ -403,10 +354,6 @@ class DspIngestClient:
         code = validate_shortcode(shortcode)
         response = await self._call("finalize", "POST", f"/projects/{code}/bulk-ingest/finalize")
         return self._echo(code, response, "finalize answer")
-
-
-def _open_read(path: Path) -> BinaryIO:
-    return path.open("rb")
 
 
 @dataclass(eq=False)

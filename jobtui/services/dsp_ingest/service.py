@@ -50,7 +50,8 @@ from jobtui.core.errors import AuthError, ConflictError, NotFoundError, ServiceE
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Revealable, Secret
-from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
+from jobtui.core.service import PollResult, Progress, UnsupportedActionError
+from jobtui.services._service import ClientService, ServiceConfigLike
 from jobtui.services.download import exists, safe_name
 from jobtui.services.dsp_ingest.client import DspIngestClient
 from jobtui.services.dsp_ingest.ingest import (
@@ -65,15 +66,9 @@ from jobtui.services.dsp_ingest.mapping import parse_mapping, write_mapping
 from jobtui.services.dsp_ingest.names import SHORTCODE, validate_shortcode
 
 
-class DspIngestConfigLike(Protocol):
+class DspIngestConfigLike(ServiceConfigLike, Protocol):
     """What `from_config` reads of `jobtui.config.DspIngestConfig`."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def verify(self) -> bool: ...
     @property
     def token(self) -> Revealable: ...
     @property
@@ -84,7 +79,7 @@ _LIST_CAP = 200
 """How many file names a job's raw record lists per kind (the counts are always complete)."""
 
 
-class DspIngestService(Service):
+class DspIngestService(ClientService[DspIngestClient]):
     """One dsp-ingest server and token, shown as one row per project (see the module docstring
     for the states and the polling)."""
 
@@ -143,17 +138,11 @@ class DspIngestService(Service):
         self.last_poll_requests = 0
         """Requests the last poll sent."""
 
-    def __repr__(self) -> str:
-        return f"DspIngestService({self.name!r}, {self.client.base_url!r})"
-
     @classmethod
     def from_config(cls, cfg: DspIngestConfigLike) -> DspIngestService:
         return cls(
             cfg.name, cfg.url, Secret.of(cfg.token), projects=cfg.projects, verify=cfg.verify
         )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     # -- projects -------------------------------------------------------------------------------
 

@@ -1,32 +1,27 @@
 """What a dsp-ingest server sends: the pydantic models of its JSON answers (every string cleaned
 by `core/text.py` as it is parsed, unknown fields kept), the parse functions from an answer's bytes
-to them, and the `Content-Range` total of the project list. No HTTP here."""
+to them. No HTTP here."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 
 from jobtui.core.errors import BadPayloadError
-from jobtui.services._wire import DEFERRED, parse_body
+from jobtui.services._wire import DEFERRED, Wire, parse_body
 from jobtui.services._wire import text as _text
 
 WireText = Annotated[str, BeforeValidator(_text)]
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
-class ProjectResponse(_Wire):
+class ProjectResponse(Wire):
     """`{"id": "<shortcode>"}`: the answer of trigger and finalize, and an item of /projects."""
 
     id: WireText
 
 
-class InfoResponse(_Wire):
+class InfoResponse(Wire):
     name: WireText | None = None
     version: WireText | None = None
     scalaVersion: WireText | None = None
@@ -35,30 +30,30 @@ class InfoResponse(_Wire):
     gitCommit: WireText | None = None
 
 
-class HealthResponse(_Wire):
+class HealthResponse(Wire):
     status: WireText | None = None
     components: dict[str, Any] | None = None
 
 
-class ErrorArgument(_Wire):
+class ErrorArgument(Wire):
     argument: WireText = ""
     reason: WireText = ""
 
 
-class BadRequestBody(_Wire):
+class BadRequestBody(Wire):
     errors: list[ErrorArgument]
 
 
-class ReasonBody(_Wire):
+class ReasonBody(Wire):
     reason: WireText
 
 
-class NotFoundBody(_Wire):
+class NotFoundBody(Wire):
     id: WireText = ""
     type: WireText
 
 
-class ServerErrorBody(_Wire):
+class ServerErrorBody(Wire):
     errorMessage: WireText
 
 
@@ -66,19 +61,12 @@ _PROJECT = TypeAdapter(ProjectResponse)
 _PROJECTS = TypeAdapter(list[ProjectResponse], config=DEFERRED)
 _INFO = TypeAdapter(InfoResponse)
 _HEALTH = TypeAdapter(HealthResponse)
-_BAD_REQUEST = TypeAdapter(BadRequestBody)
-_REASON = TypeAdapter(ReasonBody)
-_NOT_FOUND = TypeAdapter(NotFoundBody)
-_SERVER_ERROR = TypeAdapter(ServerErrorBody)
 
 ErrorBody = BadRequestBody | ReasonBody | NotFoundBody | ServerErrorBody | HealthResponse
 """The error bodies the service sends, in the order `parse_error_body` tries them."""
 
 _ERROR_BODIES: tuple[TypeAdapter[Any], ...] = (
-    _BAD_REQUEST,
-    _REASON,
-    _NOT_FOUND,
-    _SERVER_ERROR,
+    *(TypeAdapter(body) for body in (BadRequestBody, ReasonBody, NotFoundBody, ServerErrorBody)),
     _HEALTH,
 )
 
@@ -116,14 +104,3 @@ def parse_error_body(service: str, content: bytes) -> ErrorBody | None:
             continue
         return body
     return None
-
-
-_RANGE = re.compile(r"(?<!\d)(\d{1,18})\s*-\s*(\d{1,18})\s*/\s*(\d{1,18})(?!\d)")
-
-
-def parse_content_range(value: str | None) -> int | None:
-    """The total of `items 0-N/N`, read leniently (any prefix, even a repeated header name)."""
-    if not value:
-        return None
-    match = _RANGE.search(value)
-    return int(match.group(3)) if match else None

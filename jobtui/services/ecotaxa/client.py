@@ -20,12 +20,10 @@ Downloading the result file to a local file is `files.py`'s part.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -40,14 +38,12 @@ from jobtui.core.errors import (
 from jobtui.core.secret import Secret
 from jobtui.core.service import Progress
 from jobtui.core.text import clean_lines
+from jobtui.services._client import ClientOptions, LoginClient, Send
 from jobtui.services._http import (
-    DEFAULT_TIMEOUT,
     error_for_status,
-    fetch,
     json_depth_ok,
     limits,
     log_text,
-    make_client,
     open_stream,
     stream_body,
     tail,
@@ -116,15 +112,15 @@ def _is_json(response: httpx.Response) -> bool:
 
 # -- client -------------------------------------------------------------------------------------
 
-TRANSFER_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
-
-class EcoTaxaClient:
+class EcoTaxaClient(LoginClient):
     """An async client for one EcoTaxa account over one httpx client.
 
     Give a `token`, or a `username` and `password` (or all three: the token is used until the
     server refuses it, then the client logs in). `requests` counts requests per operation id.
     """
+
+    kind = "ecotaxa"
 
     def __init__(
         self,
@@ -133,126 +129,40 @@ class EcoTaxaClient:
         username: str | None = None,
         password: Secret | str | None = None,
         token: Secret | str | None = None,
-        service: str = "ecotaxa",
-        verify: bool = True,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        transfer_timeout: httpx.Timeout | float = TRANSFER_TIMEOUT,
-        http: httpx.AsyncClient | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self.service = service
+        super().__init__(url, _secret(token), **options)
         self.username = username
         self._password = _secret(password)
-        self._token = _secret(token)
-        self._http = http or make_client(url, verify=verify, timeout=timeout)
-        self.transfer_timeout = transfer_timeout
-        self._login_lock = asyncio.Lock()
         self._lists: SameBody[list[EcoTaxaJob]] = SameBody()
-        self.requests: Counter[str] = Counter()
         self.logins = 0
 
-    def __repr__(self) -> str:
-        return (
-            f"EcoTaxaClient({self.service!r}, {self.base_url!r}, "
-            f"username={self.username!r}, logged_in={self.logged_in})"
-        )
-
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
-
-    @property
-    def logged_in(self) -> bool:
-        """Whether the client holds a token (given, or from a login)."""
-        return self._token is not None
+    def _shown(self) -> str:
+        return f", username={self.username!r}, logged_in={self.logged_in}"
 
     @property
     def can_login(self) -> bool:
         return bool(self.username) and self._password is not None
 
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
     # -- transport ------------------------------------------------------------------------------
 
-    def _headers(self, token: Secret | None, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-        return headers
-
-    async def _raw(
+    async def _request(
         self,
         op: str,
         method: str,
         path: str,
         *,
-        token: Secret | None,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        accept: str = "application/json",
-        limit: int | None = None,
-        what: str = "answer",
-    ) -> httpx.Response:
-        self.requests[op] += 1
-        request = self._http.build_request(
-            method, path, params=params, json=json_body, headers=self._headers(token, accept)
-        )
-        return await fetch(
-            self._http, self.service, request, limit=limit or limits().record, what=what
-        )
-
-    async def _call(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        accept: str = "application/json",
         job_id: int | None = None,
         context: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-        what: str = "answer",
+        **send: Unpack[Send],
     ) -> httpx.Response:
         """An authenticated call: logs in first if it has no token, and again once on a 401.
         Anything but a 200 raises the typed error."""
-        if self._token is None and self.can_login:
-            await self._relogin(None)
-        token = self._token
-        response = await self._raw(
-            op,
-            method,
-            path,
-            token=token,
-            params=params,
-            json_body=json_body,
-            accept=accept,
-            limit=limit,
-            what=what,
-        )
-        if response.status_code == 401 and self.can_login:
-            await self._relogin(token)
-            response = await self._raw(
-                op,
-                method,
-                path,
-                token=self._token,
-                params=params,
-                json_body=json_body,
-                accept=accept,
-                limit=limit,
-                what=what,
-            )
-        if response.status_code != 200:
-            raise self.error_of(response, op=op, job_id=job_id, context=context)
-        return response
 
-    async def _relogin(self, stale: Secret | None) -> None:
-        async with self._login_lock:
-            if self._token is not None and self._token is not stale:
-                return  # another call logged in meanwhile
-            await self._login()
+        def error(response: httpx.Response) -> ServiceError:
+            return self.error_of(response, op=op, job_id=job_id, context=context)
+
+        return await self._call(op, method, path, error=error, **send)
 
     def error_of(
         self,
@@ -319,7 +229,7 @@ class EcoTaxaClient:
             raise AuthError(self.service, "no username and password to log in with")
         assert self._password is not None
         self._token = None
-        response = await self._raw(
+        response = await self._send(
             "login",
             "POST",
             "/login",
@@ -339,7 +249,7 @@ class EcoTaxaClient:
 
     async def me(self) -> EcoTaxaUser:
         """`GET /users/me`: the caller and its rights."""
-        response = await self._call("show_current_user", "GET", "/users/me")
+        response = await self._request("show_current_user", "GET", "/users/me")
         return parse_user(self.service, response.content)
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -361,7 +271,7 @@ class EcoTaxaClient:
             params["job_type"] = job_type
         if job_status:
             params["job_status"] = job_status
-        response = await self._call(
+        response = await self._request(
             "list_jobs",
             "GET",
             "/jobs/",
@@ -385,14 +295,14 @@ class EcoTaxaClient:
     async def get_job(self, job_id: int) -> EcoTaxaJob:
         """`GET /jobs/{id}/` (with the slash)."""
         job_id = int(job_id)
-        response = await self._call("get_job", "GET", f"/jobs/{job_id}/", job_id=job_id)
+        response = await self._request("get_job", "GET", f"/jobs/{job_id}/", job_id=job_id)
         return parse_job(self.service, response.content)
 
     async def answer_job(self, job_id: int, reply: Mapping[str, Any]) -> None:
         """`POST /jobs/{id}/answer` with a JSON object. The server answers `null` whatever the
         job's state: only a job in A takes the reply."""
         job_id = int(job_id)
-        await self._call(
+        await self._request(
             "reply_job_question",
             "POST",
             f"/jobs/{job_id}/answer",
@@ -403,7 +313,7 @@ class EcoTaxaClient:
     async def restart_job(self, job_id: int) -> None:
         """`GET /jobs/{id}/restart`. Only a job in E restarts; otherwise nothing happens."""
         job_id = int(job_id)
-        await self._call("restart_job", "GET", f"/jobs/{job_id}/restart", job_id=job_id)
+        await self._request("restart_job", "GET", f"/jobs/{job_id}/restart", job_id=job_id)
 
     async def erase_job(self, job_id: int) -> None:
         """`DELETE /jobs/{id}` (no slash): kills a P/R/A job, archives an F/E one. Refused for
@@ -415,7 +325,7 @@ class EcoTaxaClient:
                 self.service,
                 f"job {job_id}: an archived job (erasing it would restore it); nothing sent",
             )
-        await self._call("erase_job", "DELETE", f"/jobs/{job_id}", job_id=job_id)
+        await self._request("erase_job", "DELETE", f"/jobs/{job_id}", job_id=job_id)
 
     async def job_log(self, job_id: int) -> str:
         """`GET /jobs/{id}/log`: the job's log as text, its last `Limits.log` bytes at most (a
@@ -433,7 +343,7 @@ class EcoTaxaClient:
             token = self._token
             self.requests["get_job_log_file"] += 1
             request = self._http.build_request(
-                "GET", f"/jobs/{job_id}/log", headers=self._headers(token, "text/plain, */*")
+                "GET", f"/jobs/{job_id}/log", headers=self._headers("text/plain, */*", token)
             )
 
             def error(response: httpx.Response) -> ServiceError:
@@ -455,11 +365,9 @@ class EcoTaxaClient:
         """`GET /jobs/{id}/file` as a stream, from `offset` (a Range) when it is not 0; logs in
         again once on a 401. The caller closes the response."""
         path = f"/jobs/{job_id}/file"
-        if self._token is None and self.can_login:
-            await self._relogin(None)
-        for attempt in (0, 1):
-            token = self._token
-            headers = self._headers(token, "*/*")
+
+        async def send(token: Secret | None) -> httpx.Response:
+            headers = self._headers("*/*", token)
             headers["Accept-Encoding"] = "identity"
             if offset:
                 headers["Range"] = f"bytes={offset}-"
@@ -467,13 +375,9 @@ class EcoTaxaClient:
             request = self._http.build_request(
                 "GET", path, headers=headers, timeout=self.transfer_timeout
             )
-            response = await open_stream(self._http, self.service, request, what="file")
-            if response.status_code == 401 and self.can_login and attempt == 0:
-                await response.aclose()
-                await self._relogin(token)
-                continue
-            return response
-        raise AssertionError("unreachable")
+            return await open_stream(self._http, self.service, request, what="file")
+
+        return await self._authed(send)
 
     async def download_file(
         self,
@@ -484,14 +388,7 @@ class EcoTaxaClient:
         overwrite: bool = False,
         resume_attempts: int = 2,
     ) -> Path:
-        """Save the job's file. `dest` is a file path, or a folder (the file then takes the name
-        the server gives in Content-Disposition). The bytes go to `<file>.part`, renamed when
-        complete. An existing file is not replaced unless `overwrite` (`JobFileExistsError`).
-        A connection that breaks is resumed from the `.part` file with a Range, up to
-        `resume_attempts` times; after that the error is raised and the `.part` file kept, and
-        the next call resumes it (only when it is a regular file of the user's: a link there is
-        never followed). A local file that cannot be written is a `LocalFileError`. Returns the
-        file's path."""
+        """Save the job's file to `dest` (a file path, or a folder): `files.download_file`."""
         return await files.download_file(
             self, job_id, dest, progress, overwrite=overwrite, resume_attempts=resume_attempts
         )

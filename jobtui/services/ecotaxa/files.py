@@ -26,12 +26,15 @@ from jobtui.core.service import Progress
 from jobtui.services._http import MinimumRate, content_length, read_answer, transport_error
 from jobtui.services.download import (
     LocalFileError,
+    OneLine,
     PartFile,
+    Received,
     exists,
     folder_problem,
     inside,
     local_error,
     part_of,
+    receive,
 )
 from jobtui.services.ecotaxa.wire import safe_file_name
 
@@ -42,7 +45,7 @@ DOWNLOAD_CHUNK = 64 * 1024
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}(?!\d)|\*)")
 
 
-class JobFileExistsError(FileExistsError):
+class JobFileExistsError(OneLine, FileExistsError):
     """The download's destination exists and overwriting was not allowed. A UI asks the user,
     then downloads again with `overwrite=True`. `path` is the file that exists."""
 
@@ -54,9 +57,6 @@ class JobFileExistsError(FileExistsError):
     @property
     def line(self) -> str:
         return f"{self.service}: {self.path} exists (not overwritten)"
-
-    def __str__(self) -> str:
-        return self.line
 
 
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
@@ -231,30 +231,24 @@ async def _write(
     progress: Progress | None,
     overwrite: bool,
 ) -> Path:
-    done = offset
-    if progress is not None:
-        progress(done, total)
+    received = Received(offset, total)
     rate = MinimumRate(client.service, f"job {job_id}: download")
     try:
-        async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
-            rate.moved(len(chunk))
-            part.write(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+        await receive(response, part, received, rate, progress, chunk_size=DOWNLOAD_CHUNK)
     except httpx.HTTPError as error:
         cause = transport_error(client.service, error)
         of = f" of {total}" if total is not None else ""
         raise _Broken(
             TransportError(
                 client.service,
-                f"job {job_id}: download interrupted at {done}{of} bytes "
+                f"job {job_id}: download interrupted at {received.done}{of} bytes "
                 f"({cause.message}); {part.path.name} is kept and the next download "
                 "resumes it",
             ),
             target,
-            done - offset,
+            received.done - offset,
         ) from None
+    done = received.done
     if total is not None and done != total:
         raise _Broken(
             TransportError(

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 from jobtui.core.errors import ConflictError, InputError, ServiceError
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Revealable, Secret
-from jobtui.core.service import PollResult, Progress, Service, UnsupportedActionError
-from jobtui.services._http import capped, text_pieces
+from jobtui.core.service import PollResult, Progress, UnsupportedActionError
+from jobtui.services._http import text_pieces
+from jobtui.services._service import ClientService, ServiceConfigLike, StateMap
 from jobtui.services._wire import JobsOfRecords, LazyRecord
 from jobtui.services.ecotaxa.answer import AnswerForm, checked_ids
 from jobtui.services.ecotaxa.client import EcoTaxaClient
@@ -37,33 +38,27 @@ from jobtui.services.ecotaxa.wire import (
     safe_file_name,
     state_word,
 )
+from jobtui.services.paging import capped
 
-STATE_OF: Mapping[str, JobState] = {
-    "P": JobState.QUEUED,
-    "R": JobState.RUNNING,
-    "A": JobState.NEEDS_INPUT,
-    "E": JobState.FAILED,
-    "F": JobState.SUCCEEDED,
-}
-
-
-def state_of(letter: str) -> JobState:
-    """The common state of an EcoTaxa state letter; anything unknown is UNKNOWN."""
-    return STATE_OF.get(letter, JobState.UNKNOWN)
+STATE_OF = StateMap(
+    {
+        "P": JobState.QUEUED,
+        "R": JobState.RUNNING,
+        "A": JobState.NEEDS_INPUT,
+        "E": JobState.FAILED,
+        "F": JobState.SUCCEEDED,
+    }
+)
+state_of = STATE_OF.state_of
+"""The common state of an EcoTaxa state letter; anything unknown is UNKNOWN."""
 
 
 # -- the adapter --------------------------------------------------------------------------------
 
 
-class EcoTaxaConfigLike(Protocol):
+class EcoTaxaConfigLike(ServiceConfigLike, Protocol):
     """What `from_config` reads of `jobtui.config.EcoTaxaConfig`."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def verify(self) -> bool: ...
     @property
     def username(self) -> str | None: ...
     @property
@@ -128,7 +123,7 @@ def project_of(params: Mapping[str, Any]) -> str:
     return ""
 
 
-class EcoTaxaService(Service):
+class EcoTaxaService(ClientService[EcoTaxaClient]):
     """One EcoTaxa account as a job list (see the module docstring for states and actions)."""
 
     kind = "ecotaxa"
@@ -175,10 +170,8 @@ class EcoTaxaService(Service):
         self._jobs: dict[str, Job] = {}
         self._expect: dict[str, Expectation] = {}
 
-    def __repr__(self) -> str:
-        return (
-            f"EcoTaxaService({self.name!r}, {self.client.base_url!r}, for_admin={self.for_admin})"
-        )
+    def _shown(self) -> str:
+        return f", for_admin={self.for_admin}"
 
     @classmethod
     def from_config(cls, cfg: EcoTaxaConfigLike) -> EcoTaxaService:
@@ -191,9 +184,6 @@ class EcoTaxaService(Service):
             for_admin=cfg.for_admin,
             verify=cfg.verify,
         )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     def action_label(self, action: Action) -> str:
         if action is Action.DELETE:
@@ -441,12 +431,7 @@ class EcoTaxaService(Service):
         return name or f"ecotaxa_job_{job.id}"
 
     async def download(
-        self,
-        job: Job,
-        dest: Path,
-        progress: Progress | None = None,
-        *,
-        overwrite: bool = False,
+        self, job: Job, dest: Path, progress: Progress | None = None, *, overwrite: bool = False
     ) -> Path:
         """Save the job's file to `dest` (a file path, or a folder: the server's file name is
         used). An existing file raises `JobFileExistsError` unless `overwrite`."""

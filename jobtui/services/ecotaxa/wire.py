@@ -15,12 +15,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 
-from jobtui.services._wire import DEFERRED, parse_body
+from jobtui.services._wire import (
+    DEFERRED,
+    Wire,
+    WireText,
+    lenient_time,
+    number,
+    parse_body,
+    texts_or_json,
+)
 from jobtui.services._wire import text as _text
 from jobtui.services.download import component
 
@@ -68,65 +76,28 @@ def _object(value: Any) -> Any:
     return {"value": value}
 
 
-def _texts(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [item if isinstance(item, str) else json.dumps(item) for item in value]
-    return [str(value)]
-
-
-def _number(value: Any) -> Any:
-    """A percentage: numbers as they are (an integer stays one), numeric text as its number,
-    anything else as None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, str):
-        for kind in (int, float):
-            try:
-                return kind(value)
-            except ValueError:
-                pass
-    return None
-
-
 def _job_id(value: Any) -> Any:
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
         return int(value)
     return value
 
 
-WireText = Annotated[str | None, BeforeValidator(_text)]
 WireObject = Annotated[dict[str, Any], BeforeValidator(_object)]
 
 
 def parse_time(text: str | None) -> datetime | None:
     """A JobModel date-time: naive ISO 8601 in UTC (an offset, or `Z`, is honoured too)."""
-    if not text:
-        return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    moment: datetime | None = lenient_time(text)
+    return moment
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
-class EcoTaxaJob(_Wire):
+class EcoTaxaJob(Wire):
     """A JobModel as the server sends it. Only `id` and `type` are required; every other field
     may be missing or null, and unknown fields are kept. Timestamps stay text, as sent."""
 
     params: WireObject = {}
     result: WireObject = {}
-    errors: Annotated[list[str], BeforeValidator(_texts)] = []
+    errors: Annotated[list[str], BeforeValidator(texts_or_json)] = []
     question: WireObject = {}
     reply: WireObject = {}
     inside: WireObject = {}
@@ -135,7 +106,7 @@ class EcoTaxaJob(_Wire):
     type: Annotated[str, BeforeValidator(_text)]
     state: WireText = None
     step: Any = None
-    progress_pct: Annotated[int | float | None, BeforeValidator(_number)] = None
+    progress_pct: Annotated[int | float | None, BeforeValidator(number)] = None
     progress_msg: WireText = None
     creation_date: WireText = None
     updated_on: WireText = None
@@ -200,7 +171,7 @@ def asked_names(value: Any) -> list[str]:
     return [str(item) for item in value if item is not None and str(item).strip()]
 
 
-class EcoTaxaUser(_Wire):
+class EcoTaxaUser(Wire):
     """The caller, from `GET /users/me`. `can_do` 2 means application administrator."""
 
     id: Annotated[int, BeforeValidator(_job_id)]

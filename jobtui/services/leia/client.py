@@ -9,28 +9,28 @@ it has been idle for `keepalive_after` seconds so the token does not time out.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
-from urllib.parse import quote
+from typing import Any, Unpack
 
 import httpx
 
-from jobtui.core.errors import BadPayloadError, ServiceError
+from jobtui.core.errors import BadPayloadError
 from jobtui.core.secret import Secret
+from jobtui.services._client import (
+    JSON,
+    ClientOptions,
+    LoginClient,
+    Send,
+    redact_httpx_log,
+    secret_of,
+    segment,
+)
 from jobtui.services._http import (
-    DEFAULT_TIMEOUT,
-    error_for_status,
-    fetch,
     json_depth_ok,
     limits,
-    make_client,
 )
 from jobtui.services._wire import SameBody
 from jobtui.services.leia.filters import LeiaFilters
@@ -43,37 +43,18 @@ from jobtui.services.leia.wire import (
     parse_login,
     parse_statuses,
 )
+from jobtui.services.paging import every_page, parse_content_range
 
-_RANGE = re.compile(r"(?<!\d)(\d{1,18})\s*-\s*(\d{1,18})\s*/\s*(\d{1,18}(?!\d)|\*)")
 _NO_JOBS = re.compile(r"no\s+jobs?\b", re.IGNORECASE)
-_LOGIN_PATH = re.compile(r"/login/[^\s/\"?]+")
 
 
-class _RedactLoginKey(logging.Filter):
-    """httpx logs request URLs; the deprecated login carries the API key in its path."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("/login/" in str(a) for a in record.args):
-            record.args = tuple(
-                _LOGIN_PATH.sub("/login/***", str(a)) if "/login/" in str(a) else a
-                for a in record.args
-            )
-        return True
-
-
-_httpx_logger = logging.getLogger("httpx")
-if not any(isinstance(f, _RedactLoginKey) for f in _httpx_logger.filters):
-    _httpx_logger.addFilter(_RedactLoginKey())
-
-
-def _segment(value: str) -> str:
-    """One path segment: `value` percent-encoded whole (a `/` or `,` in an id stays inside it)."""
-    return quote(value, safe="")
+redact_httpx_log("/login/", re.compile(r"/login/[^\s/\"?]+"), "/login/***")
+"""httpx logs request URLs; the deprecated login carries the API key in its path."""
 
 
 def _segments(values: Iterable[str]) -> str:
     """A comma-separated list of ids as one path segment (`/job/{ids}/status` and the like)."""
-    return ",".join(_segment(value) for value in values)
+    return ",".join(segment(value) for value in values)
 
 
 def _given(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,32 +77,6 @@ def _reason(response: httpx.Response) -> str:
     return ""
 
 
-def parse_content_range(value: str | None) -> int | None:
-    """The total of `Content-Range: first-last/total` (any unit prefix); None when absent."""
-    if not value:
-        return None
-    match = _RANGE.search(value)
-    if match is None or match.group(3) == "*":
-        return None
-    return int(match.group(3))
-
-
-def pages_needed(total: int, page_size: int) -> int:
-    """How many `GET /job` requests a full listing of `total` jobs takes (at least one)."""
-    return max(1, math.ceil(total / page_size))
-
-
-class _Send(TypedDict, total=False):
-    """What a request carries besides its method and path, and how its answer is bounded."""
-
-    params: Mapping[str, str] | None
-    json_body: Any
-    limit: int | None
-    """The most bytes of the answer read (`Limits.record` when None)."""
-    what: str
-    """The answer's name in an error ("job list"); "answer" when not given."""
-
-
 @dataclass(frozen=True, slots=True)
 class JobPage:
     jobs: list[LeiaJob]
@@ -129,101 +84,57 @@ class JobPage:
     total: int | None
 
 
-class LeiaClient:
+class LeiaClient(LoginClient):
     """An async client for one Leia application (one API key) over one httpx client.
 
     `requests` counts the requests sent per operation (`get_jobs`, `get_job_statuses`...).
     """
+
+    kind = "leia"
+    reason = staticmethod(_reason)
 
     def __init__(
         self,
         url: str,
         api_key: Secret | str,
         *,
-        service: str = "leia",
-        verify: bool = True,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         keepalive_after: float = 240.0,
         max_url: int = 2000,
         clock: Callable[[], float] = time.monotonic,
-        http: httpx.AsyncClient | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self.service = service
-        self._api_key = api_key if isinstance(api_key, Secret) else Secret(api_key)
-        self._http = http or make_client(url, verify=verify, timeout=timeout)
+        super().__init__(url, **options)
+        self._api_key = secret_of(api_key)
         self._pages: SameBody[list[LeiaJob]] = SameBody()
-        self._token: Secret | None = None
-        self._login_lock = asyncio.Lock()
         self._login_get = False
         self.keepalive_after = keepalive_after
         self.max_url = max_url
         self.clock = clock
         self.last_request: float | None = None
         self.application: LeiaApplication | None = None
-        self.requests: Counter[str] = Counter()
 
-    def __repr__(self) -> str:
-        return f"LeiaClient({self.service!r}, {str(self._http.base_url)!r}, logged_in={self.logged_in})"
-
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
-
-    @property
-    def logged_in(self) -> bool:
-        return self._token is not None
-
-    @property
-    def request_count(self) -> int:
-        return sum(self.requests.values())
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    def _shown(self) -> str:
+        return f", logged_in={self.logged_in}"
 
     # -- transport ------------------------------------------------------------------------------
 
-    async def _raw(
-        self, op: str, method: str, path: str, *, token: Secret | None = None, **send: Unpack[_Send]
+    def _auth(self, token: Secret) -> dict[str, str]:
+        return {"token": token.get_secret_value()}
+
+    async def _send(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        *,
+        token: Secret | None = None,
+        accept: str = JSON,
+        **send: Unpack[Send],
     ) -> httpx.Response:
-        headers = {"Accept": "application/json"}
-        if token is not None:
-            headers["token"] = token.get_secret_value()
-        self.requests[op] += 1
         self.last_request = self.clock()
-        request = self._http.build_request(
-            method, path, params=send.get("params"), json=send.get("json_body"), headers=headers
-        )
-        limit = send.get("limit") or limits().record
-        what = send.get("what", "answer")
-        return await fetch(self._http, self.service, request, limit=limit, what=what)
+        return await super()._send(op, method, path, token=token, accept=accept, **send)
 
-    def _error(self, response: httpx.Response) -> ServiceError:
-        return error_for_status(self.service, response, _reason)
-
-    async def _call(
-        self, op: str, method: str, path: str, *, ok: Iterable[int] = (200,), **send: Unpack[_Send]
-    ) -> httpx.Response:
-        """An authenticated call: logs in first if needed, and once more on a 401."""
-        accepted = tuple(ok)
-        if self._token is None:
-            await self._relogin(None)
-        for attempt in range(2):
-            token = self._token
-            response = await self._raw(op, method, path, token=token, **send)
-            if response.status_code != 401 or attempt:
-                break  # a second 401 is the answer: the new token was refused too
-            await self._relogin(token)
-        if response.status_code not in accepted:
-            raise self._error(response)
-        return response
-
-    async def _relogin(self, stale: Secret | None) -> None:
-        async with self._login_lock:
-            if self._token is not None and self._token is not stale:
-                return  # another call logged in meanwhile
-            await self._login()
-
-    async def _job_call(self, op: str, method: str, path: str, **send: Unpack[_Send]) -> LeiaJob:
+    async def _job_call(self, op: str, method: str, path: str, **send: Unpack[Send]) -> LeiaJob:
         """An authenticated call whose answer is one job."""
         response = await self._call(op, method, path, **send)
         return parse_job(self.service, response.content)
@@ -241,14 +152,14 @@ class LeiaClient:
         key = self._api_key.get_secret_value()
         response: httpx.Response | None = None
         if not self._login_get:
-            response = await self._raw(
+            response = await self._send(
                 "login_application_post", "POST", "/login", json_body={"api_key": key}
             )
             if response.status_code in (404, 405):
                 self._login_get = True
                 response = None
         if response is None:
-            response = await self._raw("login_application", "GET", f"/login/{_segment(key)}")
+            response = await self._send("login_application", "GET", f"/login/{segment(key)}")
         if response.status_code != 200:
             raise self._error(response)
         login = parse_login(self.service, response.content)
@@ -263,7 +174,7 @@ class LeiaClient:
         if self._token is None:
             return
         token, self._token = self._token, None
-        response = await self._raw("logout_application", "GET", "/logout", token=token)
+        response = await self._send("logout_application", "GET", "/logout", token=token)
         if response.status_code not in (200, 204, 401):
             raise self._error(response)
 
@@ -321,26 +232,15 @@ class LeiaClient:
         """Every job matching `filters`, page by page. Relies only on the total of Content-Range
         and on how many jobs each page holds (the server may send fewer than asked). Ends at a
         page that adds no new job, and at `Limits.max_jobs` jobs (a server paging for ever)."""
-        jobs: dict[str, LeiaJob] = {}
-        offset = 0
-        total: int | None = None
-        cap = limits().max_jobs
-        while len(jobs) < cap:
-            page = await self.list_jobs(filters, offset=offset, limit=page_size)
-            if page.total is not None:
-                total = page.total
-            new = [job for job in page.jobs if job.id not in jobs]
-            if not new:
-                break  # the end, or a server that ignores the offset: nothing new to read
-            for job in new[: cap - len(jobs)]:
-                jobs[job.id] = job
-            offset += len(page.jobs)
-            if total is not None and offset >= total:
-                break
-        return list(jobs.values()), total
+
+        async def page(offset: int) -> tuple[list[LeiaJob], int | None]:
+            found = await self.list_jobs(filters, offset=offset, limit=page_size)
+            return found.jobs, found.total
+
+        return await every_page(page, lambda job: job.id)
 
     async def get_job(self, job_id: str) -> LeiaJob:
-        return await self._job_call("get_job", "GET", f"/job/{_segment(job_id)}")
+        return await self._job_call("get_job", "GET", f"/job/{segment(job_id)}")
 
     def status_chunks(self, job_ids: Sequence[str]) -> list[list[str]]:
         """Split ids so each `GET /job/{ids}/status` URL stays within `max_url` bytes."""
@@ -349,7 +249,7 @@ class LeiaClient:
         current: list[str] = []
         size = fixed
         for job_id in job_ids:
-            cost = len(_segment(job_id)) + (1 if current else 0)
+            cost = len(segment(job_id)) + (1 if current else 0)
             if current and size + cost > self.max_url:
                 chunks.append(current)
                 current, size = [], fixed
@@ -373,10 +273,10 @@ class LeiaClient:
         return result
 
     async def cancel_job(self, job_id: str) -> None:
-        await self._call("cancel_job", "DELETE", f"/job/{_segment(job_id)}", ok=(200, 204))
+        await self._call("cancel_job", "DELETE", f"/job/{segment(job_id)}", ok=(200, 204))
 
     async def start_job(self, job_id: str) -> LeiaJob:
-        return await self._job_call("start_job", "POST", f"/job/{_segment(job_id)}/start")
+        return await self._job_call("start_job", "POST", f"/job/{segment(job_id)}/start")
 
     async def create_conditional(
         self,
@@ -395,7 +295,7 @@ class LeiaClient:
         return await self._job_call(
             "create_conditional_job",
             "POST",
-            f"/job/conditional/{_segment(execute_after_id)}",
+            f"/job/conditional/{segment(execute_after_id)}",
             params=params,
             json_body=dict(body or {}),
         )
@@ -407,7 +307,7 @@ class LeiaClient:
         return await self._job_call(
             "apply_model_async",
             "POST",
-            f"/model/{_segment(model_id)}/apply/{_segments(document_ids)}",
+            f"/model/{segment(model_id)}/apply/{_segments(document_ids)}",
             json_body=_given(options),
         )
 
@@ -418,9 +318,9 @@ class LeiaClient:
         return await self._job_call(
             "transform_document_async",
             "POST",
-            f"/document/{_segments(document_ids)}/transform/{_segment(output_type)}",
+            f"/document/{_segments(document_ids)}/transform/{segment(output_type)}",
             json_body=_given(options),
         )
 
 
-__all__ = ["JobPage", "LeiaClient", "pages_needed", "parse_content_range"]
+__all__ = ["JobPage", "LeiaClient"]

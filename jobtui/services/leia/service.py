@@ -29,8 +29,9 @@ from typing import Any, Protocol
 from jobtui.core.errors import NotFoundError
 from jobtui.core.models import Action, Column, Job, JobState
 from jobtui.core.secret import Revealable, Secret
-from jobtui.core.service import PollResult, Service, UnsupportedActionError
+from jobtui.core.service import PollResult, UnsupportedActionError
 from jobtui.services._http import limits
+from jobtui.services._service import ClientService, ServiceConfigLike, StateMap
 from jobtui.services._wire import JobsOfRecords, LazyRecord
 from jobtui.services.leia.chain import (
     LeiaChain,
@@ -45,38 +46,31 @@ from jobtui.services.leia.conditions import check_conditional_body, validate_rul
 from jobtui.services.leia.filters import LeiaFilters
 from jobtui.services.leia.wire import LeiaJob
 
-STATE_OF: Mapping[str, JobState] = {
-    "BLOCKED": JobState.QUEUED,
-    "WAITING": JobState.QUEUED,
-    "READY": JobState.QUEUED,
-    "STARTING": JobState.RUNNING,
-    "LOADING_MODEL": JobState.RUNNING,
-    "PROCESSING": JobState.RUNNING,
-    "PROCESSED": JobState.SUCCEEDED,
-    "FAILED": JobState.FAILED,
-    "CANCELED": JobState.CANCELLED,
-}
+STATE_OF = StateMap(
+    {
+        "BLOCKED": JobState.QUEUED,
+        "WAITING": JobState.QUEUED,
+        "READY": JobState.QUEUED,
+        "STARTING": JobState.RUNNING,
+        "LOADING_MODEL": JobState.RUNNING,
+        "PROCESSING": JobState.RUNNING,
+        "PROCESSED": JobState.SUCCEEDED,
+        "FAILED": JobState.FAILED,
+        "CANCELED": JobState.CANCELLED,
+    }
+)
+state_of = STATE_OF.state_of
+"""The common state of a Leia status; anything unknown is UNKNOWN (and shown as sent)."""
 
 
-def state_of(status: str) -> JobState:
-    """The common state of a Leia status; anything unknown is UNKNOWN (and shown as sent)."""
-    return STATE_OF.get(status, JobState.UNKNOWN)
-
-
-class LeiaConfigLike(Protocol):
+class LeiaConfigLike(ServiceConfigLike, Protocol):
     """What `from_config` reads of `jobtui.config.LeiaConfig`."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def verify(self) -> bool: ...
     @property
     def api_key(self) -> Revealable: ...
 
 
-class LeiaService(Service):
+class LeiaService(ClientService[LeiaClient]):
     """One Leia application as a job list (see the module docstring for the polling strategy)."""
 
     kind = "leia"
@@ -128,15 +122,9 @@ class LeiaService(Service):
         """Requests the last poll made (its keep-alive ping included)."""
         self.last_poll_full = False
 
-    def __repr__(self) -> str:
-        return f"LeiaService({self.name!r}, {self.client.base_url!r})"
-
     @classmethod
     def from_config(cls, cfg: LeiaConfigLike) -> LeiaService:
         return cls(cfg.name, cfg.url, Secret.of(cfg.api_key), verify=cfg.verify)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     # -- filters and snapshot -------------------------------------------------------------------
 

@@ -4,15 +4,21 @@ bytes into them (a body that does not fit is one `BadPayloadError` line naming w
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 
 from jobtui.core.secret import Secret
-from jobtui.services._wire import DEFERRED, parse_body
-from jobtui.services._wire import lenient_time as _lenient_time
+from jobtui.services._wire import (
+    DEFERRED,
+    Stated,
+    Wire,
+    WireText,
+    WireTime,
+    list_of_text,
+    parse_body,
+)
 from jobtui.services._wire import text as _text
 
 # -- enums --------------------------------------------------------------------------------------
@@ -47,23 +53,7 @@ TERMINAL_STATUSES = frozenset({"PROCESSED", "FAILED", "CANCELED"})
 # -- models -------------------------------------------------------------------------------------
 
 
-def _list_of_text(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return value
-
-
-WireTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
-WireText = Annotated[str | None, BeforeValidator(_text)]
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
-class LeiaApplication(_Wire):
+class LeiaApplication(Wire):
     """The logged-in application (`/whoami`, and the `application` of a login)."""
 
     id: WireText = None
@@ -76,20 +66,22 @@ class LeiaApplication(_Wire):
     application_name: WireText = None
 
 
-class LeiaLogin(_Wire):
+class LeiaLogin(Wire):
     token: Secret
     application: LeiaApplication | None = None
 
 
-class LeiaJob(_Wire):
+class LeiaJob(Stated, Wire):
     """A job as the server sends it. Every field but `id` may be missing; extra fields are kept
     (the server sends `submitter_id`, `http_code`, `page_range`... which the spec does not declare),
     and `result` may have any shape (its `result_type` says how to read it)."""
 
+    terminal_states: ClassVar[frozenset[str]] = TERMINAL_STATUSES
+
     id: Annotated[str, BeforeValidator(_text)]
     application_id: WireText = None
     creation_time: WireTime = None
-    document_ids: Annotated[list[str], BeforeValidator(_list_of_text)] = []
+    document_ids: Annotated[list[str], BeforeValidator(list_of_text)] = []
     job_type: WireText = None
     status: WireText = None
     starting_time: WireTime = None
@@ -101,14 +93,6 @@ class LeiaJob(_Wire):
     reason: WireText = None
     result_type: WireText = None
     result: Any = None
-
-    @property
-    def status_text(self) -> str:
-        return self.status or ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.status_text in TERMINAL_STATUSES
 
     @property
     def is_conditional(self) -> bool:
