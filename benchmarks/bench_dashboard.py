@@ -9,8 +9,9 @@
   the growth of its RSS from the first window to the last; htop beside it.
 * scale: 100,000 jobs on one service, each kind in turn (dsp-ingest: 10,000 projects, each a
   row of its bulk ingest, files on disk; one server holds at most 65,536, every shortcode):
-  time from start to the first rows on the terminal, RSS per job once loaded, idle CPU with unchanged data, and keys (cursor down and up,
-  from the key to the screen showing the move) at the 99th percentile while it polls. htop's first frame is the reference for the first figure.
+  time from start to the first rows on the terminal, RSS per job once loaded, idle CPU with
+  unchanged data, and keys (cursor down and up, from the key to the screen showing the move) at
+  the 99th percentile while it polls. htop's first frame is the reference for the first figure.
 * hostile: the dashboard against each hostile server of tests/robustness/hostile.py (four
   services on it): peak RSS, and the slowest of the keys pressed while it is under attack (`]`
   and `[` switch tabs; with one service, cursor down and up).
