@@ -235,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="append requests, polls and errors to PATH (secrets redacted)",
     )
+    demo.add_argument(
+        "--journal",
+        dest="demo_journal",
+        type=Path,
+        metavar="PATH",
+        help="keep the demo's journal in PATH (default: a temporary folder, removed at the end)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     emulate = commands.add_parser(
@@ -313,6 +320,7 @@ def _run_dashboard(
     config_path: Path | None = None,
     log: Path | None = None,
     ascii: bool = False,
+    journal: Path | None = None,
 ) -> int:
     from jobtui.core.errors import InputError, ServiceError
     from jobtui.log import secret_values, start_log, stop_log
@@ -325,7 +333,12 @@ def _run_dashboard(
         return EXIT_FAILURE
     try:
         return run_app(
-            config, read_only=read_only, title=title, config_path=config_path, ascii=ascii
+            config,
+            read_only=read_only,
+            title=title,
+            config_path=config_path,
+            ascii=ascii,
+            journal_path=journal,
         )
     except (ServiceError, InputError) as error:
         _err(f"jobtui: {error}")
@@ -368,7 +381,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     apply_limits(config.limits)
     return _run_dashboard(
-        config, read_only=args.read_only, config_path=path, log=args.log, ascii=args.ascii
+        config,
+        read_only=args.read_only,
+        config_path=path,
+        log=args.log,
+        ascii=args.ascii,
+        journal=args.journal.expanduser() if args.journal is not None else None,
     )
 
 
@@ -441,18 +459,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not kinds:
         _err("jobtui: no service has an emulator in this version")
         return EXIT_FAILURE
+    import tempfile
+
     from jobtui.emulators.runner import serve_emulators
 
+    chosen: Path | None = args.demo_journal or args.journal
     try:
-        with serve_emulators(kinds, _settings(args.seed, args.speed, DEMO_JOBS)) as running:
+        with (
+            tempfile.TemporaryDirectory(prefix="jobtui-demo-") as scratch,
+            serve_emulators(kinds, _settings(args.seed, args.speed, DEMO_JOBS)) as running,
+        ):
             _switch_faults(running, args.fault)
             config = config_from_data({"services": service_entries(running)}, source="demo")
+            # The demo's jobs are made up: its journal lives as long as the demo, unless asked.
+            journal = chosen.expanduser() if chosen else Path(scratch) / "journal.sqlite3"
             return _run_dashboard(
                 config,
                 read_only=args.read_only or args.demo_read_only,
                 title="jobtui demo",
                 log=args.demo_log or args.log,
                 ascii=args.ascii or args.demo_ascii,
+                journal=journal,
             )
     except ConfigError as error:
         _err(str(error))
@@ -697,7 +724,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             tempfile.TemporaryDirectory(prefix="jobtui-serve-") as folder,
         ):
             path = write_config_file(
-                Path(folder) / "demo.toml", to_toml({"services": service_entries(running)})
+                Path(folder) / "demo.toml",
+                to_toml(
+                    {
+                        "services": service_entries(running),
+                        "journal": {"path": str(Path(folder) / "journal.sqlite3")},
+                    }
+                ),
             )
             serve_dashboard(
                 path,

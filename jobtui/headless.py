@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from jobtui.core.text import clean_lines, json_text
 if TYPE_CHECKING:
     from jobtui.config import Config, ServiceConfig
     from jobtui.core.service import Service
+    from jobtui.journal import Journal
 
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
@@ -497,14 +498,42 @@ def refuse_if_read_only(args: argparse.Namespace, config: Config, what: str) -> 
 
 
 async def cmd_action(action: Action, args: argparse.Namespace, config: Config) -> int:
-    from jobtui.core.errors import ServiceError
-    from jobtui.core.service import UnsupportedActionError
-
     label = ACTION_INFO[action].label.lower()
     refuse_if_read_only(args, config, label)
     cfg = pick(config, args.service)
+    with action_journal(args, config) as journal:
+        return await _run_actions(action, args, cfg, journal)
+
+
+@contextmanager
+def action_journal(args: argparse.Namespace, config: Config) -> Iterator[Journal]:
+    """The journal the actions of a headless command are recorded in (an audit trail: origin
+    "headless"), written before the command ends; one that cannot open says so in one line."""
+    from jobtui.journal import Journal, journal_settings
+
+    settings = journal_settings(config.journal, path=getattr(args, "journal", None))
+    journal = Journal(settings, origin="headless").start()
+    try:
+        yield journal
+    finally:
+        journal.close()
+        if journal.off and settings.enabled:
+            _err(f"jobtui: {journal.off}")
+
+
+async def _run_actions(
+    action: Action, args: argparse.Namespace, cfg: ServiceConfig, journal: Journal
+) -> int:
+    from jobtui.core.errors import ServiceError
+    from jobtui.core.service import UnsupportedActionError
+    from jobtui.journal import ServiceRef
+    from jobtui.journal.writer import journal_action
+
     code = EXIT_OK
+    ref = ServiceRef(cfg.name, str(cfg.url))
     async with opened([cfg]) as (service,):
+        name = journal_action(action, service.action_label(action))
+        label = ACTION_INFO[action].label.lower()
         if action not in service.actions:
             raise Failed(EXIT_REFUSED, f"{service.name}: {service.kind} has no {label} action")
         jobs = {job.id: job for job in await poll(service)}
@@ -525,12 +554,16 @@ async def cmd_action(action: Action, args: argparse.Namespace, config: Config) -
                 done = await service.run_action(action, job)
             except ServiceError as error:
                 failed = service_failure(error)
+                if name is not None:
+                    journal.record_action(ref, name, [job_id], outcome=failed.line)
                 _err(failed.line)
                 code = max(code, failed.code)
             except UnsupportedActionError as error:
                 _err(str(error))
                 code = max(code, EXIT_REFUSED)
             else:
+                if name is not None:
+                    journal.record_action(ref, name, [job_id])
                 _out(done if done.startswith(f"{service.name}: ") else f"{service.name}: {done}")
     return code
 

@@ -15,7 +15,10 @@ after the emulators' epoch, and saves:
 - with two services or more: `all-jobs.svg`, `filter.svg` (a `/` filter typed), `help.svg` (the
   `?` keys), `palette.svg` (the command palette), `bulk-confirm.svg` (jobs of two services
   marked, one confirmation) and `bulk-summary.svg` (the per-job summary after it), and
-  `ansi.svg` (the bsub.io tab in the 16-colour jobtui-ansi theme).
+  `ansi.svg` (the bsub.io tab in the 16-colour jobtui-ansi theme);
+- from the job journal (a second dashboard, whose journal holds an earlier session and 30 days
+  of seeded bsub.io jobs): `timeline.svg` (a job's timeline in the detail pane, the since-last
+  line as a toast, overdue jobs marked ◷) and `statistics.svg` (the `G` screen).
 
 The tabs poll only when asked, so that their history sparklines are the same on every run, and
 the script works in a temporary folder, so that paths read the same: the same tree gives the
@@ -28,35 +31,50 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import io
 import os
+import random
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Input, Label, Select, TabbedContent, TextArea
+from textual.widgets import (
+    Button,
+    DataTable,
+    Input,
+    Label,
+    Select,
+    Static,
+    TabbedContent,
+    TextArea,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
 from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
-from jobtui.core.models import JobState
+from jobtui.core.models import Job, JobState
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import KINDS, RunningEmulator, serve_emulators
+from jobtui.journal import Journal, JournalSettings, ServiceRef
 from jobtui.services import SERVICES, build_service
 from jobtui.tui.app import JobtuiApp
+from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.bsub_new_job import NewBsubJobScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.help import HelpScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
 from jobtui.tui.modals.state_filter import StateFilterScreen
+from jobtui.tui.modals.statistics import StatisticsScreen
 from jobtui.tui.modals.text_view import TextViewScreen
 from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
@@ -281,7 +299,101 @@ async def shoot(running: Sequence[RunningEmulator], folder: Path) -> list[Path]:
             await shooter.show_tab("bsub")
             app.theme = ANSI_THEME
             await shooter.save("ansi.svg")
-        return shooter.saved
+    if "bsub" in kinds:
+        shooter.saved += await shoot_journal(running, folder)
+    return shooter.saved
+
+
+PAST_DAYS = 30
+PAST_JOBS = 240
+LAST_SESSION = NOW - timedelta(hours=15)
+"""When the earlier dashboard session the journal holds ended."""
+
+
+def past_jobs(service: str, types: Sequence[str]) -> list[Job]:
+    """Seeded bsub.io jobs of the 30 days before the last session: each type its own usual
+    queue wait and run time, one in ten failed."""
+    rng = random.Random(1)
+    jobs = []
+    for n in range(PAST_JOBS):
+        kind = types[n % len(types)]
+        scale = 30 + 90 * (types.index(kind) + 1)
+        created = LAST_SESSION - timedelta(seconds=rng.uniform(600, PAST_DAYS * 86400 - 600))
+        started = created + timedelta(seconds=rng.expovariate(1 / 20))
+        finished = started + timedelta(seconds=rng.lognormvariate(0, 0.6) * scale)
+        state = JobState.FAILED if rng.random() < 0.1 else JobState.SUCCEEDED
+        raw = "failed" if state is JobState.FAILED else "finished"
+        jobs.append(
+            Job(
+                service,
+                f"past-{n:04d}",
+                state,
+                raw,
+                type=kind,
+                created=created,
+                updated=finished,
+                started=started,
+                finished=finished,
+                raw={"id": f"past-{n:04d}", "status": raw, "type": kind},
+            )
+        )
+    return sorted(jobs, key=lambda job: job.finished or NOW)
+
+
+async def shoot_journal(running: Sequence[RunningEmulator], folder: Path) -> list[Path]:
+    """The dashboard on the same emulators with a journal (in the working folder) that holds an
+    earlier session: the timeline of a job, and the statistics screen."""
+    kinds = [r.kind for r in running]
+    config = config_from_data({"services": service_entries(running)}, source="demo")
+    refs = {e.name: ServiceRef(e.name, str(e.url)) for e in config.services}
+    bsub_name = config.services[kinds.index("bsub")].name
+    bsub = running[kinds.index("bsub")].state
+    assert isinstance(bsub, BsubState)
+    settings = JournalSettings(path=Path.cwd() / "journal.sqlite3")
+    past = past_jobs(bsub_name, sorted({kind.type for kind in bsub.types})[:4])
+    moment = [LAST_SESSION]
+    with Journal(settings, origin="dashboard", now=lambda: moment[0]) as earlier:
+        for job in past:
+            assert job.finished is not None
+            moment[0] = min(job.finished, LAST_SESSION)
+            earlier.record_jobs(refs[bsub_name], [job], complete=False)
+        assert earlier.flush()
+        moment[0] = LAST_SESSION
+    services = [build_service(entry) for entry in config.services]
+    for service in services:
+        if service.kind == "dsp-ingest":
+            service.now = fixed_clock  # type: ignore[attr-defined]
+    link = JournalLink(Journal(settings, now=fixed_clock), refs, clock=fixed_clock)
+    app = JobtuiApp(
+        services, title="jobtui demo", refresh=60.0, clock=fixed_clock, journal=link, tz=UTC
+    )
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        shooter = Shooter(app, pilot, kinds, folder)
+        await shooter.first_polls()
+        await shooter.until(lambda: app.since_last is not None, "the since-last line")
+        await shooter.until(lambda: bool(app.overdue), "the overdue jobs")
+        await shooter.show_tab("bsub")
+        job_id = bsub.ids_in("finished")[0]
+        await shooter.show_job("bsub", job_id)
+        detail = shooter.tab("bsub").query_one(JobDetail)
+        await shooter.until(lambda: "timeline" in str(detail_text(detail)), "the timeline")
+        app.clear_notifications()  # the since-last line alone, as it shows at start
+        assert app.since_last is not None
+        app.notify(app.since_last.line(NOW, UTC), title="since you were last here")
+        await shooter.save("timeline.svg", toasts=True)
+        app.clear_notifications()
+        await shooter.open("G", StatisticsScreen, "the statistics")
+        stats = app.screen.query_one("#stats", Static)
+        await shooter.until(lambda: "days" in str(stats.render()), "the statistics' lines")
+        await shooter.save("statistics.svg")
+        await shooter.close_modal()
+    return shooter.saved
+
+
+def detail_text(detail: JobDetail) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(detail.content)
+    return console.export_text()
 
 
 async def shoot_ecotaxa(shooter: Shooter) -> None:

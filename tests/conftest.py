@@ -20,6 +20,15 @@ EmulatorFactory = Callable[..., RunningEmulator]
 collect_ignore = [] if os.environ.get("JOBTUI_VENDOR_TESTS") == "1" else ["vendor"]
 
 
+@pytest.fixture(autouse=True)
+def own_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test (and the processes it starts) keeps its job journal below its own temporary
+    folder: the commands that act and the dashboard write one at $XDG_STATE_HOME/jobtui/."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def emulator() -> Iterator[EmulatorFactory]:
     """Start emulators on 127.0.0.1 for one test: `emulator("bsub", seed=3, speed=0, jobs=5)`.

@@ -202,8 +202,9 @@ class NotificationsConfig(_Table):
 
     events: Annotated[list[NotifyEvent], WrapValidator(_events_once)] = Field(
         default_factory=lambda: list(NOTIFY_EVENTS),
-        description='Which states notify when a job reaches them: "succeeded", "failed", '
-        '"needs_input" (asks a question); [] for none.',
+        description='What notifies: a job reaching "succeeded", "failed" or "needs_input" (asks '
+        'a question), and "overdue": a running job past 1.5 times the 95th-percentile run time '
+        "of its type's last 30 days (at least 20 runs, from the journal); [] for none.",
     )
     bell: bool = Field(default=False, description="Also ring the terminal bell.")
     osc: Annotated[Literal["off", "9", "777"], BeforeValidator(_osc)] = Field(

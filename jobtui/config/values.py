@@ -92,6 +92,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, str]] = {
     "palette": (":", "Open the command palette (ctrl+p opens it too)."),
     "help": ("?", "List the keys of the screen."),
     "notifications": ("N", "List the notifications of the session, newest first."),
+    "statistics": ("G", "Statistics of the jobs that ended, from the journal."),
     "new": ("n", "New job."),
     "submit": ("s", "Submit the job."),
     "start": ("s", "Start the job."),
@@ -250,10 +251,11 @@ def key_conflicts(keys: Mapping[str, str]) -> dict[str, str]:
     return conflicts
 
 
-NotifyEvent = Literal["succeeded", "failed", "needs_input"]
+NotifyEvent = Literal["succeeded", "failed", "needs_input", "overdue"]
 
-NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("succeeded", "failed", "needs_input")
-"""The job states whose arrival (between two polls) can notify."""
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("succeeded", "failed", "needs_input", "overdue")
+"""What can notify: a job reaching one of these states (between two polls), or a running job
+becoming overdue (past 1.5 times its type's 95th-percentile run time, from the journal)."""
 
 OSC_CHOICES: tuple[str, ...] = ("off", "9", "777")
 

@@ -34,3 +34,16 @@ def shown_value(text: str) -> str:
     """A typed value quoted for a one-line message: its start, after which an ellipsis, if long."""
     value = text if len(text) <= MAX_SHOWN_VALUE else text[:MAX_SHOWN_VALUE] + "…"
     return repr(value)
+
+
+def span(seconds: float) -> str:
+    """A duration as the timeline and the statistics show it: "42 s", "14 min", "3 h 05 min",
+    "2 d 4 h"."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"

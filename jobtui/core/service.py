@@ -43,6 +43,12 @@ class Service(ABC):
         self.tls_verified = True
         """False when the config turned TLS verification off (`verify = false`): the tab warns."""
 
+    @property
+    def lists_everything(self) -> bool:
+        """Whether a poll lists every job of the account (False while filters on the server
+        narrow it): a job missing from a complete list has left the server's list."""
+        return True
+
     @abstractmethod
     async def poll(self) -> PollResult:
         """Fetch the current jobs. Raises only `ServiceError`s."""

@@ -16,7 +16,7 @@ from jobtui.journal.queries import (
     Timeline,
     TypeStats,
 )
-from jobtui.journal.settings import JournalSettings, default_journal_path
+from jobtui.journal.settings import JournalSettings, default_journal_path, journal_settings
 from jobtui.journal.store import JournalOff
 from jobtui.journal.writer import Journal, ServiceRef, clear, prune
 
@@ -35,5 +35,6 @@ __all__ = [
     "TypeStats",
     "clear",
     "default_journal_path",
+    "journal_settings",
     "prune",
 ]

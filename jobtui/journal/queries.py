@@ -283,6 +283,17 @@ class Reader:
             if r[0] in sids
         ]
 
+    def gone_ids(self, needle: str, limit: int = 50) -> list[tuple[str, str]]:
+        """(service, job id) of jobs that left their server's list whose id contains `needle`
+        (case-insensitive), the latest gone first, at most `limit` (the palette's search)."""
+        names = self._services()
+        rows = self.conn.execute(
+            "SELECT service, job_id FROM job INDEXED BY job_gone WHERE gone IS NOT NULL "
+            "AND instr(lower(job_id), ?) ORDER BY gone DESC LIMIT ?",
+            (needle.lower(), limit),
+        ).fetchall()
+        return [(names[sid], job_id) for sid, job_id in rows if sid in names]
+
     def timeline(self, service: str, job_id: str, now: datetime) -> Timeline | None:
         """The job's states with their durations, from the changes jobtui saw and the server's
         timestamps (which also cover what happened while jobtui was not running)."""

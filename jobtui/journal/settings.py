@@ -6,6 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobtui.config.models import JournalConfig
 
 FILE_NAME = "journal.sqlite3"
 
@@ -28,3 +32,17 @@ class JournalSettings:
     """Rows older than this many days are pruned at open and once a day."""
     enabled: bool = True
     """False: nothing is recorded (the headless commands still read and clear a journal)."""
+
+
+def journal_settings(
+    config: JournalConfig | None = None, *, path: Path | None = None
+) -> JournalSettings:
+    """The settings of the config's `[journal]` table; `path` (`--journal PATH`) wins over the
+    table's `path`, which wins over the default."""
+    if config is None:
+        return JournalSettings(path=path or default_journal_path())
+    return JournalSettings(
+        path=path or config.path or default_journal_path(),
+        retention_days=config.retention_days,
+        enabled=config.enabled,
+    )

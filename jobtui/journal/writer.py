@@ -42,6 +42,18 @@ ACTIONS: Final = frozenset(
 )
 """The actions the journal records (EcoTaxa's delete is called erase)."""
 
+
+def journal_action(action: Action, label: str) -> str | None:
+    """The journal's name of an action a service ran (`label`: what the service calls it, as
+    EcoTaxa calls its delete erase), or None for those it does not record (logs, download,
+    mapping). A new job, a Leia conditional job and Leia's start of a BLOCKED job are submits."""
+    if label.lower() == "erase":
+        return "erase"
+    if action in (Action.NEW, Action.START, Action.CONDITIONAL):
+        return "submit"
+    return action.value if action.value in ACTIONS else None
+
+
 STALE_FOR: Final = 60
 """Seconds after another process recorded a job's change during which a step back in the job's
 life (running to queued, ended to running) is taken for a poll answer older than that process's,

@@ -12,6 +12,8 @@ import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
@@ -32,6 +34,7 @@ from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands, Palette
 from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
+from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.notifications import NotificationsScreen
 from jobtui.tui.modals.theme import ThemeScreen
@@ -45,10 +48,14 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from jobtui.config import Config
+    from jobtui.journal import Overdue, Summary
 
 DEFAULT_THEME = "textual-dark"
 
 log = logging.getLogger("jobtui")
+
+OVERDUE_EVERY = 60.0
+"""Seconds between two looks for overdue jobs in the journal."""
 
 SHUTDOWN_GRACE = 5.0
 """Seconds a signalled shutdown may take before the process ends anyway."""
@@ -66,6 +73,7 @@ class JobtuiApp(App[int]):
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="palette"),
         Binding("T", "change_theme", "Theme", show=False, id="theme"),
         Binding("N", "notifications", "Notifications", show=False, id="notifications"),
+        Binding("G", "statistics", "Statistics", show=False, id="statistics"),
         # The terminal's raw mode turns Ctrl+Z into a key: as in a shell, it stops the process.
         Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
@@ -88,8 +96,21 @@ class JobtuiApp(App[int]):
         notifications: NotificationsConfig | None = None,
         config_path: Path | None = None,
         ascii: bool = False,
+        journal: JournalLink | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
         super().__init__()
+        self.journal = journal
+        """The job journal this dashboard records to and reads (None: no journal)."""
+        self.tz = tz
+        """The time zone of the times shown from the journal (None: the machine's)."""
+        self.since_last: Summary | None = None
+        """What ended since the previous dashboard session ended, once the journal is open."""
+        self._first_polls: set[str] = set()
+        """The services whose first poll has landed (well or not)."""
+        self._all_polled = asyncio.Event()
+        self.overdue: dict[tuple[str, str], Overdue] = {}
+        """The running jobs found overdue at the last look, by (service, job id)."""
         self.ascii = ascii
         """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
         if ascii:
@@ -167,6 +188,65 @@ class JobtuiApp(App[int]):
         )
         if self.freeze_heap:
             self.call_after_refresh(self._freeze_heap)
+        if self.journal is not None:
+            self.run_worker(
+                self._open_journal(self.journal),
+                group="journal",
+                exit_on_error=False,
+                description="open the journal",
+            )
+
+    async def _open_journal(self, link: JournalLink) -> None:
+        """Open the journal (in its thread); say in one line why it is off (unless the config
+        turned it off), then what happened since the last session ("since you were last here")."""
+        line = await link.open()
+        if line and link.journal.settings.enabled:
+            self.notify(line, severity="warning", timeout=10)
+        if link.off:
+            for screen in self.screen_stack:
+                if isinstance(screen, DashboardScreen):
+                    screen.refresh_status()
+            return
+        # What ended while no dashboard ran shows in the first polls: once they are written.
+        await self._all_polled.wait()
+        await asyncio.to_thread(link.journal.flush)
+        summary = await link.query(lambda reader: reader.summary(link.journal.last_seen))
+        self._start_overdue_checks(link)
+        if summary is None or summary.since is None:
+            return
+        self.since_last = summary
+        self.notify(summary.line(self.clock(), self.tz), title="since you were last here")
+
+    def _start_overdue_checks(self, link: JournalLink) -> None:
+        self.set_interval(OVERDUE_EVERY, partial(self._check_overdue, link))
+        self._check_overdue(link)
+
+    def _check_overdue(self, link: JournalLink) -> None:
+        if not link.off:
+            self.run_worker(
+                self._find_overdue(link),
+                group="overdue",
+                exclusive=True,
+                exit_on_error=False,
+                description="look for overdue jobs",
+            )
+
+    async def _find_overdue(self, link: JournalLink) -> None:
+        """Running jobs past 1.5 times their type's 95th-percentile run time: marked slow in
+        the tables; each one newly overdue notifies (the `overdue` event)."""
+        now = self.clock()
+        found = await link.query(lambda reader: reader.overdue(now))
+        if found is None:
+            return
+        keys = {(o.service, o.id): o for o in found}
+        fresh = [o for key, o in keys.items() if key not in self.overdue]
+        self.overdue = keys
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.set_slow(set(keys))
+        if fresh and self.notifier.overdue:
+            for service in dict.fromkeys(o.service for o in fresh):
+                self.notifier.announce_overdue(service, [o for o in fresh if o.service == service])
 
     def _freeze_heap(self) -> None:
         """Collect once, then freeze the survivors (modules, widgets, styles).
@@ -187,6 +267,8 @@ class JobtuiApp(App[int]):
             loop.remove_signal_handler(signum)
         for service in self.services:
             await service.aclose()
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.close)
 
     def _handle_signals(self) -> None:
         """SIGTERM and SIGHUP (a lost SSH connection) end the app the normal way, so the
@@ -265,6 +347,14 @@ class JobtuiApp(App[int]):
             )
         )
         self.attention = len(self.notifier.attention)
+
+    @on(ServiceTab.JobsUpdated)
+    @on(ServiceTab.HealthChanged)
+    def _first_poll(self, message: ServiceTab.JobsUpdated | ServiceTab.HealthChanged) -> None:
+        if not self._all_polled.is_set():
+            self._first_polls.add(message.tab.service.name)
+            if len(self._first_polls) >= len(self.services):
+                self._all_polled.set()
 
     @on(ServiceTab.JobSeen)
     def _job_seen(self, message: ServiceTab.JobSeen) -> None:
@@ -365,6 +455,42 @@ class JobtuiApp(App[int]):
         if not isinstance(self.screen, NotificationsScreen):
             self.push_screen(NotificationsScreen(list(self.notices)))
 
+    def action_statistics(self) -> None:
+        """Per service and job type, the jobs that ended in 7 and 30 days (from the journal)."""
+        from jobtui.tui.modals.statistics import StatisticsScreen
+
+        if isinstance(self.screen, StatisticsScreen):
+            return
+        link = self.journal
+        if link is None or link.reader is None:
+            why = "no journal" if link is None else (link.off or "the journal is not open yet")
+            self.notify(f"statistics: {why}", severity="warning")
+            return
+        self.push_screen(StatisticsScreen(link, self.clock()))
+
+    def show_gone_job(self, service: str, job_id: str) -> None:
+        """A job that left its server's list, as the journal last knew it."""
+        link = self.journal
+        if link is not None:
+            self.run_worker(
+                self._show_gone_job(link, service, job_id),
+                group="journal-read",
+                exclusive=True,
+                exit_on_error=False,
+                description="read a gone job",
+            )
+
+    async def _show_gone_job(self, link: JournalLink, service: str, job_id: str) -> None:
+        from jobtui.tui.modals.gone_job import GoneJobScreen
+
+        now = self.clock()
+        found = await link.query(lambda reader: reader.jobs(job_id, service, gone=True))
+        timeline = await link.query(lambda reader: reader.timeline(service, job_id, now))
+        if not found:
+            self.notify(f"{service}: no gone job {job_id} in the journal", severity="warning")
+            return
+        self.push_screen(GoneJobScreen(found[-1], timeline))
+
     def _toast(self, message: str, title: str, severity: Severity) -> None:
         self.notify(message, title=title, severity=severity, timeout=8)
 
@@ -428,12 +554,18 @@ def build_app(
     title: str | None = None,
     config_path: Path | None = None,
     ascii: bool = False,
+    journal_path: Path | None = None,
 ) -> JobtuiApp:
     """The app for a loaded config (read from `config_path`, if from a file): one service per
-    `[[services]]` entry; in ASCII if `ascii` or the config's `[ui] ascii` says so."""
+    `[[services]]` entry; in ASCII if `ascii` or the config's `[ui] ascii` says so; recording to
+    the journal of the config's `[journal]` table (`journal_path` overrides its path)."""
+    from jobtui.journal import Journal, ServiceRef, journal_settings
     from jobtui.services import build_service
 
     services = [build_service(entry) for entry in config.services]
+    refs = {e.name: ServiceRef(e.name, str(e.url)) for e in config.services}
+    settings = journal_settings(config.journal, path=journal_path)
+    journal = JournalLink(Journal(settings, origin="dashboard"), refs)
     intervals = {e.name: e.refresh for e in config.services if e.refresh is not None}
     return JobtuiApp(
         services,
@@ -446,6 +578,7 @@ def build_app(
         notifications=config.notifications,
         config_path=config_path,
         ascii=ascii or config.ui.ascii,
+        journal=journal,
     )
 
 
@@ -456,6 +589,7 @@ class AppOptions(TypedDict, total=False):
     title: str | None
     config_path: Path | None
     ascii: bool
+    journal_path: Path | None
 
 
 def run_app(config: Config, **options: Unpack[AppOptions]) -> int:

@@ -4,7 +4,9 @@ on the job under the cursor, filter by state, sort by a column."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, tzinfo
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 from textual import events
 from textual.app import ComposeResult
@@ -21,6 +23,8 @@ from textual.content import Content
 from textual.fuzzy import Matcher
 
 from jobtui.core.models import ACTION_INFO, Action, JobState
+from jobtui.journal import Summary
+from jobtui.tui.journal import JournalLink
 from jobtui.tui.screens.dashboard import ALL_PANE, DashboardScreen, pane_id
 from jobtui.tui.text import literal
 from jobtui.tui.widgets.key_bar import KeyBar
@@ -34,6 +38,21 @@ SEARCH_ICON = ">"
 
 Command = tuple[str, Callable[[], object], str]
 """(text, callback, help) of one command."""
+
+
+@runtime_checkable
+class JournalApp(Protocol):
+    """What the palette asks of the app about its journal (the app imports this module)."""
+
+    journal: JournalLink | None
+    since_last: Summary | None
+    tz: tzinfo | None
+
+    def clock(self) -> datetime: ...
+
+    def action_statistics(self) -> None: ...
+
+    def show_gone_job(self, service: str, job_id: str) -> None: ...
 
 
 def _highlighted(matcher: Matcher, text: str) -> Content:
@@ -107,6 +126,14 @@ class JobtuiCommands(Provider):
             info = ACTION_INFO[action]
             if not info.needs_job and tab is not None and tab.check_action("act", (action.value,)):
                 yield ACTION_INFO[action].label, partial(dashboard.act_here, action), "action"
+        app = self.app
+        if isinstance(app, JournalApp):
+            since = app.since_last
+            if since is not None and since.jobs:
+                line = since.line(app.clock(), app.tz)
+                yield "Since you were last here", partial(dashboard.show_jobs, since.jobs), line
+            if app.journal is not None:
+                yield "Statistics", app.action_statistics, "jobs that ended, per service and type"
         for state in JobState:
             if state is not JobState.UNKNOWN:
                 yield f"Show only {state.label}", partial(dashboard.filter_states, state), "filter"
@@ -150,3 +177,14 @@ class JobtuiCommands(Provider):
                 found += 1
                 if found >= JOB_HITS:
                     return
+        app = self.app
+        link = app.journal if isinstance(app, JournalApp) else None
+        if link is None or link.reader is None or not isinstance(app, JournalApp):
+            return
+        gone = await link.query(lambda reader: reader.gone_ids(needle, JOB_HITS - found))
+        for service, job_id in gone or ():
+            text = f"Gone job {job_id}"
+            show = partial(app.show_gone_job, service, job_id)
+            help = f"{service} · left the server's list (from the journal)"
+            score = 0.9 if job_id.lower() == needle else matcher.match(text) or 0.4
+            yield Hit(score, _highlighted(matcher, text), show, text=text, help=literal(help))

@@ -21,7 +21,10 @@ from datetime import datetime
 from typing import Literal
 
 from jobtui.config import NotificationsConfig
+from jobtui.core.format import span
 from jobtui.core.models import Job, JobState
+from jobtui.journal import Overdue
+from jobtui.journal.queries import OVERDUE_FACTOR
 
 Write = Callable[[str], None]
 """Writes raw text to the terminal."""
@@ -158,7 +161,9 @@ class Notifier:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
-        self.states = frozenset(JobState(event) for event in settings.events)
+        self.states = frozenset(JobState(e) for e in settings.events if e != "overdue")
+        self.overdue = "overdue" in settings.events
+        """Whether a job becoming overdue notifies."""
         self.toast = toast
         self.write = write
         self.tmux = bool((os.environ if environ is None else environ).get("TMUX"))
@@ -168,6 +173,24 @@ class Notifier:
         self.attention.update(poll)
         if not poll.initial:
             self.announce(poll.service, arrivals(poll.changed, poll.previous, self.states))
+
+    def announce_overdue(self, service: str, jobs: Sequence[Overdue]) -> None:
+        """One toast naming the running `jobs` of `service` that became overdue."""
+        lines = [
+            f"{o.id} overdue: running {span(o.running_for)}, usually within {span(o.limit / OVERDUE_FACTOR)}"
+            for o in jobs[:TOAST_LINES]
+        ]
+        if len(jobs) > TOAST_LINES:
+            lines.append(f"and {len(jobs) - TOAST_LINES} more")
+        self.toast("\n".join(lines), service, "warning")
+        if self.settings.bell:
+            self.write("\x07")
+        if self.settings.osc != "off":
+            self.write(
+                osc_sequence(
+                    self.settings.osc, f"jobtui: {service}", "; ".join(lines), tmux=self.tmux
+                )
+            )
 
     def announce(self, service: str, jobs: Sequence[Job]) -> None:
         """One toast naming `jobs` (which reached a notifying state on `service`)."""

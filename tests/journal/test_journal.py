@@ -149,6 +149,8 @@ def test_jobs_that_leave_the_list_are_gone_and_stay_findable(
     gone_events = [(e.at, e.jobs, e.before) for e in found.history(START) if e.kind == "gone"]
     assert gone_events == [(clock(), ("a",), R)]
     assert found.jobs("b")[0].gone is None  # back in the list: gone no more
+    assert found.gone_ids("A") == [("bsub.io", "a")]  # the palette's search
+    assert found.gone_ids("b") == []
 
 
 def test_a_cut_list_marks_nothing_gone(open_journal: OpenJournal, path: Path, clock: Clock) -> None:

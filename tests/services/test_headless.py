@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.headless import EXIT_CODES, STATES, TABLE
+from jobtui.journal import Reader
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded
 
@@ -542,3 +544,23 @@ def test_commands_for_scripts_never_import_textual(setup: Setup, tmp_path: Path)
         code, top = imported_by(argv, setup.config)
         assert code == 0
         assert not top & {"textual", "httpx", "pydantic", "aiohttp", "textual_serve"}, argv
+
+
+def test_actions_are_recorded_in_the_journal_as_headless(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    job = running_job(setup.state)
+    code, _, err = setup.run(capsys, "--journal", str(journal), "cancel", "bsub.io", job.id)
+    assert code == 0, err
+    code, _, err = setup.run(capsys, "--journal", str(journal), "cancel", "bsub.io", job.id)
+    assert code == 5  # refused before anything was sent: not an action jobtui sent
+    code, _, err = setup.run(capsys, "--journal", str(journal), "delete", "bsub.io", job.id)
+    assert code == 0, err
+    reader = Reader.open(journal, datetime.now(UTC))
+    assert reader is not None
+    actions = [(e.action, e.jobs, e.origin, e.outcome) for e in reader.history(actions=True)]
+    assert actions == [
+        ("cancel", (job.id,), "headless", "ok"),
+        ("delete", (job.id,), "headless", "ok"),
+    ]

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,11 @@ from textual.widgets import Static, TabbedContent
 from jobtui.config import NotificationsConfig
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState, SimJob
+from jobtui.journal import Journal, JournalSettings, ServiceRef
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
+from jobtui.tui.journal import JournalLink
+from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import pane_id
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import SEEN_AFTER_SECONDS, ServiceTab
@@ -100,6 +103,11 @@ class Live:
     async def until(self, predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
         await until(self.pilot, predicate, what, seconds)
 
+    async def until_note(self, predicate: Callable[[Notice], bool], what: str) -> Notice:
+        """The first notification of the session for which `predicate` holds, once there is one."""
+        await self.until(lambda: any(predicate(n) for n in self.app.notices), what)
+        return next(n for n in self.app.notices if predicate(n))
+
     async def show(self, index: int) -> None:
         await show_tab(self.pilot, index)
 
@@ -131,22 +139,39 @@ async def live_app(
     jobs: int = 20,
     notifications: NotificationsConfig | None = None,
     config_path: Path | None = None,
+    journal: JournalSettings | None = None,
+    clock: ManualClock | None = None,
+    prepare: Callable[[list[BsubState]], None] | None = None,
     **options: Any,
 ) -> AsyncIterator[Live]:
-    """The dashboard on `tabs` bsub.io emulators (tab titles "bsub-1", "bsub-2", ...)."""
+    """The dashboard on `tabs` bsub.io emulators (tab titles "bsub-1", "bsub-2", ...); with
+    `journal`, recording to (and reading) that journal, by the app's clock. `prepare` changes
+    the emulators' states before the app starts."""
     states: list[BsubState] = []
     services: list[BsubService] = []
+    refs: dict[str, ServiceRef] = {}
     for index in range(tabs):
         running, state = start(emulator, jobs=jobs, seed=index + 1, **options)
         states.append(state)
-        services.append(BsubService(f"bsub-{index + 1}", running.url, token_of(running)))
-    clock = ManualClock()
+        name = f"bsub-{index + 1}"
+        services.append(BsubService(name, running.url, token_of(running)))
+        # The journal knows an account by name and URL: each run's emulator has a port of its
+        # own, but one seed is one account, in every session of a test.
+        refs[name] = ServiceRef(name, f"http://bsub.test/seed-{index + 1}")
+    if prepare is not None:
+        prepare(states)
+    clock = clock or ManualClock()
+    link = None
+    if journal is not None:
+        link = JournalLink(Journal(journal, now=clock), refs, clock=clock)
     app = JobtuiApp(
         services,
         refresh=refresh,
         clock=clock,
         notifications=notifications,
         config_path=config_path,
+        journal=link,
+        tz=UTC,
     )
     async with app.run_test(size=SIZE) as pilot:
         live = Live(app, pilot, states, clock)

@@ -27,6 +27,7 @@ from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.core.service import Service
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState
+from jobtui.journal import Timeline
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
@@ -340,9 +341,9 @@ async def test_the_detail_of_a_job_shown_again_is_not_rendered_again(
     rendered: list[str] = []
     original = detail_module.render_job
 
-    def render_job(job: Job, service: Service) -> RenderableType:
+    def render_job(job: Job, service: Service, timeline: Timeline | None = None) -> RenderableType:
         rendered.append(job.id)
-        return original(job, service)
+        return original(job, service, timeline)
 
     def shown_text(detail: JobDetail) -> str:
         console = Console(width=120, record=True, color_system=None)

@@ -740,7 +740,7 @@ def test_a_type_error_hides_no_other_problem(tmp_path: Path) -> None:
         f"{path}:13: services[1].token: must be a string",
         f"{path}:15: services[2].password: required with username",
         f"{path}:20: services[2].verify: must be true or false",
-        f"{path}:23: notifications.events[1]: must be 'succeeded', 'failed' or 'needs_input'",
+        f"{path}:23: notifications.events[1]: must be 'succeeded', 'failed', 'needs_input' or 'overdue'",
         f"{path}:23: notifications.events[2]: 'failed' is listed twice",
     ]
 

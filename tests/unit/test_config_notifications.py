@@ -10,7 +10,7 @@ from jobtui.config import ConfigError, NotificationsConfig, parse_config
 def test_defaults_notify_every_event_with_no_bell_and_no_osc() -> None:
     config = parse_config("", "c.toml")
     assert config.notifications == NotificationsConfig(
-        events=["succeeded", "failed", "needs_input"], bell=False, osc="off"
+        events=["succeeded", "failed", "needs_input", "overdue"], bell=False, osc="off"
     )
 
 
@@ -29,7 +29,7 @@ def test_a_full_table_and_a_bare_number_for_osc() -> None:
         ("osc = true", "c.toml:3: notifications.osc: must be 'off', '9' or '777'"),
         (
             'events = ["failed", "done"]',
-            "c.toml:3: notifications.events[1]: must be 'succeeded', 'failed' or 'needs_input'",
+            "c.toml:3: notifications.events[1]: must be 'succeeded', 'failed', 'needs_input' or 'overdue'",
         ),
         (
             'events = ["failed", "failed"]',

@@ -132,6 +132,10 @@ class LeiaService(ClientService[LeiaClient]):
     def filters(self) -> LeiaFilters:
         return self._filters
 
+    @property
+    def lists_everything(self) -> bool:
+        return not self._filters
+
     def set_filters(self, filters: LeiaFilters) -> None:
         """Apply server-side filters: the next poll lists everything again with them."""
         if filters != self._filters:

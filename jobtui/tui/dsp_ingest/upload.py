@@ -27,11 +27,12 @@ from textual.widgets import Button, Input, Label, ProgressBar, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.format import human_size, shown_path
-from jobtui.core.models import Job
+from jobtui.core.models import Action, Job
 from jobtui.services.dsp_ingest.ingest import UploadPlan, UploadProgress, UploadReport
 from jobtui.services.dsp_ingest.names import validate_shortcode
 from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.tui.forms import button_row, message_line, text_field
+from jobtui.tui.journal import record_action
 from jobtui.tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
@@ -344,10 +345,14 @@ class UploadScreen(ModalScreen[UploadReport | None]):
             )
         except (ServiceError, InputError) as error:
             self.uploading = False
+            if isinstance(error, ServiceError):
+                record_action(self, self.service.name, Action.UPLOAD, "upload", [code], error.line)
             self._say(error.line if isinstance(error, ServiceError) else str(error))
             self._restore_buttons(finished=False)
             return
         self.uploading = False
+        outcome = "cancelled" if report.cancelled else "ok" if report.complete else "incomplete"
+        record_action(self, self.service.name, Action.UPLOAD, "upload", [code], outcome)
         self.report = report
         self._finished(report)
 

@@ -18,10 +18,11 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from jobtui.core.errors import InputError, ServiceError
-from jobtui.core.models import Job
+from jobtui.core.models import Action, Job
 from jobtui.services.ecotaxa.answer import AnswerField, AnswerForm
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.forms import button_row, message_line, text_field
+from jobtui.tui.journal import record_action
 from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
@@ -159,12 +160,16 @@ class AnswerScreen(WorkingDialog[str | None]):
 
     @work(exclusive=True, group=WORKERS, exit_on_error=False, description="answer EcoTaxa job")
     async def send(self, users: dict[str, int], taxa: dict[str, int]) -> None:
+        name = self.service.name
         try:
             line = await self.service.answer(self.job, users, taxa)
         except (ServiceError, InputError) as error:
+            if isinstance(error, ServiceError):
+                record_action(self, name, Action.ANSWER, "answer", [self.job.id], error.line)
             self._say(error.line if isinstance(error, ServiceError) else str(error))
             self.query_one("#send", Button).disabled = False
             return
+        record_action(self, name, Action.ANSWER, "answer", [self.job.id])
         self.dismiss(line)
 
 

@@ -33,7 +33,7 @@ from textual.widgets import (
 )
 
 from jobtui.core.errors import InputError, ServiceError
-from jobtui.core.models import Job
+from jobtui.core.models import Action, Job
 from jobtui.services.leia.conditions import (
     CONDITION_OPERATORS,
     RULE_JOB_TYPES,
@@ -43,6 +43,7 @@ from jobtui.services.leia.conditions import (
 )
 from jobtui.services.leia.service import LeiaService
 from jobtui.tui.forms import button_row, choice, message_line, text_field
+from jobtui.tui.journal import record_action
 from jobtui.tui.leia.section import state_text
 from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
@@ -308,12 +309,16 @@ class ConditionalJobScreen(WorkingDialog[Job | None]):
 
     @work(exclusive=True, group=WORKERS, exit_on_error=False, description="create Leia job")
     async def create(self, body: dict[str, Any]) -> None:
+        name = self.service.name
         try:
             job = await self.service.create_conditional(self.job.id, body)
         except (ServiceError, InputError) as error:
+            if isinstance(error, ServiceError):
+                record_action(self, name, Action.CONDITIONAL, "submit", [], error.line)
             self._say(error.line if isinstance(error, ServiceError) else str(error))
             self.query_one("#create", Button).disabled = False
             return
+        record_action(self, name, Action.CONDITIONAL, "submit", [job.id])
         self.dismiss(job)
 
     @on(Button.Pressed, "#switch")

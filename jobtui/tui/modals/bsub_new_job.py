@@ -14,8 +14,9 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from jobtui.core.errors import InputError, ServiceError
 from jobtui.core.format import human_size, shown_path
-from jobtui.core.models import Job
+from jobtui.core.models import Action, Job
 from jobtui.tui.forms import button_row, message_line
+from jobtui.tui.journal import record_action
 from jobtui.tui.modals.dialog import WorkingDialog
 from jobtui.tui.widgets.key_bar import KeyBar
 
@@ -138,10 +139,13 @@ class NewBsubJobScreen(WorkingDialog[Job | None]):
             if total and done >= total:
                 self._say(f"{path.name} uploaded, submitting the job…", note=True)
 
+        name = self.service.name
         try:
             job = await self.service.new_job(type_id, path, progress)
         except ServiceError as error:
+            record_action(self, name, Action.NEW, "submit", [], error.line)
             self._say(error.line)
             button.disabled = False
             return
+        record_action(self, name, Action.NEW, "submit", [job.id])
         self.dismiss(job)

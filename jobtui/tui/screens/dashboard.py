@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +19,7 @@ from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
 from jobtui.tui.widgets.header import AttentionHeader
-from jobtui.tui.widgets.job_table import JobTable
+from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.key_bar import KeyBar
 from jobtui.tui.widgets.service_tab import ServiceTab
 
@@ -194,6 +195,32 @@ class DashboardScreen(Screen[None]):
             pane.query_one(FilterBar).clear()
             table.move_cursor(job_id)
         return True
+
+    def show_jobs(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Show exactly these jobs ((service, id) each) in All jobs (or in the only service's
+        tab): a filter matching their ids, each a whole cell, which the filter line shows."""
+        ids = sorted({job_id for _service, job_id in keys})
+        if not ids:
+            return
+        pane = ALL_PANE if self.has_all else pane_id(0)
+        self.show_pane(pane)
+        bar = self.query_one(TabbedContent).get_pane(pane).query_one(FilterBar)
+        bar.set_states(None)
+        bar.set_text("^(?:" + "|".join(re.escape(i) for i in ids) + ")$")
+
+    def refresh_status(self) -> None:
+        """Say again on the status lines what they say (the journal turned off, say)."""
+        for tab in self.query(ServiceTab):
+            tab.refresh_status()
+        if self.has_all:
+            self.all_tab.refresh_status()
+
+    def set_slow(self, keys: Collection[tuple[str, str]]) -> None:
+        """Mark these running jobs ((service, id) each) slow in their tab and in All jobs."""
+        for tab in self.query(ServiceTab):
+            tab.table.set_slow({job_id for name, job_id in keys if name == tab.service.name})
+        if self.has_all:
+            self.all_tab.table.set_slow({row_key_of(name, job_id) for name, job_id in keys})
 
     def active_tab(self) -> AllJobsTab | ServiceTab | None:
         """The All jobs tab or the service tab shown."""

@@ -24,6 +24,7 @@ from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta
 from jobtui.core.polling import Clock, Health, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS
+from jobtui.tui.journal import journal_off, record_action
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
@@ -128,6 +129,10 @@ class AllJobsTab(Vertical):
         self._polled_flash_until = 0.0
         self._update_status()
 
+    def refresh_status(self) -> None:
+        """Say again on the status line what it says (the journal turned off, say)."""
+        self._update_status()
+
     def _update_status(self) -> None:
         status = self.query_one("#status", Static)
         parts = [f"{self.table.total_count} jobs", f"{len(self.services)} services"]
@@ -140,6 +145,8 @@ class AllJobsTab(Vertical):
             parts.append("polling…")
         elif time.monotonic() < self._polled_flash_until:
             parts.append("polled just now")
+        if off := journal_off(self):
+            parts.append(off)
         status.set_class(bool(stale), "-stale")
         status.update(" · ".join(parts), layout=False)  # one line whatever it says
 
@@ -236,12 +243,15 @@ class AllJobsTab(Vertical):
         failures = 0
         for job in jobs:
             tab = self.tabs[job.service]
+            label = tab.service.action_label(action)
             try:
                 line = await tab.service.run_action(action, job)
                 results.append(f"✓ {result_line(job, line)}")
+                record_action(self, job.service, action, label, [job.id])
             except ServiceError as error:
                 failures += 1
                 results.append(f"✗ {error.line}")
+                record_action(self, job.service, action, label, [job.id], error.line)
         for name in dict.fromkeys(job.service for job in jobs):
             self.tabs[name].poll_now()
         label = ACTION_INFO[action].label.lower()

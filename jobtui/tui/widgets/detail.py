@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -13,13 +14,17 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from jobtui.core.format import span
 from jobtui.core.models import ACTION_INFO, Job, JobState
 from jobtui.core.service import Service
+from jobtui.journal import Timeline
 from jobtui.tui.flows import register_kind
+from jobtui.tui.journal import JournalLink, journal_of
 
 STATE_STYLES: Mapping[JobState, str] = {
     JobState.QUEUED: "bold cyan",
@@ -51,8 +56,37 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def render_job(job: Job, service: Service) -> RenderableType:
-    """The whole detail pane for one job."""
+SERVER_MARK = "*"
+"""After a time of the timeline that is the server's own (else: when jobtui saw the change)."""
+
+
+def render_timeline(timeline: Timeline) -> Text:
+    """`created 09:03 → queued 2 min → running* 14 min → succeeded* 09:21`: each state with how
+    long it lasted (the last one: for how long it has been, unless the job has ended), times in
+    UTC; `*` marks the states whose start is the server's own time."""
+    text = Text()
+    steps = timeline.steps
+    if not steps:
+        return text
+    text.append(f"created {steps[0].at:%m-%d %H:%M}", style="dim")
+    for step in steps:
+        text.append(" → ")
+        text.append(step.state.label, style=STATE_STYLES[step.state])
+        if step.server:
+            text.append(SERVER_MARK)
+        if step.duration is not None:
+            text.append(f" {span(step.duration)}")
+        elif step is steps[-1]:
+            text.append(f" {step.at:%H:%M}", style="dim")
+    if any(step.server for step in steps):
+        text.append(f"\n{SERVER_MARK} the server's time; else when jobtui saw it", style="dim")
+    if timeline.job.gone is not None:
+        text.append(f"\nleft the server's list {timeline.job.gone:%m-%d %H:%M}", style="dim")
+    return text
+
+
+def render_job(job: Job, service: Service, timeline: Timeline | None = None) -> RenderableType:
+    """The whole detail pane for one job (with its timeline from the journal, when known)."""
     head = Text.assemble(
         (job.id, "bold"),
         "  ",
@@ -73,6 +107,8 @@ def render_job(job: Job, service: Service) -> RenderableType:
         facts.add_row("started", format_time(job.started))
     if job.finished:
         facts.add_row("finished", format_time(job.finished))
+    if timeline is not None and timeline.steps:
+        facts.add_row("timeline", render_timeline(timeline))
     allowed = [service.action_label(a).lower() for a in service.actions if a in job.actions]
     facts.add_row("can", Text(", ".join(allowed) or "nothing now"))
     blocked = [
@@ -146,6 +182,8 @@ class JobDetail(ScrollView):
         self._placeholder = _Rendered(None, Text(PLACEHOLDER))
         self._shown = self._placeholder
         self._kept: OrderedDict[tuple[str, str], _Rendered] = OrderedDict()
+        self._timelines: OrderedDict[tuple[str, str], tuple[Job, Timeline]] = OrderedDict()
+        """The journal's timeline of the last jobs shown, with the job as it was when asked."""
 
     @property
     def job(self) -> Job | None:
@@ -161,6 +199,8 @@ class JobDetail(ScrollView):
         shown is rendered again when its kind has a section, which may show those jobs."""
         sections_stale = others_changed and job is not None and self._service(job).kind in SECTIONS
         if job is self._job and not sections_stale:
+            if job is not None and job.key not in self._timelines:
+                self._ask_timeline(job)  # the journal may know it by now
             return
         if sections_stale:
             self._kept.clear()  # every kept section may show one of the jobs that changed
@@ -168,6 +208,8 @@ class JobDetail(ScrollView):
         before = self._shown
         self._job = job
         self._shown = self._placeholder if job is None else self._rendered(job)
+        if job is not None:
+            self._ask_timeline(job)
         if self.is_mounted:
             self._render_content()
             if another or before.rendered_for != self._shown.rendered_for:
@@ -193,11 +235,48 @@ class JobDetail(ScrollView):
         if kept is not None and kept.job is job:
             self._kept.move_to_end(job.key)
             return kept
-        rendered = self._kept[job.key] = _Rendered(job, render_job(job, self._service(job)))
+        known = self._timelines.get(job.key)
+        timeline = known[1] if known is not None else None
+        rendered = self._kept[job.key] = _Rendered(
+            job, render_job(job, self._service(job), timeline)
+        )
         self._kept.move_to_end(job.key)
         while len(self._kept) > KEPT_DETAILS:
             self._kept.popitem(last=False)
         return rendered
+
+    def _ask_timeline(self, job: Job) -> None:
+        """Ask the journal for the job's timeline (in a worker thread) unless it is known for
+        the job's present state; the pane shows it once it comes."""
+        known = self._timelines.get(job.key)
+        if known is not None and (known[0].state, known[0].raw_state) == (
+            job.state,
+            job.raw_state,
+        ):
+            return
+        link = journal_of(self)
+        if link is None or link.reader is None or not self.is_mounted:
+            return
+        self._fetch_timeline(job, link)
+
+    @work(group="timeline", exclusive=True, exit_on_error=False, description="read a timeline")
+    async def _fetch_timeline(self, job: Job, link: JournalLink) -> None:
+        now = link.clock()
+        # The poll that brought this job queued its changes before the job was shown: once
+        # they are written, the timeline has them.
+        await asyncio.to_thread(link.journal.flush)
+        timeline = await link.query(lambda reader: reader.timeline(job.service, job.id, now))
+        if timeline is None:
+            return  # not in the journal (yet): asked again when the job is shown again
+        self._timelines[job.key] = (job, timeline)
+        self._timelines.move_to_end(job.key)
+        while len(self._timelines) > KEPT_DETAILS:
+            self._timelines.popitem(last=False)
+        self._kept.pop(job.key, None)
+        if self._job is not None and self._job.key == job.key:
+            self._shown = self._rendered(self._job)
+            self._render_content()
+            self.refresh()
 
     def _service(self, job: Job) -> Service:
         return self.services[job.service]

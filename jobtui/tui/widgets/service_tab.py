@@ -33,6 +33,7 @@ from jobtui.core.polling import (
     Backoff,
     Clock,
     Health,
+    PollOutcome,
     PollSchedule,
     ServiceMonitor,
     step_interval,
@@ -40,6 +41,7 @@ from jobtui.core.polling import (
 )
 from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS, register_kind
+from jobtui.tui.journal import journal_of, journal_off, record_action
 from jobtui.tui.messages import Polled
 from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.modals.save_file import SaveFileScreen
@@ -287,9 +289,25 @@ class ServiceTab(Vertical):
             scope = self._scope
             outcome = await self.monitor.poll_once()
             self.schedule.polled(outcome.health.failures, outcome.retry_after, started=started)
+            if outcome.health.ok and outcome.delta:
+                self._journal_poll(outcome)
             # A poll that was under way when the tab paused is not shown: rows stay still.
             if asked or not self.schedule.paused:
                 self.post_message(Polled(outcome, scope=scope, asked=asked))
+
+    def _journal_poll(self, outcome: PollOutcome) -> None:
+        """Hand the poll's delta to the journal's writer thread (it only enqueues). A list the
+        service cut, or filtered on the server, is not complete: a job missing from it has not
+        necessarily left the server."""
+        link = journal_of(self)
+        if link is None:
+            return
+        complete = self.service.lists_everything and (
+            outcome.total is None or outcome.total <= len(outcome.snapshot)
+        )
+        link.journal.record_poll(
+            link.ref(self.service.name), outcome.delta, outcome.snapshot, complete=complete
+        )
 
     @on(Polled)
     def _polled(self, message: Polled) -> None:
@@ -441,9 +459,15 @@ class ServiceTab(Vertical):
             parts.append(every)
         if self.paused:
             parts.append("p resumes")
+        if off := journal_off(self):
+            parts.append(off)
         if not self.service.tls_verified:
             parts.insert(0, TLS_WARNING)
         return " · ".join(part for part in parts if part)
+
+    def refresh_status(self) -> None:
+        """Repaint the status line now, if it is shown and says something new."""
+        self._update_status()
 
     def _update_status(self) -> None:
         """Repaint the status line if it is on screen and its text changed (hidden tabs wait
@@ -645,13 +669,17 @@ class ServiceTab(Vertical):
         """Run `action` on exactly these jobs, one after the other; report each result."""
         failures: list[str] = []
         done: list[str] = []
+        label = self.service.action_label(action)
         for job in jobs:
             try:
                 done.append(await self.service.run_action(action, job))
                 log.info("%s %s %s: %s", self.service.name, action.value, job.id, done[-1])
+                outcome = "ok"
             except ServiceError as error:
                 failures.append(error.line)
                 log.warning("%s %s %s failed: %s", self.service.name, action.value, job.id, error)
+                outcome = error.line
+            record_action(self, self.service.name, action, label, [job.id], outcome)
         if len(jobs) == 1:
             if failures:
                 self.notify(failures[0], severity="error", timeout=8)

@@ -42,6 +42,8 @@ class TableCursor(ScrollView):
         self._reverse = reverse
         self._cursor: str | None = None
         self._marks: set[str] = set()
+        self._slow: frozenset[str] = frozenset()
+        """Row keys of the running jobs the journal found overdue (marked `SLOW_MARK`)."""
         self._announced: Job | None = None
 
     # -- public API ---------------------------------------------------------------------------
@@ -81,6 +83,13 @@ class TableCursor(ScrollView):
             return
         self._refresh_job(job_id)
         self._post_marks_changed()
+
+    def set_slow(self, row_keys: Collection[str]) -> None:
+        """Mark these jobs (by row key) slow: running past what their type usually takes."""
+        slow = frozenset(row_keys)
+        changed, self._slow = slow ^ self._slow, slow
+        for job_id in changed:
+            self._refresh_job(job_id)
 
     def clear_marks(self) -> None:
         """Unmark every job (after an action on the marked jobs)."""

@@ -28,6 +28,8 @@ from jobtui.tui.widgets.job_table.cursor import TableCursor, WidgetOptions
 from jobtui.tui.widgets.job_table.rows import Rows, state_text, timestamp, updated_time
 
 MARKER_WIDTH = 2
+SLOW_MARK = "◷ "
+"""In the marker column of a running job that is overdue (from the journal), unless marked."""
 ID_MIN_WIDTH = 24
 """The narrowest the ID column gets when the terminal is too narrow for the message."""
 MESSAGE_ROOM = 20
@@ -379,13 +381,14 @@ class TableRendering(TableCursor):
         job = self._data.jobs[job_id]
         cursor = job_id == self._cursor
         marked = job_id in self._marks
+        slow = job_id in self._slow and job.state is JobState.RUNNING
         updated = timestamp(updated_time(job))
         age = "" if updated is None or self._now is None else relative_age(self._now - updated)
-        state = (job.revision, cursor, marked, age)
+        state = (job.revision, cursor, marked, age, slow)
         cached = self._strips.get(job_id)
         if cached is not None and cached[0] == state:
             return cached[1]
-        strip = self._render_row(job, layout, styles, cursor, marked, age)
+        strip = self._render_row(job, layout, styles, cursor, marked, age, slow)
         strips = self._strips
         if len(strips) >= CACHE_LIMIT:
             del strips[next(iter(strips))]
@@ -393,12 +396,23 @@ class TableRendering(TableCursor):
         return strip
 
     def _render_row(
-        self, job: Job, layout: Layout, styles: Styles, cursor: bool, marked: bool, age: str
+        self,
+        job: Job,
+        layout: Layout,
+        styles: Styles,
+        cursor: bool,
+        marked: bool,
+        age: str,
+        slow: bool = False,
     ) -> Strip:
         row = styles.cursor if cursor else styles.marked if marked else styles.base
-        segments = [
-            Segment("● ", row + styles.marker) if marked else Segment(" " * MARKER_WIDTH, row)
-        ]
+        if marked:
+            first = Segment("● ", row + styles.marker)
+        elif slow:
+            first = Segment(SLOW_MARK, row + styles.states[JobState.FAILED])
+        else:
+            first = Segment(" " * MARKER_WIDTH, row)
+        segments = [first]
         add = segments.append
         for key, _, _, width in layout.cells:
             style = row
