@@ -60,6 +60,10 @@ SUMMARY = """\
                          save the job's output (never over an existing file without --force)
 """
 
+LOCK_WAIT = 0.05
+"""Seconds (beyond twice the health check's round trip) a dsp-ingest mapping.csv read may take to
+begin its answer before the project is reported as locked (the server itself waits 400 ms for a
+held lock before it answers 409; a free lock answers within a round trip)."""
 TRANSIENT_ERRORS = 5
 """`watch` and `logs --follow` give up after this many service errors in a row (exit 3)."""
 FAILING_FOR = 60.0
@@ -321,13 +325,17 @@ def pick(config: Config, name: str) -> ServiceConfig:
 
 @asynccontextmanager
 async def opened(configs: Iterable[ServiceConfig]) -> AsyncIterator[list[Service]]:
-    """The services of `configs`, closed when the block ends."""
+    """The services of `configs`, closed when the block ends. A dsp-ingest project whose lock is
+    held is said at once (`LOCK_WAIT`), not after the server's own wait for the lock."""
     from jobtui.services import build_service
+    from jobtui.services.dsp_ingest.service import DspIngestService
 
     async with AsyncExitStack() as stack:
         services: list[Service] = []
         for cfg in configs:
             service = build_service(cfg)
+            if isinstance(service, DspIngestService):
+                service.lock_wait = LOCK_WAIT
             stack.push_async_callback(service.aclose)
             services.append(service)
         yield services

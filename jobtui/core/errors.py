@@ -87,6 +87,11 @@ class TooSlowError(ServiceError):
     kind = "too slow"
 
 
+class NotAnsweredError(TooSlowError):
+    """No answer had begun within a wait the caller chose shorter than the deadline (the request
+    was given up: a dsp-ingest mapping read that waits on a held project lock)."""
+
+
 class BadPayloadError(ServiceError):
     """The server answered with a body that could not be understood."""
 

@@ -16,6 +16,14 @@ def human_size(size: float | None) -> str:
     return f"{size:.1f} TiB"
 
 
+_COUNTS = tuple(str(n) for n in range(1024))
+
+
+def count_text(n: int) -> str:
+    """`str(n)`, one shared string for the small counts every job shows (no new string per job)."""
+    return _COUNTS[n] if 0 <= n < len(_COUNTS) else str(n)
+
+
 MAX_SHOWN_PATH = 80
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class JobState(StrEnum):
@@ -78,6 +78,59 @@ ACTION_INFO: Mapping[Action, ActionInfo] = {
     Action.MAPPING: ActionInfo("Mapping", mutating=False, destructive=False),
     Action.FINALIZE: ActionInfo("Finalize", mutating=True, destructive=True),
 }
+
+
+_ACTION_SETS: dict[frozenset[Action], frozenset[Action]] = {}
+
+
+def action_set(actions: Iterable[Action]) -> frozenset[Action]:
+    """The one shared frozenset of `actions`: every job allowing the same actions holds the same
+    set (at most one per combination, however many jobs there are)."""
+    key = frozenset(actions)
+    return _ACTION_SETS.setdefault(key, key)
+
+
+class Fields(Mapping[str, str]):
+    """A job's service-specific values (`Job.extra`), held compactly: the names come from a
+    `FieldNames` that every job of a kind shares, the values are one tuple."""
+
+    __slots__ = ("_names", "_values")
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    def __init__(self, names: FieldNames, values: tuple[str, ...]) -> None:
+        self._names = names
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[self._names.index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names.index)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Fields) and other._names is self._names:
+            return self._values == other._values
+        return super().__eq__(other)
+
+    def __repr__(self) -> str:
+        return f"Fields({dict(self)!r})"
+
+
+class FieldNames:
+    """The names of a kind's `Job.extra` values, in order: `names(a, b)` makes the `Fields`."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, *names: str) -> None:
+        self.index: dict[str, int] = {name: i for i, name in enumerate(names)}
+
+    def __call__(self, *values: str) -> Fields:
+        if len(values) != len(self.index):
+            raise ValueError(f"{len(self.index)} values expected, not {len(values)}")
+        return Fields(self, values)
 
 
 @dataclass(frozen=True, slots=True)

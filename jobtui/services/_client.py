@@ -99,6 +99,9 @@ class Send(TypedDict, total=False):
     """The answer's name in an error ("job list"); "answer" when not given."""
     transfer: bool
     """An upload: the deadline starts once the body is sent (see `fetch`)."""
+    head: float | None
+    """Give the request up (`NotAnsweredError`) when its answer has not begun within these
+    seconds (see `fetch`)."""
 
 
 class HttpClient:
@@ -181,6 +184,7 @@ class HttpClient:
             limit=send.get("limit") or limits().record,
             what=send.get("what", "answer"),
             transfer=send.get("transfer", False),
+            head=send.get("head"),
         )
 
     async def _authed(

@@ -41,6 +41,7 @@ from jobtui.core.errors import (
     AuthError,
     BadPayloadError,
     ConflictError,
+    NotAnsweredError,
     NotFoundError,
     RateLimitedError,
     RefusedError,
@@ -195,12 +196,15 @@ async def fetch(
     what: str,
     deadline: float | None = None,
     transfer: bool = False,
+    head: float | None = None,
 ) -> httpx.Response:
     """Send `request` and read its whole answer, bounded: a success's body at most `limit`
     bytes (`TooLargeError` past it), an error status's body cut at `LIMITS.error_body`, all
     within `deadline` seconds (`LIMITS.deadline`; `TooSlowError` past it). With `transfer` (an
     upload, whose body has a `MinimumRate` of its own), the deadline starts with the answer.
-    Transport failures are `TransportError`s. The answer's `content` is the body read."""
+    With `head`, an answer whose status line has not come within `head` seconds is given up
+    (`NotAnsweredError`). Transport failures are `TransportError`s. The answer's `content` is
+    the body read."""
     seconds = LIMITS.deadline if deadline is None else deadline
     try:
         if transfer:
@@ -216,7 +220,7 @@ async def fetch(
                 await read_answer(service, response, limit, what)
         else:
             async with asyncio.timeout(seconds):
-                response = await client.send(request, stream=True)
+                response = await _send_within(client, service, request, head, what)
                 await read_answer(service, response, limit, what)
     except TimeoutError:
         raise TooSlowError(
@@ -225,6 +229,23 @@ async def fetch(
     except httpx.HTTPError as error:
         raise transport_error(service, error) from None
     return response
+
+
+async def _send_within(
+    client: httpx.AsyncClient,
+    service: str,
+    request: httpx.Request,
+    head: float | None,
+    what: str,
+) -> httpx.Response:
+    """`client.send(request, stream=True)`, given up after `head` seconds when it is set."""
+    if head is None:
+        return await client.send(request, stream=True)
+    try:
+        async with asyncio.timeout(head):
+            return await client.send(request, stream=True)
+    except TimeoutError:
+        raise NotAnsweredError(service, f"{what}: no answer within {head:g} s") from None
 
 
 class _ThenDeadline(httpx.AsyncByteStream):

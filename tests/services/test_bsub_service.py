@@ -145,7 +145,55 @@ async def test_poll_falls_back_to_the_published_limit(
     assert len(first.jobs) >= 100
     assert state.counts["list_jobs"] == 1 + 1 + 6  # refused, again with 100, unfinished states
     await service.poll()
-    assert state.counts["list_jobs"] == 8 + 7  # 100 from then on: nothing refused
+    assert state.counts["list_jobs"] == 8 + 1  # 100 from then on: nothing refused
+
+
+async def test_a_cut_list_asks_for_the_unfinished_states_only_when_due(
+    emulator: EmulatorFactory, closing: list[BsubService]
+) -> None:
+    running, state = start(emulator, jobs=40)
+    service = service_for(running, closing, list_limit=10, unfinished_every=3)
+    per_poll = []
+    for _ in range(7):
+        before = state.counts["list_jobs"]
+        await service.poll()
+        per_poll.append(state.counts["list_jobs"] - before)
+    # Nothing moves: the unfinished states only on the first poll and every third after it.
+    assert per_poll == [7, 1, 1, 7, 1, 1, 7]
+    # A new job changes the cut list (its total, its newest job): asked again at once.
+    await service.client.create_job(state.types[0].type)
+    before = state.counts["list_jobs"]
+    result = await service.poll()
+    assert state.counts["list_jobs"] - before == 7
+    assert result.total == 41
+
+
+async def test_a_job_older_than_the_cut_list_is_never_stale_for_n_polls(
+    emulator: EmulatorFactory, closing: list[BsubService]
+) -> None:
+    every = 3
+    running, state = start(emulator, jobs=40)
+    service = service_for(running, closing, list_limit=10, unfinished_every=every)
+    newest = {job.id for job in state.order[-10:]}
+    wrong_for: dict[str, int] = {}
+    worst = 0
+    moved = 0
+    for _ in range(40):
+        shown = {job.id: job.raw_state for job in (await service.poll()).jobs}
+        with state.lock:
+            truth = {job.id: (job.status, job.terminal) for job in state.order}
+        for job_id, (status, terminal) in truth.items():
+            right = shown.get(job_id) == status or (terminal and job_id not in shown)
+            wrong_for[job_id] = 0 if right else wrong_for.get(job_id, 0) + 1
+            worst = max(worst, wrong_for[job_id])
+            if job_id in newest:
+                assert right  # the cut list itself is always shown as it is
+        before = dict(truth)
+        state.advance(2.0)
+        with state.lock:
+            moved += sum(1 for job in state.order if before[job.id][0] != job.status)
+    assert moved > 10  # jobs did move, older ones among them
+    assert 0 < worst <= every - 1  # each change is shown at most `every` polls after it happened
 
 
 async def test_poll_against_a_server_that_serves_its_maximum(

@@ -14,6 +14,7 @@ from jobtui.core.errors import ConflictError, InputError, ServerError
 from jobtui.core.models import Action, Job, JobState
 from jobtui.core.polling import ServiceMonitor
 from jobtui.core.service import UnsupportedActionError
+from jobtui.emulators.dsp_ingest import state as emulator_state
 from jobtui.services import build_service
 from jobtui.services.dsp_ingest.ingest import UploadPlan, UploadProgress
 from jobtui.services.dsp_ingest.service import DspIngestService
@@ -114,6 +115,24 @@ async def test_seeded_projects_show_honest_states(
     assert service.last_poll_requests == 6
     assert all(mapping_gets(recorder, code) == 1 for code in state.seeded)
     assert state.token not in repr(service)
+
+
+async def test_with_a_lock_wait_a_locked_project_is_locked_at_once_not_waited_on(
+    emulator: EmulatorFactory, closing: Closer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server would hold the mapping read for an hour before its 409: only a client that
+    # gives up on its own ends the poll (the test's own bound is far above the lock wait).
+    monkeypatch.setattr(emulator_state, "LOCK_TIMEOUT", 3600.0)
+    running, state = start(emulator)
+    service, recorder = service_for(running, closing, projects=state.seeded, lock_wait=0.1)
+    async with asyncio.timeout(60):
+        jobs = await jobs_of(service)
+    locked = jobs[state.roles["ingesting"]]
+    assert (locked.state, locked.raw_state) == (JobState.RUNNING, "locked")
+    # the free projects answered as before
+    assert jobs[state.roles["mapped"]].raw_state == "done"
+    assert jobs[state.roles["empty"]].raw_state == "no mapping"
+    assert all(mapping_gets(recorder, code) == 1 for code in state.seeded)
 
 
 async def test_poll_backs_off_while_locked_and_sees_another_clients_ingest_finish(

@@ -23,6 +23,8 @@ import pytest
 from jobtui.__main__ import main, service_entries
 from jobtui.config import to_toml, write_config_file
 from jobtui.emulators.bsub.state import BsubState, SimJob
+from jobtui.emulators.dsp_ingest import state as dsp_state
+from jobtui.emulators.dsp_ingest.state import DspIngestState
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator
@@ -173,6 +175,27 @@ def test_ls_says_when_a_service_cuts_its_list(
     listed = json.loads(out)
     assert 10 <= len(listed) < 30
     assert one_line(err) == f"bsub.io: {len(listed)} of 30 jobs (the service cuts its list)"
+
+
+def test_ls_reports_a_locked_dsp_ingest_project_at_once(
+    emulator: EmulatorFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server would hold the mapping read for an hour before its 409: `ls` ends only if it
+    # gives up on the locked project by itself (see LOCK_WAIT).
+    monkeypatch.setattr(dsp_state, "LOCK_TIMEOUT", 3600.0)
+    running = emulator("dsp-ingest", seed=1, speed=0)
+    state = running.state
+    assert isinstance(state, DspIngestState)
+    config = write_config(tmp_path / "config.toml", [running])
+    code = main(["--config", str(config), "ls", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = {row["id"]: row for row in json.loads(out)}
+    assert rows[state.roles["ingesting"]]["raw_state"] == "locked"
+    assert rows[state.roles["mapped"]]["raw_state"] == "done"
 
 
 def test_show_text_and_json(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:

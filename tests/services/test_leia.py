@@ -580,7 +580,7 @@ async def test_polling_strategy_makes_fewer_requests_than_full_listing(
 ) -> None:
     running, state = start(emulator, jobs=1000)
     smart = service_for(running, closing, full_every=10)
-    full = service_for(running, closing, full_every=1)
+    full = service_for(running, closing)
     smart_counts: list[int] = []
     full_counts: list[int] = []
     for cycle in range(10):
@@ -588,6 +588,7 @@ async def test_polling_strategy_makes_fewer_requests_than_full_listing(
         active = [job.id for job in before.values() if not job.state.terminal]
         calls = smart.client.requests.copy()
         await smart.poll()
+        full.relist()
         await full.poll()
         smart_counts.append(smart.last_poll_requests)
         full_counts.append(full.last_poll_requests)
@@ -622,10 +623,10 @@ async def test_polling_strategy_makes_fewer_requests_than_full_listing(
     assert {op: state.counts[op] for op in total} == dict(total)
 
 
-async def test_full_refresh_every_k_cycles_picks_up_new_jobs(
+async def test_every_k_cycles_one_request_picks_up_new_jobs(
     emulator: EmulatorFactory, closing: Closer
 ) -> None:
-    running, state = start(emulator)
+    running, state = start(emulator, jobs=1000)
     service = service_for(running, closing, full_every=3)
     other, _ = client_for(running, closing)
     await service.poll()
@@ -633,8 +634,52 @@ async def test_full_refresh_every_k_cycles_picks_up_new_jobs(
     await service.poll()
     await service.poll()
     assert created.id not in service.jobs and service.cycle == 3
+    calls = service.client.requests.copy()
+    result = await service.poll()
+    # One page of the newest jobs and its total, not the 10 pages of the whole list.
+    assert (service.client.requests - calls)["get_jobs"] == 1
+    assert not service.last_poll_full and created.id in service.jobs
+    assert created.id in {job.id for job in result.jobs}
+    assert len(service.jobs) == len(state.own)
+    # Nothing new: the check costs one request every third cycle, nothing more.
+    counts = []
+    for _ in range(6):
+        calls = service.client.requests.copy()
+        await service.poll()
+        counts.append((service.client.requests - calls)["get_jobs"])
+        assert not service.last_poll_full
+    assert counts == [0, 0, 1, 0, 0, 1]
+
+
+async def test_a_job_gone_from_the_server_is_seen_by_its_total(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator, jobs=300)
+    service = service_for(running, closing, full_every=2)
     await service.poll()
-    assert service.last_poll_full and created.id in service.jobs
+    with state.lock:
+        gone = next(job for job in state.own if job.status in ("PROCESSED", "FAILED"))
+        state.own.remove(gone)
+        del state.jobs[gone.id]
+    await service.poll()
+    assert gone.id in service.jobs  # an ended job is not asked about
+    await service.poll()  # the check: the total is one short, so everything is listed again
+    assert service.last_poll_full
+    assert gone.id not in service.jobs
+    assert set(service.jobs) == {job.id for job in state.own}
+
+
+async def test_with_a_status_filter_every_k_cycles_lists_everything(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, _ = start(emulator, jobs=300)
+    service = service_for(running, closing, full_every=2)
+    service.set_filters(LeiaFilters(status=LeiaStatus.PROCESSED))
+    fulls = []
+    for _ in range(5):
+        await service.poll()
+        fulls.append(service.last_poll_full)
+    assert fulls == [True, False, True, False, True]  # jobs move in and out of a status filter
 
 
 async def test_filters_are_applied_to_the_listing(

@@ -96,7 +96,7 @@ def test_wire_model_is_tolerant_and_keeps_undeclared_fields() -> None:
             }
         )
     )
-    assert record.id == "507" and record.document_ids == [] and record.status == "ARCHIVED"
+    assert record.id == "507" and record.document_ids == () and record.status == "ARCHIVED"
     assert record.creation_time is None
     assert record.starting_time == datetime(2026, 11, 2, 8, tzinfo=UTC)
     assert record.finished_time == datetime(2026, 11, 2, 8, tzinfo=UTC)

@@ -12,10 +12,19 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from jobtui.core.secret import Secret
-from jobtui.services._wire import Stated, Wire, WireText, WireTime, parse_body, size, texts
+from jobtui.services._wire import (
+    Stated,
+    Wire,
+    WireText,
+    WireTime,
+    parse_body,
+    shared_fields_set,
+    size,
+    texts,
+)
 from jobtui.services._wire import text as _text
 
 # -- states -------------------------------------------------------------------------------------
@@ -59,6 +68,9 @@ class BsubJob(Stated, Wire):
     """A job as the server sends it. Only `id` is required; extra fields are kept, and `status`
     is any text (unknown states are not an error)."""
 
+    model_config = ConfigDict(frozen=True)
+    """Never assigned to: records sent the same fields share one set of their names
+    (`shared_fields_set`)."""
     terminal_states: ClassVar[frozenset[str]] = TERMINAL_STATUSES
 
     id: Annotated[str, BeforeValidator(_text)]
@@ -180,8 +192,10 @@ ERROR = TypeAdapter(_ErrorBody)
 
 def parse_job_list(service: str, content: bytes) -> JobList:
     """The body of a `GET /v1/jobs` answer (unknown fields kept, odd values tolerated, every
-    string cleaned)."""
-    return parse_body(service, LIST_ANSWER, content, "job list").data
+    string cleaned); records sent the same fields share one set of their names."""
+    answer = parse_body(service, LIST_ANSWER, content, "job list").data
+    shared_fields_set(answer.jobs)
+    return answer
 
 
 def parse_types(service: str, content: bytes) -> list[ProcessingType]:

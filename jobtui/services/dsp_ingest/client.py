@@ -330,9 +330,11 @@ class DspIngestClient(HttpClient):
         )
         return self._echo(code, response, "ingest answer")
 
-    async def mapping_csv(self, shortcode: str) -> str:
+    async def mapping_csv(self, shortcode: str, *, head: float | None = None) -> str:
         """`GET /projects/{sc}/bulk-ingest/mapping.csv` as text. 404 (`IngestNotFoundError`): no
-        mapping yet or finalized; 409 (`ConflictError`): the project is locked."""
+        mapping yet or finalized; 409 (`ConflictError`): the project is locked. The server waits
+        400 ms for a held lock before its 409: with `head`, an answer not begun within `head`
+        seconds is given up (`NotAnsweredError`)."""
         code = validate_shortcode(shortcode)
         response = await self._call(
             "mapping",
@@ -341,12 +343,13 @@ class DspIngestClient(HttpClient):
             accept="text/csv, application/json",
             limit=limits().mapping,
             what="mapping.csv",
+            head=head,
         )
         return mapping_text(self.service, response.content)
 
-    async def mapping(self, shortcode: str) -> list[tuple[str, str]]:
+    async def mapping(self, shortcode: str, *, head: float | None = None) -> list[tuple[str, str]]:
         """The mapping's rows (original, derivative), header excluded."""
-        return parse_mapping(self.service, await self.mapping_csv(shortcode))
+        return parse_mapping(self.service, await self.mapping_csv(shortcode, head=head))
 
     async def finalize(self, shortcode: str) -> str:
         """`POST /projects/{sc}/bulk-ingest/finalize`: the server deletes the import folder and

@@ -32,7 +32,11 @@ over and cleaned up.
 Polling is gentle with the project lock: one mapping.csv GET per project per poll at most (none
 for a project this client is uploading to, as that could make the upload fail with 409), at most
 `max_checks` projects per poll (the longest-unchecked first), and after a 409 the project is
-asked again only after `busy_backoff` seconds, doubling up to `busy_backoff_max`. `GET /projects`
+asked again only after `busy_backoff` seconds, doubling up to `busy_backoff_max`. The server
+answers 409 only after trying the lock for 400 ms; with `lock_wait` set (the headless commands),
+a mapping.csv read whose answer has not begun within `lock_wait` seconds plus twice the health
+check's round trip is given up and the project shown as locked at once (a free lock answers within
+a round trip). The health check and the server's version are asked together. `GET /projects`
 (admin only) is asked every `list_every` polls when no projects are configured and the token has
 the `admin` scope. What this client uploaded is remembered for this process only.
 """
@@ -46,8 +50,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobtui.core.errors import AuthError, ConflictError, NotFoundError, ServiceError
-from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.errors import (
+    AuthError,
+    ConflictError,
+    NotAnsweredError,
+    NotFoundError,
+    ServiceError,
+)
+from jobtui.core.format import count_text
+from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, UnsupportedActionError
@@ -77,6 +88,8 @@ class DspIngestConfigLike(ServiceConfigLike, Protocol):
 
 _LIST_CAP = 200
 """How many file names a job's raw record lists per kind (the counts are always complete)."""
+EXTRA = FieldNames("uploaded", "mapped", "unmapped")
+"""The names of a project's `Job.extra` values."""
 
 
 class DspIngestService(ClientService[DspIngestClient]):
@@ -109,6 +122,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         retry_delay_max: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         now: Clock = utc_now,
+        lock_wait: float | None = None,
         client: DspIngestClient | None = None,
     ) -> None:
         super().__init__(name)
@@ -122,6 +136,10 @@ class DspIngestService(ClientService[DspIngestClient]):
         self.retry_delay = retry_delay
         self.retry_delay_max = retry_delay_max
         self.clock = clock
+        self.lock_wait = lock_wait
+        """Seconds (beyond twice the health check's round trip) to wait for a mapping.csv answer
+        before taking the project as locked; None waits for the server's 409."""
+        self._round_trip = 0.0
         self.now = now
         """The wall clock: when changes are stamped and whether the token has expired."""
         self._projects: dict[str, ProjectTrack] = {}
@@ -174,10 +192,9 @@ class DspIngestService(ClientService[DspIngestClient]):
     async def poll(self) -> PollResult:
         before = sum(self.client.requests.values())
         # The tab's health badge: a DOWN service (503 naming its components) fails the poll.
-        await self.client.health()
-        if self._server_version is None:
-            with contextlib.suppress(ServiceError):
-                self._server_version = (await self.client.info()).version or "?"
+        health, _ = await asyncio.gather(self._health(), self._version(), return_exceptions=True)
+        if health is not None:
+            raise health
         if self.list_projects and self._polls % self.list_every == 0:
             await self._list()
         self._polls += 1
@@ -196,6 +213,16 @@ class DspIngestService(ClientService[DspIngestClient]):
             note = f"dsp-ingest {self._server_version} · {note}"
         return PollResult(jobs, note=note)
 
+    async def _health(self) -> None:
+        started = time.monotonic()
+        await self.client.health()
+        self._round_trip = time.monotonic() - started
+
+    async def _version(self) -> None:
+        if self._server_version is None:
+            with contextlib.suppress(ServiceError):
+                self._server_version = (await self.client.info()).version or "?"
+
     async def _list(self) -> None:
         try:
             ids, _total = await self.client.list_projects()
@@ -208,9 +235,10 @@ class DspIngestService(ClientService[DspIngestClient]):
 
     async def _check(self, p: ProjectTrack) -> ServiceError | None:
         """Ask mapping.csv once and update `p`; returns the error instead of raising it."""
+        head = None if self.lock_wait is None else self.lock_wait + 2 * self._round_trip
         try:
-            rows = await self.client.mapping(p.shortcode)
-        except ConflictError:
+            rows = await self.client.mapping(p.shortcode, head=head)
+        except (ConflictError, NotAnsweredError):
             p.status = 409
             p.error = None
             p.busy += 1
@@ -291,7 +319,7 @@ class DspIngestService(ClientService[DspIngestClient]):
     def allowed(self, p: ProjectTrack, state: JobState) -> frozenset[Action]:
         """The actions possible on a project now."""
         if p.upload is not None or state is JobState.RUNNING:
-            return frozenset()
+            return action_set(())
         allowed = {Action.UPLOAD}
         if not p.partial and not p.finalized:
             allowed.add(Action.INGEST)
@@ -299,7 +327,7 @@ class DspIngestService(ClientService[DspIngestClient]):
             allowed.add(Action.MAPPING)
         if not p.finalized:
             allowed.add(Action.FINALIZE)
-        return frozenset(allowed)
+        return action_set(allowed)
 
     def to_job(self, p: ProjectTrack) -> Job:
         state, raw_state, message = self.describe(p)
@@ -358,11 +386,11 @@ class DspIngestService(ClientService[DspIngestClient]):
             progress=upload.fraction * 100 if upload is not None else None,
             message=message,
             actions=self.allowed(p, state),
-            extra={
-                "uploaded": str(len(p.uploaded)) if p.uploaded else "",
-                "mapped": str(len(rows)) if p.rows is not None else "",
-                "unmapped": str(len(p.unmapped)) if p.unmapped else "",
-            },
+            extra=EXTRA(
+                count_text(len(p.uploaded)) if p.uploaded else "",
+                count_text(len(rows)) if p.rows is not None else "",
+                count_text(len(p.unmapped)) if p.unmapped else "",
+            ),
             raw=raw,
             revision=revision,
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jobtui.core.errors import ConflictError, InputError, ServiceError
-from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, UnsupportedActionError
 from jobtui.services._http import text_pieces
@@ -108,6 +108,10 @@ def settle_expectations(
                 f"after {expectation.action}"
             )
     return waiting, notes
+
+
+EXTRA = FieldNames("owner", "project")
+"""The names of an EcoTaxa job's `Job.extra` values."""
 
 
 def project_of(params: Mapping[str, Any]) -> str:
@@ -299,9 +303,9 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             updated=record.updated_at,
             progress=None if progress is None else float(progress),
             message=message,
-            actions=frozenset(actions),
-            extra={"owner": owner_text, "project": project_of(record.params)},
-            raw=LazyRecord(record.wire),
+            actions=action_set(actions),
+            extra=EXTRA(owner_text, project_of(record.params)),
+            raw=LazyRecord(record),
             revision="|".join((letter, record.updated_on or "", str(record.progress_pct), message)),
         )
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, TypeAdapter
+from pydantic import BeforeValidator, ConfigDict, TypeAdapter
 
 from jobtui.services._wire import (
     DEFERRED,
@@ -27,6 +27,7 @@ from jobtui.services._wire import (
     lenient_time,
     number,
     parse_body,
+    shared_fields_set,
     texts_or_json,
 )
 from jobtui.services._wire import text as _text
@@ -94,6 +95,10 @@ def parse_time(text: str | None) -> datetime | None:
 class EcoTaxaJob(Wire):
     """A JobModel as the server sends it. Only `id` and `type` are required; every other field
     may be missing or null, and unknown fields are kept. Timestamps stay text, as sent."""
+
+    model_config = ConfigDict(frozen=True)
+    """Never assigned to: records sent the same fields share one set of their names
+    (`shared_fields_set`)."""
 
     params: WireObject = {}
     result: WireObject = {}
@@ -202,8 +207,10 @@ def parse_job(service: str, content: bytes) -> EcoTaxaJob:
 
 
 def parse_jobs(service: str, content: bytes) -> list[EcoTaxaJob]:
-    """The body of `GET /jobs/`."""
-    return parse_body(service, _JOBS, content, "job list", lines=_LINES)
+    """The body of `GET /jobs/` (records sent the same fields share one set of their names)."""
+    jobs = parse_body(service, _JOBS, content, "job list", lines=_LINES)
+    shared_fields_set(jobs)
+    return jobs
 
 
 def parse_user(service: str, content: bytes) -> EcoTaxaUser:

@@ -4,9 +4,14 @@ Polling strategy, and what one poll cycle costs in requests. T = jobs matching t
 L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids per status request
 (the URL is kept under 2,000 bytes: about 75 ids of 24 characters), S = jobs whose status changed:
 
-* cycle 0 (the first load, and the first cycle after `set_filters`) and every K-th cycle after it
-  (K = `full_every`, default 10): the whole list, ceil(T / L) `GET /job` requests (at least one;
-  a 404 "No jobs found" is an empty list);
+* cycle 0 (the first load, and the first cycle after `set_filters`): the whole list,
+  ceil(T / L) `GET /job` requests (at least one; a 404 "No jobs found" is an empty list);
+* every K-th cycle after it (K = `full_every`, default 10), a check for jobs the other requests
+  cannot see (created by somebody else, or gone): one `GET /job?sort=-creation_time&limit=L`,
+  the newest jobs and the total. Its new jobs are added; when the total is the last listing's
+  plus those new jobs, nothing else changed (a job that ended stays as it ended on Leia). Only
+  when the total says otherwise (jobs gone, a whole page of new ones, no total sent) or the
+  `status` filter is set (jobs move in and out of it) is the whole list fetched again;
 * every other cycle: ceil(A / C) `GET /job/{ids}/status` requests, then one `GET /job/{id}` per job
   whose status changed (S), plus one `GET /job?parent_job_id=` per conditional job that changed or
   is PROCESSING with none of its jobs known yet (to pick up the jobs its rules create). No request
@@ -15,8 +20,9 @@ L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids
   `POST /login` the first time, and one more after a 401.
 
 For 1,000 jobs of which 20 are active and 3 change per cycle, listing everything costs 10 requests
-every cycle; this strategy costs 10 on the first cycle, then 1 + 3 = 4, so 4.6 per cycle on average
-over ten cycles. Both counts are measured by the tests (`LeiaClient.requests` counts each operation).
+every cycle; this strategy costs 10 on the first cycle, then 1 + 3 = 4, and 1 more every K-th.
+With 100,000 jobs and none active, a cycle costs nothing, and one request every K-th (instead of
+1,000). Both counts are measured by the tests (`LeiaClient.requests` counts each operation).
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from jobtui.core.errors import NotFoundError
-from jobtui.core.models import Action, Column, Job, JobState
+from jobtui.core.format import count_text
+from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, UnsupportedActionError
 from jobtui.services._http import limits
 from jobtui.services._service import ClientService, ServiceConfigLike, StateMap
-from jobtui.services._wire import JobsOfRecords, LazyRecord
+from jobtui.services._wire import LazyRecord
 from jobtui.services.leia.chain import (
     LeiaChain,
     Links,
@@ -61,6 +68,21 @@ STATE_OF = StateMap(
 )
 state_of = STATE_OF.state_of
 """The common state of a Leia status; anything unknown is UNKNOWN (and shown as sent)."""
+
+
+def actions_of(status: str) -> frozenset[Action]:
+    """What a job in `status` allows: a conditional job after it always; cancel until it ended;
+    start when BLOCKED (one shared set per combination)."""
+    actions = {Action.CONDITIONAL}
+    if not state_of(status).terminal:
+        actions.add(Action.CANCEL)
+    if status == "BLOCKED":
+        actions.add(Action.START)
+    return action_set(actions)
+
+
+EXTRA = FieldNames("job_type", "model", "documents")
+"""The names of a Leia job's `Job.extra` values."""
 
 
 class LeiaConfigLike(ServiceConfigLike, Protocol):
@@ -107,7 +129,6 @@ class LeiaService(ClientService[LeiaClient]):
         self.page_size = max(1, page_size)
         self._filters = filters or LeiaFilters()
         self._records: dict[str, LeiaJob] = {}
-        self._made: JobsOfRecords[LeiaJob] = JobsOfRecords()
         self._jobs: dict[str, Job] = {}
         self._listed: list[Job] | None = None
         """`_jobs` as the list a poll returns; None once `_jobs` changed. While nothing changes,
@@ -142,6 +163,10 @@ class LeiaService(ClientService[LeiaClient]):
             self._filters = filters
             self._needs_full = True
 
+    def relist(self) -> None:
+        """List every job again at the next poll."""
+        self._needs_full = True
+
     @property
     def jobs(self) -> Mapping[str, Job]:
         """The current snapshot, in listing order."""
@@ -156,14 +181,14 @@ class LeiaService(ClientService[LeiaClient]):
 
     async def poll(self) -> PollResult:
         before = self.client.request_count
-        full = self._needs_full or self._cycle % self.full_every == 0
+        full = self._needs_full
+        if not full and self._cycle % self.full_every == 0:
+            full = not await self._check_unseen()
         if full:
             records, total = await self.client.list_all_jobs(
                 self._filters, page_size=self.page_size
             )
-            self._records = {job.id: job for job in records}
-            self._jobs = {job.id: job for job in self._made.jobs(records, self.to_job)}
-            self._listed = self._active = None
+            self._relisted(records)
             self._total = total
             self._needs_full = False
             self._cycle = 0
@@ -182,6 +207,44 @@ class LeiaService(ClientService[LeiaClient]):
         if len(self._listed) >= limits().max_jobs:
             notes.append(f"first {len(self._listed):,} jobs (jobtui lists at most that many)")
         return PollResult(self._listed, total, note="; ".join(notes))
+
+    async def _check_unseen(self) -> bool:
+        """Look for jobs created or gone since the last listing with one page of the newest jobs
+        and its total; add the new ones. False when only a full listing can tell."""
+        if self._filters.status is not None or self._total is None:
+            return False
+        probe = replace(self._filters, sort=("-creation_time",))
+        page = await self.client.list_jobs(probe, limit=self.page_size)
+        new = [record for record in page.jobs if record.id not in self._records]
+        if page.total is None or page.total != self._total + len(new):
+            return False
+        if new and len(new) >= self.page_size:
+            return False  # more new jobs than a page: list them all
+        for record in new:
+            self._put(record)
+        return True
+
+    def _relisted(self, records: list[LeiaJob]) -> None:
+        """Take a full listing: a record that is the very same object as before (an unchanged
+        page, which the client does not parse again) keeps its job; while every job is kept in
+        the same order, the list a poll returns stays the very same."""
+        old_records, old_jobs = self._records, self._jobs
+        self._records = {}
+        self._jobs = {}
+        same = len(records) == len(old_jobs)
+        for record, before in zip(records, old_jobs, strict=False):
+            if record.id != before:
+                same = False
+                break
+        for record in records:
+            job = old_jobs.get(record.id) if old_records.get(record.id) is record else None
+            if job is None:
+                job = self.to_job(record)
+                same = False
+            self._records[record.id] = record
+            self._jobs[record.id] = job
+        if not same:
+            self._listed = self._active = None
 
     async def _refresh_active(self) -> None:
         if self._active is None:
@@ -237,6 +300,8 @@ class LeiaService(ClientService[LeiaClient]):
     def _put(self, record: LeiaJob) -> Job:
         if record.id not in self._records:
             self._index = None
+            if self._total is not None:
+                self._total += 1  # one more job on the server than the last listing counted
         self._records[record.id] = record
         job = self.to_job(record)
         self._jobs[record.id] = job
@@ -252,11 +317,6 @@ class LeiaService(ClientService[LeiaClient]):
     def to_job(self, record: LeiaJob) -> Job:
         status = record.status_text
         state = state_of(status)
-        actions = {Action.CONDITIONAL}
-        if not state.terminal:
-            actions.add(Action.CANCEL)
-        if status == "BLOCKED":
-            actions.add(Action.START)
         if record.reason:
             message = record.reason
             code = (record.model_extra or {}).get("http_code")
@@ -280,13 +340,11 @@ class LeiaService(ClientService[LeiaClient]):
             started=record.starting_time,
             finished=record.finished_time,
             message=message,
-            actions=frozenset(actions),
-            extra={
-                "job_type": record.job_type or "",
-                "model": record.model_id or "",
-                "documents": str(len(record.document_ids)),
-            },
-            raw=LazyRecord(record.wire),
+            actions=actions_of(status),
+            extra=EXTRA(
+                record.job_type or "", record.model_id or "", count_text(len(record.document_ids))
+            ),
+            raw=LazyRecord(record),
             revision="|".join([status, *(str(t) for t in times)]),
         )
 
@@ -366,4 +424,4 @@ class LeiaService(ClientService[LeiaClient]):
         return replace(self._filters, **changes)
 
 
-__all__ = ["STATE_OF", "LeiaConfigLike", "LeiaService", "state_of"]
+__all__ = ["EXTRA", "STATE_OF", "LeiaConfigLike", "LeiaService", "actions_of", "state_of"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, TypeAdapter
+from pydantic import BeforeValidator, ConfigDict, TypeAdapter
 
 from jobtui.core.secret import Secret
 from jobtui.services._wire import (
@@ -18,6 +18,7 @@ from jobtui.services._wire import (
     WireTime,
     list_of_text,
     parse_body,
+    shared_fields_set,
 )
 from jobtui.services._wire import text as _text
 
@@ -76,12 +77,15 @@ class LeiaJob(Stated, Wire):
     (the server sends `submitter_id`, `http_code`, `page_range`... which the spec does not declare),
     and `result` may have any shape (its `result_type` says how to read it)."""
 
+    model_config = ConfigDict(frozen=True)
+    """Never assigned to: records sent the same fields share one set of their names
+    (`shared_fields_set`)."""
     terminal_states: ClassVar[frozenset[str]] = TERMINAL_STATUSES
 
     id: Annotated[str, BeforeValidator(_text)]
     application_id: WireText = None
     creation_time: WireTime = None
-    document_ids: Annotated[list[str], BeforeValidator(list_of_text)] = []
+    document_ids: Annotated[tuple[str, ...], BeforeValidator(list_of_text)] = ()
     job_type: WireText = None
     status: WireText = None
     starting_time: WireTime = None
@@ -119,8 +123,10 @@ def parse_job(service: str, content: bytes) -> LeiaJob:
 
 
 def parse_jobs(service: str, content: bytes) -> list[LeiaJob]:
-    """A page of `GET /job`."""
-    return parse_body(service, _JOBS, content, "job list")
+    """A page of `GET /job` (records sent the same fields share one set of their names)."""
+    jobs = parse_body(service, _JOBS, content, "job list")
+    shared_fields_set(jobs)
+    return jobs
 
 
 def parse_login(service: str, content: bytes) -> LeiaLogin:
