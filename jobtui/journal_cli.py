@@ -254,16 +254,11 @@ def since_last(args: argparse.Namespace, reader: Reader | None, moment: datetime
 
 
 def duration(value: float | None) -> str:
-    """Seconds as "45 s", "14 m", "2.5 h", "3.0 d" ("-" for none)."""
-    if value is None:
-        return "-"
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} m"
-    if value < 172800:
-        return f"{value / 3600:.1f} h"
-    return f"{value / 86400:.1f} d"
+    """Seconds as the statistics screen shows them ("45 s", "14 min", "3 h 05 min"; "-" for
+    none)."""
+    from jobtui.core.format import span
+
+    return "-" if value is None else span(value)
 
 
 def stats_json(stats: TypeStats) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from jobtui.core.models import Action, Job, JobsDelta, JobState
 from jobtui.core.text import clean, json_text
@@ -126,8 +126,15 @@ def server_time(job: Job) -> datetime | None:
 
 
 def record_text(job: Job) -> str:
-    """The wire record as JSON: cleaned text already; a `Secret` in it shows as its mask."""
-    return json_text(dict(job.raw)) if job.raw else ""
+    """The wire record as JSON: cleaned text already; a `Secret` in it shows as its mask.
+
+    A record that makes its mapping on first use (the services' lazy records) is read through
+    its `dumped()`, which does not keep the mapping: the journal reads every job's record once,
+    and a kept mapping per job would hold a dict for each of 100,000 jobs for the whole session.
+    """
+    dumped: Callable[[], Mapping[str, Any]] | None = getattr(job.raw, "dumped", None)
+    record = dumped() if dumped is not None else job.raw
+    return json_text(dict(record)) if record else ""
 
 
 class Journal:
@@ -165,6 +172,9 @@ class Journal:
         self._conn: sqlite3.Connection | None = None
         self._services: dict[ServiceRef, int] = {}
         self._known: dict[int, dict[str, tuple[int, str]]] = {}
+        self._pairs: dict[tuple[int, str], tuple[int, str]] = {}
+        """One (state, raw state) tuple per distinct pair, shared by every job in it: a service
+        lists many jobs and few states, and `_known` holds a pair per job."""
         self._pruned = 0
 
     @property
@@ -398,13 +408,17 @@ class Journal:
         self.write_seconds = time.perf_counter() - start
         self.write_cpu = time.thread_time() - cpu
 
+    def _pair(self, state: int, raw: str) -> tuple[int, str]:
+        pair = (state, raw)
+        return self._pairs.setdefault(pair, pair)
+
     def _load(
         self, conn: sqlite3.Connection, sid: int, poll: _Poll
     ) -> tuple[dict[str, tuple[int, str]], bool]:
         """What the journal knows of a service's present jobs; at the service's first poll with
         its whole list, the jobs missing from it are marked gone."""
         known = {
-            job_id: (state, raw)
+            job_id: self._pair(state, raw)
             for job_id, state, raw in conn.execute(
                 "SELECT job_id, state, raw_state FROM job WHERE service = ? AND gone IS NULL",
                 (sid,),
@@ -434,7 +448,7 @@ class Journal:
             code = STATE_CODES[job.state]
             if known.get(job.id) == (code, job.raw_state):
                 continue
-            known[job.id] = (code, job.raw_state)
+            known[job.id] = self._pair(code, job.raw_state)
             dirty = self._write_job(conn, sid, job, code, at, known) or dirty
         if poll.complete and poll.delta.removed:
             gone = [job_id for job_id in poll.delta.removed if known.pop(job_id, None)]

@@ -207,6 +207,12 @@ class LazyRecord(Mapping[str, Any]):
         data = self._source = source.wire()
         return data
 
+    def dumped(self) -> dict[str, Any]:
+        """The record as a mapping, made again if it was not made yet and not kept: for a reader
+        that reads every job's record once (the journal), not the detail pane."""
+        source = self._source
+        return source if isinstance(source, dict) else source.wire()
+
     def __getitem__(self, key: str) -> Any:
         return self._record()[key]
 

@@ -182,15 +182,7 @@ class Notifier:
         ]
         if len(jobs) > TOAST_LINES:
             lines.append(f"and {len(jobs) - TOAST_LINES} more")
-        self.toast("\n".join(lines), service, "warning")
-        if self.settings.bell:
-            self.write("\x07")
-        if self.settings.osc != "off":
-            self.write(
-                osc_sequence(
-                    self.settings.osc, f"jobtui: {service}", "; ".join(lines), tmux=self.tmux
-                )
-            )
+        self._say(service, lines, "warning")
 
     def announce(self, service: str, jobs: Sequence[Job]) -> None:
         """One toast naming `jobs` (which reached a notifying state on `service`)."""
@@ -203,6 +195,10 @@ class Notifier:
         for state in (JobState.NEEDS_INPUT, JobState.FAILED):
             if any(job.state is state for job in jobs):
                 severity = _SEVERITY[state]
+        self._say(service, lines, severity)
+
+    def _say(self, service: str, lines: list[str], severity: Severity) -> None:
+        """A toast of `lines`, and the bell and the desktop notification the settings ask for."""
         self.toast("\n".join(lines), service, severity)
         if self.settings.bell:
             self.write("\x07")

@@ -114,7 +114,7 @@ def test_stats(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out.splitlines() == [
         "SERVICE  TYPE     JOBS  OK   WAIT P50  WAIT P95  RUN P50  RUN P95",
-        "bsub.io  pdf-ocr  2     50%  10 m      10 m      12 m     12 m",
+        "bsub.io  pdf-ocr  2     50%  10 min    10 min    12 min   12 min",
     ]
     code, out, _ = run(["--journal", str(filled), "stats", "--json", "--service", "Leia"], capsys)
     assert (code, json.loads(out)) == (0, [])

@@ -371,3 +371,32 @@ def test_an_older_answer_from_another_dashboard_is_not_a_step_back(
     assert second.flush()
     steps = [(e.before, e.after) for e in reader(path, clock).history()]
     assert steps == [(None, Q), (Q, R), (R, Q)]
+
+
+def test_recording_a_lazy_record_does_not_keep_its_mapping(
+    open_journal: OpenJournal, path: Path
+) -> None:
+    # A service's job holds its wire record lazily: the mapping is made for the detail pane, and
+    # kept there. The journal reads every job's record once; were the mapping kept, a dashboard
+    # of 100,000 jobs would hold a dict per job for the whole session.
+    from dataclasses import replace
+
+    from jobtui.services._wire import LazyRecord
+
+    class Model:
+        dumps = 0
+
+        def wire(self) -> dict[str, object]:
+            Model.dumps += 1
+            return {"id": "a", "status": "queued"}
+
+    model = Model()
+    lazy = LazyRecord(model)
+    journal = open_journal()
+    snapshot, delta = diff_jobs({}, [replace(job("a", Q), raw=lazy)])
+    journal.record_poll(BSUB, delta, snapshot)
+    assert journal.flush()
+    assert Model.dumps == 1, "the journal read the record"
+    assert lazy._source is model, "and did not keep its mapping"
+    (kept,) = reader(path, Clock()).jobs("a", "bsub.io")
+    assert kept.record == {"id": "a", "status": "queued"}
