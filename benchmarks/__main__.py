@@ -93,6 +93,30 @@ def _journal(quick: bool) -> list[Row]:
     return run_journal(quick)
 
 
+def _quiet_idle(quick: bool) -> list[Row]:
+    from benchmarks.bench_dashboard import run_quiet_idle
+
+    return run_quiet_idle(quick)
+
+
+def _live(quick: bool) -> list[Row]:
+    from benchmarks.bench_dashboard import run_live
+
+    return run_live(quick)
+
+
+def _scale(quick: bool) -> list[Row]:
+    from benchmarks.bench_dashboard import run_scale
+
+    return run_scale(quick)
+
+
+def _hostile(quick: bool) -> list[Row]:
+    from benchmarks.bench_dashboard import run_hostile
+
+    return run_hostile(quick)
+
+
 BENCHES: dict[str, Bench] = {
     "table": _table,
     "poll": _poll,
@@ -105,6 +129,10 @@ BENCHES: dict[str, Bench] = {
     "theme": _theme,
     "transfer": _transfer,
     "journal": _journal,
+    "quiet-idle": _quiet_idle,
+    "live": _live,
+    "scale": _scale,
+    "hostile": _hostile,
 }
 """Every benchmark by name, in the order of the table."""
 

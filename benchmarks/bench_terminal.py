@@ -98,7 +98,10 @@ def run_idle(quick: bool) -> list[Row]:
             polls = polls_cpu_percent(config, cycles=3 if quick else 15)
     htop = measure_htop_idle(warmup, window)
     note = "" if htop is not None else "htop is not installed: apt-get install htop"
-    who = f"{len(KINDS)} services x {jobs:,} jobs, polled every 2 s, {window:g} s window"
+    who = (
+        f"{len(KINDS)} services x {jobs:,} jobs, frozen, updated weeks ago (the emulators' fixed "
+        f"epoch; see quiet-idle for recent ones), polled every 2 s, {window:g} s window"
+    )
     return [
         Row(
             figure=f"idle CPU ({who})",

@@ -211,12 +211,17 @@ class Emulators:
         jobs: int,
         config: Path | None = None,
         options: dict[str, Any] | None = None,
+        speed: float = 0.0,
+        recent: bool = False,
     ) -> None:
+        """`speed` 0 freezes the jobs; `recent` starts the simulated clock now, so the jobs were
+        updated seconds to hours ago (else weeks ago, at the fixed epoch)."""
         import json
         import subprocess
 
         argv = [sys.executable, "-m", "benchmarks.serve", "--kinds", ",".join(kinds)]
         argv += ["--jobs", str(jobs), "--options", json.dumps(options or {})]
+        argv += ["--speed", f"{speed:g}", *(["--recent"] if recent else [])]
         if config is not None:
             argv += ["--config", str(config)]
         self.process = subprocess.Popen(

@@ -1,6 +1,7 @@
 """Serve emulators in their own process for a benchmark, and switch their faults on request.
 
     python -m benchmarks.serve --kinds bsub,leia --jobs 1000 --config /tmp/x.toml [--options JSON]
+        [--speed 1] [--recent]
 
 Prints one JSON line once they listen: `{"services": [{"kind", "url", "config"}...]}`; the config
 file (when asked for) points jobtui at them, polling every 2 s. Then reads commands from stdin, one
@@ -13,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
-from jobtui.emulators.base import EmulatorSettings
+from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
 from jobtui.emulators.runner import serve_emulators
 
 
@@ -31,9 +33,20 @@ def main() -> None:
     parser.add_argument("--options", default="{}", help="emulator options, as JSON")
     parser.add_argument("--config", type=Path, help="write a config file pointing at them")
     parser.add_argument("--refresh", type=float, default=2.0)
+    parser.add_argument(
+        "--recent",
+        action="store_true",
+        help="start the simulated clock now (as `jobtui emulate` does): jobs updated seconds to "
+        "hours ago, not weeks ago",
+    )
     args = parser.parse_args()
+    epoch = datetime.now(UTC).replace(microsecond=0) if args.recent else DEMO_EPOCH
     settings = EmulatorSettings(
-        seed=args.seed, speed=args.speed, jobs=args.jobs, options=json.loads(args.options)
+        seed=args.seed,
+        speed=args.speed,
+        jobs=args.jobs,
+        epoch=epoch,
+        options=json.loads(args.options),
     )
     with serve_emulators(args.kinds.split(","), settings) as running:
         entries = service_entries(running)

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from textual import events, on
+from textual._compositor import ChopsUpdate
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.notifications import Notification, Notifications, SeverityLevel
 from textual.reactive import reactive
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets._toast import ToastRack
 from textual.worker import Worker, WorkerState
 
@@ -40,6 +41,7 @@ from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.themes import THEMES, theme_choices
+from jobtui.tui.updates import SpanUpdate
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 if TYPE_CHECKING:
@@ -150,6 +152,12 @@ class JobtuiApp(App[int]):
             self.title = title
         if read_only:
             self.sub_title = "read-only"
+
+    def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
+        """Write partial updates only over the spans that changed (see `SpanUpdate`)."""
+        if type(renderable) is ChopsUpdate:
+            renderable = SpanUpdate.of(renderable)
+        super()._display(screen, renderable)
 
     def get_driver_class(self) -> type[Driver]:
         """`QuietLinuxDriver` where Textual would pick its Linux terminal driver (not for the web

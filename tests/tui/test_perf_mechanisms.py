@@ -7,16 +7,18 @@ would multiply.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.style import Style
+from textual._compositor import ChopsUpdate
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import TabbedContent
@@ -30,6 +32,7 @@ from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.messages import Polled
 from jobtui.tui.screens.dashboard import ALL_PANE, tab_title
+from jobtui.tui.updates import SpanUpdate
 from jobtui.tui.widgets import detail as detail_module
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import SPARK_WIDTH
@@ -68,14 +71,16 @@ class Two:
 
 
 @asynccontextmanager
-async def two_tabs(emulator: EmulatorFactory, refresh: float = 60.0) -> AsyncIterator[Two]:
+async def two_tabs(
+    emulator: EmulatorFactory, refresh: float = 60.0, clock: Callable[[], datetime] = lambda: NOW
+) -> AsyncIterator[Two]:
     shown, shown_state = start(emulator, jobs=60)
     hidden, hidden_state = start(emulator, jobs=60, seed=2)
     services = [
         BsubService("shown", shown.url, token_of(shown)),
         BsubService("hidden", hidden.url, token_of(hidden)),
     ]
-    app = JobtuiApp(services, refresh=refresh, clock=lambda: NOW)
+    app = JobtuiApp(services, refresh=refresh, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         two = Two(app, pilot, (shown_state, hidden_state))
         await two.until(
@@ -178,6 +183,59 @@ async def test_an_idle_dashboard_sends_no_frames(emulator: EmulatorFactory) -> N
         await two.until(lambda: bool(frames), "a frame after a change")
 
 
+def table_spans(
+    two: Two, frames: list[RenderableType], index: int = 0
+) -> list[tuple[int, int, int]]:
+    """The (line, first column, end column) of the table spans the frames wrote, in the table's
+    own coordinates."""
+    region = two.table(index).region
+    spans: list[tuple[int, int, int]] = []
+    for frame in frames:
+        for y, x1, x2 in getattr(frame, "spans", ()):
+            if region.y <= y < region.bottom and x1 < region.right and x2 > region.x:
+                spans.append((y - region.y, x1 - region.x, x2 - region.x))
+    return spans
+
+
+async def test_ages_repaint_only_their_cells_and_only_when_their_text_changes(
+    emulator: EmulatorFactory,
+) -> None:
+    now = [NOW]
+    async with two_tabs(emulator, clock=lambda: now[0]) as two:
+        table = two.table(0)
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        updated = next(cell for cell in table._current_layout().cells if cell.key == "updated")
+        top = table.get_job(table.row_ids()[0])
+        assert top is not None and top.updated is not None
+        age = (NOW - top.updated).total_seconds()
+        assert age >= 60, "the first row's age has minute resolution"
+        # Just before the first row's age reaches its next minute: its cell stays as it is.
+        now[0] = NOW + timedelta(seconds=59 - age % 60)
+        frames.clear()
+        table.refresh_ages()
+        await two.pilot.pause()
+        assert 1 not in {line for line, _, _ in table_spans(two, frames)}, "a still age repainted"
+        # An hour later every age on screen reads differently: only the Updated cells are written.
+        now[0] = NOW + timedelta(hours=1)
+        frames.clear()
+        table.refresh_ages()
+        await two.until(lambda: bool(frames), "the ages repainted")
+        await two.pilot.pause()
+        spans = table_spans(two, frames)
+        assert {line for line, _, _ in spans} == set(range(1, table.size.height))
+        assert {(x1, x2) for _, x1, x2 in spans} == {(updated.x, updated.x + updated.width)}
+        # What reaches the terminal is those cells alone: the ages, not their rows.
+        console = two.app.console
+        written = "".join(
+            SpanUpdate.of(frame).render_segments(console)
+            for frame in frames
+            if isinstance(frame, ChopsUpdate)
+        )
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\n", "", written)
+        assert plain.split() == ["1h", "ago"] * (table.size.height - 1)
+
+
 async def test_a_small_delta_renders_only_its_rows_on_screen(emulator: EmulatorFactory) -> None:
     async with two_tabs(emulator) as two:
         table = two.table(0)
@@ -189,6 +247,45 @@ async def test_a_small_delta_renders_only_its_rows_on_screen(emulator: EmulatorF
         table.apply(JobsDelta(changed=tuple(changed)))
         await two.pilot.pause()
         assert sorted(job.id for job in rendered) == sorted([on_screen[2], on_screen[5]])
+
+
+async def test_a_delta_repaints_only_the_lines_it_changed(emulator: EmulatorFactory) -> None:
+    async with two_tabs(emulator) as two:
+        table = two.table(0)
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        on_screen = table.row_ids()[: table.size.height - 1]
+        frames.clear()
+        table.apply(JobsDelta(changed=(_moved_on(table.get_job(on_screen[3])),)))
+        await two.until(lambda: bool(frames), "the change painted")
+        await two.pilot.pause()
+        assert {y for y, _, _ in table_spans(two, frames)} == {4}  # the header is line 0
+
+
+async def test_the_detail_of_a_job_that_moved_on_repaints_only_its_changed_lines(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_tabs(emulator) as two:
+        detail = two.tab(0).query_one(JobDetail)
+        job = detail.job
+        assert job is not None
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        frames.clear()
+        detail.show(_moved_on(job))
+        await two.until(lambda: bool(frames), "the change painted")
+        await two.pilot.pause()
+        region = detail.region
+        lines = {
+            y
+            for frame in frames
+            for y, x1, x2 in getattr(frame, "spans", ())
+            if region.y <= y < region.bottom and x1 < region.right and x2 > region.x
+        }
+        # The message line changed (and nothing that moved the lines below it).
+        assert len(lines) == 1, lines
+        (line,) = lines
+        assert "moved on" in two.app.screen._compositor.render_strips()[line].text
 
 
 def _moved_on(job: Job | None) -> Job:

@@ -205,15 +205,30 @@ class JobDetail(ScrollView):
         if sections_stale:
             self._kept.clear()  # every kept section may show one of the jobs that changed
         another = (job and job.key) != (self._job and self._job.key)
+        before = self._shown
         self._job = job
         self._shown = self._placeholder if job is None else self._rendered(job)
         if job is not None:
             self._ask_timeline(job)
         if self.is_mounted:
             self._render_content()
-            if another:
-                self.scroll_to(0, 0, animate=False)
-            self.refresh()
+            if another or before.rendered_for != self._shown.rendered_for:
+                if another:
+                    self.scroll_to(0, 0, animate=False)
+                self.refresh()
+            else:
+                self._refresh_changed(before.lines, self._shown.lines)
+
+    def _refresh_changed(self, before: list[Strip], after: list[Strip]) -> None:
+        """Repaint the lines on screen that differ (the same job, moved on: a few lines)."""
+        top = int(self.scroll_y)
+        width = self.size.width
+        for y in range(self.scrollable_content_region.height):
+            index = top + y
+            old = before[index] if index < len(before) else None
+            new = after[index] if index < len(after) else None
+            if old != new:
+                self.refresh(Region(0, y, width, 1))
 
     def _rendered(self, job: Job) -> _Rendered:
         kept = self._kept.get(job.key)

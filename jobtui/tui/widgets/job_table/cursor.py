@@ -133,12 +133,15 @@ class TableCursor(ScrollView):
             line = None
         return Anchor(self._data.keys.get(cursor), line)
 
-    def _rows_changed(self, anchor: Anchor) -> None:
+    def _rows_changed(self, anchor: Anchor, changed: Collection[str] | None = None) -> None:
         """Re-seat the cursor after the rows changed, keep it on its line, repaint, announce.
 
         If the cursor's job is gone, the cursor goes to the row that took its place. If the
         cursor was on screen, the view scrolls so that it stays on the same screen line.
+        `changed` (the jobs a delta changed) repaints only the lines that show another job, or
+        one of these, than they did; None repaints the whole table.
         """
+        before = self._cursor
         data = self._data
         rows = data.rows
         if not rows:
@@ -151,13 +154,27 @@ class TableCursor(ScrollView):
                 if self._reverse:
                     position -= 1
                 self._cursor = rows[min(len(rows) - 1, max(0, position))]
-        self.virtual_size = Size(0, len(rows) + 1)
-        self.refresh()
+        size = Size(0, len(rows) + 1)
+        if size != self.virtual_size:
+            # The table's size is set by its parent, not by its rows: a new virtual size changes
+            # the scrollbar, not the screen's layout (which assigning it would redo).
+            self.set_reactive(TableCursor.virtual_size, size)
+            self._scroll_update(size)
+        if changed is None:
+            self.refresh()
         row = self._display_index(self._cursor)
         if anchor.line is not None and row is not None and self.is_mounted:
             self.scroll_to(y=max(0, row - anchor.line), animate=False, force=True)
             self._scroll_to_cursor()
+        if changed is not None:
+            moved = (before, self._cursor) if before != self._cursor else ()
+            self._refresh_lines({*changed, *filter(None, moved)})
         self._announce()
+
+    def _refresh_lines(self, jobs: Collection[str]) -> None:
+        """Repaint the lines that show `jobs`, or another job than they showed (all: a full
+        repaint)."""
+        self.refresh()
 
     def _set_cursor(self, job_id: str | None) -> None:
         old = self._cursor

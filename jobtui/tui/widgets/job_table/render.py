@@ -157,6 +157,8 @@ class TableRendering(TableCursor):
         self._styles: Styles | None = None
         self._now: float | None = None
         self._widths = {"id": 4, "state": 5, "type": 4}
+        self._painted: dict[int, str | None] = {}
+        """The job each line of the body was last painted with (None: a blank line)."""
 
     # -- watchers -----------------------------------------------------------------------------
 
@@ -176,14 +178,16 @@ class TableRendering(TableCursor):
         return self._offset_x
 
     def refresh_ages(self) -> None:
-        """Repaint the rows on screen so that the Updated ages follow the clock.
+        """Repaint the Updated cells on screen whose age text the clock changed.
 
-        The table runs no timer; its owner calls this on its own tick. Only the lines whose age
-        text changed are repainted, so an idle table writes nothing to the terminal.
+        The table runs no timer; its owner calls this on its own tick. Only the cells whose age
+        text changed are repainted (not their lines), so an idle table writes nothing to the
+        terminal and a table of ages that move writes a few bytes a minute per visible row.
         """
         rows = self._data.rows
         if not rows or not self.is_mounted:
             return
+        cell = self._updated_cell_in_view()
         now = timestamp(self._clock())
         top = int(self.scroll_y)
         for line in range(1, self.size.height):
@@ -194,8 +198,21 @@ class TableRendering(TableCursor):
             cached = self._strips.get(job_id)
             updated = timestamp(updated_time(self._data.jobs[job_id]))
             age = "" if updated is None or now is None else relative_age(now - updated)
-            if cached is None or cached[0][3] != age:
+            if cached is None:
                 self.refresh(Region(0, line, self.size.width, 1))
+            elif cached[0][3] != age and cell is not None:
+                self.refresh(Region(cell[0], line, cell[1], 1))
+
+    def _updated_cell_in_view(self) -> tuple[int, int] | None:
+        """(x, width) of the Updated column where the view shows it; None when scrolled out."""
+        layout = self._current_layout()
+        cell = next((c for c in layout.cells if c.key == "updated"), None)
+        if cell is None:
+            return None
+        x = cell.x if cell.x < layout.frozen else cell.x - self._offset_x
+        start, end = max(x, layout.frozen if cell.x >= layout.frozen else 0), x + cell.width
+        end = min(end, layout.width)
+        return (start, end - start) if end > start else None
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -213,12 +230,31 @@ class TableRendering(TableCursor):
             return self._header_in_view(layout, styles)
         rows = self._data.rows
         if not rows:
+            self._painted.clear()  # no line shows a job
             return self._empty_strip(y, layout, styles)
         index = int(self.scroll_y) + y - 1
         if index >= len(rows):
+            self._painted[y] = None
             return Strip.blank(layout.width, styles.base)
         job_id = rows[len(rows) - 1 - index if self._reverse else index]
+        self._painted[y] = job_id
         return self._in_view(self._row_strip(job_id, layout, styles), layout)
+
+    def _refresh_lines(self, jobs: Collection[str]) -> None:
+        """Repaint the lines that show one of `jobs`, or another job than they were painted
+        with: a poll that changes a few jobs in place repaints their lines, not the table."""
+        rows = self._data.rows
+        if not rows or self._layout is None or not self.is_mounted:
+            self.refresh()
+            return
+        painted = self._painted
+        top = int(self.scroll_y)
+        width = self.size.width
+        for line in range(1, self.size.height):
+            index = top + line - 1
+            job_id = None if index >= len(rows) else self._id_at(index)
+            if line not in painted or painted[line] != job_id or job_id in jobs:
+                self.refresh(Region(0, line, width, 1))
 
     def _in_view(self, strip: Strip, layout: Layout) -> Strip:
         """The part of a whole row that the view shows: the frozen cells, then the rest from

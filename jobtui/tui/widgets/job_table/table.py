@@ -296,7 +296,9 @@ class JobTable(TableRendering, can_focus=True):
             if job_id not in self._data.jobs:
                 self._marks.discard(job_id)
         self._fit_widths((*delta.added, *delta.changed), shrink=False)
-        self._rows_changed(anchor)
+        row_key = self._data.row_key
+        changed = [row_key(job) for job in (*delta.added, *delta.changed)]
+        self._rows_changed(anchor, changed=[*changed, *delta.removed])
 
     def sort_by(self, column: str | None, reverse: bool = False) -> None:
         """Sort by a column key (or `"created"`; None: the order given); the cursor stays."""

@@ -1,0 +1,426 @@
+"""The dashboard end to end, under the conditions users have: jobtui in a real pseudo-terminal
+(160 x 48), the emulators in another process over sockets, figures from /proc.
+
+* quiet-idle: 4 services x 1,000 jobs, frozen, updated seconds to hours ago (the emulators' clock
+  starts now, as `jobtui emulate --speed 0` does): bytes written to the terminal and CPU over
+  windows long enough for ages to move (60 s), min/median/max of 3 runs; htop beside it.
+* live: 4 services x 40 jobs moving at the emulators' default rate (speed 1, arrivals on, as
+  `jobtui emulate`): bytes/s and CPU of the dashboard alone per 60 s window over 10 minutes, and
+  the growth of its RSS from the first window to the last; htop beside it.
+* scale: 100,000 jobs on one service, each kind in turn (dsp-ingest: 10,000 projects, each a
+  row of its bulk ingest, files on disk; one server holds at most 65,536, every shortcode):
+  time from start to the first rows on the terminal, RSS per job once loaded, idle CPU with
+  unchanged data, and keys (cursor down and up, from the key to the screen showing the move) at
+  the 99th percentile while it polls. htop's first frame is the reference for the first figure.
+* hostile: the dashboard against each hostile server of tests/robustness/hostile.py (four
+  services on it): peak RSS, and the slowest of the keys pressed while it is under attack (`]`
+  and `[` switch tabs; with one service, cursor down and up).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    JOBTUI,
+    Emulators,
+    Pty,
+    Row,
+    at_most,
+    median,
+    process_cpu_seconds,
+)
+
+KINDS = ("bsub", "ecotaxa", "leia", "dsp-ingest")
+LIVE = "● live"
+LOADING = "Loading…"
+DOWN, UP = "\x1b[B", "\x1b[A"
+DSP_SHORTCODES = 0x10000
+"""dsp-ingest's rows are projects, named by 4 hex digits: at most this many on one server."""
+DSP_SEEDED = 10_000
+"""The dsp-ingest projects the scale run seeds: its emulator writes each project's files to disk
+(some 300 projects a second here), so every shortcode there is would take minutes to seed."""
+MIB = 1024 * 1024
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """A `VmRSS`, `VmHWM`... line of /proc/PID/status, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def rss_bytes(pid: int) -> int:
+    return proc_status_kib(pid, "VmRSS") * 1024
+
+
+def window(term: Pty, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core, bytes/s written) over the next `seconds`."""
+    cpu = process_cpu_seconds(term.pid)
+    written = term.written
+    start = time.perf_counter()
+    term.drain(seconds)
+    elapsed = time.perf_counter() - start
+    return (process_cpu_seconds(term.pid) - cpu) / elapsed * 100, (term.written - written) / elapsed
+
+
+def key_answer(term: Pty, key: str, timeout: float = 10.0) -> float:
+    """Seconds from writing `key` to the screen's text changing (a key that moves the cursor
+    changes the detail pane; one that switches tabs, the whole view); `timeout` if it did not
+    within that time."""
+    before = term.text()
+    start = time.perf_counter()
+    term.send(key)
+    deadline = start + timeout
+    while time.perf_counter() < deadline:
+        if term.read(0.02) and term.text() != before:
+            return time.perf_counter() - start
+    return timeout
+
+
+def press_keys(term: Pty, keys: Sequence[str], presses: int, seconds: float) -> list[float]:
+    """Latencies of `keys` pressed in turn, a fifth of a second apart, at least `presses` of
+    them and for at least `seconds`."""
+    got: list[float] = []
+    end = time.perf_counter() + seconds
+    while len(got) < presses or time.perf_counter() < end:
+        got.append(key_answer(term, keys[len(got) % len(keys)]))
+        term.drain(0.2)
+    return got
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (`share` 0.99: the 99th)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def spread(values: Sequence[float], unit: str) -> str:
+    return f"min {min(values):.2f} / median {median(values):.2f} / max {max(values):.2f} {unit}"
+
+
+def htop_windows(runs: int, warmup: float, seconds: float) -> list[tuple[float, float]] | None:
+    htop = shutil.which("htop")
+    if htop is None:
+        return None
+    term = Pty([htop])
+    try:
+        term.drain(warmup)
+        return [window(term, seconds) for _ in range(runs)]
+    finally:
+        term.close()
+
+
+def dashboard(config: Path) -> Pty:
+    return Pty([JOBTUI, "--config", str(config)])
+
+
+NO_HTOP = "htop is not installed: apt-get install htop"
+
+
+# -- quiet while idle -------------------------------------------------------------------------
+
+
+def run_quiet_idle(quick: bool) -> list[Row]:
+    jobs, runs = (200, 1) if quick else (1000, 3)
+    warmup, seconds = (3.0, 5.0) if quick else (8.0, 60.0)
+    cpu: list[float] = []
+    rate: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+        config = Path(tmp) / "config.toml"
+        with Emulators(KINDS, jobs=jobs, config=config, recent=True):
+            for _ in range(runs):
+                term = dashboard(config)
+                try:
+                    term.wait_for(lambda text: LIVE in text, timeout=120)
+                    term.drain(warmup)
+                    c, r = window(term, seconds)
+                finally:
+                    term.close()
+                cpu.append(c)
+                rate.append(r)
+    htop = htop_windows(runs, warmup, seconds)
+    who = (
+        f"{len(KINDS)} services x {jobs:,} jobs, frozen, updated seconds to hours ago, polled "
+        f"every 2 s; {runs} runs of {seconds:g} s"
+    )
+    ref_name = "htop, default delay, same run"
+    return [
+        Row(
+            figure=f"quiet idle: bytes written to the terminal ({who}; {spread(rate, 'B/s')})",
+            unit="B/s",
+            jobtui=median(rate),
+            reference=None if htop is None else median([h[1] for h in htop]),
+            reference_name=ref_name,
+            target="<= 100 B/s",
+            passed=at_most(max(rate), 100.0),
+            note="" if htop else NO_HTOP,
+            runs=runs,
+            samples=rate,
+        ),
+        Row(
+            figure=f"quiet idle: CPU ({spread(cpu, '%')})",
+            unit="%",
+            jobtui=median(cpu),
+            reference=None if htop is None else median([h[0] for h in htop]),
+            reference_name=ref_name,
+            target="<= 1 % of a core",
+            passed=at_most(median(cpu), 1.0),
+            note="" if htop else NO_HTOP,
+            runs=runs,
+            samples=cpu,
+        ),
+    ]
+
+
+# -- quiet while jobs move ----------------------------------------------------------------------
+
+
+def run_live(quick: bool) -> list[Row]:
+    windows, seconds = (2, 5.0) if quick else (10, 60.0)
+    warmup = 3.0 if quick else 15.0
+    cpu: list[float] = []
+    rate: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+        config = Path(tmp) / "config.toml"
+        options = {"arrivals": True}
+        with Emulators(KINDS, jobs=40, config=config, speed=1.0, recent=True, options=options):
+            term = dashboard(config)
+            try:
+                term.wait_for(lambda text: LIVE in text, timeout=120)
+                term.drain(warmup)
+                first = rss_bytes(term.pid)
+                for _ in range(windows):
+                    c, r = window(term, seconds)
+                    cpu.append(c)
+                    rate.append(r)
+                last = rss_bytes(term.pid)
+            finally:
+                term.close()
+    htop = htop_windows(min(3, windows), warmup, seconds)
+    growth = (last - first) / first * 100
+    minutes = windows * seconds / 60
+    who = (
+        f"{len(KINDS)} services x 40 jobs moving (speed 1, arrivals), polled every 2 s; "
+        f"{windows} windows of {seconds:g} s"
+    )
+    ref_name = "htop, default delay, same run"
+    return [
+        Row(
+            figure=f"live: bytes written to the terminal ({who}; {spread(rate, 'B/s')})",
+            unit="B/s",
+            jobtui=median(rate),
+            reference=None if htop is None else median([h[1] for h in htop]),
+            reference_name=ref_name,
+            target="<= 3 KB/s",
+            passed=at_most(median(rate), 3000.0),
+            note="" if htop else NO_HTOP,
+            runs=windows,
+            samples=rate,
+        ),
+        Row(
+            figure=f"live: CPU of the dashboard alone ({spread(cpu, '%')})",
+            unit="%",
+            jobtui=median(cpu),
+            reference=None if htop is None else median([h[0] for h in htop]),
+            reference_name=ref_name,
+            target="<= 1.2 % of a core",
+            passed=at_most(median(cpu), 1.2),
+            note="" if htop else NO_HTOP,
+            runs=windows,
+            samples=cpu,
+        ),
+        Row(
+            figure=(
+                f"live: RSS growth over {minutes:g} min ({first / MIB:.0f} -> {last / MIB:.0f} MiB)"
+            ),
+            unit="%",
+            jobtui=growth,
+            reference=None,
+            reference_name="",
+            target="<= 10 %",
+            passed=at_most(growth, 10.0),
+        ),
+    ]
+
+
+# -- 100,000 jobs on one service ----------------------------------------------------------------
+
+
+def scale_options(kind: str, jobs: int) -> tuple[int, dict[str, Any]]:
+    """(rows, emulator options) for `jobs` rows of `kind`: dsp-ingest's rows are projects."""
+    if kind == "dsp-ingest":
+        rows = min(jobs, DSP_SHORTCODES, DSP_SEEDED)
+        return rows, {"projects": rows}
+    return jobs, {}
+
+
+def htop_first_frame() -> float | None:
+    htop = shutil.which("htop")
+    if htop is None:
+        return None
+    term = Pty([htop])
+    try:
+        return term.wait_for(lambda text: "Load average" in text, timeout=30)
+    finally:
+        term.close()
+
+
+def measure_scale(
+    kind: str, jobs: int, settle: float, seconds: float, presses: int
+) -> dict[str, Any]:
+    rows, options = scale_options(kind, jobs)
+    with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+        config = Path(tmp) / "config.toml"
+        with Emulators([kind], jobs=jobs, config=config, recent=True, options=options):
+            term = dashboard(config)
+            try:
+                first = term.wait_for(lambda text: LIVE in text and LOADING not in text, 120)
+                keys = press_keys(term, (DOWN, UP), presses, settle)
+                term.drain(2.0)
+                cpu, _ = window(term, seconds)
+                rss = rss_bytes(term.pid)
+            finally:
+                term.close()
+    return {"rows": rows, "first": first, "keys": keys, "cpu": cpu, "rss": rss}
+
+
+def run_scale(quick: bool) -> list[Row]:
+    jobs = 2000 if quick else 100_000
+    settle, seconds, presses = (2.0, 3.0, 5) if quick else (20.0, 30.0, 40)
+    reference = htop_first_frame()
+    out: list[Row] = []
+    for kind in KINDS:
+        got = measure_scale(kind, jobs, settle, seconds, presses)
+        rows = got["rows"]
+        what = f"{kind}, {rows:,} {'projects' if kind == 'dsp-ingest' else 'jobs'}, frozen"
+        per_job = got["rss"] / rows
+        p99 = percentile(got["keys"], 0.99) * 1000
+        out += [
+            Row(
+                figure=f"scale ({what}): start to first rows on the terminal",
+                unit="s",
+                jobtui=got["first"],
+                reference=reference,
+                reference_name="htop's first frame",
+                target="<= 2 s",
+                passed=at_most(got["first"], 2.0),
+                note="" if reference is not None else NO_HTOP,
+            ),
+            Row(
+                figure=f"  RSS per row once loaded ({got['rss'] / MIB:.0f} MiB in all)",
+                unit="B",
+                jobtui=per_job,
+                reference=None,
+                reference_name="",
+                target="<= 3 KB (<= 400 MiB at 100k)",
+                passed=at_most(per_job, 3000.0),
+            ),
+            Row(
+                figure=f"  idle CPU with unchanged data, polled every 2 s ({seconds:g} s)",
+                unit="%",
+                jobtui=got["cpu"],
+                reference=None,
+                reference_name="",
+                target="<= 2 % of a core",
+                passed=at_most(got["cpu"], 2.0),
+            ),
+            Row(
+                figure=(
+                    f"  keys while it loads and polls, 99th percentile of {len(got['keys'])} "
+                    f"(median {median(got['keys']) * 1000:.0f} ms)"
+                ),
+                unit="ms",
+                jobtui=p99,
+                reference=None,
+                reference_name="",
+                target="<= 50 ms",
+                passed=at_most(p99, 50.0),
+                runs=len(got["keys"]),
+                samples=[k * 1000 for k in got["keys"]],
+            ),
+        ]
+    return out
+
+
+# -- hostile servers --------------------------------------------------------------------------
+
+
+def hostile_cases(quick: bool) -> list[tuple[str, Callable[[str, str], Any]]]:
+    from tests.robustness.hostile import CASES, always, leia_paging_forever
+
+    cases: list[tuple[str, Callable[[str, str], Any]]] = [
+        (name, always(make())) for name, make in CASES.items()
+    ]
+    cases.append(("Leia paging forever", leia_paging_forever))
+    if quick:
+        return [cases[0], cases[-1]]
+    return cases
+
+
+def hostile_config(folder: Path, url: str, kinds: Sequence[str]) -> Path:
+    from tests.robustness.test_hostile import SERVICES
+
+    tables = [t for t in SERVICES.split("[[services]]") if t.strip()]
+    chosen = [t for t in tables if any(f'kind = "{k}"' in t for k in kinds)]
+    path = folder / "config.toml"
+    path.write_text("".join("[[services]]" + t for t in chosen).format(url=url))
+    path.chmod(0o600)
+    return path
+
+
+def run_hostile(quick: bool) -> list[Row]:
+    from tests.robustness.hostile import HostileServer
+
+    attack, presses = (3.0, 3) if quick else (20.0, 10)
+    out: list[Row] = []
+    for name, route in hostile_cases(quick):
+        kinds = ["leia"] if name == "Leia paging forever" else list(KINDS)
+        with (
+            tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp,
+            HostileServer(route) as server,
+        ):
+            config = hostile_config(Path(tmp), server.url, kinds)
+            tab_keys = ("]", "[") if len(kinds) > 1 else (DOWN, UP)
+            term = dashboard(config)
+            try:
+                term.wait_for(lambda text: "jobtui" in text, timeout=60)
+                keys = press_keys(term, tab_keys, presses, attack)
+                peak = proc_status_kib(term.pid, "VmHWM") * 1024
+            finally:
+                term.close()
+        slowest = max(keys) * 1000
+        who = f"{len(kinds)} service{'s' if len(kinds) > 1 else ''}"
+        out += [
+            Row(
+                figure=f"hostile: {name} ({who}, {attack:g} s): peak RSS",
+                unit="MiB",
+                jobtui=peak / MIB,
+                reference=None,
+                reference_name="",
+                target="<= 400 MiB",
+                passed=at_most(peak / MIB, 400.0),
+            ),
+            Row(
+                figure=f"  slowest of {len(keys)} keys (median {median(keys) * 1000:.0f} ms)",
+                unit="ms",
+                jobtui=slowest,
+                reference=None,
+                reference_name="",
+                target="<= 100 ms",
+                passed=at_most(slowest, 100.0),
+                runs=len(keys),
+                samples=[k * 1000 for k in keys],
+            ),
+        ]
+    return out
