@@ -205,6 +205,19 @@ async def palette_hits(live: Live, query: str) -> list[str]:
     return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
 
 
+async def choose(live: Live, wanted: str) -> None:
+    """Press enter on the palette's hit saying `wanted`, once it is the highlighted one (the
+    palette searches while the query is typed: the first hits may be for its first letters)."""
+    hits = live.app.screen.query_one(CommandList)
+
+    def highlighted() -> bool:
+        index = hits.highlighted
+        return index is not None and wanted in str(hits.get_option_at_index(index).prompt)
+
+    await live.until(highlighted, f"{wanted!r} highlighted")
+    await live.pilot.press("enter")
+
+
 async def _screen(live: Live, kind: type[ScreenT]) -> ScreenT:
     await live.until(lambda: isinstance(live.app.screen, kind), kind.__name__)
     screen = live.app.screen
@@ -234,7 +247,7 @@ async def test_the_palette_filters_all_jobs_to_exactly_those_since_last_time(
         await _since_note(again)
         texts = await palette_hits(again, "since")
         assert any("Since you were last here" in t for t in texts)
-        await again.pilot.press("enter")
+        await choose(again, "Since you were last here")
         dashboard = again.app.screen
         assert isinstance(dashboard, DashboardScreen)
         await again.until(lambda: dashboard.active_pane() is not None, "a pane")
@@ -275,7 +288,7 @@ async def test_a_job_gone_from_the_list_is_found_through_the_palette(
         assert link_of(live).journal.flush()
         texts = await palette_hits(live, job.id[:13])
         assert any(f"Gone job {job.id}" in t for t in texts)
-        await live.pilot.press("enter")
+        await choose(live, f"Gone job {job.id}")
         screen = await _screen(live, GoneJobScreen)
         shown = text_of_static(screen.query_one("#gone", Static))
         assert job.id in shown and "left the list" in shown
