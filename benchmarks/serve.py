@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
+from jobtui.emulate_cli import service_entries
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
 from jobtui.emulators.runner import serve_emulators
 

@@ -12,26 +12,28 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from jobtui import __version__
+from jobtui.emulate_cli import (
+    DEMO_JOBS,
+    active_faults,
+    add_emulator_options,
+    choose_kinds,
+    count_arg,
+    emulator_present,
+    emulator_settings,
+    service_entries,
+    service_present,
+    switch_faults,
+)
 
 if TYPE_CHECKING:
     from jobtui.config import Config
-    from jobtui.emulators.base import EmulatorSettings
-    from jobtui.emulators.runner import RunningEmulator
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-
-KINDS = ("bsub", "ecotaxa", "leia", "dsp-ingest")
-"""Every service kind (the same as `jobtui.emulators.runner.KINDS`, without importing uvicorn)."""
-
-TAB_TITLES = {"bsub": "bsub.io", "ecotaxa": "EcoTaxa", "leia": "Leia", "dsp-ingest": "dsp-ingest"}
-"""The tab title of each kind's emulator in `jobtui demo` and `jobtui emulate --write-config`."""
-
-DEMO_JOBS = 40
 
 PYDANTIC_SETTINGS = {
     "PYDANTIC_DISABLE_PLUGINS": "__all__",
@@ -80,101 +82,6 @@ def _err(text: str) -> None:
 # -- arguments ------------------------------------------------------------------------------------
 
 
-def _kind_list(text: str) -> list[str]:
-    kinds = [kind.strip() for kind in text.split(",") if kind.strip()]
-    unknown = [kind for kind in kinds if kind not in KINDS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown service kind {', '.join(unknown)} (known: {', '.join(KINDS)})"
-        )
-    if not kinds:
-        raise argparse.ArgumentTypeError("give at least one service kind")
-    return list(dict.fromkeys(kinds))
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be 0 (frozen) or more")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _fault(text: str) -> tuple[str, str]:
-    """`KIND:SPEC` (or `SPEC` for every kind), checked against the emulators' fault specs."""
-    from jobtui.emulators.faults import Faults, FaultSpecError
-
-    kind, _, spec = text.rpartition(":") if ":" in text else ("all", "", text)
-    kind = kind.strip() or "all"
-    if kind != "all" and kind not in KINDS:
-        raise argparse.ArgumentTypeError(
-            f"unknown service kind {kind!r} (known: {', '.join(KINDS)}, all)"
-        )
-    try:
-        Faults().switch(spec)
-    except FaultSpecError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return kind, spec
-
-
-def _switch_faults(running: Sequence[RunningEmulator], faults: Sequence[tuple[str, str]]) -> None:
-    from jobtui.emulators.faults import Faults
-
-    for kind, spec in faults:
-        for r in running:
-            state_faults = getattr(r.state, "faults", None)
-            if (kind in ("all", r.kind)) and isinstance(state_faults, Faults):
-                state_faults.switch(spec)
-
-
-def _active_faults(running: RunningEmulator) -> list[str]:
-    from jobtui.emulators.faults import Faults
-
-    faults = getattr(running.state, "faults", None)
-    return faults.active() if isinstance(faults, Faults) else []
-
-
-def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--services",
-        type=_kind_list,
-        metavar="KINDS",
-        help=f"comma-separated service kinds ({','.join(KINDS)}; default: every one available)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=1, help="fixes every random choice of the emulators (default 1)"
-    )
-    parser.add_argument(
-        "--speed",
-        type=_speed,
-        default=1.0,
-        help="simulated seconds per real second (default 1; 0 freezes the jobs)",
-    )
-    parser.add_argument(
-        "--fault",
-        type=_fault,
-        action="append",
-        default=[],
-        metavar="KIND:SPEC",
-        help="make an emulator fail (repeatable): SPEC is latency=SECONDS, hang, a status "
-        "such as 500, 502, 503, 429[=RETRY_AFTER], malformed, truncated, content-type, reset, "
-        "expired or random[=PROBABILITY]; KIND is a service kind or all. Switch faults at run "
-        "time with POST <emulator>/_emulator/faults",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     from jobtui import headless, journal_cli
 
@@ -215,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a local emulator of every service on 127.0.0.1 and open the "
         "dashboard on them; stop them when the dashboard quits.",
     )
-    _add_emulator_options(demo)
+    add_emulator_options(demo)
     demo.add_argument(
         "--read-only",
         dest="demo_read_only",
@@ -250,13 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve local emulators of the services until Ctrl-C (or SIGTERM), printing "
         "each one's kind, URL and credentials.",
     )
-    _add_emulator_options(emulate)
+    add_emulator_options(emulate)
     emulate.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
     )
     emulate.add_argument(
         "--jobs",
-        type=_count,
+        type=count_arg,
         default=DEMO_JOBS,
         help=f"seeded jobs per emulator (default {DEMO_JOBS})",
     )
@@ -393,67 +300,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 # -- emulators ------------------------------------------------------------------------------------
 
 
-def _module_present(name: str) -> bool:
-    """Whether module `name` exists (it is imported); an error inside it is not hidden."""
-    import importlib
-
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and name.startswith(error.name):
-            return False
-        raise
-    return True
-
-
-def _emulator_present(kind: str) -> bool:
-    from jobtui.emulators.runner import KINDS as EMULATORS
-
-    return kind in EMULATORS and _module_present(EMULATORS[kind])
-
-
-def _service_present(kind: str) -> bool:
-    from jobtui.services import SERVICES
-
-    return kind in SERVICES and _module_present(SERVICES[kind].partition(":")[0])
-
-
-def _choose_kinds(requested: list[str] | None, present: Callable[[str], bool]) -> list[str] | None:
-    """The kinds to serve: those requested (None when one is missing, after saying so), or
-    every kind that is present."""
-    if requested is None:
-        return [kind for kind in KINDS if present(kind)]
-    missing = [kind for kind in requested if not present(kind)]
-    if missing:
-        _err(f"jobtui: this version has no emulator for {', '.join(missing)}")
-        return None
-    return requested
-
-
-def _settings(seed: int, speed: float, jobs: int) -> EmulatorSettings:
-    from datetime import UTC, datetime
-
-    from jobtui.emulators.base import EmulatorSettings
-
-    # The simulated clock starts at the real time, so the ages the dashboard shows read naturally.
-    epoch = datetime.now(UTC).replace(microsecond=0)
-    return EmulatorSettings(
-        seed=seed, speed=speed, jobs=jobs, epoch=epoch, options={"arrivals": True}
-    )
-
-
-def service_entries(running: Sequence[RunningEmulator]) -> list[dict[str, Any]]:
-    """The `[[services]]` tables that point jobtui at running emulators."""
-    return [
-        {"name": TAB_TITLES.get(r.kind, r.kind), "kind": r.kind, "url": r.url, **r.emulator.config}
-        for r in running
-    ]
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from jobtui.config import ConfigError, config_from_data
 
-    kinds = _choose_kinds(args.services, lambda k: _emulator_present(k) and _service_present(k))
+    kinds = choose_kinds(args.services, lambda k: emulator_present(k) and service_present(k))
     if kinds is None:
         return EXIT_USAGE
     if not kinds:
@@ -467,9 +317,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="jobtui-demo-") as scratch,
-            serve_emulators(kinds, _settings(args.seed, args.speed, DEMO_JOBS)) as running,
+            serve_emulators(kinds, emulator_settings(args.seed, args.speed, DEMO_JOBS)) as running,
         ):
-            _switch_faults(running, args.fault)
+            switch_faults(running, args.fault)
             config = config_from_data({"services": service_entries(running)}, source="demo")
             # The demo's jobs are made up: its journal lives as long as the demo, unless asked.
             journal = chosen.expanduser() if chosen else Path(scratch) / "journal.sqlite3"
@@ -496,7 +346,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
     from jobtui.config import ConfigError, config_from_data, to_toml, write_config_file
 
-    kinds = _choose_kinds(args.services, _emulator_present)
+    kinds = choose_kinds(args.services, emulator_present)
     if kinds is None:
         return EXIT_USAGE
     if args.write_config is not None and args.write_config.expanduser().is_symlink():
@@ -515,17 +365,17 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    settings = _settings(args.seed, args.speed, args.jobs)
+    settings = emulator_settings(args.seed, args.speed, args.jobs)
     try:
         with serve_emulators(kinds, settings, host=args.host) as running:
-            _switch_faults(running, args.fault)
+            switch_faults(running, args.fault)
             _out(
                 f"jobtui emulate: seed {settings.seed}, speed {settings.speed:g}, "
                 f"{settings.jobs} jobs each"
             )
             for r in running:
                 _out(f"  {r.kind:<11} {r.url}")
-                if active := _active_faults(r):
+                if active := active_faults(r):
                     _out(f"  {'':<11} faults: {', '.join(active)}")
                 for key, value in r.emulator.credentials.items():
                     _out(f"  {'':<11} {key}: {value}")
@@ -616,7 +466,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _port(text: str) -> int:
-    value = _count(text)
+    value = count_arg(text)
     if value > 65535:
         raise argparse.ArgumentTypeError("must be 65535 or less")
     return value
@@ -687,7 +537,7 @@ def _add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     serve.add_argument(
         "--keyfile", type=Path, metavar="PATH", help="the certificate's private key (PEM)"
     )
-    _add_emulator_options(serve)
+    add_emulator_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -712,13 +562,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             path, _ = read_config(args.config)
             serve_dashboard(path, host=args.host, port=args.port, read_only=read_only, **access)
             return EXIT_OK
-        kinds = _choose_kinds(args.services, lambda k: _emulator_present(k) and _service_present(k))
+        kinds = choose_kinds(args.services, lambda k: emulator_present(k) and service_present(k))
         if not kinds:
             return EXIT_USAGE if kinds is None else EXIT_FAILURE
         from jobtui.config import to_toml, write_config_file
         from jobtui.emulators.runner import serve_emulators
 
-        settings = _settings(args.seed, args.speed, DEMO_JOBS)
+        settings = emulator_settings(args.seed, args.speed, DEMO_JOBS)
         with (
             serve_emulators(kinds, settings) as running,
             tempfile.TemporaryDirectory(prefix="jobtui-serve-") as folder,

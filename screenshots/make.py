@@ -59,9 +59,9 @@ from textual.widgets import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
-from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
 from jobtui.core.models import Job, JobState
+from jobtui.emulate_cli import DEMO_JOBS, service_entries
 from jobtui.emulators.base import DEMO_EPOCH, EmulatorSettings
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import KINDS, RunningEmulator, serve_emulators

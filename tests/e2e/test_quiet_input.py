@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
+from jobtui.emulate_cli import service_entries
 from tests.conftest import EmulatorFactory
 from tests.e2e.terminal import Terminal
 from tests.services.bsub_support import start

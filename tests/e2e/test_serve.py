@@ -30,8 +30,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
+from jobtui.emulate_cli import service_entries
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.leia.state import LeiaState

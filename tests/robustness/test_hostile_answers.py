@@ -14,11 +14,11 @@ from unicodedata import category
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobtui.__main__ import service_entries
 from jobtui.config import config_from_data
 from jobtui.core.errors import ServiceError
 from jobtui.core.models import Action, Job
 from jobtui.core.text import BIDI
+from jobtui.emulate_cli import service_entries
 from jobtui.emulators.base import EmulatorSettings
 from jobtui.emulators.runner import ServerThread, build
 from jobtui.services import build_service

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.__main__ import service_entries
 from jobtui.config import config_from_data
 from jobtui.core.models import Action
+from jobtui.emulate_cli import service_entries
 from jobtui.services import build_service
 from tests.conftest import EmulatorFactory
 

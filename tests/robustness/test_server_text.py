@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.__main__ import service_entries
 from jobtui.config import to_toml, write_config_file
+from jobtui.emulate_cli import service_entries
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.runner import RunningEmulator
 from tests.conftest import EmulatorFactory

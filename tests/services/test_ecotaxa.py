@@ -707,8 +707,9 @@ def run_headless(
     running: RunningEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., str]:
     """A runner of jobtui's headless commands on a config for `running`: their output."""
-    from jobtui.__main__ import main, service_entries
+    from jobtui.__main__ import main
     from jobtui.config import to_toml, write_config_file
+    from jobtui.emulate_cli import service_entries
 
     data = {"services": service_entries([running])}
     config = write_config_file(tmp_path / "config.toml", to_toml(data), overwrite=True)

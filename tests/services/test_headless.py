@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from jobtui.__main__ import main, service_entries
+from jobtui.__main__ import main
 from jobtui.config import to_toml, write_config_file
+from jobtui.emulate_cli import service_entries
 from jobtui.emulators.bsub.state import BsubState, SimJob
 from jobtui.emulators.dsp_ingest import state as dsp_state
 from jobtui.emulators.dsp_ingest.state import DspIngestState

@@ -22,8 +22,8 @@ from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select
 
-from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
+from jobtui.emulate_cli import DEMO_JOBS, service_entries
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.emulators.dsp_ingest.state import DspIngestState

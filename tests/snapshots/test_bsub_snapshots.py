@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
+from jobtui.emulate_cli import DEMO_JOBS, service_entries
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState
 from jobtui.services import build_service

@@ -17,8 +17,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input
 
-from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
+from jobtui.emulate_cli import DEMO_JOBS, service_entries
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.dsp_ingest.state import DspIngestState
 from jobtui.services import build_service

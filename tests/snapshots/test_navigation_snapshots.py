@@ -15,8 +15,8 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from jobtui.__main__ import DEMO_JOBS, service_entries
 from jobtui.config import config_from_data
+from jobtui.emulate_cli import DEMO_JOBS, service_entries
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.services import build_service
 from jobtui.tui.app import JobtuiApp

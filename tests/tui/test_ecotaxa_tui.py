@@ -292,8 +292,8 @@ async def test_the_demo_config_opens_an_ecotaxa_tab_that_answers(
 ) -> None:
     """`jobtui demo` points a `[[services]]` entry at the emulator: the tab it builds lists the
     jobs and offers the answer form on an asking job."""
-    from jobtui.__main__ import KINDS, service_entries
     from jobtui.config import config_from_data
+    from jobtui.emulate_cli import KINDS, service_entries
     from jobtui.services import build_service
 
     assert "ecotaxa" in KINDS

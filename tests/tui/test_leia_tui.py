@@ -543,8 +543,8 @@ async def test_detail_section_reads_each_result_type(emulator: EmulatorFactory) 
 async def test_the_leia_tab_joins_the_demo(emulator: EmulatorFactory) -> None:
     """`jobtui demo` builds its app from `[[services]]` entries pointing at the emulators: the
     Leia entry becomes a Leia tab with its own keys."""
-    from jobtui.__main__ import service_entries
     from jobtui.config import config_from_data
+    from jobtui.emulate_cli import service_entries
     from jobtui.tui.app import build_app
 
     running = emulator("leia", seed=7, speed=0, jobs=40)

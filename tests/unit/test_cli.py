@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 import jobtui
-from jobtui.__main__ import KINDS, TAB_TITLES, main, service_entries
+from jobtui.__main__ import main
 from jobtui.config import SERVICE_MODELS, config_from_data, load_config
+from jobtui.emulate_cli import KINDS, TAB_TITLES, service_entries
 from jobtui.emulators import runner
 from jobtui.services import SERVICES, build_service
 from tests.conftest import EmulatorFactory
