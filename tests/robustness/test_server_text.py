@@ -70,7 +70,10 @@ def test_the_dashboard_shows_hostile_text_as_text(
 ) -> None:
     _, state, config = hostile
     env = {"TERM": "xterm-256color", "TMUX": "", "COLORTERM": ""}
-    term = Terminal([sys.executable, "-m", "jobtui", "--config", str(config)], env=env)
+    # Tall enough that the detail pane shows the whole record under the job's timeline (which
+    # appears once the journal has written the first poll).
+    argv = [sys.executable, "-m", "jobtui", "--config", str(config)]
+    term = Terminal(argv, env=env, lines=64)
     try:
         # The first row, the hostile job, is selected: its detail pane shows every field.
         screen = term.wait_for(

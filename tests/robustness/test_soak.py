@@ -237,7 +237,8 @@ async def test_soak_with_random_faults(emulators: Emulators) -> None:
                 # Calm: no fault now, and the tab has ended two polls since the last one (the
                 # poll under way when the fault stopped may still have met it).
                 calm = current is None and (
-                    last is None or tab.health.polls - last.polls.get("end", 0) > 2
+                    last is None
+                    or ("end" in last.polls and tab.health.polls - last.polls["end"] > 2)
                 )
                 if calm and not live:
                     violations.append(f"{now:.2f}s {kind} without a fault is not live: {text!r}")
