@@ -34,6 +34,7 @@ from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.commands import JobtuiCommands, Palette
 from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
+from jobtui.tui.heap import HeapGuard
 from jobtui.tui.journal import JournalLink
 from jobtui.tui.modals.help import HelpScreen, key_help
 from jobtui.tui.modals.notifications import NotificationsScreen
@@ -146,6 +147,7 @@ class JobtuiApp(App[int]):
         self.leaving = False
         """Set once the app is exiting (see `on_event`)."""
         self.freeze_heap = False
+        self._heap_guard: HeapGuard | None = None
         """Move what exists once the first frame is shown out of the collector's reach (see
         `_freeze_heap`); the command line sets it, tests that build many apps leave it off."""
         if title:
@@ -254,12 +256,16 @@ class JobtuiApp(App[int]):
         Python's full collections scan every tracked object: with Textual's widget tree and
         styles that is a pause of 100 ms or more every few seconds of activity, a held key.
         Frozen objects are skipped by the collector (reference counting still frees them);
-        `on_unmount` unfreezes them.
+        `on_unmount` unfreezes them. From then on, a full collection made slow by a large list
+        freezes its survivors too (`HeapGuard`).
         """
         gc.collect()
         gc.freeze()
+        self._heap_guard = HeapGuard().install()
 
     async def on_unmount(self) -> None:
+        if self._heap_guard is not None:
+            self._heap_guard.uninstall()
         if self.freeze_heap:
             gc.unfreeze()
         loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta
@@ -774,3 +775,34 @@ def test_seeded_jobs_cover_every_status_and_result_type(emulator: EmulatorFactor
     assert any(job.job_type == "conditional" and job.status == "WAITING" for job in state.own)
     assert all(job.created < 0 and (job.finished or -1.0) < 0 for job in state.own)
     assert len(state.foreign_ids) == 2
+
+
+async def test_a_long_listing_lets_the_event_loop_run_while_it_makes_jobs(
+    emulator: EmulatorFactory, closing: Closer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making jobs of a long list yields to the event loop every few hundred jobs (keys and the
+    screen go on), and the snapshot others read meanwhile stays the previous, whole one."""
+    from jobtui.services.leia import service as leia_service
+
+    monkeypatch.setattr(leia_service, "YIELD_EVERY", 100)
+    running, _ = start(emulator, jobs=1000)
+    service = service_for(running, closing)
+    made = [0]
+    turns: list[tuple[int, int]] = []
+    real_to_job = service.to_job
+
+    def to_job(record: Any) -> Any:
+        made[0] += 1
+        return real_to_job(record)
+
+    monkeypatch.setattr(service, "to_job", to_job)
+    listing = asyncio.ensure_future(service.poll())
+    while not listing.done():
+        turns.append((made[0], len(service.jobs)))
+        await asyncio.sleep(0)
+    result = listing.result()
+    assert made[0] == len(result.jobs) >= 1000
+    # The loop ran between slices of 100 jobs made, and saw no half-made snapshot meanwhile.
+    slices = {n for n, _ in turns if 0 < n < made[0]}
+    assert len(slices) >= made[0] // 100 - 1
+    assert all(shown == 0 for _, shown in turns)

@@ -81,6 +81,9 @@ def actions_of(status: str) -> frozenset[Action]:
     return action_set(actions)
 
 
+YIELD_EVERY = 500
+"""Jobs made from records between two chances for the event loop to run (keys, the screen)."""
+
 EXTRA = FieldNames("job_type", "model", "documents")
 """The names of a Leia job's `Job.extra` values."""
 
@@ -188,7 +191,7 @@ class LeiaService(ClientService[LeiaClient]):
             records, total = await self.client.list_all_jobs(
                 self._filters, page_size=self.page_size
             )
-            self._relisted(records)
+            await self._relisted(records)
             self._total = total
             self._needs_full = False
             self._cycle = 0
@@ -224,25 +227,31 @@ class LeiaService(ClientService[LeiaClient]):
             self._put(record)
         return True
 
-    def _relisted(self, records: list[LeiaJob]) -> None:
+    async def _relisted(self, records: list[LeiaJob]) -> None:
         """Take a full listing: a record that is the very same object as before (an unchanged
         page, which the client does not parse again) keeps its job; while every job is kept in
-        the same order, the list a poll returns stays the very same."""
+        the same order, the list a poll returns stays the very same. Lets the event loop run
+        between slices of `YIELD_EVERY` new jobs (a list of 100,000 takes a second or two)."""
         old_records, old_jobs = self._records, self._jobs
-        self._records = {}
-        self._jobs = {}
+        new_records: dict[str, LeiaJob] = {}
+        new_jobs: dict[str, Job] = {}
         same = len(records) == len(old_jobs)
         for record, before in zip(records, old_jobs, strict=False):
             if record.id != before:
                 same = False
                 break
+        made = 0
         for record in records:
             job = old_jobs.get(record.id) if old_records.get(record.id) is record else None
             if job is None:
                 job = self.to_job(record)
                 same = False
-            self._records[record.id] = record
-            self._jobs[record.id] = job
+                made += 1
+                if made % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # the old snapshot stays whole meanwhile
+            new_records[record.id] = record
+            new_jobs[record.id] = job
+        self._records, self._jobs = new_records, new_jobs
         if not same:
             self._listed = self._active = None
 
