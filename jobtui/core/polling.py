@@ -59,6 +59,8 @@ class PollOutcome:
     retry_after: float | None = None
     generation: int = 0
     """Counts the snapshots of this service: the delta leads from `generation - 1` to this one."""
+    partial: bool = False
+    """The first part of a long list (`PollResult.partial`): the rest follows at the next poll."""
 
 
 @dataclass
@@ -133,6 +135,7 @@ class ServiceMonitor:
             result.total,
             result.note,
             generation=self.generation,
+            partial=result.partial,
         )
 
     def _failed(self, line: str, retry_after: float | None = None) -> PollOutcome:

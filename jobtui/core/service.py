@@ -27,6 +27,9 @@ class PollResult:
     total: int | None = None
     """How many jobs the server has, when it sent fewer than that ("N of TOTAL")."""
     note: str = ""
+    partial: bool = False
+    """The first part of a long list, shown while the rest loads: the next poll follows at once
+    and lists everything."""
 
 
 class Service(ABC):

@@ -70,6 +70,9 @@ def client_for(
 
 
 def service_for(running: RunningEmulator, closing: Closer, **kwargs: Any) -> LeiaService:
+    """A service whose first poll lists everything: the strategy's tests count the requests of
+    whole listings (the first page shown first has tests of its own)."""
+    kwargs.setdefault("first_page_first", False)
     service = LeiaService("leia", running.url, key_of(running), **kwargs)
     closing.append(service)
     return service
@@ -806,3 +809,31 @@ async def test_a_long_listing_lets_the_event_loop_run_while_it_makes_jobs(
     slices = {n for n, _ in turns if 0 < n < made[0]}
     assert len(slices) >= made[0] // 100 - 1
     assert all(shown == 0 for _, shown in turns)
+
+
+async def test_the_first_poll_of_a_long_list_is_its_first_page_then_the_whole_list(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator, jobs=1000)
+    service = service_for(running, closing, first_page_first=True)
+    first = await service.poll()
+    assert first.partial and first.total == 1000
+    assert [job.id for job in first.jobs] == [job.id for job in state.own[:100]]
+    assert service.client.requests["get_jobs"] == 1
+    whole = await service.poll()
+    assert not whole.partial and whole.total is None
+    assert [job.id for job in whole.jobs] == [job.id for job in state.own]
+    assert service.client.requests["get_jobs"] == 1 + 10
+    # The first page's jobs are the very same objects (its page was not parsed again).
+    assert all(a is b for a, b in zip(first.jobs, whole.jobs, strict=False))
+    assert not (await service.poll()).partial  # then the usual cycles
+
+
+async def test_a_list_of_one_page_is_whole_at_the_first_poll(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator, jobs=40)
+    service = service_for(running, closing, first_page_first=True)
+    result = await service.poll()
+    assert not result.partial and len(result.jobs) == len(state.own)
+    assert service.client.requests["get_jobs"] == 1

@@ -809,3 +809,28 @@ async def test_a_view_narrower_than_the_id_scrolls_it_too_and_keeps_its_width(wi
         assert table.column_offset > 0
         # No room to keep the ID in place (marks and ID 27 cells, the message's 20): it scrolls.
         assert "09ce8497" not in table.render_line(1).text
+
+
+async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loop() -> None:
+    """The rest of a long list (tens of thousands of jobs) goes into the table a slice at a time:
+    the event loop (keys, the screen) runs in between, and every slice leaves a whole table."""
+    import asyncio
+
+    from jobtui.core.models import JobsDelta
+    from jobtui.tui.widgets import service_tab
+
+    table = new_table()
+    async with TableApp(table).run_test(size=(100, 20)):
+        table.set_jobs(many(10))
+        rest = many(12_000)[10:]
+        counts: list[int] = []
+        applying = asyncio.ensure_future(
+            service_tab.apply_in_slices(table, JobsDelta(added=tuple(rest)))
+        )
+        while not applying.done():
+            counts.append(table.row_count)
+            await asyncio.sleep(0)
+        assert table.row_count == 12_000
+        steps = sorted(set(counts))
+        assert len(steps) >= 12_000 // service_tab.SLICE  # several turns while it applied
+        assert all(n in (10, 12_000) or (n - 10) % service_tab.SLICE == 0 for n in steps)

@@ -7,6 +7,7 @@ one, and time moves only when a test advances the emulator's clock.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from rich.console import Console
 from textual.widgets import Input, Select, Static, Tab, TabbedContent, TextArea
 
 from jobtui.core.models import Job, JobState
+from jobtui.core.service import PollResult
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.leia.state import LeiaState, SimJob
 from jobtui.services.leia.filters import LeiaFilters
@@ -653,3 +655,38 @@ async def test_enter_applies_the_filter_dialog_at_once(emulator: EmulatorFactory
         await leia.until(lambda: not isinstance(leia.app.screen, LeiaFilterScreen), "applied")
         assert leia.service.filters == LeiaFilters(status=LeiaStatus.FAILED)
         await leia.until(lambda: set(leia.table.row_ids()) == failed, "the filtered list")
+
+
+async def test_a_long_list_shows_its_first_page_at_once_then_the_rest_as_no_news(
+    emulator: EmulatorFactory,
+) -> None:
+    """1,000 jobs: the first page's rows come first ("100 of 1000 jobs · loading the rest…"),
+    the rest follows at once without waiting for the poll interval, and none of it is news."""
+    running = emulator("leia", seed=1, speed=0, jobs=1000)
+    state = running.state
+    assert isinstance(state, LeiaState)
+    service = LeiaService("leia", running.url, str(running.emulator.config["api_key"]))
+    rest = asyncio.Event()
+    real_poll = service.poll
+    calls = [0]
+
+    async def poll() -> PollResult:
+        calls[0] += 1
+        if calls[0] == 2:
+            await rest.wait()  # hold the rest back until the first page was looked at
+        return await real_poll()
+
+    service.poll = poll  # type: ignore[method-assign]
+    app = JobtuiApp([service], refresh=60.0, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        leia = Leia(running, state, service, app, pilot)
+        tab = app.screen.query_one(ServiceTab)
+        await leia.until(lambda: leia.table.row_count > 0 and calls[0] == 2, "the first page")
+        assert leia.table.row_count == 100
+        assert f"100 of {len(state.own)} jobs · loading the rest…" in tab.status_text()
+        rest.set()
+        await leia.until(lambda: leia.table.row_count == len(state.own), "every row")
+        await leia.until(lambda: "loading" not in tab.status_text(), "the whole list's status")
+        assert f"{len(state.own)} jobs" in tab.status_text()
+        assert tab.health.polls == 2  # the rest came at once, not after the 60 s interval
+        assert not app.notices  # neither the first page nor the rest is news

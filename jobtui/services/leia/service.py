@@ -4,6 +4,9 @@ Polling strategy, and what one poll cycle costs in requests. T = jobs matching t
 L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids per status request
 (the URL is kept under 2,000 bytes: about 75 ids of 24 characters), S = jobs whose status changed:
 
+* the very first poll, when the list is longer than a page: its first page alone (one `GET /job`),
+  shown at once as a partial result (`PollResult.partial`) while the next poll, at once, does
+  cycle 0 (with 100,000 jobs, first rows within a second instead of after a thousand requests);
 * cycle 0 (the first load, and the first cycle after `set_filters`): the whole list,
   ceil(T / L) `GET /job` requests (at least one; a 404 "No jobs found" is an empty list);
 * every K-th cycle after it (K = `full_every`, default 10), a check for jobs the other requests
@@ -118,6 +121,7 @@ class LeiaService(ClientService[LeiaClient]):
         max_url: int = 2000,
         filters: LeiaFilters | None = None,
         client: LeiaClient | None = None,
+        first_page_first: bool = True,
     ) -> None:
         super().__init__(name)
         self.client = client or LeiaClient(
@@ -140,6 +144,8 @@ class LeiaService(ClientService[LeiaClient]):
         """The ids of the unfinished jobs of `_records`; None once `_records` changed."""
         self._cycle = 0
         self._needs_full = True
+        self._headed = not first_page_first
+        """Whether the first listing began (its first page alone is shown first: `poll`)."""
         self._total: int | None = None
         self._index: tuple[Links, Links] | None = None
         self.last_poll_requests = 0
@@ -188,7 +194,23 @@ class LeiaService(ClientService[LeiaClient]):
         if not full and self._cycle % self.full_every == 0:
             full = not await self._check_unseen()
         if full:
-            records, total = await self.client.list_all_jobs(
+            listed = None
+            if not self._jobs and not self._headed:
+                # The first listing: its first page is shown at once when more pages follow
+                # (`PollResult.partial`); the next poll lists everything.
+                self._headed = True
+                page = await self.client.list_jobs(self._filters, limit=self.page_size)
+                if page.jobs and page.total is not None and page.total > len(page.jobs):
+                    await self._relisted(page.jobs)
+                    self._total = page.total
+                    self.last_poll_requests = self.client.request_count - before
+                    self.last_poll_full = False
+                    return PollResult(
+                        list(self._jobs.values()), page.total, note=self._note(), partial=True
+                    )
+                if not page.jobs or page.total is not None:  # the whole list in one page
+                    listed = list({job.id: job for job in page.jobs}.values()), page.total
+            records, total = listed or await self.client.list_all_jobs(
                 self._filters, page_size=self.page_size
             )
             await self._relisted(records)
@@ -202,14 +224,18 @@ class LeiaService(ClientService[LeiaClient]):
         await self.client.keep_alive()
         self.last_poll_requests = self.client.request_count - before
         self.last_poll_full = full
-        described = self._filters.describe()
         if self._listed is None:
             self._listed = list(self._jobs.values())
-        notes = [f"filter {described}"] if described else []
         total = self._total if self._total is not None and self._total > len(self._listed) else None
-        if len(self._listed) >= limits().max_jobs:
-            notes.append(f"first {len(self._listed):,} jobs (jobtui lists at most that many)")
-        return PollResult(self._listed, total, note="; ".join(notes))
+        return PollResult(self._listed, total, note=self._note())
+
+    def _note(self) -> str:
+        """The status line's note: the filters, and the cap when the list reached it."""
+        described = self._filters.describe()
+        notes = [f"filter {described}"] if described else []
+        if len(self._jobs) >= limits().max_jobs:
+            notes.append(f"first {len(self._jobs):,} jobs (jobtui lists at most that many)")
+        return "; ".join(notes)
 
     async def _check_unseen(self) -> bool:
         """Look for jobs created or gone since the last listing with one page of the newest jobs

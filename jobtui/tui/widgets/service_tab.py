@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from rich.cells import cell_len
 from textual import on, work
@@ -116,6 +117,23 @@ def result_line(job: Job, line: str) -> str:
     (most results already name it)."""
     line = line.removeprefix(f"{job.service}: ")
     return f"{job.service}: {line}" if job.id in line else f"{job.service} {job.id}: {line}"
+
+
+SLICE = 5000
+"""Jobs of one poll's delta the table takes between two turns of the event loop."""
+
+
+async def apply_in_slices(table: JobTable, delta: JobsDelta) -> None:
+    """Apply a delta to the table, a slice of `SLICE` jobs at a time, letting the event loop run
+    in between (the rest of a list of 100,000 loads while keys are answered)."""
+    if delta.size <= SLICE:
+        table.apply(delta)
+        return
+    for key in ("removed", "changed", "added"):
+        items: tuple[Any, ...] = getattr(delta, key)
+        for start in range(0, len(items), SLICE):
+            table.apply(JobsDelta(**{key: items[start : start + SLICE]}))
+            await asyncio.sleep(0)
 
 
 class ServiceTab(Vertical):
@@ -227,6 +245,8 @@ class ServiceTab(Vertical):
         self._refresh_asked = False
         """`r` was pressed and its poll has not landed yet: the status line says "polling…"."""
         self._polled_flash_until = 0.0
+        self._partial = False
+        """The rows shown are the first part of a long list; the rest is being loaded."""
         self._scope = 0
         """Counts the changes of what the service lists (its filters): see `rescope`."""
         self._shown_scope = 0
@@ -283,8 +303,10 @@ class ServiceTab(Vertical):
     # -- polling ----------------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
+        again = False
         while True:
-            asked = await self.schedule.wait()
+            # The first part of a long list is followed at once by the whole of it.
+            asked = False if again else await self.schedule.wait()
             started = self.schedule.time()
             scope = self._scope
             outcome = await self.monitor.poll_once()
@@ -294,6 +316,7 @@ class ServiceTab(Vertical):
             # A poll that was under way when the tab paused is not shown: rows stay still.
             if asked or not self.schedule.paused:
                 self.post_message(Polled(outcome, scope=scope, asked=asked))
+            again = outcome.partial and outcome.health.ok and not self.schedule.paused
 
     def _journal_poll(self, outcome: PollOutcome) -> None:
         """Hand the poll's delta to the journal's writer thread (it only enqueues). A list the
@@ -302,15 +325,17 @@ class ServiceTab(Vertical):
         link = journal_of(self)
         if link is None:
             return
-        complete = self.service.lists_everything and (
-            outcome.total is None or outcome.total <= len(outcome.snapshot)
+        complete = (
+            self.service.lists_everything
+            and not outcome.partial
+            and (outcome.total is None or outcome.total <= len(outcome.snapshot))
         )
         link.journal.record_poll(
             link.ref(self.service.name), outcome.delta, outcome.snapshot, complete=complete
         )
 
     @on(Polled)
-    def _polled(self, message: Polled) -> None:
+    async def _polled(self, message: Polled) -> None:
         message.stop()
         outcome = message.outcome
         table = self.query_one(JobTable)
@@ -327,7 +352,7 @@ class ServiceTab(Vertical):
             table.empty_text = "No jobs"
             self.post_message(self.JobsUpdated(self, JobsDelta(tuple(self._shown.values()))))
         elif delta:
-            table.apply(delta)
+            await apply_in_slices(table, delta)
             self.post_message(self.JobsUpdated(self, delta))
         self._select_pending()
         first = self._generation == 0
@@ -336,7 +361,12 @@ class ServiceTab(Vertical):
         # After a change of filters, the jobs that come into view were there before: not news,
         # as on a first load, until a poll started under the new filters is shown (its note,
         # the filters, is on the status line).
-        rescoped = message.scope != self._scope or message.scope != self._shown_scope
+        # Likewise for the rest of a long list whose first part was shown first.
+        rescoped = (
+            message.scope != self._scope or message.scope != self._shown_scope or self._partial
+        )
+        if outcome.health.ok:
+            self._partial = outcome.partial
         if outcome.health.ok:
             self._tell_new_notes(outcome.note, first=first or rescoped)
             self._note = outcome.note
@@ -434,7 +464,9 @@ class ServiceTab(Vertical):
             if not self.paused:
                 parts.append("● live")
             parts.append(jobs)
-            if self._refresh_asked:
+            if self._partial:
+                parts.append("loading the rest…")
+            elif self._refresh_asked:
                 parts.append("polling…")
             elif time.monotonic() < self._polled_flash_until:
                 parts.append("polled just now")
