@@ -90,7 +90,21 @@ window is one range of it, and they never read a job's record).
 Changes have no index by time: a change since T belongs to a job whose last change (`job.changed`,
 indexed) is since T, which is how history finds them; each index costs bytes on every change."""
 
-MIGRATIONS: Final = (V1, V2)
+V3: Final = """
+CREATE TABLE dictionary (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    service INTEGER NOT NULL REFERENCES service (id),
+    data BLOB NOT NULL,
+    crc INTEGER NOT NULL
+);
+ALTER TABLE job ADD COLUMN dictionary INTEGER REFERENCES dictionary (id);
+"""
+"""Version 3: records packed with a preset dictionary per service (`records.py`): a record is a
+BLOB of raw deflate, `job.dictionary` names the dictionary row it was packed with (never reused:
+AUTOINCREMENT), and each dictionary carries its CRC-32. The TEXT records of earlier versions stay
+as they are (read as text) until their job changes."""
+
+MIGRATIONS: Final = (V1, V2, V3)
 """`MIGRATIONS[n]` takes a journal from version n to n + 1."""
 VERSION: Final = len(MIGRATIONS)
 

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from jobtui.core.models import Action, Job, JobsDelta, JobState
 from jobtui.core.text import clean, json_text
+from jobtui.journal.records import Packer
 from jobtui.journal.schema import STATE_CODES, TERMINAL_CODES
 from jobtui.journal.settings import JournalSettings
 from jobtui.journal.store import JournalOff, open_store, reason
@@ -175,6 +176,7 @@ class Journal:
         self._pairs: dict[tuple[int, str], tuple[int, str]] = {}
         """One (state, raw state) tuple per distinct pair, shared by every job in it: a service
         lists many jobs and few states, and `_known` holds a pair per job."""
+        self._packer = Packer()
         self._pruned = 0
 
     @property
@@ -371,6 +373,7 @@ class Journal:
         assert conn is not None
         start, cpu = time.perf_counter(), time.thread_time()
         conn.execute("BEGIN IMMEDIATE")
+        self._packer.begin()
         try:
             last = 0
             dirty = False
@@ -401,6 +404,7 @@ class Journal:
             conn.execute("COMMIT")
         except BaseException:
             self._known.clear()  # what was rolled back is not known: read it again
+            self._packer.forget()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
@@ -485,10 +489,11 @@ class Journal:
             finished = seconds(job.finished) if terminal else None
             if terminal and finished is None:
                 finished = at
+            record, dictionary = self._packer.pack(conn, sid, record_text(job))
             rowid = conn.execute(
                 "INSERT INTO job (service, job_id, type, state, raw_state, first_seen, changed, "
-                "created, started, finished, message, record) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created, started, finished, message, record, dictionary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
                     job.id,
@@ -501,7 +506,8 @@ class Journal:
                     started,
                     finished,
                     job.message,
-                    record_text(job),
+                    record,
+                    dictionary,
                 ),
             ).lastrowid
             conn.execute(
@@ -528,10 +534,11 @@ class Journal:
             finished = seconds(job.finished) or at
         elif not terminal:
             finished = None
+        record, dictionary = self._packer.pack(conn, sid, record_text(job))
         conn.execute(
             "UPDATE job SET state = ?, raw_state = ?, type = ?, changed = CASE WHEN ? THEN ? "
-            "ELSE changed END, started = ?, finished = ?, gone = NULL, message = ?, record = ? "
-            "WHERE id = ?",
+            "ELSE changed END, started = ?, finished = ?, gone = NULL, message = ?, record = ?, "
+            "dictionary = ? WHERE id = ?",
             (
                 code,
                 job.raw_state,
@@ -541,7 +548,8 @@ class Journal:
                 started,
                 finished,
                 job.message,
-                record_text(job),
+                record,
+                dictionary,
                 rowid,
             ),
         )
@@ -621,12 +629,13 @@ def prune(conn: sqlite3.Connection, cutoff: int) -> int:
 
 
 def clear(conn: sqlite3.Connection) -> None:
-    """Delete every job, change, action and session, then rewrite the file without them.
+    """Delete every job, change, action and session, and the records' dictionaries (made of
+    records), then rewrite the file without them.
 
     The services' names and URLs stay (they come from the config, and a dashboard writing at the
-    same time holds their ids)."""
+    same time holds their ids; it looks again for its dictionary in each transaction)."""
     conn.execute("BEGIN IMMEDIATE")
-    for table in ("change", "action", "job", "session", "meta"):
+    for table in ("change", "action", "job", "session", "meta", "dictionary"):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("COMMIT")
     conn.execute("VACUUM")
