@@ -345,8 +345,8 @@ class Reader:
         job = found[-1]
         sid = next(s for s, name in self._services(job.service).items() if name == job.service)
         changes = self.conn.execute(
-            "SELECT c.at, c.after, c.server_at FROM change c JOIN job j ON j.id = c.job "
-            "WHERE j.service = ? AND j.job_id = ? ORDER BY c.at, c.rowid",
+            "SELECT c.at, c.after, c.at - c.server_lag FROM change c JOIN job j ON j.id = c.job "
+            "WHERE j.service = ? AND j.job_id = ? ORDER BY c.at, c.seq",
             (sid, job_id),
         ).fetchall()
         points: list[tuple[JobState, int, bool]] = []
@@ -505,9 +505,9 @@ class Reader:
         job_where, job_args = ("", ()) if job is None else (" AND j.job_id = ?", (job,))
         if not actions:
             for at, before, after, server_at, sid, job_id in self.conn.execute(
-                "SELECT c.at, c.before, c.after, c.server_at, j.service, j.job_id "
+                "SELECT c.at, c.before, c.after, c.at - c.server_lag, j.service, j.job_id "
                 "FROM job j INDEXED BY job_changed JOIN change c ON c.job = j.id "
-                f"WHERE j.changed >= ? AND c.at >= ?{job_where} ORDER BY c.at, c.rowid",
+                f"WHERE j.changed >= ? AND c.at >= ?{job_where} ORDER BY c.at, c.seq",
                 (start, start, *job_args),
             ):
                 if sid in names:

@@ -26,6 +26,9 @@ POOR: Final = 0.3
 LEVEL: Final = 9
 WBITS: Final = -15
 """Raw deflate: no header or checksum per record (the dictionary carries the checksum)."""
+MEMLEVEL: Final = 5
+"""The compressor's hash table: zlib's default (8) allocates enough that making one costs ~50 µs
+a record; 5 makes it ~7 µs, for the same bytes on records of a few KiB."""
 RECORD_MAX: Final = 16 * 1024 * 1024
 """The most bytes a record may unpack to (a service's record is at most 4 MiB): more is damage."""
 
@@ -46,7 +49,7 @@ def checksum(data: bytes) -> int:
 
 def pack(text: str, dictionary: bytes) -> bytes:
     """`text` (a record's JSON) as raw deflate with `dictionary` preset."""
-    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, zdict=dictionary)
+    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEMLEVEL, zdict=dictionary)
     return packer.compress(text.encode()) + packer.flush()
 
 

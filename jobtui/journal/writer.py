@@ -177,6 +177,8 @@ class Journal:
         """One (state, raw state) tuple per distinct pair, shared by every job in it: a service
         lists many jobs and few states, and `_known` holds a pair per job."""
         self._packer = Packer()
+        self._seq: int | None = None
+        """The last change's number in the transaction (`meta`'s `changes` when it began)."""
         self._pruned = 0
 
     @property
@@ -374,6 +376,7 @@ class Journal:
         start, cpu = time.perf_counter(), time.thread_time()
         conn.execute("BEGIN IMMEDIATE")
         self._packer.begin()
+        self._seq = None
         try:
             last = 0
             dirty = False
@@ -401,6 +404,10 @@ class Journal:
                 return
             if self.session is not None:
                 conn.execute("UPDATE session SET ended = ? WHERE id = ?", (last, self.session))
+            if self._seq is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('changes', ?)", (self._seq,)
+                )
             conn.execute("COMMIT")
         except BaseException:
             self._known.clear()  # what was rolled back is not known: read it again
@@ -510,10 +517,8 @@ class Journal:
                     dictionary,
                 ),
             ).lastrowid
-            conn.execute(
-                "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, NULL, ?, ?)",
-                (rowid, at, code, server),
-            )
+            assert rowid is not None
+            self._change(conn, rowid, at, None, code, server)
             return True
         rowid, before, raw_before, gone, started, finished, changed = row
         if before == code and raw_before == job.raw_state and gone is None:
@@ -524,10 +529,7 @@ class Journal:
             del known[job.id]
             return False
         if before != code:
-            conn.execute(
-                "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, ?, ?, ?)",
-                (rowid, at, before, code, server),
-            )
+            self._change(conn, rowid, at, before, code, server)
         if job.state is JobState.RUNNING and (started is None or before != code):
             started = seconds(job.started) or at
         if terminal and (finished is None or before != code):
@@ -554,6 +556,27 @@ class Journal:
             ),
         )
         return True
+
+    def _change(
+        self,
+        conn: sqlite3.Connection,
+        job: int,
+        at: int,
+        before: int | None,
+        after: int,
+        server: int | None,
+    ) -> None:
+        """Record one change of job row `job`, numbered after the last one recorded."""
+        if self._seq is None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()
+            if row is None:  # a new or cleared journal
+                row = conn.execute("SELECT coalesce(max(seq), 0) FROM change").fetchone()
+            self._seq = int(row[0])
+        self._seq += 1
+        conn.execute(
+            "INSERT INTO change (job, seq, at, before, after, server_lag) VALUES (?, ?, ?, ?, ?, ?)",
+            (job, self._seq, at, before, after, None if server is None else at - server),
+        )
 
     def _end_session(self) -> None:
         if self._conn is not None and self.session is not None:
