@@ -4,7 +4,9 @@ a preset dictionary per service, kept in the journal's `dictionary` table.
 A record is JSON of the same keys over and over, so a dictionary of a few of the service's own
 records takes most of a record away. A service's first stored record starts its dictionary; a
 later record that still compresses poorly (a state whose fields the dictionary lacks) is joined to
-it as a new dictionary row, up to `DICTIONARY_MAX` bytes. A dictionary row is never changed once
+it as a new dictionary row, up to `DICTIONARY_MAX` bytes. A dictionary is made of records, so it
+lives no longer than they would: one older than the journal's retention packs no new record (the
+next record starts a new one), and pruning deletes it once no job's record needs it. A dictionary row is never changed once
 written: each record names the row it was packed with (`job.dictionary`), so every record stays
 readable for as long as the journal keeps it. A dictionary carries its CRC-32: a damaged one is
 found, never used (the writer starts a new one; a reader shows the record as unreadable in one
@@ -91,7 +93,9 @@ class Packer:
     Other processes may write the same journal: each transaction looks again at which dictionary
     is its service's latest (`begin`), under the transaction's write lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention: int) -> None:
+        self.retention = retention
+        """Seconds a dictionary packs new records after it was made."""
         self._latest: dict[int, Dictionary] = {}
         self._counts: dict[int, int] = {}
         self._checked: set[int] = set()
@@ -106,11 +110,12 @@ class Packer:
         self._counts.clear()
         self._checked.clear()
 
-    def _current(self, conn: sqlite3.Connection, sid: int) -> Dictionary | None:
+    def _current(self, conn: sqlite3.Connection, sid: int, at: int) -> Dictionary | None:
         if sid in self._checked:
             return self._latest.get(sid)
         latest, count = conn.execute(
-            "SELECT max(id), count(*) FROM dictionary WHERE service = ?", (sid,)
+            "SELECT max(id), count(*) FROM dictionary WHERE service = ? AND made >= ?",
+            (sid, at - self.retention),
         ).fetchone()
         self._checked.add(sid)
         self._counts[sid] = count
@@ -127,25 +132,27 @@ class Packer:
         self._latest[sid] = found = Dictionary(latest, data)
         return found
 
-    def _add(self, conn: sqlite3.Connection, sid: int, data: bytes) -> Dictionary:
+    def _add(self, conn: sqlite3.Connection, sid: int, data: bytes, at: int) -> Dictionary:
         rowid = conn.execute(
-            "INSERT INTO dictionary (service, data, crc) VALUES (?, ?, ?)",
-            (sid, data, checksum(data)),
+            "INSERT INTO dictionary (service, made, data, crc) VALUES (?, ?, ?, ?)",
+            (sid, at, data, checksum(data)),
         ).lastrowid
         assert rowid is not None
         self._latest[sid] = added = Dictionary(rowid, data)
         self._counts[sid] = self._counts.get(sid, 0) + 1
         return added
 
-    def pack(self, conn: sqlite3.Connection, sid: int, text: str) -> tuple[str | bytes, int | None]:
-        """What to store of a record (its JSON text) for service `sid`: the packed bytes and the
-        dictionary's id; an empty record stays the empty text."""
+    def pack(
+        self, conn: sqlite3.Connection, sid: int, text: str, at: int
+    ) -> tuple[str | bytes, int | None]:
+        """What to store of a record (its JSON text) for service `sid` at time `at`: the packed
+        bytes and the dictionary's id; an empty record stays the empty text."""
         if not text:
             return "", None
         data = text.encode()
-        current = self._current(conn, sid)
+        current = self._current(conn, sid, at)
         if current is None:
-            current = self._add(conn, sid, data[:DICTIONARY_MAX])
+            current = self._add(conn, sid, data[:DICTIONARY_MAX], at)
             return pack(text, current.data), current.id
         blob = pack(text, current.data)
         if (
@@ -153,6 +160,6 @@ class Packer:
             and len(current.data) + len(data) <= DICTIONARY_MAX
             and self._counts.get(sid, 0) < DICTIONARIES_MAX
         ):
-            current = self._add(conn, sid, current.data + data)
+            current = self._add(conn, sid, current.data + data, at)
             blob = pack(text, current.data)
         return blob, current.id

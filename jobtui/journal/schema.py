@@ -94,6 +94,7 @@ V3: Final = """
 CREATE TABLE dictionary (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     service INTEGER NOT NULL REFERENCES service (id),
+    made INTEGER NOT NULL,
     data BLOB NOT NULL,
     crc INTEGER NOT NULL
 );
@@ -117,8 +118,9 @@ ALTER TABLE change_v3 RENAME TO change;
 
 - Records packed with a preset dictionary per service (`records.py`): a record is a BLOB of raw
   deflate, `job.dictionary` names the dictionary row it was packed with (never reused:
-  AUTOINCREMENT), and each dictionary carries its CRC-32. The TEXT records of earlier versions
-  stay as they are (read as text) until their job changes.
+  AUTOINCREMENT), and each dictionary carries its CRC-32 and when it was made (one older than
+  the retention packs no new record, and is pruned once no job's record needs it). The TEXT
+  records of earlier versions stay as they are (read as text) until their job changes.
 - Changes are kept in order of their job (a table without rowid, keyed by job and `seq`), which
   is how every query reads them: the index of changes by job goes. `seq` numbers the changes in
   the order they were recorded (the counter is `meta`'s `changes`; a change keeps its version 2

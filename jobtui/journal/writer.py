@@ -176,7 +176,7 @@ class Journal:
         self._pairs: dict[tuple[int, str], tuple[int, str]] = {}
         """One (state, raw state) tuple per distinct pair, shared by every job in it: a service
         lists many jobs and few states, and `_known` holds a pair per job."""
-        self._packer = Packer()
+        self._packer = Packer(settings.retention_days * 86400)
         self._seq: int | None = None
         """The last change's number in the transaction (`meta`'s `changes` when it began)."""
         self._pruned = 0
@@ -496,7 +496,7 @@ class Journal:
             finished = seconds(job.finished) if terminal else None
             if terminal and finished is None:
                 finished = at
-            record, dictionary = self._packer.pack(conn, sid, record_text(job))
+            record, dictionary = self._packer.pack(conn, sid, record_text(job), at)
             rowid = conn.execute(
                 "INSERT INTO job (service, job_id, type, state, raw_state, first_seen, changed, "
                 "created, started, finished, message, record, dictionary) "
@@ -536,7 +536,7 @@ class Journal:
             finished = seconds(job.finished) or at
         elif not terminal:
             finished = None
-        record, dictionary = self._packer.pack(conn, sid, record_text(job))
+        record, dictionary = self._packer.pack(conn, sid, record_text(job), at)
         conn.execute(
             "UPDATE job SET state = ?, raw_state = ?, type = ?, changed = CASE WHEN ? THEN ? "
             "ELSE changed END, started = ?, finished = ?, gone = NULL, message = ?, record = ?, "
@@ -604,8 +604,9 @@ class Journal:
 def prune(conn: sqlite3.Connection, cutoff: int) -> int:
     """Delete what is older than `cutoff` (seconds since the epoch), a chunk per transaction:
     the jobs whose last change is older and that have ended or left the server's list (with
-    their changes), the older changes of the other jobs, actions and sessions. Returns the rows
-    deleted."""
+    their changes), the older changes of the other jobs, actions and sessions, and the records'
+    dictionaries made before it that no job's record needs any more (one look through the jobs
+    each: a few a service in a retention period). Returns the rows deleted."""
     terminal = ", ".join(map(str, TERMINAL_CODES))
     total = 0
     while True:
@@ -638,6 +639,16 @@ def prune(conn: sqlite3.Connection, cutoff: int) -> int:
         ),
         ("DELETE FROM action WHERE at < ?", (cutoff,)),
         ("DELETE FROM session WHERE ended < ?", (cutoff,)),
+        *(
+            (
+                "DELETE FROM dictionary WHERE id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM job WHERE dictionary = ?)",
+                (dictionary, dictionary),
+            )
+            for (dictionary,) in conn.execute(
+                "SELECT id FROM dictionary WHERE made < ?", (cutoff,)
+            ).fetchall()
+        ),
     )
     for statement, args in statements:
         conn.execute("BEGIN IMMEDIATE")

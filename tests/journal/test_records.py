@@ -12,7 +12,7 @@ import pytest
 
 from jobtui.core.models import JobState
 from jobtui.core.text import json_text
-from jobtui.journal import ServiceRef, clear
+from jobtui.journal import ServiceRef, clear, prune
 from jobtui.journal.records import DICTIONARIES_MAX, DICTIONARY_MAX, RecordError, unpack
 from jobtui.journal.schema import migrate
 from jobtui.journal.writer import record_text
@@ -244,3 +244,34 @@ def test_two_writers_share_a_service_s_dictionaries(
     # take turns and end with the very dictionaries one writer makes.
     assert [d for _, _, d in stored(path)] == [d for _, _, d in stored(alone)]
     assert [r.record for r in reader(path, clock).jobs()] == [shape(n) for n in range(6)]
+
+
+def test_a_dictionary_lives_no_longer_than_the_records_it_was_made_of(
+    open_journal: OpenJournal, path: Path, clock: Clock
+) -> None:
+    journal = open_journal(retention_days=1)
+    journal.record_jobs(BSUB, [job("a", JobState.QUEUED, raw=wire(1))], complete=False)
+    assert journal.flush()
+    clock.advance(days=2)
+    # Past the retention, a new record starts a new dictionary.
+    journal.record_jobs(BSUB, [job("b", JobState.QUEUED, raw=wire(2))], complete=False)
+    assert journal.flush()
+    first, second = [d for _, _, d in stored(path)]
+    assert first is not None and second is not None and second > first
+    found = reader(path, clock)
+    cutoff = int(clock().timestamp()) - 86400
+
+    def dictionaries() -> list[int]:
+        return [d for (d,) in found.conn.execute("SELECT id FROM dictionary ORDER BY id")]
+
+    prune(found.conn, cutoff)  # a still waits: its record still needs the first dictionary
+    assert dictionaries() == [first, second]
+    assert [r.record for r in found.jobs()] == [wire(1), wire(2)]
+    clock.advance(minutes=1)
+    journal.record_jobs(
+        BSUB, [job("a", JobState.SUCCEEDED, raw=wire(1, "succeeded"))], complete=False
+    )
+    assert journal.flush()
+    prune(found.conn, cutoff)  # a's record is packed anew: nothing needs the first any more
+    assert dictionaries() == [second]
+    assert [r.record for r in found.jobs()] == [wire(2), wire(1, "succeeded")]
