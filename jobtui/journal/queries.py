@@ -293,9 +293,9 @@ class Reader:
         urls = dict(self.conn.execute("SELECT id, url FROM service").fetchall())
         where = ["1"]
         args: list[Any] = []
-        if job_id is not None:
-            where.append("job_id = ?")
-            args.append(job_id)
+        if job_id is not None:  # by (service, job id): one seek of the unique index a service
+            where.append(f"service IN ({', '.join('?' * len(sids))}) AND job_id = ?")
+            args += [*sids, job_id]
         if gone:
             where.append("gone IS NOT NULL")
         rows = self.conn.execute(
