@@ -4,13 +4,14 @@ a preset dictionary per service, kept in the journal's `dictionary` table.
 A record is JSON of the same keys over and over, so a dictionary of a few of the service's own
 records takes most of a record away. A service's first stored record starts its dictionary; a
 later record that still compresses poorly (a state whose fields the dictionary lacks) is joined to
-it as a new dictionary row, up to `DICTIONARY_MAX` bytes. A dictionary is made of records, so it
-lives no longer than they would: one older than the journal's retention packs no new record (the
-next record starts a new one), and pruning deletes it once no job's record needs it. A dictionary row is never changed once
-written: each record names the row it was packed with (`job.dictionary`), so every record stays
-readable for as long as the journal keeps it. A dictionary carries its CRC-32: a damaged one is
-found, never used (the writer starts a new one; a reader shows the record as unreadable in one
-line). Records of a journal from before version 3 are TEXT and read as they are.
+it as a new dictionary row, up to `DICTIONARY_MAX` bytes and `DICTIONARIES_MAX` rows. A dictionary
+row is never changed once written: each record names the row it was packed with
+(`job.dictionary`), so every record stays readable for as long as the journal keeps it. A
+dictionary carries its CRC-32: a damaged one is found, never used (the writer starts a new one; a
+reader shows the record as unreadable in one line). A dictionary is made of records, so it lives
+no longer than they would: one older than the journal's retention packs no new record (the next
+record starts a new one), and pruning deletes it once no job's record needs it. Records of a
+journal from before version 3 are TEXT and read as they are.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 from typing import Final
 
 DICTIONARY_MAX: Final = 8192
-"""The most bytes of a dictionary (deflate looks back 32 KiB; compressing a record with a longer
-dictionary costs more time than it saves bytes)."""
+"""The most bytes of a dictionary (deflate looks back 32 KiB; a longer dictionary costs time to
+set up for each record, and a few records of each shape are all it needs)."""
+DICTIONARIES_MAX: Final = 8
+"""The most dictionary rows per service (each a whole dictionary: at most 64 KiB a service)."""
 POOR: Final = 0.3
 """A record packed to more than this share of its size joins the dictionary, while there is room."""
 LEVEL: Final = 9
@@ -80,10 +83,6 @@ def unreadable(dictionary: int | None) -> str:
         if dictionary is not None
         else "record unreadable: it names no dictionary"
     )
-
-
-DICTIONARIES_MAX: Final = 8
-"""The most dictionary rows per service (each a whole dictionary: at most 64 KiB a service)."""
 
 
 class Packer:

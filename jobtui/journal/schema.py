@@ -114,7 +114,7 @@ INSERT OR REPLACE INTO meta (key, value) SELECT 'changes', coalesce(max(rowid), 
 DROP TABLE change;
 ALTER TABLE change_v3 RENAME TO change;
 """
-"""Version 3, a third of the bytes of version 2 per change:
+"""Version 3, about half the bytes of version 2 a change:
 
 - Records packed with a preset dictionary per service (`records.py`): a record is a BLOB of raw
   deflate, `job.dictionary` names the dictionary row it was packed with (never reused:

@@ -574,7 +574,8 @@ class Journal:
             self._seq = int(row[0])
         self._seq += 1
         conn.execute(
-            "INSERT INTO change (job, seq, at, before, after, server_lag) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO change (job, seq, at, before, after, server_lag) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (job, self._seq, at, before, after, None if server is None else at - server),
         )
 
