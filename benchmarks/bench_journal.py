@@ -334,8 +334,8 @@ def run_big(folder: Path, quick: bool) -> list[Row]:
             note=f"filled through the API in {fill_s:.0f} s",
         ),
         Row(
-            figure=f"  of which the journal's own rows (the wire records' {records / recorded:.0f} B "
-            "left out)",
+            figure=f"  of which the journal's own rows (the wire records, packed: "
+            f"{records / recorded:.0f} B, left out)",
             unit="B",
             jobtui=own,
             reference=BYTES_TARGET,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from jobtui.core.models import JobState
+from jobtui.journal.records import RecordError, sound, unpack, unreadable
 from jobtui.journal.schema import STATE_CODES, STATES
 from jobtui.journal.store import open_store
 
@@ -113,6 +114,9 @@ class JobRecord:
     gone: datetime | None
     message: str
     record: dict[str, Any]
+    unreadable: str = ""
+    """One line when the record cannot be read back (its dictionary is missing or damaged), else
+    "" (the record is then empty)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -193,6 +197,8 @@ class Reader:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._dictionaries: dict[int, bytes] = {}
+        """The records' dictionaries read so far (a row never changes; its id is never reused)."""
 
     @classmethod
     def open(cls, path: Path, now: datetime) -> Reader | None:
@@ -243,6 +249,42 @@ class Reader:
 
     # -- jobs ---------------------------------------------------------------------------------
 
+    def _dictionary(self, dictionary: int) -> bytes | None:
+        data = self._dictionaries.get(dictionary)
+        if data is None:
+            row = self.conn.execute(
+                "SELECT data, crc FROM dictionary WHERE id = ?", (dictionary,)
+            ).fetchone()
+            data = sound(*row) if row is not None else None
+            if data is not None:
+                self._dictionaries[dictionary] = data
+        return data
+
+    def record_text(self, stored: str | bytes | None, dictionary: int | None) -> str:
+        """A stored record's JSON text, exactly as it was recorded: TEXT as it is (journals before
+        version 3), a BLOB unpacked with its dictionary; `RecordError` when it cannot be."""
+        if not isinstance(stored, bytes):
+            return stored or ""
+        data = self._dictionary(dictionary) if dictionary is not None else None
+        if data is None:
+            raise RecordError(unreadable(dictionary))
+        return unpack(stored, data)
+
+    def _record(
+        self, stored: str | bytes | None, dictionary: int | None
+    ) -> tuple[dict[str, Any], str]:
+        """A stored record as a mapping, and "" or the one line saying why it cannot be read."""
+        try:
+            text = self.record_text(stored, dictionary)
+            record = json.loads(text) if text else {}
+        except RecordError as error:
+            return {}, str(error)
+        except ValueError:
+            return {}, "record unreadable: not JSON"
+        if not isinstance(record, dict):
+            return {}, "record unreadable: not a JSON object"
+        return record, ""
+
     def jobs(
         self, job_id: str | None = None, service: str | None = None, *, gone: bool = False
     ) -> list[JobRecord]:
@@ -251,15 +293,15 @@ class Reader:
         urls = dict(self.conn.execute("SELECT id, url FROM service").fetchall())
         where = ["1"]
         args: list[Any] = []
-        if job_id is not None:
-            where.append("job_id = ?")
-            args.append(job_id)
+        if job_id is not None:  # by (service, job id): one seek of the unique index a service
+            where.append(f"service IN ({', '.join('?' * len(sids))}) AND job_id = ?")
+            args += [*sids, job_id]
         if gone:
             where.append("gone IS NOT NULL")
         rows = self.conn.execute(
             "SELECT service, job_id, type, state, raw_state, first_seen, changed, created, "
-            f"started, finished, gone, message, record FROM job WHERE {' AND '.join(where)} "
-            "ORDER BY changed, id",
+            f"started, finished, gone, message, record, dictionary FROM job "
+            f"WHERE {' AND '.join(where)} ORDER BY changed, id",
             args,
         ).fetchall()
         return [
@@ -277,7 +319,7 @@ class Reader:
                 _time(r[9]),
                 _time(r[10]),
                 r[11],
-                json.loads(r[12]) if r[12] else {},
+                *self._record(r[12], r[13]),
             )
             for r in rows
             if r[0] in sids
@@ -303,8 +345,8 @@ class Reader:
         job = found[-1]
         sid = next(s for s, name in self._services(job.service).items() if name == job.service)
         changes = self.conn.execute(
-            "SELECT c.at, c.after, c.server_at FROM change c JOIN job j ON j.id = c.job "
-            "WHERE j.service = ? AND j.job_id = ? ORDER BY c.at, c.rowid",
+            "SELECT c.at, c.after, c.at - c.server_lag FROM change c JOIN job j ON j.id = c.job "
+            "WHERE j.service = ? AND j.job_id = ? ORDER BY c.at, c.seq",
             (sid, job_id),
         ).fetchall()
         points: list[tuple[JobState, int, bool]] = []
@@ -463,9 +505,9 @@ class Reader:
         job_where, job_args = ("", ()) if job is None else (" AND j.job_id = ?", (job,))
         if not actions:
             for at, before, after, server_at, sid, job_id in self.conn.execute(
-                "SELECT c.at, c.before, c.after, c.server_at, j.service, j.job_id "
+                "SELECT c.at, c.before, c.after, c.at - c.server_lag, j.service, j.job_id "
                 "FROM job j INDEXED BY job_changed JOIN change c ON c.job = j.id "
-                f"WHERE j.changed >= ? AND c.at >= ?{job_where} ORDER BY c.at, c.rowid",
+                f"WHERE j.changed >= ? AND c.at >= ?{job_where} ORDER BY c.at, c.seq",
                 (start, start, *job_args),
             ):
                 if sid in names:

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from jobtui.core.models import Action, Job, JobsDelta, JobState
 from jobtui.core.text import clean, json_text
+from jobtui.journal.records import Packer
 from jobtui.journal.schema import STATE_CODES, TERMINAL_CODES
 from jobtui.journal.settings import JournalSettings
 from jobtui.journal.store import JournalOff, open_store, reason
@@ -175,6 +176,9 @@ class Journal:
         self._pairs: dict[tuple[int, str], tuple[int, str]] = {}
         """One (state, raw state) tuple per distinct pair, shared by every job in it: a service
         lists many jobs and few states, and `_known` holds a pair per job."""
+        self._packer = Packer(settings.retention_days * 86400)
+        self._seq: int | None = None
+        """The last change's number in the transaction (`meta`'s `changes` when it began)."""
         self._pruned = 0
 
     @property
@@ -371,6 +375,8 @@ class Journal:
         assert conn is not None
         start, cpu = time.perf_counter(), time.thread_time()
         conn.execute("BEGIN IMMEDIATE")
+        self._packer.begin()
+        self._seq = None
         try:
             last = 0
             dirty = False
@@ -398,9 +404,14 @@ class Journal:
                 return
             if self.session is not None:
                 conn.execute("UPDATE session SET ended = ? WHERE id = ?", (last, self.session))
+            if self._seq is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('changes', ?)", (self._seq,)
+                )
             conn.execute("COMMIT")
         except BaseException:
             self._known.clear()  # what was rolled back is not known: read it again
+            self._packer.forget()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
@@ -485,10 +496,11 @@ class Journal:
             finished = seconds(job.finished) if terminal else None
             if terminal and finished is None:
                 finished = at
+            record, dictionary = self._packer.pack(conn, sid, record_text(job), at)
             rowid = conn.execute(
                 "INSERT INTO job (service, job_id, type, state, raw_state, first_seen, changed, "
-                "created, started, finished, message, record) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created, started, finished, message, record, dictionary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
                     job.id,
@@ -501,13 +513,12 @@ class Journal:
                     started,
                     finished,
                     job.message,
-                    record_text(job),
+                    record,
+                    dictionary,
                 ),
             ).lastrowid
-            conn.execute(
-                "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, NULL, ?, ?)",
-                (rowid, at, code, server),
-            )
+            assert rowid is not None
+            self._change(conn, rowid, at, None, code, server)
             return True
         rowid, before, raw_before, gone, started, finished, changed = row
         if before == code and raw_before == job.raw_state and gone is None:
@@ -518,20 +529,18 @@ class Journal:
             del known[job.id]
             return False
         if before != code:
-            conn.execute(
-                "INSERT INTO change (job, at, before, after, server_at) VALUES (?, ?, ?, ?, ?)",
-                (rowid, at, before, code, server),
-            )
+            self._change(conn, rowid, at, before, code, server)
         if job.state is JobState.RUNNING and (started is None or before != code):
             started = seconds(job.started) or at
         if terminal and (finished is None or before != code):
             finished = seconds(job.finished) or at
         elif not terminal:
             finished = None
+        record, dictionary = self._packer.pack(conn, sid, record_text(job), at)
         conn.execute(
             "UPDATE job SET state = ?, raw_state = ?, type = ?, changed = CASE WHEN ? THEN ? "
-            "ELSE changed END, started = ?, finished = ?, gone = NULL, message = ?, record = ? "
-            "WHERE id = ?",
+            "ELSE changed END, started = ?, finished = ?, gone = NULL, message = ?, record = ?, "
+            "dictionary = ? WHERE id = ?",
             (
                 code,
                 job.raw_state,
@@ -541,11 +550,34 @@ class Journal:
                 started,
                 finished,
                 job.message,
-                record_text(job),
+                record,
+                dictionary,
                 rowid,
             ),
         )
         return True
+
+    def _change(
+        self,
+        conn: sqlite3.Connection,
+        job: int,
+        at: int,
+        before: int | None,
+        after: int,
+        server: int | None,
+    ) -> None:
+        """Record one change of job row `job`, numbered after the last one recorded."""
+        if self._seq is None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()
+            if row is None:  # a new or cleared journal
+                row = conn.execute("SELECT coalesce(max(seq), 0) FROM change").fetchone()
+            self._seq = int(row[0])
+        self._seq += 1
+        conn.execute(
+            "INSERT INTO change (job, seq, at, before, after, server_lag) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (job, self._seq, at, before, after, None if server is None else at - server),
+        )
 
     def _end_session(self) -> None:
         if self._conn is not None and self.session is not None:
@@ -573,8 +605,9 @@ class Journal:
 def prune(conn: sqlite3.Connection, cutoff: int) -> int:
     """Delete what is older than `cutoff` (seconds since the epoch), a chunk per transaction:
     the jobs whose last change is older and that have ended or left the server's list (with
-    their changes), the older changes of the other jobs, actions and sessions. Returns the rows
-    deleted."""
+    their changes), the older changes of the other jobs, actions and sessions, and the records'
+    dictionaries made before it that no job's record needs any more (one look through the jobs
+    each: a few a service in a retention period). Returns the rows deleted."""
     terminal = ", ".join(map(str, TERMINAL_CODES))
     total = 0
     while True:
@@ -607,6 +640,16 @@ def prune(conn: sqlite3.Connection, cutoff: int) -> int:
         ),
         ("DELETE FROM action WHERE at < ?", (cutoff,)),
         ("DELETE FROM session WHERE ended < ?", (cutoff,)),
+        *(
+            (
+                "DELETE FROM dictionary WHERE id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM job WHERE dictionary = ?)",
+                (dictionary, dictionary),
+            )
+            for (dictionary,) in conn.execute(
+                "SELECT id FROM dictionary WHERE made < ?", (cutoff,)
+            ).fetchall()
+        ),
     )
     for statement, args in statements:
         conn.execute("BEGIN IMMEDIATE")
@@ -621,12 +664,13 @@ def prune(conn: sqlite3.Connection, cutoff: int) -> int:
 
 
 def clear(conn: sqlite3.Connection) -> None:
-    """Delete every job, change, action and session, then rewrite the file without them.
+    """Delete every job, change, action and session, and the records' dictionaries (made of
+    records), then rewrite the file without them.
 
     The services' names and URLs stay (they come from the config, and a dashboard writing at the
-    same time holds their ids)."""
+    same time holds their ids; it looks again for its dictionary in each transaction)."""
     conn.execute("BEGIN IMMEDIATE")
-    for table in ("change", "action", "job", "session", "meta"):
+    for table in ("change", "action", "job", "session", "meta", "dictionary"):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("COMMIT")
     conn.execute("VACUUM")

@@ -4,6 +4,7 @@ caller goes on."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
@@ -69,8 +70,8 @@ def test_a_full_disk_turns_the_journal_off_and_the_caller_goes_on(
 
     journal = open_journal(on_connect=small_disk)
     assert journal.off == ""
-    big = {"id": "x", "text": "x" * 20_000}
     for n in range(20):
+        big = {"id": "x", "text": random.Random(n).randbytes(15_000).hex()}  # packs to ~15 KB
         journal.record_jobs(BSUB, [job(f"j{n}", JobState.RUNNING, raw=big)], complete=False)
         assert journal.flush()
     assert journal.off == f"journal off: {path}: database or disk is full"

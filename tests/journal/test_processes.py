@@ -56,7 +56,7 @@ def test_two_dashboards_and_a_cron_job_lose_nothing(tmp_path: Path) -> None:
     # The shared jobs' changes were recorded once each, whoever saw them first.
     shared = conn.execute(
         "SELECT j.job_id, c.before, c.after FROM change c JOIN job j ON j.id = c.job "
-        "WHERE j.job_id LIKE 'shared-%' ORDER BY j.job_id, c.rowid"
+        "WHERE j.job_id LIKE 'shared-%' ORDER BY j.job_id, c.seq"
     ).fetchall()
     assert Counter(job_id for job_id, _, _ in shared) == {f"shared-{i}": 3 for i in range(5)}
     assert {(before, after) for _, before, after in shared} == {(None, 1), (1, 2), (2, 4)}

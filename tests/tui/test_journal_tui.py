@@ -5,7 +5,7 @@ with a journal file in tmp_path and a clock the test moves."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,9 +16,9 @@ from textual.widgets import Static
 
 from jobtui.core.models import Action, Job, JobState
 from jobtui.emulators.bsub.state import BsubState, SimJob
-from jobtui.journal import Journal, JournalSettings, Reader, ServiceRef
+from jobtui.journal import JobRecord, Journal, JournalSettings, Reader, ServiceRef
 from jobtui.tui.journal import JournalLink
-from jobtui.tui.modals.gone_job import GoneJobScreen
+from jobtui.tui.modals.gone_job import GoneJobScreen, render_record
 from jobtui.tui.modals.statistics import StatisticsScreen
 from jobtui.tui.notify import Notice
 from jobtui.tui.screens.dashboard import DashboardScreen
@@ -292,6 +292,9 @@ async def test_a_job_gone_from_the_list_is_found_through_the_palette(
         screen = await _screen(live, GoneJobScreen)
         shown = text_of_static(screen.query_one("#gone", Static))
         assert job.id in shown and "left the list" in shown
+        # The record, unpacked from the journal, shown as the service sent it.
+        record = shown.split("last known record", 1)[1]
+        assert "status" in record and job.id in record
 
 
 def text_of_static(static: Static) -> str:
@@ -300,6 +303,19 @@ def text_of_static(static: Static) -> str:
     assert not isinstance(content, str)
     console.print(content)
     return console.export_text()
+
+
+def test_a_gone_job_whose_record_cannot_be_read_says_so_in_one_line() -> None:
+    moment = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    line = "record unreadable: the journal's dictionary 3 is missing or damaged"
+    job = JobRecord(
+        "bsub.io", "http://x", "a", "ocr", JobState.FAILED, "failed", moment, moment,
+        None, None, moment, moment, "", {}, line,
+    )  # fmt: skip
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_record(job, None))
+    shown = console.export_text()
+    assert shown.split("last known record", 1)[1].strip() == line
 
 
 async def test_a_job_running_past_its_types_usual_time_is_marked_slow_and_notifies(

@@ -39,6 +39,8 @@ def render_record(job: JobRecord, timeline: Timeline | None) -> RenderableType:
     record.add_column(overflow="fold")
     for key, value in job.record.items():
         record.add_row(Text(str(key)), Text(format_value(value)))
+    if job.unreadable:
+        record.add_row(Text(job.unreadable, style="italic"))
     return Group(head, facts, Text("last known record", style="bold dim"), record)
 
 
