@@ -25,6 +25,10 @@ Clock = Callable[[], datetime]
 log = logging.getLogger("jobtui.poll")
 
 
+DIFF_IN_THREAD = 20_000
+"""Jobs (before and after) from which a poll's jobs are compared in a thread of their own."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -112,7 +116,13 @@ class ServiceMonitor:
         if result.jobs is self._jobs:  # the service's very same list: nothing changed
             delta = JobsDelta((), (), ())
         else:
-            self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+            if len(result.jobs) + len(self.snapshot) > DIFF_IN_THREAD:
+                # Tens of thousands of jobs: compared in a thread, the event loop goes on.
+                self.snapshot, delta = await asyncio.to_thread(
+                    diff_jobs, self.snapshot, result.jobs
+                )
+            else:
+                self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
             self._jobs = result.jobs
         log.info(
             "poll %s: %d jobs, %d new, %d changed, %d gone",

@@ -4,6 +4,7 @@ sent whenever it can be read at all."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -226,6 +227,10 @@ class LazyRecord(Mapping[str, Any]):
         return f"LazyRecord({self._record()!r})"
 
 
+PARSE_IN_THREAD = 32 << 10
+"""Bytes of an answer from which `SameBody.parse_off_loop` validates it in a thread."""
+
+
 class SameBody(Generic[T]):
     """The parse of the last answers, so that an answer identical to an earlier one (a poll of a
     service where nothing changed) is not parsed again. Holds at most `limit` bytes of bodies."""
@@ -239,13 +244,28 @@ class SameBody(Generic[T]):
         if hit is not None:
             return hit
         value = parse(content)
+        self._keep(content, value)
+        return value
+
+    async def parse_off_loop(self, content: bytes, parse: Callable[[bytes], T]) -> T:
+        """`parse`, in a thread when the answer is large (`PARSE_IN_THREAD`): a page of a
+        long list is validated while the event loop goes on answering keys."""
+        if len(content) <= PARSE_IN_THREAD:
+            return self.parse(content, parse)
+        hit = self._parsed.get(content)
+        if hit is not None:
+            return hit
+        value = await asyncio.to_thread(parse, content)
+        self._keep(content, value)
+        return value
+
+    def _keep(self, content: bytes, value: T) -> None:
         if len(content) <= self._limit:
             size = sum(map(len, self._parsed))
             while self._parsed and size + len(content) > self._limit:
                 size -= len(oldest := next(iter(self._parsed)))
                 del self._parsed[oldest]
             self._parsed[content] = value
-        return value
 
 
 class JobsOfRecords(Generic[R]):

@@ -787,7 +787,7 @@ async def test_a_long_listing_lets_the_event_loop_run_while_it_makes_jobs(
     screen go on), and the snapshot others read meanwhile stays the previous, whole one."""
     from jobtui.services.leia import service as leia_service
 
-    monkeypatch.setattr(leia_service, "YIELD_EVERY", 100)
+    monkeypatch.setattr(leia_service, "YIELD_AFTER", 1000)  # every 100 jobs made
     running, _ = start(emulator, jobs=1000)
     service = service_for(running, closing)
     made = [0]

@@ -834,3 +834,27 @@ async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loo
         steps = sorted(set(counts))
         assert len(steps) >= 12_000 // service_tab.SLICE  # several turns while it applied
         assert all(n in (10, 12_000) or (n - 10) % service_tab.SLICE == 0 for n in steps)
+
+
+@pytest.mark.parametrize("where", ["after", "before", "among"])
+def test_new_jobs_added_in_bulk_sort_as_a_full_sort_would(where: str) -> None:
+    """Adding only new jobs extends the rows when they all sort after (or before) the others, and
+    sorts everything otherwise: either way the rows are those of a full sort."""
+    from jobtui.core.models import JobsDelta
+    from jobtui.tui.widgets.job_table.rows import BULK_UPDATE, Rows
+
+    jobs = many(3 * BULK_UPDATE)
+    first, fresh = {
+        "after": (jobs[:BULK_UPDATE], jobs[BULK_UPDATE:]),
+        "before": (jobs[-BULK_UPDATE:], jobs[:-BULK_UPDATE]),
+        "among": (jobs[::3], [j for n, j in enumerate(jobs) if n % 3]),
+    }[where]
+    for column in (None, "created", "id"):
+        rows = Rows(lambda job: job.id)
+        rows.sort(column)
+        rows.load(first)
+        rows.update(JobsDelta(added=tuple(fresh)))
+        whole = Rows(lambda job: job.id)
+        whole.sort(column)
+        whole.load([*first, *fresh])
+        assert rows.rows == whole.rows, (where, column)

@@ -120,6 +120,33 @@ async def test_monitor_keeps_last_good_data_and_marks_it_stale() -> None:
     assert fifth.delta.removed == ("b",)
 
 
+async def test_a_long_list_is_compared_in_a_thread_and_a_partial_one_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tens of thousands of jobs are compared off the event loop (keys go on meanwhile); a short
+    list is compared at once; a partial result stays partial in the outcome."""
+    import threading
+
+    from jobtui.core import polling
+
+    threads: list[int] = []
+
+    def diff(*args: object) -> object:
+        threads.append(threading.get_ident())
+        return diff_jobs(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(polling, "diff_jobs", diff)
+    monkeypatch.setattr(polling, "DIFF_IN_THREAD", 3)
+    jobs = [job(str(n)) for n in range(4)]
+    service = ScriptedService([PollResult(jobs[:2], total=4, partial=True), PollResult(jobs)])
+    monitor = ServiceMonitor(service)
+    first = await monitor.poll_once()
+    assert first.partial and threads == [threading.get_ident()]  # 2 jobs: at once
+    second = await monitor.poll_once()
+    assert not second.partial and [j.id for j in second.delta.added] == ["2", "3"]
+    assert len(threads) == 2 and threads[1] != threading.get_ident()  # 2 + 4: in a thread
+
+
 def test_service_error_is_one_line_with_the_service() -> None:
     error = ServiceError("bsub.io", "bad\nthing\n  happened")
     assert str(error) == "bsub.io: bad thing happened"

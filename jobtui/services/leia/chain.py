@@ -72,11 +72,16 @@ def link_indexes(records: Iterable[LeiaJob]) -> tuple[Links, Links]:
     dependents: Links = {}
     children: Links = {}
     for record in records:
-        if record.execute_after_id:
-            dependents.setdefault(record.execute_after_id, []).append(record.id)
-        if record.parent_job_id:
-            children.setdefault(record.parent_job_id, []).append(record.id)
+        add_links(record, dependents, children)
     return dependents, children
+
+
+def add_links(record: LeiaJob, dependents: Links, children: Links) -> None:
+    """Put one record into the indexes of `link_indexes`."""
+    if record.execute_after_id:
+        dependents.setdefault(record.execute_after_id, []).append(record.id)
+    if record.parent_job_id:
+        children.setdefault(record.parent_job_id, []).append(record.id)
 
 
 def chain_in(
@@ -125,6 +130,7 @@ def unfinished_children(job_id: str, children: Links, jobs: Mapping[str, Job]) -
 __all__ = [
     "LeiaChain",
     "Links",
+    "add_links",
     "chain_in",
     "chain_of",
     "dependents_that_fail",

@@ -220,7 +220,7 @@ class LeiaClient(LoginClient):
             if response.content.strip() and not _NO_JOBS.search(_reason(response)):
                 raise self._error(response)  # not the empty-list answer: a wrong URL, say
             return JobPage([], offset, None if offset else 0)
-        parsed = self._pages.parse(
+        parsed = await self._pages.parse_off_loop(
             response.content, lambda content: parse_jobs(self.service, content)
         )
         jobs: list[LeiaJob] = list(parsed)

@@ -46,6 +46,7 @@ from jobtui.services._wire import LazyRecord
 from jobtui.services.leia.chain import (
     LeiaChain,
     Links,
+    add_links,
     chain_in,
     dependents_that_fail,
     link_indexes,
@@ -84,8 +85,9 @@ def actions_of(status: str) -> frozenset[Action]:
     return action_set(actions)
 
 
-YIELD_EVERY = 500
-"""Jobs made from records between two chances for the event loop to run (keys, the screen)."""
+YIELD_AFTER = 5000
+"""Work between two chances for the event loop to run (keys, the screen) while a listing is
+taken: making a job from a record counts 10, keeping the job of an unchanged record 1."""
 
 EXTRA = FieldNames("job_type", "model", "documents")
 """The names of a Leia job's `Job.extra` values."""
@@ -217,7 +219,6 @@ class LeiaService(ClientService[LeiaClient]):
             self._total = total
             self._needs_full = False
             self._cycle = 0
-            self._index = None
         else:
             await self._refresh_active()
         self._cycle += 1
@@ -257,7 +258,7 @@ class LeiaService(ClientService[LeiaClient]):
         """Take a full listing: a record that is the very same object as before (an unchanged
         page, which the client does not parse again) keeps its job; while every job is kept in
         the same order, the list a poll returns stays the very same. Lets the event loop run
-        between slices of `YIELD_EVERY` new jobs (a list of 100,000 takes a second or two)."""
+        between slices of work (`YIELD_AFTER`: a list of 100,000 takes a second or two)."""
         old_records, old_jobs = self._records, self._jobs
         new_records: dict[str, LeiaJob] = {}
         new_jobs: dict[str, Job] = {}
@@ -266,20 +267,32 @@ class LeiaService(ClientService[LeiaClient]):
             if record.id != before:
                 same = False
                 break
-        made = 0
+        # The links of chains and the unfinished jobs are found in the same pass.
+        dependents: Links = {}
+        children: Links = {}
+        active: list[str] = []
+        work = 0
         for record in records:
-            job = old_jobs.get(record.id) if old_records.get(record.id) is record else None
+            job_id = record.id
+            job = old_jobs.get(job_id) if old_records.get(job_id) is record else None
             if job is None:
                 job = self.to_job(record)
                 same = False
-                made += 1
-                if made % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # the old snapshot stays whole meanwhile
-            new_records[record.id] = record
-            new_jobs[record.id] = job
+                work += 9
+            work += 1
+            if work >= YIELD_AFTER:
+                work = 0
+                await asyncio.sleep(0)  # the old snapshot stays whole meanwhile
+            new_records[job_id] = record
+            new_jobs[job_id] = job
+            add_links(record, dependents, children)
+            if not record.terminal:
+                active.append(job_id)
         self._records, self._jobs = new_records, new_jobs
+        self._index = dependents, children
+        self._active = active
         if not same:
-            self._listed = self._active = None
+            self._listed = None
 
     async def _refresh_active(self) -> None:
         if self._active is None:

@@ -119,7 +119,7 @@ def result_line(job: Job, line: str) -> str:
     return f"{job.service}: {line}" if job.id in line else f"{job.service} {job.id}: {line}"
 
 
-SLICE = 5000
+SLICE = 2000
 """Jobs of one poll's delta the table takes between two turns of the event loop."""
 
 

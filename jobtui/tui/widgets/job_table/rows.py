@@ -248,7 +248,10 @@ class Rows:
             self._put_many(incoming)
             # The other kept columns keep their keys; their order is sorted again when needed.
             self._orders = {}
-            self._resort(kept + fresh)
+            if len(fresh) == len(incoming) and not delta.removed:
+                self._add_sorted(fresh)
+            else:
+                self._resort(kept + fresh)
             return
         for job_id in delta.removed:
             if job_id in self.jobs:
@@ -317,6 +320,22 @@ class Rows:
     def _resort(self, ids: list[str]) -> None:
         """Sort every id (given in an order close to the result, which makes sorting cheap)."""
         self.order = self._orders[self.column] = sorted(ids, key=self.keys.__getitem__)
+        self._refilter()
+
+    def _add_sorted(self, fresh: list[str]) -> None:
+        """Add new ids only (no other row moved): when they all sort after the last row or
+        before the first (the rest of a long list, in the server's order, by insertion order or
+        time), the rows are extended without sorting them all again."""
+        keys = self.keys
+        fresh.sort(key=keys.__getitem__)
+        order = self.order
+        if not order or keys[fresh[0]] > keys[order[-1]]:
+            self.order = self._orders[self.column] = order + fresh
+        elif keys[fresh[-1]] < keys[order[0]]:
+            self.order = self._orders[self.column] = fresh + order
+        else:
+            self._resort(order + fresh)
+            return
         self._refilter()
 
     def _refilter(self) -> None:
