@@ -364,7 +364,7 @@ async def polled(service: Service) -> PollResult:
     from jobtui.core.errors import ServiceError
 
     try:
-        return await service.poll()
+        return await service.poll_whole()
     except ServiceError as error:
         raise service_failure(error) from None
 
@@ -639,7 +639,7 @@ class Follower:
         while True:
             started = time.monotonic()
             try:
-                jobs = (await self.service.poll()).jobs
+                jobs = (await self.service.poll_whole()).jobs
             except (AuthError, NotFoundError, TooLargeError) as error:
                 raise service_failure(error) from None
             except ServiceError as error:

@@ -56,6 +56,14 @@ class Service(ABC):
     async def poll(self) -> PollResult:
         """Fetch the current jobs. Raises only `ServiceError`s."""
 
+    async def poll_whole(self) -> PollResult:
+        """`poll` until the result is the whole list (a command that prints the list once
+        waits for the rest of a long one, where the dashboard shows its first part first)."""
+        result = await self.poll()
+        while result.partial:
+            result = await self.poll()
+        return result
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

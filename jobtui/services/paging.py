@@ -43,17 +43,22 @@ def capped(jobs: list[T], total: int | None) -> tuple[list[T], int | None]:
 async def every_page(
     page: Callable[[int], Awaitable[tuple[Sequence[T], int | None]]],
     key: Callable[[T], Hashable],
+    first: tuple[Sequence[T], int | None] | None = None,
 ) -> tuple[list[T], int | None]:
     """Every item of a paged list: `page(offset)` gives the items from `offset` and the total
-    the server announced (or None). Relies only on that total and on how many items each page
-    holds (a server may send fewer than asked). Ends at a page that adds no new item (by `key`),
-    and at `Limits.max_jobs` items (a server paging for ever)."""
+    the server announced (or None); `first` is the first page when it was read already. Relies
+    only on that total and on how many items each page holds (a server may send fewer than
+    asked). Ends at a page that adds no new item (by `key`), and at `Limits.max_jobs` items (a
+    server paging for ever)."""
     items: dict[Hashable, T] = {}
     offset = 0
     total: int | None = None
     cap = limits().max_jobs
     while len(items) < cap:
-        found, announced = await page(offset)
+        if first is not None:
+            (found, announced), first = first, None
+        else:
+            found, announced = await page(offset)
         if announced is not None:
             total = announced
         new = [item for item in found if key(item) not in items]

@@ -837,3 +837,39 @@ async def test_a_list_of_one_page_is_whole_at_the_first_poll(
     result = await service.poll()
     assert not result.partial and len(result.jobs) == len(state.own)
     assert service.client.requests["get_jobs"] == 1
+
+
+async def test_a_list_at_the_cap_is_not_listed_again_for_the_jobs_beyond_it(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    """With more jobs than jobtui keeps, the check for unseen jobs finds the ones beyond the cap
+    on every K-th cycle: they are not news, and listing everything again would cut them again."""
+    from dataclasses import replace as replaced
+
+    from jobtui.services._http import limits, set_limits
+
+    before = limits()
+    set_limits(replaced(before, max_jobs=250))
+    try:
+        running, state = start(emulator, jobs=300)
+        service = service_for(running, closing, full_every=2)
+        first = await service.poll()
+        assert len(first.jobs) == 250 and first.total == len(state.own)
+        for _ in range(6):
+            calls = service.client.requests.copy()
+            result = await service.poll()
+            spent = service.client.requests - calls
+            assert spent["get_jobs"] <= 1, "listed everything again"
+            assert result.total == len(state.own) and len(result.jobs) == 250
+    finally:
+        set_limits(before)
+
+
+async def test_a_command_that_wants_the_whole_list_does_not_read_the_first_page_twice(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    running, state = start(emulator, jobs=1000)
+    service = service_for(running, closing, first_page_first=True)
+    result = await service.poll_whole()
+    assert not result.partial and len(result.jobs) == len(state.own)
+    assert service.client.requests["get_jobs"] == 10

@@ -227,17 +227,23 @@ class LeiaClient(LoginClient):
         return JobPage(jobs, offset, parse_content_range(response.headers.get("Content-Range")))
 
     async def list_all_jobs(
-        self, filters: LeiaFilters | None = None, *, page_size: int = 100
+        self,
+        filters: LeiaFilters | None = None,
+        *,
+        page_size: int = 100,
+        first: JobPage | None = None,
     ) -> tuple[list[LeiaJob], int | None]:
-        """Every job matching `filters`, page by page. Relies only on the total of Content-Range
-        and on how many jobs each page holds (the server may send fewer than asked). Ends at a
-        page that adds no new job, and at `Limits.max_jobs` jobs (a server paging for ever)."""
+        """Every job matching `filters`, page by page (from `first`, its first page, when it was
+        read already). Relies only on the total of Content-Range and on how many jobs each page
+        holds (the server may send fewer than asked). Ends at a page that adds no new job, and
+        at `Limits.max_jobs` jobs (a server paging for ever)."""
 
         async def page(offset: int) -> tuple[list[LeiaJob], int | None]:
             found = await self.list_jobs(filters, offset=offset, limit=page_size)
             return found.jobs, found.total
 
-        return await every_page(page, lambda job: job.id)
+        read = None if first is None else (first.jobs, first.total)
+        return await every_page(page, lambda job: job.id, read)
 
     async def get_job(self, job_id: str) -> LeiaJob:
         return await self._job_call("get_job", "GET", f"/job/{segment(job_id)}")

@@ -196,7 +196,7 @@ class LeiaService(ClientService[LeiaClient]):
         if not full and self._cycle % self.full_every == 0:
             full = not await self._check_unseen()
         if full:
-            listed = None
+            head = None
             if not self._jobs and not self._headed:
                 # The first listing: its first page is shown at once when more pages follow
                 # (`PollResult.partial`); the next poll lists everything.
@@ -210,10 +210,9 @@ class LeiaService(ClientService[LeiaClient]):
                     return PollResult(
                         list(self._jobs.values()), page.total, note=self._note(), partial=True
                     )
-                if not page.jobs or page.total is not None:  # the whole list in one page
-                    listed = list({job.id: job for job in page.jobs}.values()), page.total
-            records, total = listed or await self.client.list_all_jobs(
-                self._filters, page_size=self.page_size
+                head = page  # the first page of the listing that follows
+            records, total = await self.client.list_all_jobs(
+                self._filters, page_size=self.page_size, first=head
             )
             await self._relisted(records)
             self._total = total
@@ -230,6 +229,11 @@ class LeiaService(ClientService[LeiaClient]):
         total = self._total if self._total is not None and self._total > len(self._listed) else None
         return PollResult(self._listed, total, note=self._note())
 
+    async def poll_whole(self) -> PollResult:
+        """One poll of the whole list (no first page first: nobody looks at it meanwhile)."""
+        self._headed = True
+        return await super().poll_whole()
+
     def _note(self) -> str:
         """The status line's note: the filters, and the cap when the list reached it."""
         described = self._filters.describe()
@@ -245,8 +249,15 @@ class LeiaService(ClientService[LeiaClient]):
             return False
         probe = replace(self._filters, sort=("-creation_time",))
         page = await self.client.list_jobs(probe, limit=self.page_size)
+        if page.total is None or page.total < self._total:
+            return False  # jobs gone (or no total): only a full listing tells which
+        if len(self._records) >= limits().max_jobs:
+            # The list is at the cap: what lies beyond it stays out ("N of TOTAL"); the newest
+            # page shows jobs beyond it, which are not news, and a listing would cut them again.
+            self._total = page.total
+            return True
         new = [record for record in page.jobs if record.id not in self._records]
-        if page.total is None or page.total != self._total + len(new):
+        if page.total != self._total + len(new):
             return False
         if new and len(new) >= self.page_size:
             return False  # more new jobs than a page: list them all
