@@ -68,6 +68,15 @@ class StateHistory:
         self.samples.append(sample)
         return sample
 
+    def repeat(self, jobs: Iterable[Job]) -> Sample:
+        """Add a sample of jobs that did not change since the last one: the same counts, without
+        counting 100,000 jobs again on every poll."""
+        if not self.samples:
+            return self.add(jobs)
+        sample = self.samples[-1]
+        self.samples.append(sample)
+        return sample
+
     def series(self, state: JobState, width: int = SPARK_WIDTH) -> list[int]:
         """The counts of `state` in the last `width` samples, oldest first."""
         start = max(0, len(self.samples) - width)

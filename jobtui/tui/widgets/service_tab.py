@@ -388,7 +388,10 @@ class ServiceTab(Vertical):
                 self.JobsChanged(self, news, previous, initial=first, removed=list(delta.removed))
             )
         if outcome.health.ok:
-            self.history.add(self._shown.values())
+            if delta or first:
+                self.history.add(self._shown.values())
+            else:  # the same jobs: the same counts (not counted again over a long list)
+                self.history.repeat(self._shown.values())
             self._repaint(self.query_one(HistoryBar))
         self.query_one(JobDetail).show(table.cursor_job, others_changed=bool(delta))
         self._update_status()
