@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -128,6 +128,7 @@ class _Status(Protocol):
 class Stated:
     """A wire record whose `status` is its state's name, as sent (any text)."""
 
+    __slots__ = ()
     terminal_states: ClassVar[frozenset[str]] = frozenset()
     """The states a job does not leave."""
 
@@ -181,6 +182,46 @@ def _cleaned(service: str, content: bytes, what: str, lines: Collection[str]) ->
         raise BadPayloadError(service, f"unexpected {what}: not JSON") from None
 
 
+class SharedText:
+    """Equal short texts of many records as one object: the values that repeat across thousands
+    of jobs (a status, a job type, a model, an owner) are otherwise a fresh copy in every record.
+
+    Bounded, since the texts come from a server: at most `entries` texts of at most `longest`
+    characters are remembered; a longer text, or a new one once it is full, is kept as it is (a
+    server sending ever other values costs what it cost without sharing). Not `sys.intern`, which
+    keeps whatever it is given for ever."""
+
+    __slots__ = ("_entries", "_longest", "_texts")
+
+    def __init__(self, entries: int = 4096, longest: int = 64) -> None:
+        self._texts: dict[str, str] = {}
+        self._entries = entries
+        self._longest = longest
+
+    @overload
+    def __call__(self, value: str) -> str: ...
+
+    @overload
+    def __call__(self, value: None) -> None: ...
+
+    @overload
+    def __call__(self, value: str | None) -> str | None: ...
+
+    def __call__(self, value: str | None) -> str | None:
+        if value is None or len(value) > self._longest:
+            return value
+        texts = self._texts
+        one = texts.get(value)
+        if one is not None:
+            return one
+        if len(texts) < self._entries:
+            texts[value] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
 class Dumps(Protocol):
     """A wire model that can give the record as received."""
 
@@ -191,8 +232,8 @@ class LazyRecord(Mapping[str, Any]):
     """A wire record as a mapping, dumped from its model on first use (the detail pane's view).
 
     A poll turns every record into a `Job`; dumping each one then would cost more than the rest of
-    the poll together, and only the job on screen is ever looked at. One slot per job: the model
-    until the first use, then its dump.
+    the poll together, and only the job on screen is ever looked at. One slot per job: the record
+    (a model, or what a service keeps of one) until the first use, then its dump.
     """
 
     __slots__ = ("_source",)

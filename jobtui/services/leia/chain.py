@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from jobtui.core.models import Job
-from jobtui.services.leia.wire import LeiaJob
+from jobtui.services.leia.wire import LeiaRecord
 
 Links = dict[str, list[str]]
 """Job id -> the ids of the jobs that point at it, in listing order."""
@@ -67,7 +67,7 @@ def chain_of(job_id: str, snapshot: Mapping[str, Job]) -> LeiaChain:
     return _chain(job_id, waits_on_id, parent_id, snapshot, children, dependents)
 
 
-def link_indexes(records: Iterable[LeiaJob]) -> tuple[Links, Links]:
+def link_indexes(records: Iterable[LeiaRecord]) -> tuple[Links, Links]:
     """(dependents, children) of every record: who waits on each job, and what each created."""
     dependents: Links = {}
     children: Links = {}
@@ -81,7 +81,7 @@ def link_indexes(records: Iterable[LeiaJob]) -> tuple[Links, Links]:
 
 def chain_in(
     job_id: str,
-    records: Mapping[str, LeiaJob],
+    records: Mapping[str, LeiaRecord],
     jobs: Mapping[str, Job],
     dependents: Links,
     children: Links,

@@ -4,6 +4,8 @@ bytes into them (a body that does not fit is one `BadPayloadError` line naming w
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -12,13 +14,13 @@ from pydantic import BeforeValidator, ConfigDict, TypeAdapter
 from jobtui.core.secret import Secret
 from jobtui.services._wire import (
     DEFERRED,
+    SharedText,
     Stated,
     Wire,
     WireText,
     WireTime,
     list_of_text,
     parse_body,
-    shared_fields_set,
 )
 from jobtui.services._wire import text as _text
 
@@ -109,6 +111,81 @@ class LeiaJob(Stated, Wire):
 
 _JOB = TypeAdapter(LeiaJob)
 _JOBS = TypeAdapter(list[LeiaJob], config=DEFERRED)
+
+_SHARED = SharedText()
+"""The statuses, job types, models and result types of every Leia record, each text once."""
+
+
+class LeiaRecord(Stated):
+    """A job as a listing keeps it: the validated `LeiaJob` as pydantic's compact JSON (made in
+    Rust from the clean model, so it holds only clean text), plus the fields the service reads
+    to make its `Job` and to follow chains. Decoded again only when the whole record is looked
+    at (`wire`: the detail pane, `jobtui show`, the journal; `model`).
+
+    A model costs about 3,200 bytes per record (its field dict, an extras dict, datetimes, a
+    tuple, a `result` tree and fresh copies of texts that repeat); this about 900, of which its
+    JSON is most. The repeating short texts are shared (`SharedText`); the times are the very
+    objects the `Job` holds."""
+
+    __slots__ = (
+        "_json",
+        "creation_time",
+        "documents",
+        "execute_after_id",
+        "finished_time",
+        "http_code",
+        "id",
+        "job_type",
+        "model_id",
+        "parent_job_id",
+        "reason",
+        "result_type",
+        "starting_time",
+        "status",
+    )
+    terminal_states: ClassVar[frozenset[str]] = TERMINAL_STATUSES
+
+    def __init__(self, job: LeiaJob) -> None:
+        share = _SHARED
+        self.id: str = job.id
+        self.status: str | None = share(job.status)
+        self.job_type: str | None = share(job.job_type)
+        self.model_id: str | None = share(job.model_id)
+        self.result_type: str | None = share(job.result_type)
+        self.documents: int = len(job.document_ids)
+        """How many documents the job was given (`document_ids` is in the JSON)."""
+        self.creation_time: datetime | None = job.creation_time
+        self.starting_time: datetime | None = job.starting_time
+        self.finished_time: datetime | None = job.finished_time
+        self.execute_after_id: str | None = job.execute_after_id
+        self.parent_job_id: str | None = job.parent_job_id
+        self.reason: str | None = share(job.reason)
+        self.http_code: Any = (job.model_extra or {}).get("http_code")
+        """The undeclared `http_code` (any JSON value), None when not sent."""
+        self._json: bytes = _JOB.dump_json(job, exclude_unset=True)
+
+    @classmethod
+    def of(cls, job: LeiaJob | LeiaRecord) -> LeiaRecord:
+        return job if isinstance(job, LeiaRecord) else cls(job)
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.result_type == "conditional" or self.job_type == "conditional"
+
+    def wire(self) -> dict[str, Any]:
+        """The record as received: what `LeiaJob.wire` gave (the fields that were sent, in the
+        same order, with the same values)."""
+        data: dict[str, Any] = json.loads(self._json)
+        return data
+
+    def model(self) -> LeiaJob:
+        """The record validated again as the model it was made from."""
+        return _JOB.validate_json(self._json)
+
+    def __repr__(self) -> str:
+        return f"LeiaRecord({self._json.decode()})"
+
+
 _LOGIN = TypeAdapter(LeiaLogin)
 _APPLICATION = TypeAdapter(LeiaApplication)
 _STATUSES = TypeAdapter(dict[str, Annotated[str | None, BeforeValidator(_text)]], config=DEFERRED)
@@ -122,11 +199,9 @@ def parse_job(service: str, content: bytes) -> LeiaJob:
     return parse_body(service, _JOB, content, "job")
 
 
-def parse_jobs(service: str, content: bytes) -> list[LeiaJob]:
-    """A page of `GET /job` (records sent the same fields share one set of their names)."""
-    jobs = parse_body(service, _JOBS, content, "job list")
-    shared_fields_set(jobs)
-    return jobs
+def parse_jobs(service: str, content: bytes) -> list[LeiaRecord]:
+    """A page of `GET /job`, each job validated then kept as a `LeiaRecord`."""
+    return [LeiaRecord(job) for job in parse_body(service, _JOBS, content, "job list")]
 
 
 def parse_login(service: str, content: bytes) -> LeiaLogin:
@@ -150,6 +225,7 @@ __all__ = [
     "LeiaJob",
     "LeiaJobType",
     "LeiaLogin",
+    "LeiaRecord",
     "LeiaStatus",
     "parse_application",
     "parse_job",
