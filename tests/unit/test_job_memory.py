@@ -15,10 +15,14 @@ from contextlib import contextmanager
 import httpx
 
 from jobtui.core.models import Action, Job
+from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.services._wire import LazyRecord, SharedText
+from jobtui.services.bsub.wire import parse_job_list
+from jobtui.services.ecotaxa.wire import parse_jobs as parse_ecotaxa_jobs
 from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import LeiaJob, parse_jobs
 from tests.conftest import EmulatorFactory
+from tests.services.ecotaxa_support import bearer
 
 JOBS = 2000
 
@@ -139,3 +143,31 @@ def test_shared_texts_are_bounded() -> None:
     fresh = "".join(["v", "5000"])
     assert share(fresh) is fresh  # full: kept as it is, not remembered
     assert share(None) is None
+
+
+def test_bsub_and_ecotaxa_records_share_their_repeating_texts(emulator: EmulatorFactory) -> None:
+    """The states, types, owners and messages that repeat across a list are one object each (the
+    short ones: a longer text is kept as it is), and a bsub.io record stays under 1,000 bytes (1,080 with a copy of each in every record)."""
+    bsub = emulator("bsub", seed=1, speed=0, jobs=400)
+    token = str(bsub.emulator.config["token"])
+    with httpx.Client(base_url=bsub.url, headers={"Authorization": f"Bearer {token}"}) as http:
+        bsub_body = http.get("/v1/jobs", params={"limit": 100}).content
+    ecotaxa = emulator("ecotaxa", seed=1, speed=0, jobs=400)
+    state = ecotaxa.state
+    assert isinstance(state, EcoTaxaState)
+    with httpx.Client(base_url=ecotaxa.url, headers=bearer(state)) as http:
+        ecotaxa_body = http.get("/jobs/").content
+    parse_job_list("bsub.io", bsub_body)  # build the validators before counting
+    with traced() as held:
+        listing = parse_job_list("bsub.io", bsub_body).jobs
+        per_record = held() / len(listing)
+    assert len(listing) == 100
+    assert per_record < 1000, per_record
+    for name in ("status", "type", "user_id"):
+        values = [getattr(record, name) for record in listing]
+        assert len({id(value) for value in values}) == len(set(values)), name
+    jobs = parse_ecotaxa_jobs("ecotaxa", ecotaxa_body)
+    assert len(jobs) > 100
+    for name in ("type", "state", "progress_msg"):
+        values = [v for record in jobs if len(v := getattr(record, name) or "") <= 64]
+        assert len({id(value) for value in values}) == len(set(values)), name
