@@ -122,9 +122,10 @@ class LeiaRecord(Stated):
 
     A model of an emulator record (740 bytes of JSON) costs about 3,200 bytes: its field dict,
     an extras dict, datetimes, a tuple, a `result` tree and fresh copies of texts that repeat.
-    This costs about 600: 330 of compressed JSON (zlib at its fastest level: 14 µs a record,
-    half the cost of validating it), 150 of slots and the id. Its texts that repeat are shared
-    (`WireShared`); the times are the very objects the `Job` holds."""
+    This costs about 750: 370 of compressed JSON (zlib at its fastest level: some 15 µs a
+    record, about what validating it costs), 150 of slots, 90 of the id and 140 of the times,
+    which are the very objects the `Job` holds. Its texts that repeat are shared (`WireShared`).
+    """
 
     __slots__ = (
         "_json",
