@@ -8,9 +8,9 @@ import asyncio
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar, overload
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from jobtui.core.errors import BadPayloadError
 from jobtui.core.models import Job
@@ -108,8 +108,54 @@ def number(value: Any) -> Any:
     return None
 
 
+class SharedText:
+    """Equal short texts of many records as one object: the values that repeat across thousands
+    of jobs (a status, a job type, a model, an owner) are otherwise a fresh copy in every record.
+
+    Bounded, since the texts come from a server: at most `entries` texts of at most `longest`
+    characters are remembered; a longer text, or a new one once it is full, is kept as it is (a
+    server sending ever other values costs what it cost without sharing). Not `sys.intern`, which
+    keeps whatever it is given for ever."""
+
+    __slots__ = ("_entries", "_longest", "_texts")
+
+    def __init__(self, entries: int = 4096, longest: int = 64) -> None:
+        self._texts: dict[str, str] = {}
+        self._entries = entries
+        self._longest = longest
+
+    @overload
+    def __call__(self, value: str) -> str: ...
+
+    @overload
+    def __call__(self, value: None) -> None: ...
+
+    @overload
+    def __call__(self, value: str | None) -> str | None: ...
+
+    def __call__(self, value: str | None) -> str | None:
+        if value is None or len(value) > self._longest:
+            return value
+        texts = self._texts
+        one = texts.get(value)
+        if one is not None:
+            return one
+        if len(texts) < self._entries:
+            texts[value] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+SHARED = SharedText()
+"""The texts that repeat across the records of every service (`WireShared`)."""
+
 WireTime = Annotated[datetime | None, BeforeValidator(lenient_time)]
 WireText = Annotated[str | None, BeforeValidator(text)]
+WireShared = Annotated[str | None, BeforeValidator(text), AfterValidator(SHARED)]
+"""A text that repeats across many records of a list (a state, a job type, a model, an owner):
+equal ones are one object (`SharedText`), not a fresh copy in every record."""
 
 
 class Wire(BaseModel):
@@ -129,6 +175,7 @@ class _Status(Protocol):
 class Stated:
     """A wire record whose `status` is its state's name, as sent (any text)."""
 
+    __slots__ = ()
     terminal_states: ClassVar[frozenset[str]] = frozenset()
     """The states a job does not leave."""
 
@@ -192,8 +239,8 @@ class LazyRecord(Mapping[str, Any]):
     """A wire record as a mapping, dumped from its model on first use (the detail pane's view).
 
     A poll turns every record into a `Job`; dumping each one then would cost more than the rest of
-    the poll together, and only the job on screen is ever looked at. One slot per job: the model
-    until the first use, then its dump.
+    the poll together, and only the job on screen is ever looked at. One slot per job: the record
+    (a model, or what a service keeps of one) until the first use, then its dump.
     """
 
     __slots__ = ("_source",)

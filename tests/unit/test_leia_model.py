@@ -18,7 +18,14 @@ from jobtui.services.leia.chain import chain_of
 from jobtui.services.leia.conditions import RuleForm, validate_rules
 from jobtui.services.leia.filters import LeiaFilters, parse_filters, parse_sort
 from jobtui.services.leia.service import STATE_OF, LeiaService, state_of
-from jobtui.services.leia.wire import LeiaApplication, LeiaJob, LeiaJobType, LeiaStatus
+from jobtui.services.leia.wire import (
+    LeiaApplication,
+    LeiaJob,
+    LeiaJobType,
+    LeiaRecord,
+    LeiaStatus,
+    parse_jobs,
+)
 from jobtui.services.paging import parse_content_range
 
 
@@ -77,6 +84,44 @@ def test_every_status_maps_and_unknown_ones_are_kept() -> None:
 )
 def test_results_of_any_shape_are_accepted(result: Any) -> None:
     assert job(result=result).result == result
+    # A listing keeps the record as its JSON: the whole record reads back the same.
+    kept = LeiaRecord(job(result=result))
+    assert kept.wire() == job(result=result).wire()
+    assert kept.model() == job(result=result)
+
+
+def test_a_kept_record_shows_what_the_model_shows() -> None:
+    """What the service keeps of a listed job gives the detail pane, `jobtui show` and the
+    journal the very record the model gives: the fields sent, in the order sent, cleaned."""
+    sent = {
+        "id": "j9",
+        "status": "FAILED",
+        "reason": "bad \u001b[31mpage\u202e",
+        "http_code": 400,
+        "document_ids": ["d1", 2],
+        "creation_time": "2026-11-02T08:00:00Z",
+        "starting_time": "2026-11-02T10:00:00+02:00",
+        "result": {"score": 0.1, "big": 12345678901234567890, "nested": [None, True, "\u009b"]},
+        "submitter_id": "s1",
+        "ws_id": {"nested": True},
+        "execute_after_id": "j8",
+        "parent_job_id": "j7",
+        "result_type": "conditional",
+    }
+    body = json.dumps([sent]).encode()
+    (kept,) = parse_jobs("leia", body)
+    model = LeiaJob.model_validate_json(json.dumps(sent))
+    wire = kept.wire()
+    assert list(wire) == list(model.wire())
+    assert wire["reason"] == "bad \u241b[31mpage\ufffd" == kept.reason
+    assert wire["result"]["nested"] == [None, True, "\ufffd"]
+    assert wire["result"]["big"] == 12345678901234567890
+    assert wire["document_ids"] == ["d1", "2"] and kept.documents == 2
+    assert (kept.id, kept.status, kept.http_code) == ("j9", "FAILED", 400)
+    assert (kept.execute_after_id, kept.parent_job_id) == ("j8", "j7")
+    assert kept.is_conditional and kept.terminal and kept.status_text == "FAILED"
+    assert kept.starting_time == datetime(2026, 11, 2, 8, tzinfo=UTC)
+    assert LeiaRecord.of(kept) is kept
 
 
 def test_wire_model_is_tolerant_and_keeps_undeclared_fields() -> None:

@@ -18,6 +18,7 @@ from jobtui.core.secret import Secret
 from jobtui.services._wire import (
     Stated,
     Wire,
+    WireShared,
     WireText,
     WireTime,
     parse_body,
@@ -74,15 +75,15 @@ class BsubJob(Stated, Wire):
     terminal_states: ClassVar[frozenset[str]] = TERMINAL_STATUSES
 
     id: Annotated[str, BeforeValidator(_text)]
-    status: WireText = None
-    type: WireText = None
-    user_id: WireText = None
+    status: WireShared = None
+    type: WireShared = None
+    user_id: WireShared = None
     upload_token: Secret | None = None
     """Present only while the job is `created`; kept masked."""
     data_size: WireSize = None
-    claimed_by: WireText = None
-    error_code: WireText = None
-    error_message: WireText = None
+    claimed_by: WireShared = None
+    error_code: WireShared = None
+    error_message: WireShared = None
     created_at: WireTime = None
     updated_at: WireTime = None
     claimed_at: WireTime = None

@@ -18,11 +18,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter
 
 from jobtui.services._wire import (
     DEFERRED,
+    SHARED,
     Wire,
+    WireShared,
     WireText,
     lenient_time,
     number,
@@ -108,11 +110,11 @@ class EcoTaxaJob(Wire):
     inside: WireObject = {}
     id: Annotated[int, BeforeValidator(_job_id)]
     owner_id: Annotated[int | None, BeforeValidator(_job_id)] = None
-    type: Annotated[str, BeforeValidator(_text)]
-    state: WireText = None
+    type: Annotated[str, BeforeValidator(_text), AfterValidator(SHARED)]
+    state: WireShared = None
     step: Any = None
     progress_pct: Annotated[int | float | None, BeforeValidator(number)] = None
-    progress_msg: WireText = None
+    progress_msg: WireShared = None
     creation_date: WireText = None
     updated_on: WireText = None
 

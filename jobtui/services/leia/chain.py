@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from jobtui.core.models import Job
-from jobtui.services.leia.wire import LeiaJob
+from jobtui.services.leia.wire import LeiaRecord
 
 Links = dict[str, list[str]]
 """Job id -> the ids of the jobs that point at it, in listing order."""
@@ -67,7 +67,7 @@ def chain_of(job_id: str, snapshot: Mapping[str, Job]) -> LeiaChain:
     return _chain(job_id, waits_on_id, parent_id, snapshot, children, dependents)
 
 
-def link_indexes(records: Iterable[LeiaJob]) -> tuple[Links, Links]:
+def link_indexes(records: Iterable[LeiaRecord]) -> tuple[Links, Links]:
     """(dependents, children) of every record: who waits on each job, and what each created."""
     dependents: Links = {}
     children: Links = {}
@@ -76,7 +76,7 @@ def link_indexes(records: Iterable[LeiaJob]) -> tuple[Links, Links]:
     return dependents, children
 
 
-def add_links(record: LeiaJob, dependents: Links, children: Links) -> None:
+def add_links(record: LeiaRecord, dependents: Links, children: Links) -> None:
     """Put one record into the indexes of `link_indexes`."""
     if record.execute_after_id:
         dependents.setdefault(record.execute_after_id, []).append(record.id)
@@ -86,7 +86,7 @@ def add_links(record: LeiaJob, dependents: Links, children: Links) -> None:
 
 def chain_in(
     job_id: str,
-    records: Mapping[str, LeiaJob],
+    records: Mapping[str, LeiaRecord],
     jobs: Mapping[str, Job],
     dependents: Links,
     children: Links,

@@ -37,6 +37,7 @@ from jobtui.services.leia.filters import LeiaFilters
 from jobtui.services.leia.wire import (
     LeiaApplication,
     LeiaJob,
+    LeiaRecord,
     parse_application,
     parse_job,
     parse_jobs,
@@ -79,7 +80,7 @@ def _reason(response: httpx.Response) -> str:
 
 @dataclass(frozen=True, slots=True)
 class JobPage:
-    jobs: list[LeiaJob]
+    jobs: list[LeiaRecord]
     offset: int
     total: int | None
 
@@ -105,7 +106,7 @@ class LeiaClient(LoginClient):
     ) -> None:
         super().__init__(url, **options)
         self._api_key = secret_of(api_key)
-        self._pages: SameBody[list[LeiaJob]] = SameBody()
+        self._pages: SameBody[list[LeiaRecord]] = SameBody()
         self._login_get = False
         self.keepalive_after = keepalive_after
         self.max_url = max_url
@@ -223,7 +224,7 @@ class LeiaClient(LoginClient):
         parsed = await self._pages.parse_off_loop(
             response.content, lambda content: parse_jobs(self.service, content)
         )
-        jobs: list[LeiaJob] = list(parsed)
+        jobs: list[LeiaRecord] = list(parsed)
         return JobPage(jobs, offset, parse_content_range(response.headers.get("Content-Range")))
 
     async def list_all_jobs(
@@ -232,13 +233,13 @@ class LeiaClient(LoginClient):
         *,
         page_size: int = 100,
         first: JobPage | None = None,
-    ) -> tuple[list[LeiaJob], int | None]:
+    ) -> tuple[list[LeiaRecord], int | None]:
         """Every job matching `filters`, page by page (from `first`, its first page, when it was
         read already). Relies only on the total of Content-Range and on how many jobs each page
         holds (the server may send fewer than asked). Ends at a page that adds no new job, and
         at `Limits.max_jobs` jobs (a server paging for ever)."""
 
-        async def page(offset: int) -> tuple[list[LeiaJob], int | None]:
+        async def page(offset: int) -> tuple[list[LeiaRecord], int | None]:
             found = await self.list_jobs(filters, offset=offset, limit=page_size)
             return found.jobs, found.total
 

@@ -55,7 +55,7 @@ from jobtui.services.leia.chain import (
 from jobtui.services.leia.client import LeiaClient
 from jobtui.services.leia.conditions import check_conditional_body, validate_rules
 from jobtui.services.leia.filters import LeiaFilters
-from jobtui.services.leia.wire import LeiaJob
+from jobtui.services.leia.wire import LeiaJob, LeiaRecord
 
 STATE_OF = StateMap(
     {
@@ -137,7 +137,7 @@ class LeiaService(ClientService[LeiaClient]):
         self.full_every = max(1, full_every)
         self.page_size = max(1, page_size)
         self._filters = filters or LeiaFilters()
-        self._records: dict[str, LeiaJob] = {}
+        self._records: dict[str, LeiaRecord] = {}
         self._jobs: dict[str, Job] = {}
         self._listed: list[Job] | None = None
         """`_jobs` as the list a poll returns; None once `_jobs` changed. While nothing changes,
@@ -265,13 +265,13 @@ class LeiaService(ClientService[LeiaClient]):
             self._put(record)
         return True
 
-    async def _relisted(self, records: list[LeiaJob]) -> None:
+    async def _relisted(self, records: list[LeiaRecord]) -> None:
         """Take a full listing: a record that is the very same object as before (an unchanged
         page, which the client does not parse again) keeps its job; while every job is kept in
         the same order, the list a poll returns stays the very same. Lets the event loop run
         between slices of work (`YIELD_AFTER`: a list of 100,000 takes a second or two)."""
         old_records, old_jobs = self._records, self._jobs
-        new_records: dict[str, LeiaJob] = {}
+        new_records: dict[str, LeiaRecord] = {}
         new_jobs: dict[str, Job] = {}
         same = len(records) == len(old_jobs)
         for record, before in zip(records, old_jobs, strict=False):
@@ -324,7 +324,7 @@ class LeiaService(ClientService[LeiaClient]):
                 job_id in fetched or (record.status_text == "PROCESSING" and job_id not in children)
             )
         ]
-        added: dict[str, LeiaJob] = {}
+        added: dict[str, LeiaRecord] = {}
         for job_id in look:
             found, _ = await self.client.list_all_jobs(
                 LeiaFilters(parent_job_id=job_id), page_size=self.page_size
@@ -341,22 +341,23 @@ class LeiaService(ClientService[LeiaClient]):
         for job in added.values():
             self._put(job)
 
-    async def _fetch(self, job_ids: Sequence[str]) -> dict[str, LeiaJob | None]:
+    async def _fetch(self, job_ids: Sequence[str]) -> dict[str, LeiaRecord | None]:
         """Fetch jobs in full, four at a time; None for a job the server no longer knows."""
         gate = asyncio.Semaphore(4)
-        out: dict[str, LeiaJob | None] = {}
+        out: dict[str, LeiaRecord | None] = {}
 
         async def one(job_id: str) -> None:
             async with gate:
                 try:
-                    out[job_id] = await self.client.get_job(job_id)
+                    out[job_id] = LeiaRecord(await self.client.get_job(job_id))
                 except NotFoundError:
                     out[job_id] = None
 
         await asyncio.gather(*(one(job_id) for job_id in job_ids))
         return {job_id: out[job_id] for job_id in job_ids}
 
-    def _put(self, record: LeiaJob) -> Job:
+    def _put(self, sent: LeiaJob | LeiaRecord) -> Job:
+        record = LeiaRecord.of(sent)
         if record.id not in self._records:
             self._index = None
             if self._total is not None:
@@ -373,12 +374,13 @@ class LeiaService(ClientService[LeiaClient]):
 
     # -- mapping --------------------------------------------------------------------------------
 
-    def to_job(self, record: LeiaJob) -> Job:
+    def to_job(self, sent: LeiaJob | LeiaRecord) -> Job:
+        record = LeiaRecord.of(sent)
         status = record.status_text
         state = state_of(status)
         if record.reason:
             message = record.reason
-            code = (record.model_extra or {}).get("http_code")
+            code = record.http_code
             if state is JobState.FAILED and code not in (None, "", 200):
                 message = f"{message} (code {code})"
         elif status == "WAITING" and record.execute_after_id:
@@ -400,9 +402,7 @@ class LeiaService(ClientService[LeiaClient]):
             finished=record.finished_time,
             message=message,
             actions=actions_of(status),
-            extra=EXTRA(
-                record.job_type or "", record.model_id or "", count_text(len(record.document_ids))
-            ),
+            extra=EXTRA(record.job_type or "", record.model_id or "", count_text(record.documents)),
             raw=LazyRecord(record),
             revision="|".join([status, *(str(t) for t in times)]),
         )
