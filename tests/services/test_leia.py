@@ -873,3 +873,27 @@ async def test_a_command_that_wants_the_whole_list_does_not_read_the_first_page_
     result = await service.poll_whole()
     assert not result.partial and len(result.jobs) == len(state.own)
     assert service.client.requests["get_jobs"] == 10
+
+
+async def test_more_changed_jobs_than_a_page_are_listed_not_fetched_one_by_one(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    """When more unfinished jobs changed than a page holds, the next poll lists everything (a
+    few pages) instead of one request per job (a server changing 100,000 jobs at once)."""
+    running, state = start(emulator, jobs=1000)
+    service = service_for(running, closing, page_size=10)
+    await service.poll()
+    active = [job for job in service.jobs.values() if not job.state.terminal]
+    assert len(active) > 10, "the seed has too few unfinished jobs"
+    for job in state.own:
+        if not job.terminal:
+            job.status = "CANCELED" if job.status != "CANCELED" else job.status
+    calls = service.client.requests.copy()
+    await service.poll()
+    spent = service.client.requests - calls
+    assert spent["get_job"] == 0 and service.cycle == 0  # the next poll lists everything
+    calls = service.client.requests.copy()
+    result = await service.poll()
+    spent = service.client.requests - calls
+    assert spent["get_jobs"] == pages_needed(len(state.own), 10) and spent["get_job"] == 0
+    assert all(j.raw_state == "CANCELED" for j in result.jobs if j.id in {a.id for a in active})

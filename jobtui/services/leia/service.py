@@ -16,9 +16,9 @@ L = page size (100), A = jobs not yet PROCESSED, FAILED or CANCELED, C = job ids
   when the total says otherwise (jobs gone, a whole page of new ones, no total sent) or the
   `status` filter is set (jobs move in and out of it) is the whole list fetched again;
 * every other cycle: ceil(A / C) `GET /job/{ids}/status` requests, then one `GET /job/{id}` per job
-  whose status changed (S), plus one `GET /job?parent_job_id=` per conditional job that changed or
-  is PROCESSING with none of its jobs known yet (to pick up the jobs its rules create). No request
-  at all when A = 0;
+  whose status changed (S; when S is more than a page, the next poll lists everything instead),
+  plus one `GET /job?parent_job_id=` per conditional job that changed or is PROCESSING with none
+  of its jobs known yet (to pick up the jobs its rules create). No request at all when A = 0;
 * plus one `GET /whoami` when nothing was sent for `keepalive_after` seconds (default 240), one
   `POST /login` the first time, and one more after a 401.
 
@@ -313,6 +313,11 @@ class LeiaService(ClientService[LeiaClient]):
             return
         statuses = await self.client.get_statuses(active)
         stale = [i for i in active if statuses.get(i) != self._records[i].status_text]
+        if len(stale) > self.page_size:
+            # More changed jobs than a page holds: listing them all costs fewer requests than
+            # fetching each (and a server that changes every job cannot make it ask 100,000).
+            self._needs_full = True
+            return
         fetched = await self._fetch(stale)
         _, children = self._indexes()
         look = [
