@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
@@ -251,26 +251,28 @@ class LeiaClient(LoginClient):
 
     def status_chunks(self, job_ids: Sequence[str]) -> list[list[str]]:
         """Split ids so each `GET /job/{ids}/status` URL stays within `max_url` bytes."""
+        return list(self._status_chunks(job_ids))
+
+    def _status_chunks(self, job_ids: Iterable[str]) -> Iterator[list[str]]:
+        """`status_chunks` one at a time (100,000 ids are split as their requests go)."""
         fixed = len(self.base_url) + len("/job/") + len("/status")
-        chunks: list[list[str]] = []
         current: list[str] = []
         size = fixed
         for job_id in job_ids:
             cost = len(segment(job_id)) + (1 if current else 0)
             if current and size + cost > self.max_url:
-                chunks.append(current)
+                yield current
                 current, size = [], fixed
                 cost -= 1
             current.append(job_id)
             size += cost
         if current:
-            chunks.append(current)
-        return chunks
+            yield current
 
     async def get_statuses(self, job_ids: Sequence[str]) -> dict[str, str]:
         """{id: status} for the ids the server knows (unknown ids are left out)."""
         result: dict[str, str] = {}
-        for chunk in self.status_chunks(list(dict.fromkeys(job_ids))):
+        for chunk in self._status_chunks(dict.fromkeys(job_ids)):
             path = f"/job/{_segments(chunk)}/status"
             response = await self._call("get_job_statuses", "GET", path, ok=(200, 404))
             if response.status_code == 404:
