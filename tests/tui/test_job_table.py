@@ -817,23 +817,21 @@ async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loo
     import asyncio
 
     from jobtui.core.models import JobsDelta
-    from jobtui.tui.widgets import service_tab
+    from jobtui.tui.widgets.job_table import table as job_table
 
     table = new_table()
     async with TableApp(table).run_test(size=(100, 20)):
         table.set_jobs(many(10))
         rest = many(12_000)[10:]
         counts: list[int] = []
-        applying = asyncio.ensure_future(
-            service_tab.apply_in_slices(table, JobsDelta(added=tuple(rest)))
-        )
+        applying = asyncio.ensure_future(table.apply_in_slices(JobsDelta(added=tuple(rest))))
         while not applying.done():
             counts.append(table.row_count)
             await asyncio.sleep(0)
         assert table.row_count == 12_000
         steps = sorted(set(counts))
-        assert len(steps) >= 12_000 // service_tab.SLICE  # several turns while it applied
-        assert all(n in (10, 12_000) or (n - 10) % service_tab.SLICE == 0 for n in steps)
+        assert len(steps) >= 12_000 // job_table.SLICE  # several turns while it applied
+        assert all(n in (10, 12_000) or (n - 10) % job_table.SLICE == 0 for n in steps)
 
 
 @pytest.mark.parametrize("where", ["after", "before", "among"])

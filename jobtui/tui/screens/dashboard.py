@@ -265,9 +265,9 @@ class DashboardScreen(Screen[None]):
             self.jump_to_job(job.service, job.id)
 
     @on(ServiceTab.JobsUpdated)
-    def _jobs_updated(self, message: ServiceTab.JobsUpdated) -> None:
+    async def _jobs_updated(self, message: ServiceTab.JobsUpdated) -> None:
         if self.has_all:
-            self.all_tab.take(message.tab.service, message.delta)
+            await self.all_tab.take(message.tab.service, message.delta)
         for bar in self.query(FilterBar):
             bar.refresh_note()
 

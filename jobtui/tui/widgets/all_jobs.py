@@ -101,11 +101,12 @@ class AllJobsTab(Vertical):
     def cursor_job(self) -> Job | None:
         return self.table.cursor_job
 
-    def take(self, service: Service, delta: JobsDelta) -> None:
-        """Apply one service's poll changes (removed ids are that service's)."""
+    async def take(self, service: Service, delta: JobsDelta) -> None:
+        """Apply one service's poll changes (removed ids are that service's), a slice at a time
+        when they are many (`JobTable.apply_in_slices`)."""
         table = self.table
         removed = tuple(row_key_of(service.name, job_id) for job_id in delta.removed)
-        table.apply(JobsDelta(delta.added, delta.changed, removed))
+        await table.apply_in_slices(JobsDelta(delta.added, delta.changed, removed))
         table.empty_text = "No jobs"
         job = table.cursor_job
         if job is not None and job.service == service.name:

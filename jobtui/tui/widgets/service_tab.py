@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from rich.cells import cell_len
 from textual import on, work
@@ -117,23 +116,6 @@ def result_line(job: Job, line: str) -> str:
     (most results already name it)."""
     line = line.removeprefix(f"{job.service}: ")
     return f"{job.service}: {line}" if job.id in line else f"{job.service} {job.id}: {line}"
-
-
-SLICE = 2000
-"""Jobs of one poll's delta the table takes between two turns of the event loop."""
-
-
-async def apply_in_slices(table: JobTable, delta: JobsDelta) -> None:
-    """Apply a delta to the table, a slice of `SLICE` jobs at a time, letting the event loop run
-    in between (the rest of a list of 100,000 loads while keys are answered)."""
-    if delta.size <= SLICE:
-        table.apply(delta)
-        return
-    for key in ("removed", "changed", "added"):
-        items: tuple[Any, ...] = getattr(delta, key)
-        for start in range(0, len(items), SLICE):
-            table.apply(JobsDelta(**{key: items[start : start + SLICE]}))
-            await asyncio.sleep(0)
 
 
 class ServiceTab(Vertical):
@@ -352,7 +334,7 @@ class ServiceTab(Vertical):
             table.empty_text = "No jobs"
             self.post_message(self.JobsUpdated(self, JobsDelta(tuple(self._shown.values()))))
         elif delta:
-            await apply_in_slices(table, delta)
+            await table.apply_in_slices(delta)
             self.post_message(self.JobsUpdated(self, delta))
         self._select_pending()
         first = self._generation == 0

@@ -7,6 +7,7 @@ styles, strips and the horizontal scroll). This module binds them to keys and me
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import ClassVar
@@ -41,6 +42,10 @@ class _TableMessage(Message):
     @property
     def control(self) -> JobTable:
         return self.table
+
+
+SLICE = 2000
+"""Jobs of a delta `JobTable.apply_in_slices` applies between two turns of the event loop."""
 
 
 class JobTable(TableRendering, can_focus=True):
@@ -279,6 +284,21 @@ class JobTable(TableRendering, can_focus=True):
         self._marks.intersection_update(self._data.jobs)
         self._fit_widths(self._data.jobs.values(), shrink=True)
         self._rows_changed(anchor)
+
+    async def apply_in_slices(self, delta: JobsDelta) -> None:
+        """`apply`, a slice of `SLICE` jobs at a time, letting the event loop run in between
+        (the rest of a list of 100,000 goes in while keys are answered). Each slice leaves a
+        whole table."""
+        if delta.size <= SLICE:
+            self.apply(delta)
+            return
+        for items, part in ((delta.removed, "removed"), (delta.changed, "changed")):
+            for start in range(0, len(items), SLICE):
+                self.apply(JobsDelta(**{part: items[start : start + SLICE]}))  # type: ignore[arg-type]
+                await asyncio.sleep(0)
+        for start in range(0, len(delta.added), SLICE):
+            self.apply(JobsDelta(added=delta.added[start : start + SLICE]))
+            await asyncio.sleep(0)
 
     def apply(self, delta: JobsDelta) -> None:
         """Add, change and remove jobs by id; other rows are left alone."""
