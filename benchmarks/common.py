@@ -12,6 +12,7 @@ import signal
 import statistics
 import struct
 import sys
+import tempfile
 import termios
 import time
 from collections.abc import Callable, Sequence
@@ -128,6 +129,10 @@ class Pty:
         base["LC_ALL"] = "C.UTF-8"
         # A size inherited in the environment (test runners set one) would override the pty's.
         base.update(COLUMNS=str(columns), LINES=str(lines))
+        # A journal of its own, new (the user's would tell what happened since the last run: a
+        # toast of another size each time, and the benchmark would write into it).
+        self._state = tempfile.TemporaryDirectory(prefix="jobtui-bench-state-")
+        base["XDG_STATE_HOME"] = self._state.name
         size = struct.pack("HHHH", lines, columns, 0, 0)
         pid, fd = pty.fork()
         if pid == 0:
@@ -199,6 +204,7 @@ class Pty:
         except (ChildProcessError, ProcessLookupError):
             pass
         os.close(self.fd)
+        self._state.cleanup()
 
 
 class Emulators:

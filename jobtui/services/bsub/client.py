@@ -183,7 +183,9 @@ class BsubClient(HttpClient):
         response = await self._call(
             "list_jobs", "GET", "/v1/jobs", params=params, limit=limits().list_page, what="job list"
         )
-        return self._lists.parse(response.content, partial(parse_job_list, self.service))
+        return await self._lists.parse_off_loop(
+            response.content, partial(parse_job_list, self.service)
+        )
 
     async def cancel(self, job_id: str) -> str:
         """`POST /v1/jobs/{id}/cancel`. Finished and failed jobs answer 400 (`RefusedError`)."""

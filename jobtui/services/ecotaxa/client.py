@@ -280,7 +280,7 @@ class EcoTaxaClient(LoginClient):
             limit=limits().list_page,
             what="job list",
         )
-        parsed = self._lists.parse(
+        parsed = await self._lists.parse_off_loop(
             response.content, lambda content: parse_jobs(self.service, content)
         )
         if not (job_type or job_status):
