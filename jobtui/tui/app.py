@@ -79,8 +79,9 @@ class JobtuiApp(App[int]):
     ]
     COMMANDS = App.COMMANDS | {JobtuiCommands}
 
-    attention: reactive[int] = reactive(0)
-    """How many jobs need attention (see `jobtui.tui.notify`); the header shows it."""
+    attention: reactive[int] = reactive(0, repaint=False)
+    """How many jobs need attention (see `jobtui.tui.notify`); the header shows it (repainting
+    its count alone: a reactive of the App that repaints repaints the whole screen)."""
 
     def __init__(
         self,

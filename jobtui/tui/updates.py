@@ -1,4 +1,5 @@
-"""`SpanUpdate`: a partial screen update written from where each changed span starts.
+"""Partial screen updates: `SpanUpdate` writes from where each changed span starts, and
+`SteadyScrollView` does not repaint scrollbars that did not change.
 
 The app hands every partial update of Textual's compositor to the terminal as one of these, so
 that a repainted cell costs its own bytes, not those of the line left of it.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.control import Control
 from textual._compositor import ChopsUpdate
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
 
 
 class SpanUpdate(ChopsUpdate):
@@ -41,3 +44,28 @@ class SpanUpdate(ChopsUpdate):
             if y != last_y:
                 append("\n")
         return "".join(sequences)
+
+
+class SteadyScrollView(ScrollView):
+    """A `ScrollView` whose scrollbars repaint only when its sizes changed.
+
+    Every layout of the screen (a toast shown or gone, a tab label that grew) tells each widget
+    its sizes again. A `ScrollView` that sets its own virtual size (the job table's rows, the
+    detail pane's lines) never has the one the layout computed, so Textual took each layout for a
+    change and repainted both scrollbars: every line of the table and the detail pane rewritten
+    at their right edge, some 2 KB a toast. Here the update runs only when the size, the virtual
+    size or the container's size differs from the last update's.
+    """
+
+    _updated_for: tuple[Size, Size, Size] | None = None
+    """(size, own virtual size, container size) of the last update of the scrollbars."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        sizes = (size, self.virtual_size, container_size)
+        if sizes == self._updated_for and size == self._size:
+            # What Textual's update would return: no resize event (nothing changed).
+            return self._container_size != container_size
+        self._updated_for = sizes
+        return super()._size_updated(size, virtual_size, container_size, layout)

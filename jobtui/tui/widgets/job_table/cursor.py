@@ -11,9 +11,9 @@ from typing import NamedTuple, TypedDict, Unpack
 
 from textual import events
 from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
 
 from jobtui.core.models import Job
+from jobtui.tui.updates import SteadyScrollView
 from jobtui.tui.widgets.job_table.rows import Rows, SortKey
 
 
@@ -33,7 +33,7 @@ class Anchor(NamedTuple):
     line: int | None
 
 
-class TableCursor(ScrollView):
+class TableCursor(SteadyScrollView):
     """The cursor, the marks and the vertical scroll of a `JobTable` over its `Rows`."""
 
     def __init__(self, rows: Rows, *, reverse: bool, **options: Unpack[WidgetOptions]) -> None:
