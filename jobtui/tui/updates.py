@@ -53,19 +53,22 @@ class SteadyScrollView(ScrollView):
     its sizes again. A `ScrollView` that sets its own virtual size (the job table's rows, the
     detail pane's lines) never has the one the layout computed, so Textual took each layout for a
     change and repainted both scrollbars: every line of the table and the detail pane rewritten
-    at their right edge, some 2 KB a toast. Here the update runs only when the size, the virtual
-    size or the container's size differs from the last update's.
+    at their right edge, some 2 KB a toast. Here a layout updates the scrollbars only when the
+    size or the virtual size differs from those they were last updated for (by a layout, or by
+    the widget itself, as the job table does when its row count changes).
     """
 
-    _updated_for: tuple[Size, Size, Size] | None = None
-    """(size, own virtual size, container size) of the last update of the scrollbars."""
+    _updated_for: tuple[Size, Size] | None = None
+    """(size, virtual size) the scrollbars were last updated for."""
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
-        sizes = (size, self.virtual_size, container_size)
-        if sizes == self._updated_for and size == self._size:
+        if (size, self.virtual_size) == self._updated_for and size == self._size:
             # What Textual's update would return: no resize event (nothing changed).
             return self._container_size != container_size
-        self._updated_for = sizes
         return super()._size_updated(size, virtual_size, container_size, layout)
+
+    def _scroll_update(self, virtual_size: Size) -> None:
+        super()._scroll_update(virtual_size)
+        self._updated_for = (self._size, virtual_size)

@@ -446,6 +446,12 @@ async def test_a_toast_repaints_its_own_cells_only(emulator: EmulatorFactory) ->
     # scrollbar, every line of the screen at its right edge.
     async with two_tabs(emulator, toasts=True) as two:
         frames = count_frames(two.app)
+        # A new row count updates the scrollbar at once; the layouts after it repaint nothing.
+        table = two.table(0)
+        newest = table.get_job(table.row_ids()[0])
+        assert newest is not None and newest.created is not None
+        arrived = replace(newest, id="new-job", created=newest.created + timedelta(seconds=1))
+        table.apply(JobsDelta(added=(arrived,)))
         await settle(two, frames)
         frames.clear()
         two.app.notify("job 42 failed", timeout=0.5)
@@ -506,3 +512,28 @@ async def test_the_all_jobs_status_line_repaints_only_when_it_says_something_new
         await two.until(lambda: "119 jobs" in str(status.content), "the new count")
         await settle(two, frames)
         assert [s for s in screen_spans(frames) if s[0] == status.region.y]
+
+
+async def test_a_job_arriving_above_the_view_repaints_no_line(emulator: EmulatorFactory) -> None:
+    # The cursor keeps its line: a job added above the view scrolls it by one row, and each
+    # line still shows the job it showed. A scroll repaints the whole table; here only the lines
+    # that show another job are (none), and the scrollbar.
+    async with two_tabs(emulator) as two:
+        table = two.table(0)
+        body = table.size.height - 1
+        await two.pilot.press(*["down"] * (body + 5))  # scrolled: the first rows are above
+        await two.until(lambda: table.scroll_y > 0, "the table scrolled")
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        shown = table.row_ids()[int(table.scroll_y) : int(table.scroll_y) + body]
+        newest = table.get_job(table.row_ids()[0])
+        assert newest is not None and newest.created is not None
+        arrived = replace(newest, id="new-job", created=newest.created + timedelta(seconds=1))
+        frames.clear()
+        table.apply(JobsDelta(added=(arrived,)))
+        await two.until(lambda: bool(frames), "the scrollbar painted")
+        await settle(two, frames)
+        assert table.row_ids()[0] == "new-job"
+        assert table.row_ids()[int(table.scroll_y) : int(table.scroll_y) + body] == shown
+        scrollbar_x = table.region.right - table.scrollbar_size_vertical
+        assert [s for s in table_spans(two, frames) if s[1] < scrollbar_x - table.region.x] == []
