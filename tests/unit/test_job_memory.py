@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from jobtui.core.models import Action, Job
-from jobtui.services._wire import LazyRecord
+from jobtui.services._wire import LazyRecord, SameBody
 from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import parse_jobs
 
@@ -83,3 +83,23 @@ def test_leia_records_and_jobs_stay_small() -> None:
     assert jobs[1].raw["submitter_id"] == "s1" and jobs[1].raw["http_code"] == 200
     assert jobs[1].raw["document_ids"] == ["d1"]
     assert "result" not in jobs[1].raw  # only what was sent
+
+
+def test_the_parses_of_answers_that_never_come_again_are_not_kept() -> None:
+    # A service whose jobs move answers differently at every poll: bounded by the bodies' bytes
+    # alone, the cache kept the parse of every answer of the last 8 MiB (some 230 bsub.io lists
+    # and their records, for each service): the dashboard's memory grew for minutes.
+    same: SameBody[list[int]] = SameBody()
+    parses: list[bytes] = []
+
+    def parse(body: bytes) -> list[int]:
+        parses.append(body)
+        return json.loads(body)  # type: ignore[no-any-return]
+
+    for poll in range(100):
+        same.parse(json.dumps([poll]).encode(), parse)  # the list: new at every poll
+        same.parse(b"[1, 2, 3]", parse)  # an answer that stays the same
+    assert len(same._parsed) <= 16
+    assert parses.count(b"[1, 2, 3]") == 1, "an unchanged answer was parsed again"
+    first = same.parse(b"[99]", parse)
+    assert same.parse(b"[99]", parse) is first and parses.count(b"[99]") == 1
