@@ -54,21 +54,28 @@ class SteadyScrollView(ScrollView):
     detail pane's lines) never has the one the layout computed, so Textual took each layout for a
     change and repainted both scrollbars: every line of the table and the detail pane rewritten
     at their right edge, some 2 KB a toast. Here a layout updates the scrollbars only when the
-    size or the virtual size differs from those they were last updated for (by a layout, or by
-    the widget itself, as the job table does when its row count changes).
+    size or the virtual size differs from those of the last layout that updated them, or the
+    styles changed. (A size the widget set itself, as the job table's row count, is updated
+    once more by the next layout: recording it there made the detail pane's first scrollbar
+    come out stale now and then.)
     """
 
     _updated_for: tuple[Size, Size] | None = None
-    """(size, virtual size) the scrollbars were last updated for."""
+    """(size, virtual size) of the last layout that updated the scrollbars."""
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
-        if (size, self.virtual_size) == self._updated_for and size == self._size:
+        sizes = (size, self.virtual_size)
+        if sizes == self._updated_for and size == self._size:
             # What Textual's update would return: no resize event (nothing changed).
             return self._container_size != container_size
-        return super()._size_updated(size, virtual_size, container_size, layout)
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
+        self._updated_for = sizes
+        return resized
 
-    def _scroll_update(self, virtual_size: Size) -> None:
-        super()._scroll_update(virtual_size)
-        self._updated_for = (self._size, virtual_size)
+    def notify_style_update(self) -> None:
+        # New styles (a theme, the first styles applied) may change the scrollbars' sizes and
+        # whether they show: the next layout updates them whatever the sizes.
+        super().notify_style_update()
+        self._updated_for = None
