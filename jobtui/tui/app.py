@@ -80,8 +80,9 @@ class JobtuiApp(App[int]):
     ]
     COMMANDS = App.COMMANDS | {JobtuiCommands}
 
-    attention: reactive[int] = reactive(0)
-    """How many jobs need attention (see `jobtui.tui.notify`); the header shows it."""
+    attention: reactive[int] = reactive(0, repaint=False)
+    """How many jobs need attention (see `jobtui.tui.notify`); the header shows it (repainting
+    its count alone: a reactive of the App that repaints repaints the whole screen)."""
 
     def __init__(
         self,
@@ -444,17 +445,20 @@ class JobtuiApp(App[int]):
     def _refresh_notifications(self) -> None:
         """Toasts on the screen shown, unless it is a dialog: then none (they wait for it to
         close). Back on the dashboard, the notifications held meanwhile are shown."""
+        try:
+            rack: ToastRack | None = self.screen.get_child_by_type(ToastRack)
+        except (NoMatches, ScreenStackError):
+            rack = None
+        if rack is not None:
+            remove_empty_holders(rack)
         if not self._dialog_open():
             held, self._held = self._held, []
             for notice in held:
                 self._show(notice)
             super()._refresh_notifications()
             return
-        try:
-            rack = self.screen.get_child_by_type(ToastRack)
-        except NoMatches:
-            return
-        self.call_later(rack.show, Notifications())
+        if rack is not None:
+            self.call_later(rack.show, Notifications())
 
     def action_notifications(self) -> None:
         """Every notification of the session, newest first."""
@@ -538,6 +542,16 @@ class JobtuiApp(App[int]):
         """Write raw text (a bell, an escape sequence) to the terminal, between frames."""
         if self._driver is not None and text:
             self._driver.write(text)
+
+
+def remove_empty_holders(rack: ToastRack) -> None:
+    """Remove the holders whose toast is gone. A toast that clears after its timeout removes its
+    holder, but one the rack takes away (a notification replaced, as the "and N more" toast is
+    at each fold, or all of them while a dialog is open) leaves its holder mounted: one more
+    widget in the rack, and in every layout of the screen, for the rest of the session."""
+    empty = [holder for holder in rack.children if not holder.children]
+    if empty:
+        rack.remove_children(empty)
 
 
 def terminal_alive() -> bool:

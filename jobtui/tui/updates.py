@@ -1,4 +1,5 @@
-"""`SpanUpdate`: a partial screen update written from where each changed span starts.
+"""Partial screen updates: `SpanUpdate` writes from where each changed span starts, and
+`SteadyScrollView` does not repaint scrollbars that did not change.
 
 The app hands every partial update of Textual's compositor to the terminal as one of these, so
 that a repainted cell costs its own bytes, not those of the line left of it.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.control import Control
 from textual._compositor import ChopsUpdate
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
 
 
 class SpanUpdate(ChopsUpdate):
@@ -41,3 +44,38 @@ class SpanUpdate(ChopsUpdate):
             if y != last_y:
                 append("\n")
         return "".join(sequences)
+
+
+class SteadyScrollView(ScrollView):
+    """A `ScrollView` whose scrollbars repaint only when its sizes changed.
+
+    Every layout of the screen (a toast shown or gone, a tab label that grew) tells each widget
+    its sizes again. A `ScrollView` that sets its own virtual size (the job table's rows, the
+    detail pane's lines) never has the one the layout computed, so Textual took each layout for a
+    change and repainted both scrollbars: every line of the table and the detail pane rewritten
+    at their right edge, some 2 KB a toast. Here a layout updates the scrollbars only when the
+    size or the virtual size differs from those of the last layout that updated them, or the
+    styles changed. (A size the widget set itself, as the job table's row count, is updated
+    once more by the next layout: recording it there made the detail pane's first scrollbar
+    come out stale now and then.)
+    """
+
+    _updated_for: tuple[Size, Size] | None = None
+    """(size, virtual size) of the last layout that updated the scrollbars."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        sizes = (size, self.virtual_size)
+        if sizes == self._updated_for and size == self._size:
+            # What Textual's update would return: no resize event (nothing changed).
+            return self._container_size != container_size
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
+        self._updated_for = sizes
+        return resized
+
+    def notify_style_update(self) -> None:
+        # New styles (a theme, the first styles applied) may change the scrollbars' sizes and
+        # whether they show: the next layout updates them whatever the sizes.
+        super().notify_style_update()
+        self._updated_for = None

@@ -19,9 +19,11 @@ from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.style import Style
 from textual._compositor import ChopsUpdate
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import TabbedContent
+from textual.widgets import Static, TabbedContent
+from textual.widgets._toast import Toast
 
 from jobtui.core.models import Job, JobsDelta, JobState
 from jobtui.core.service import Service
@@ -34,7 +36,9 @@ from jobtui.tui.messages import Polled
 from jobtui.tui.screens.dashboard import ALL_PANE, tab_title
 from jobtui.tui.updates import SpanUpdate
 from jobtui.tui.widgets import detail as detail_module
+from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.detail import JobDetail
+from jobtui.tui.widgets.header import AttentionCount, AttentionHeader
 from jobtui.tui.widgets.history import SPARK_WIDTH
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.key_bar import BarKey, KeyBar
@@ -72,7 +76,11 @@ class Two:
 
 @asynccontextmanager
 async def two_tabs(
-    emulator: EmulatorFactory, refresh: float = 60.0, clock: Callable[[], datetime] = lambda: NOW
+    emulator: EmulatorFactory,
+    refresh: float = 60.0,
+    clock: Callable[[], datetime] = lambda: NOW,
+    *,
+    toasts: bool = False,
 ) -> AsyncIterator[Two]:
     shown, shown_state = start(emulator, jobs=60)
     hidden, hidden_state = start(emulator, jobs=60, seed=2)
@@ -81,7 +89,7 @@ async def two_tabs(
         BsubService("hidden", hidden.url, token_of(hidden)),
     ]
     app = JobtuiApp(services, refresh=refresh, clock=clock)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=toasts) as pilot:
         two = Two(app, pilot, (shown_state, hidden_state))
         await two.until(
             lambda: two.table(0).row_count > 0 and two.table(1).row_count > 0, "the first polls"
@@ -409,3 +417,117 @@ def test_a_tab_label_keeps_its_width_when_its_service_goes_stale_and_back() -> N
         live, stale = tab_title(service), tab_title(service, live=False)
         assert stale.endswith("▲") and not live.endswith("▲")
         assert cell_len(live) == cell_len(stale)
+
+
+def screen_spans(frames: list[RenderableType]) -> list[tuple[int, int, int]]:
+    """The (line, first column, end column) of every span the frames wrote; a full update
+    counts as every line, whole."""
+    spans: list[tuple[int, int, int]] = []
+    for frame in frames:
+        if isinstance(frame, ChopsUpdate):
+            spans.extend(frame.spans)
+        else:
+            spans.extend((y, 0, SIZE[0]) for y in range(SIZE[1]))
+    return spans
+
+
+def outside(spans: list[tuple[int, int, int]], regions: list[Region]) -> list[tuple[int, int, int]]:
+    """The spans that are not within one of `regions`."""
+    return [
+        (y, x1, x2)
+        for y, x1, x2 in spans
+        if not any(r.y <= y < r.bottom and r.x <= x1 and x2 <= r.right for r in regions)
+    ]
+
+
+async def test_a_toast_repaints_its_own_cells_only(emulator: EmulatorFactory) -> None:
+    # A toast is a widget mounted and removed: each lays the screen out again, and every scroll
+    # view (the job table, the detail pane) took that for a new size and repainted its
+    # scrollbar, every line of the screen at its right edge.
+    async with two_tabs(emulator, toasts=True) as two:
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        frames.clear()
+        two.app.notify("job 42 failed", timeout=0.5)
+        toasts: list[Region] = []
+
+        def shown() -> bool:
+            toasts.extend(t.region for t in two.app.screen.query(Toast) if t.region)
+            return bool(toasts)
+
+        await two.until(shown, "the toast shown")
+        await two.until(lambda: not two.app.screen.query(Toast), "the toast gone")
+        await settle(two, frames)
+        spans = screen_spans(frames)
+        assert spans, "the toast was painted (the counting works)"
+        assert outside(spans, toasts) == []
+
+
+async def test_the_attention_count_repaints_the_count_alone(emulator: EmulatorFactory) -> None:
+    # The count is a reactive of the App: one that repaints repainted the whole screen, some
+    # 40 KB, at each job that failed or asked a question.
+    async with two_tabs(emulator) as two:
+        count = two.app.screen.query_one(AttentionCount)
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        header = two.app.screen.query_one(AttentionHeader)
+        for attention in (3, 2, 12, 0):
+            frames.clear()
+            two.app.attention = attention
+            await two.until(lambda: bool(frames), "the count painted")
+            await settle(two, frames)
+            assert (f"⚑ {attention} need attention" in str(count.render())) is bool(attention)
+            # The same width (3 -> 2): the count alone; another: the header's line.
+            same_width = attention == 2
+            where = count.region if same_width else header.region
+            assert outside(screen_spans(frames), [where]) == []
+
+
+async def test_the_all_jobs_status_line_repaints_only_when_it_says_something_new(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_tabs(emulator) as two:
+        await two.pilot.press("0")
+        tabs = two.app.screen.query_one(TabbedContent)
+        await two.until(lambda: tabs.active == ALL_PANE, "All jobs shown")
+        all_jobs = two.app.screen.query_one(AllJobsTab)
+        status = all_jobs.query_one("#status", Static)
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        # A poll of a service whose changes are not on screen: the job count stays.
+        hidden = two.table(1)
+        off_screen = hidden.get_job(hidden.row_ids()[-1])
+        frames.clear()
+        all_jobs.take(two.tab(1).service, JobsDelta(changed=(_moved_on(off_screen),)))
+        await settle(two, frames)
+        assert [s for s in screen_spans(frames) if s[0] == status.region.y] == []
+        # A new count is painted.
+        all_jobs.take(two.tab(1).service, JobsDelta(removed=(hidden.row_ids()[0],)))
+        await two.until(lambda: "119 jobs" in str(status.content), "the new count")
+        await settle(two, frames)
+        assert [s for s in screen_spans(frames) if s[0] == status.region.y]
+
+
+async def test_a_job_arriving_above_the_view_repaints_no_line(emulator: EmulatorFactory) -> None:
+    # The cursor keeps its line: a job added above the view scrolls it by one row, and each
+    # line still shows the job it showed. A scroll repaints the whole table; here only the lines
+    # that show another job are (none), and the scrollbar.
+    async with two_tabs(emulator) as two:
+        table = two.table(0)
+        body = table.size.height - 1
+        await two.pilot.press(*["down"] * (body + 5))  # scrolled: the first rows are above
+        await two.until(lambda: table.scroll_y > 0, "the table scrolled")
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        shown = table.row_ids()[int(table.scroll_y) : int(table.scroll_y) + body]
+        newest = table.get_job(table.row_ids()[0])
+        assert newest is not None and newest.created is not None
+        arrived = replace(newest, id="new-job", created=newest.created + timedelta(seconds=1))
+        frames.clear()
+        table.apply(JobsDelta(added=(arrived,)))
+        await two.until(lambda: bool(frames), "the scrollbar painted")
+        await settle(two, frames)
+        assert table.row_ids()[0] == "new-job"
+        assert table.row_ids()[int(table.scroll_y) : int(table.scroll_y) + body] == shown
+        scrollbar_x = table.region.right - table.scrollbar_size_vertical
+        assert [s for s in table_spans(two, frames) if s[1] < scrollbar_x - table.region.x] == []

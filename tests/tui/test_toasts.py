@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from textual.pilot import Pilot
 from textual.widgets import Static
-from textual.widgets._toast import Toast
+from textual.widgets._toast import Toast, ToastRack
 
 from jobtui.services.bsub.service import BsubService
 from jobtui.tui.app import JobtuiApp
@@ -143,3 +143,28 @@ async def test_the_and_n_more_toast_names_the_key_as_rebound(emulator: EmulatorF
         assert list(app._notifications)[2].message == "and 1 more (f9 lists every notification)"
         await pilot.press("f9")
         await until(pilot, lambda: isinstance(app.screen, NotificationsScreen), "the history")
+
+
+async def test_toasts_folded_or_taken_away_leave_no_empty_holders(
+    emulator: EmulatorFactory,
+) -> None:
+    # Each fold replaces the "and N more" toast: Textual's rack removed the old toast and left
+    # its holder mounted, a widget more in every layout for the rest of the session (the live
+    # dashboard's memory grew, and each layout took longer).
+    async with dashboard(emulator) as (app, pilot):
+        for n in range(8):
+            app.notify(f"job {n} failed", timeout=120)  # outlasts a busy machine
+            shown = f"job {n} failed" if n < 2 else f"and {n - 1} more"
+
+            def on_screen(text: str = shown) -> bool:
+                return any(text in toast for toast in toasts_on_screen(app))
+
+            await until(pilot, on_screen, shown)
+        rack = app.screen.query_one(ToastRack)
+        await pilot.press("question_mark")  # a dialog, and back: the toasts are shown again
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "the dashboard")
+        await until(pilot, lambda: len(toasts_on_screen(app)) == 3, "the toasts again")
+        await until(pilot, lambda: len(rack.children) == 3, "one holder per toast")
+        assert all(holder.children for holder in rack.children)

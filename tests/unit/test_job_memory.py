@@ -16,7 +16,7 @@ import httpx
 
 from jobtui.core.models import Action, Job
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
-from jobtui.services._wire import LazyRecord, SharedText
+from jobtui.services._wire import LazyRecord, SameBody, SharedText
 from jobtui.services.bsub.wire import parse_job_list
 from jobtui.services.ecotaxa.wire import parse_jobs as parse_ecotaxa_jobs
 from jobtui.services.leia.service import LeiaService
@@ -171,3 +171,23 @@ def test_bsub_and_ecotaxa_records_share_their_repeating_texts(emulator: Emulator
     for name in ("type", "state", "progress_msg"):
         values = [v for record in jobs if len(v := getattr(record, name) or "") <= 64]
         assert len({id(value) for value in values}) == len(set(values)), name
+
+
+def test_the_parses_of_answers_that_never_come_again_are_not_kept() -> None:
+    # A service whose jobs move answers differently at every poll: bounded by the bodies' bytes
+    # alone, the cache kept the parse of every answer of the last 8 MiB (some 230 bsub.io lists
+    # and their records, for each service): the dashboard's memory grew for minutes.
+    same: SameBody[list[int]] = SameBody()
+    parses: list[bytes] = []
+
+    def parse(body: bytes) -> list[int]:
+        parses.append(body)
+        return json.loads(body)  # type: ignore[no-any-return]
+
+    for poll in range(100):
+        same.parse(json.dumps([poll]).encode(), parse)  # the list: new at every poll
+        same.parse(b"[1, 2, 3]", parse)  # an answer that stays the same
+    assert len(same._parsed) <= 16
+    assert parses.count(b"[1, 2, 3]") == 1, "an unchanged answer was parsed again"
+    first = same.parse(b"[99]", parse)
+    assert same.parse(b"[99]", parse) is first and parses.count(b"[99]") == 1

@@ -76,6 +76,8 @@ class AllJobsTab(Vertical):
         self._asked: set[str] = set()
         """The services whose poll asked for with `r` has not landed yet."""
         self._polled_flash_until = 0.0
+        self._status_text = ""
+        """What the status line says (it is repainted only when that changes)."""
         labels: dict[Action, str] = {}
         for service in self.services:
             for action in service.actions:
@@ -149,7 +151,10 @@ class AllJobsTab(Vertical):
         if off := journal_off(self):
             parts.append(off)
         status.set_class(bool(stale), "-stale")
-        status.update(" · ".join(parts), layout=False)  # one line whatever it says
+        text = " · ".join(parts)
+        if text != self._status_text:  # each poll of each service comes here
+            self._status_text = text
+            status.update(text, layout=False)  # one line whatever it says
 
     def _tab_of(self, job: Job | None) -> ServiceTab | None:
         return None if job is None else self.tabs.get(job.service)

@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobtui.core.format import span
@@ -25,6 +24,7 @@ from jobtui.core.service import Service
 from jobtui.journal import Timeline
 from jobtui.tui.flows import register_kind
 from jobtui.tui.journal import JournalLink, journal_of
+from jobtui.tui.updates import SteadyScrollView
 
 STATE_STYLES: Mapping[JobState, str] = {
     JobState.QUEUED: "bold cyan",
@@ -151,7 +151,7 @@ KEPT_DETAILS = 32
 once; a job changed by a poll is a new object and is rendered again."""
 
 
-class JobDetail(ScrollView):
+class JobDetail(SteadyScrollView):
     """Scrollable detail of one job of the given services; `show(job)` replaces its content.
 
     The content is rendered to lines once per job shown (and again when the width or the

@@ -11,9 +11,9 @@ from typing import NamedTuple, TypedDict, Unpack
 
 from textual import events
 from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
 
 from jobtui.core.models import Job
+from jobtui.tui.updates import SteadyScrollView
 from jobtui.tui.widgets.job_table.rows import Rows, SortKey
 
 
@@ -33,7 +33,7 @@ class Anchor(NamedTuple):
     line: int | None
 
 
-class TableCursor(ScrollView):
+class TableCursor(SteadyScrollView):
     """The cursor, the marks and the vertical scroll of a `JobTable` over its `Rows`."""
 
     def __init__(self, rows: Rows, *, reverse: bool, **options: Unpack[WidgetOptions]) -> None:
@@ -45,6 +45,8 @@ class TableCursor(ScrollView):
         self._slow: frozenset[str] = frozenset()
         """Row keys of the running jobs the journal found overdue (marked `SLOW_MARK`)."""
         self._announced: Job | None = None
+        self._lines_only = False
+        """A scroll repaints only the lines whose job changed (see `_rows_changed`)."""
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -164,12 +166,24 @@ class TableCursor(ScrollView):
             self.refresh()
         row = self._display_index(self._cursor)
         if anchor.line is not None and row is not None and self.is_mounted:
-            self.scroll_to(y=max(0, row - anchor.line), animate=False, force=True)
-            self._scroll_to_cursor()
+            # A scroll repaints the whole table; here `_refresh_lines` repaints the lines that
+            # show another job than they did (none, when a job arrived above the view).
+            self._lines_only = changed is not None
+            try:
+                self.scroll_to(y=max(0, row - anchor.line), animate=False, force=True)
+                self._scroll_to_cursor()
+            finally:
+                self._lines_only = False
         if changed is not None:
             moved = (before, self._cursor) if before != self._cursor else ()
             self._refresh_lines({*changed, *filter(None, moved)})
         self._announce()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        if not self._lines_only:
+            super().watch_scroll_y(old_value, new_value)
+        elif self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = new_value
 
     def _refresh_lines(self, jobs: Collection[str]) -> None:
         """Repaint the lines that show `jobs`, or another job than they showed (all: a full
