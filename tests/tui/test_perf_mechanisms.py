@@ -498,11 +498,11 @@ async def test_the_all_jobs_status_line_repaints_only_when_it_says_something_new
         hidden = two.table(1)
         off_screen = hidden.get_job(hidden.row_ids()[-1])
         frames.clear()
-        all_jobs.take(two.tab(1).service, JobsDelta(changed=(_moved_on(off_screen),)))
+        await all_jobs.take(two.tab(1).service, JobsDelta(changed=(_moved_on(off_screen),)))
         await settle(two, frames)
         assert [s for s in screen_spans(frames) if s[0] == status.region.y] == []
         # A new count is painted.
-        all_jobs.take(two.tab(1).service, JobsDelta(removed=(hidden.row_ids()[0],)))
+        await all_jobs.take(two.tab(1).service, JobsDelta(removed=(hidden.row_ids()[0],)))
         await two.until(lambda: "119 jobs" in str(status.content), "the new count")
         await settle(two, frames)
         assert [s for s in screen_spans(frames) if s[0] == status.region.y]
