@@ -281,7 +281,8 @@ PARSE_IN_THREAD = 32 << 10
 class SameBody(Generic[T]):
     """The parse of the last answers, so that an answer identical to an earlier one (a poll of a
     service where nothing changed) is not parsed again. Holds at most `entries` answers and
-    `limit` bytes of bodies, the least recently seen dropped first.
+    `limit` bytes of bodies (but always the newest answer), the least recently seen dropped
+    first.
 
     The parsed values weigh several times their bodies, and a service whose jobs move answers
     differently at every poll: bounded by bytes alone, 8 MiB of bodies that never come again
@@ -318,13 +319,14 @@ class SameBody(Generic[T]):
         return value
 
     def _keep(self, content: bytes, value: T) -> None:
-        if len(content) <= self._limit:
-            parsed = self._parsed
-            size = sum(map(len, parsed))
-            while parsed and (size + len(content) > self._limit or len(parsed) >= self._entries):
-                size -= len(oldest := next(iter(parsed)))
-                del parsed[oldest]
-            parsed[content] = value
+        """Keep the newest answer whatever its size (an unpaged list of 50,000 EcoTaxa jobs is
+        17 MB: parsed again at every poll, it took a core), and the others within the bounds."""
+        parsed = self._parsed
+        size = sum(map(len, parsed))
+        while parsed and (size + len(content) > self._limit or len(parsed) >= self._entries):
+            size -= len(oldest := next(iter(parsed)))
+            del parsed[oldest]
+        parsed[content] = value
 
 
 class JobsOfRecords(Generic[R]):

@@ -191,3 +191,20 @@ def test_the_parses_of_answers_that_never_come_again_are_not_kept() -> None:
     assert parses.count(b"[1, 2, 3]") == 1, "an unchanged answer was parsed again"
     first = same.parse(b"[99]", parse)
     assert same.parse(b"[99]", parse) is first and parses.count(b"[99]") == 1
+
+
+def test_an_answer_larger_than_the_bound_of_bodies_is_still_not_parsed_twice() -> None:
+    """An unpaged list over the bytes the cache holds (50,000 EcoTaxa jobs: 17 MB) is kept as
+    the newest answer: an unchanged poll of it parses nothing (it took a core, every 2 s)."""
+    same: SameBody[list[int]] = SameBody(limit=100)
+    parses: list[bytes] = []
+
+    def parse(body: bytes) -> list[int]:
+        parses.append(body)
+        return json.loads(body)  # type: ignore[no-any-return]
+
+    big = json.dumps(list(range(100))).encode()
+    first = same.parse(big, parse)
+    assert same.parse(big, parse) is first and len(parses) == 1
+    same.parse(b"[1]", parse)  # another answer comes: the big one may go
+    assert sum(map(len, same._parsed)) <= 100 or list(same._parsed) == [b"[1]"]
