@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from jobtui.core.pacing import Pacer
 
 
 class JobState(StrEnum):
@@ -202,6 +205,37 @@ def diff_jobs(old: Mapping[str, Job], new: Iterable[Job]) -> tuple[dict[str, Job
     snapshot: dict[str, Job] = {}
     added: list[Job] = []
     changed: list[Job] = []
+    _compare(old, new, snapshot, added, changed)
+    removed = tuple(job_id for job_id in old if job_id not in snapshot)
+    return snapshot, JobsDelta(tuple(added), tuple(changed), removed)
+
+
+DIFF_SLICE = 1000
+"""Jobs `diff_jobs_paced` compares between two looks at its `Pacer`."""
+
+
+async def diff_jobs_paced(
+    old: Mapping[str, Job], new: Sequence[Job], pacer: Pacer
+) -> tuple[dict[str, Job], JobsDelta]:
+    """`diff_jobs` on the event loop, letting the loop run after each turn of work (a list of
+    100,000 jobs: keys go on meanwhile). `old` must not change until it returns."""
+    snapshot: dict[str, Job] = {}
+    added: list[Job] = []
+    changed: list[Job] = []
+    for start in range(0, len(new), DIFF_SLICE):
+        _compare(old, new[start : start + DIFF_SLICE], snapshot, added, changed)
+        await pacer.tick()
+    removed = tuple(job_id for job_id in old if job_id not in snapshot)
+    return snapshot, JobsDelta(tuple(added), tuple(changed), removed)
+
+
+def _compare(
+    old: Mapping[str, Job],
+    new: Iterable[Job],
+    snapshot: dict[str, Job],
+    added: list[Job],
+    changed: list[Job],
+) -> None:
     for job in new:
         snapshot[job.id] = job
         before = old.get(job.id)
@@ -213,5 +247,3 @@ def diff_jobs(old: Mapping[str, Job], new: Iterable[Job]) -> tuple[dict[str, Job
             changed.append(job)
         else:
             snapshot[job.id] = before
-    removed = tuple(job_id for job_id in old if job_id not in snapshot)
-    return snapshot, JobsDelta(tuple(added), tuple(changed), removed)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from jobtui.core.errors import RateLimitedError, ServiceError
-from jobtui.core.models import Job, JobsDelta, diff_jobs
+from jobtui.core.models import Job, JobsDelta, diff_jobs, diff_jobs_paced
+from jobtui.core.pacing import Pacer
 from jobtui.core.service import Service
 
 Clock = Callable[[], datetime]
@@ -25,8 +26,9 @@ Clock = Callable[[], datetime]
 log = logging.getLogger("jobtui.poll")
 
 
-DIFF_IN_THREAD = 20_000
-"""Jobs (before and after) from which a poll's jobs are compared in a thread of their own."""
+DIFF_PACED = 5_000
+"""Jobs (before and after) from which a poll's jobs are compared in turns, the event loop running
+in between (`diff_jobs_paced`)."""
 
 
 def utc_now() -> datetime:
@@ -116,11 +118,10 @@ class ServiceMonitor:
         if result.jobs is self._jobs:  # the service's very same list: nothing changed
             delta = JobsDelta((), (), ())
         else:
-            if len(result.jobs) + len(self.snapshot) > DIFF_IN_THREAD:
-                # Tens of thousands of jobs: compared in a thread, the event loop goes on.
-                self.snapshot, delta = await asyncio.to_thread(
-                    diff_jobs, self.snapshot, result.jobs
-                )
+            if len(result.jobs) + len(self.snapshot) > DIFF_PACED:
+                # Tens of thousands of jobs: compared in turns, keys are answered in between (in
+                # a thread the comparison, Python code, would hold the interpreter's lock).
+                self.snapshot, delta = await diff_jobs_paced(self.snapshot, result.jobs, Pacer())
             else:
                 self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
             self._jobs = result.jobs

@@ -23,6 +23,7 @@ from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import LeiaJobType, LeiaStatus
 from jobtui.services.paging import pages_needed
 from tests.conftest import EmulatorFactory
+from tests.pacing import turns_of
 
 Closer = list[LeiaClient | LeiaService]
 
@@ -783,11 +784,11 @@ def test_seeded_jobs_cover_every_status_and_result_type(emulator: EmulatorFactor
 async def test_a_long_listing_lets_the_event_loop_run_while_it_makes_jobs(
     emulator: EmulatorFactory, closing: Closer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Making jobs of a long list yields to the event loop every few hundred jobs (keys and the
+    """Making jobs of a long list lets the event loop run after each turn of work (keys and the
     screen go on), and the snapshot others read meanwhile stays the previous, whole one."""
     from jobtui.services.leia import service as leia_service
 
-    monkeypatch.setattr(leia_service, "YIELD_AFTER", 1000)  # every 100 jobs made
+    monkeypatch.setattr(leia_service, "Pacer", turns_of(100))  # a turn is 100 jobs' work
     running, _ = start(emulator, jobs=1000)
     service = service_for(running, closing)
     made = [0]

@@ -811,14 +811,19 @@ async def test_a_view_narrower_than_the_id_scrolls_it_too_and_keeps_its_width(wi
         assert "09ce8497" not in table.render_line(1).text
 
 
-async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loop() -> None:
+async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The rest of a long list (tens of thousands of jobs) goes into the table a slice at a time:
-    the event loop (keys, the screen) runs in between, and every slice leaves a whole table."""
+    the event loop (keys, the screen) runs after each turn of work, and every slice leaves a
+    whole table."""
     import asyncio
 
     from jobtui.core.models import JobsDelta
     from jobtui.tui.widgets.job_table import table as job_table
+    from tests.pacing import turns_of
 
+    monkeypatch.setattr(job_table, "Pacer", turns_of(2))  # a turn is two slices
     table = new_table()
     async with TableApp(table).run_test(size=(100, 20)):
         table.set_jobs(many(10))
@@ -830,7 +835,7 @@ async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loo
             await asyncio.sleep(0)
         assert table.row_count == 12_000
         steps = sorted(set(counts))
-        assert len(steps) >= 12_000 // job_table.SLICE  # several turns while it applied
+        assert len(steps) >= 12_000 // (2 * job_table.SLICE)  # a turn every two slices
         assert all(n in (10, 12_000) or (n - 10) % job_table.SLICE == 0 for n in steps)
 
 

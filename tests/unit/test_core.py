@@ -120,31 +120,47 @@ async def test_monitor_keeps_last_good_data_and_marks_it_stale() -> None:
     assert fifth.delta.removed == ("b",)
 
 
-async def test_a_long_list_is_compared_in_a_thread_and_a_partial_one_says_so(
+async def test_a_long_list_is_compared_in_turns_and_a_partial_one_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Tens of thousands of jobs are compared off the event loop (keys go on meanwhile); a short
-    list is compared at once; a partial result stays partial in the outcome."""
-    import threading
+    """Tens of thousands of jobs are compared in turns on the event loop, which runs in between
+    (keys go on meanwhile); a short list is compared at once; a partial result stays partial in
+    the outcome."""
+    import asyncio
 
-    from jobtui.core import polling
+    from jobtui.core import models, polling
+    from tests.pacing import turns_of
 
-    threads: list[int] = []
-
-    def diff(*args: object) -> object:
-        threads.append(threading.get_ident())
-        return diff_jobs(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(polling, "diff_jobs", diff)
-    monkeypatch.setattr(polling, "DIFF_IN_THREAD", 3)
+    monkeypatch.setattr(polling, "DIFF_PACED", 3)
+    monkeypatch.setattr(models, "DIFF_SLICE", 1)
+    monkeypatch.setattr(polling, "Pacer", turns_of(1))  # a turn is a slice
     jobs = [job(str(n)) for n in range(4)]
     service = ScriptedService([PollResult(jobs[:2], total=4, partial=True), PollResult(jobs)])
     monitor = ServiceMonitor(service)
-    first = await monitor.poll_once()
-    assert first.partial and threads == [threading.get_ident()]  # 2 jobs: at once
-    second = await monitor.poll_once()
+    first = await monitor.poll_once()  # 2 jobs: at once
+    assert first.partial and [j.id for j in first.delta.added] == ["0", "1"]
+    polling_ = asyncio.ensure_future(monitor.poll_once())
+    turns = 0
+    while not polling_.done():
+        turns += 1
+        await asyncio.sleep(0)
+    second = polling_.result()  # 2 + 4: in turns, the loop ran between the slices
+    assert turns >= 4
     assert not second.partial and [j.id for j in second.delta.added] == ["2", "3"]
-    assert len(threads) == 2 and threads[1] != threading.get_ident()  # 2 + 4: in a thread
+    assert list(monitor.snapshot) == ["0", "1", "2", "3"]
+    assert first.snapshot["0"] is second.snapshot["0"]  # unchanged: the same object
+
+
+async def test_comparing_in_turns_finds_what_comparing_at_once_finds() -> None:
+    from jobtui.core.models import diff_jobs_paced
+    from jobtui.core.pacing import Pacer
+
+    old = {j.id: j for j in [job("a"), job("b", JobState.RUNNING), job("c")]}
+    new = [old["a"], job("b", JobState.SUCCEEDED), job("d"), job("e")]
+    at_once = diff_jobs(old, new)
+    in_turns = await diff_jobs_paced(old, new, Pacer(turn=0.0, rest=0.0))
+    assert at_once == in_turns
+    assert [j.id for j in in_turns[1].changed] == ["b"] and in_turns[1].removed == ("c",)
 
 
 def test_service_error_is_one_line_with_the_service() -> None:

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from jobtui.core.errors import NotFoundError
 from jobtui.core.format import count_text
 from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
+from jobtui.core.pacing import Pacer
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, UnsupportedActionError
 from jobtui.services._http import limits
@@ -84,10 +85,6 @@ def actions_of(status: str) -> frozenset[Action]:
         actions.add(Action.START)
     return action_set(actions)
 
-
-YIELD_AFTER = 5000
-"""Work between two chances for the event loop to run (keys, the screen) while a listing is
-taken: making a job from a record counts 10, keeping the job of an unchanged record 1."""
 
 EXTRA = FieldNames("job_type", "model", "documents")
 """The names of a Leia job's `Job.extra` values."""
@@ -269,7 +266,7 @@ class LeiaService(ClientService[LeiaClient]):
         """Take a full listing: a record that is the very same object as before (an unchanged
         page, which the client does not parse again) keeps its job; while every job is kept in
         the same order, the list a poll returns stays the very same. Lets the event loop run
-        between slices of work (`YIELD_AFTER`: a list of 100,000 takes a second or two)."""
+        between turns of work (`Pacer`: a list of 100,000 takes a second or two)."""
         old_records, old_jobs = self._records, self._jobs
         new_records: dict[str, LeiaRecord] = {}
         new_jobs: dict[str, Job] = {}
@@ -282,18 +279,15 @@ class LeiaService(ClientService[LeiaClient]):
         dependents: Links = {}
         children: Links = {}
         active: list[str] = []
-        work = 0
+        pacer = Pacer()
         for record in records:
             job_id = record.id
             job = old_jobs.get(job_id) if old_records.get(job_id) is record else None
             if job is None:
                 job = self.to_job(record)
                 same = False
-                work += 9
-            work += 1
-            if work >= YIELD_AFTER:
-                work = 0
-                await asyncio.sleep(0)  # the old snapshot stays whole meanwhile
+            if pacer.due():
+                await pacer.rest()  # the old snapshot stays whole meanwhile
             new_records[job_id] = record
             new_jobs[job_id] = job
             add_links(record, dependents, children)

@@ -7,7 +7,6 @@ styles, strips and the horizontal scroll). This module binds them to keys and me
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import ClassVar
@@ -18,6 +17,7 @@ from textual.message import Message
 
 from jobtui.core.errors import InputError
 from jobtui.core.models import Column, Job, JobsDelta, JobState
+from jobtui.core.pacing import Pacer
 from jobtui.core.polling import Clock, utc_now
 from jobtui.tui.widgets.job_table.cursor import WidgetOptions
 from jobtui.tui.widgets.job_table.render import TableRendering
@@ -44,8 +44,9 @@ class _TableMessage(Message):
         return self.table
 
 
-SLICE = 2000
-"""Jobs of a delta `JobTable.apply_in_slices` applies between two turns of the event loop."""
+SLICE = 250
+"""Jobs of a delta `JobTable.apply_in_slices` applies at a time; the event loop runs between
+slices once a turn of work is over (`Pacer`)."""
 
 
 class JobTable(TableRendering, can_focus=True):
@@ -286,19 +287,20 @@ class JobTable(TableRendering, can_focus=True):
         self._rows_changed(anchor)
 
     async def apply_in_slices(self, delta: JobsDelta) -> None:
-        """`apply`, a slice of `SLICE` jobs at a time, letting the event loop run in between
-        (the rest of a list of 100,000 goes in while keys are answered). Each slice leaves a
-        whole table."""
+        """`apply`, a slice of `SLICE` jobs at a time, letting the event loop run after each turn
+        of work (`Pacer`): the rest of a list of 100,000 goes in while keys are answered. Each
+        slice leaves a whole table."""
         if delta.size <= SLICE:
             self.apply(delta)
             return
+        pacer = Pacer()
         for items, part in ((delta.removed, "removed"), (delta.changed, "changed")):
             for start in range(0, len(items), SLICE):
                 self.apply(JobsDelta(**{part: items[start : start + SLICE]}))  # type: ignore[arg-type]
-                await asyncio.sleep(0)
+                await pacer.tick()
         for start in range(0, len(delta.added), SLICE):
             self.apply(JobsDelta(added=delta.added[start : start + SLICE]))
-            await asyncio.sleep(0)
+            await pacer.tick()
 
     def apply(self, delta: JobsDelta) -> None:
         """Add, change and remove jobs by id; other rows are left alone."""
