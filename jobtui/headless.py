@@ -338,14 +338,16 @@ async def opened(configs: Iterable[ServiceConfig]) -> AsyncIterator[list[Service
     """The services of `configs`, closed when the block ends. A dsp-ingest project whose lock is
     held is said at once (`LOCK_WAIT`), not after the server's own wait for the lock."""
     from jobtui.services import build_service
-    from jobtui.services.dsp_ingest.service import DspIngestService
 
     async with AsyncExitStack() as stack:
         services: list[Service] = []
         for cfg in configs:
             service = build_service(cfg)
-            if isinstance(service, DspIngestService):
-                service.lock_wait = LOCK_WAIT
+            if cfg.kind == "dsp-ingest":  # its module is loaded only when one is configured
+                from jobtui.services.dsp_ingest.service import DspIngestService
+
+                if isinstance(service, DspIngestService):
+                    service.lock_wait = LOCK_WAIT
             stack.push_async_callback(service.aclose)
             services.append(service)
         yield services
@@ -476,13 +478,16 @@ async def cmd_ls(args: argparse.Namespace, config: Config) -> int:
     configs = [pick(config, name) for name in args.service] if args.service else config.services
     configs = list({id(cfg): cfg for cfg in configs}.values())
     states = set(args.state or ())
-    async with opened(configs) as services:
-        results = await asyncio.gather(
-            *(listing(service) for service in services), return_exceptions=True
-        )
-    jobs: list[Job] = []
-    code = EXIT_OK
-    with action_journal(args, config) as journal:  # a cron `jobtui ls` keeps the journal too
+    async with opened(configs) as services, AsyncExitStack() as stack:
+        polls = [asyncio.ensure_future(listing(service)) for service in services]
+        # A cron `jobtui ls` keeps the journal too. It is opened (in a thread) once a first
+        # service has answered, by when every request is out: while the slower ones answer.
+        if polls:
+            await asyncio.wait(polls, return_when=asyncio.FIRST_COMPLETED)
+        journal = await asyncio.to_thread(stack.enter_context, action_journal(args, config))
+        results = await asyncio.gather(*polls, return_exceptions=True)
+        jobs: list[Job] = []
+        code = EXIT_OK
         for cfg, result in zip(configs, results, strict=True):
             if isinstance(result, Failed):
                 _err(result.line)

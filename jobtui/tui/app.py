@@ -32,21 +32,18 @@ from textual.worker import Worker, WorkerState
 from jobtui.config import ConfigError, NotificationsConfig, save_theme
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
-from jobtui.tui.commands import JobtuiCommands, Palette
 from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
 from jobtui.tui.heap import HeapGuard
 from jobtui.tui.journal import JournalLink
-from jobtui.tui.modals.help import HelpScreen, key_help
-from jobtui.tui.modals.notifications import NotificationsScreen
-from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
-from jobtui.tui.themes import THEMES, theme_choices
+from jobtui.tui.themes import THEMES
 from jobtui.tui.updates import SpanUpdate
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from textual.command import Provider
 
     from jobtui.config import Config
     from jobtui.journal import Overdue, Summary
@@ -62,8 +59,19 @@ SHUTDOWN_GRACE = 5.0
 """Seconds a signalled shutdown may take before the process ends anyway."""
 
 
+def jobtui_commands() -> type[Provider]:
+    """jobtui's commands for the palette, imported when the palette first opens (Textual takes a
+    callable for a provider that is loaded late)."""
+    from jobtui.tui.commands import JobtuiCommands
+
+    return JobtuiCommands
+
+
 class JobtuiApp(App[int]):
-    """The dashboard. Services are injected, so tests and the demo build the same app."""
+    """The dashboard. Services are injected, so tests and the demo build the same app.
+
+    The dialogs, the command palette's commands and the journal's queries are imported when first
+    used: the first frame needs none of them."""
 
     CSS_PATH = "app.tcss"
     TITLE = "jobtui"
@@ -78,7 +86,7 @@ class JobtuiApp(App[int]):
         # The terminal's raw mode turns Ctrl+Z into a key: as in a shell, it stops the process.
         Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
-    COMMANDS = App.COMMANDS | {JobtuiCommands}
+    COMMANDS = App.COMMANDS | {jobtui_commands}
 
     attention: reactive[int] = reactive(0, repaint=False)
     """How many jobs need attention (see `jobtui.tui.notify`); the header shows it (repainting
@@ -189,8 +197,20 @@ class JobtuiApp(App[int]):
                 clock=self.clock,
             )
         )
+
+    def on_ready(self) -> None:
+        # Textual is ready once the screen is laid out; the first frame is written at the
+        # refresh that follows. The rest starts after it, so that none of its work (a full
+        # collection, the HTTP stack's first connection and the answers, the journal's thread)
+        # comes before the first frame.
+        self.call_after_refresh(self._first_frame_shown)
+
+    def _first_frame_shown(self) -> None:
         if self.freeze_heap:
-            self.call_after_refresh(self._freeze_heap)
+            self._freeze_heap()
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.start_polling()
         if self.journal is not None:
             self.run_worker(
                 self._open_journal(self.journal),
@@ -312,6 +332,8 @@ class JobtuiApp(App[int]):
 
     def action_command_palette(self) -> None:
         """Open the command palette (one that keeps the keys typed at once after its key)."""
+        from jobtui.tui.commands import Palette
+
         if self.use_command_palette and not isinstance(self.screen, Palette):
             self.push_screen(Palette(id="--command-palette"))
 
@@ -334,6 +356,8 @@ class JobtuiApp(App[int]):
 
     def action_help(self) -> None:
         """The keys of the screen shown, as they are bound now."""
+        from jobtui.tui.modals.help import HelpScreen, key_help
+
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
@@ -462,6 +486,8 @@ class JobtuiApp(App[int]):
 
     def action_notifications(self) -> None:
         """Every notification of the session, newest first."""
+        from jobtui.tui.modals.notifications import NotificationsScreen
+
         if not isinstance(self.screen, NotificationsScreen):
             self.push_screen(NotificationsScreen(list(self.notices)))
 
@@ -511,6 +537,9 @@ class JobtuiApp(App[int]):
             if self.config_path is not None
             else "not saved: there is no config file"
         )
+        from jobtui.tui.modals.theme import ThemeScreen
+        from jobtui.tui.themes import theme_choices
+
         choices = theme_choices(self.available_themes, self.theme)
         self.push_screen(ThemeScreen(choices, self.theme, where), self._theme_chosen)
 

@@ -13,15 +13,18 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Collection
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual._context import NoActiveAppError
 from textual.dom import DOMNode
 
 from jobtui.core.models import Action
 from jobtui.core.polling import Clock, utc_now
-from jobtui.journal import Journal, JournalOff, Reader, ServiceRef
+from jobtui.journal import Journal, JournalOff, ServiceRef
 from jobtui.journal.writer import journal_action
+
+if TYPE_CHECKING:
+    from jobtui.journal import Reader
 
 log = logging.getLogger("jobtui.journal")
 
@@ -60,6 +63,8 @@ class JournalLink:
         await asyncio.to_thread(self.journal.ready.wait)
         if self.journal.off:
             return self.journal.off
+        from jobtui.journal import Reader  # the queries: not needed before the journal is open
+
         try:
             self.reader = await asyncio.to_thread(Reader.open, self.journal.path, self.clock())
         except JournalOff as error:

@@ -18,13 +18,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from jobtui.config import NotificationsConfig
 from jobtui.core.format import span
 from jobtui.core.models import Job, JobState
-from jobtui.journal import Overdue
-from jobtui.journal.queries import OVERDUE_FACTOR
+
+if TYPE_CHECKING:
+    from jobtui.journal import Overdue
 
 Write = Callable[[str], None]
 """Writes raw text to the terminal."""
@@ -176,6 +177,8 @@ class Notifier:
 
     def announce_overdue(self, service: str, jobs: Sequence[Overdue]) -> None:
         """One toast naming the running `jobs` of `service` that became overdue."""
+        from jobtui.journal.queries import OVERDUE_FACTOR
+
         lines = [
             f"{o.id} overdue: running {span(o.running_for)}, usually within {span(o.limit / OVERDUE_FACTOR)}"
             for o in jobs[:TOAST_LINES]

@@ -31,6 +31,7 @@ from jobtui.emulators.leia.state import LeiaState
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.headless import EXIT_CODES, STATES, TABLE
 from jobtui.journal import Reader
+from jobtui.services import SERVICES
 from tests.conftest import EmulatorFactory
 from tests.services.bsub_support import seeded
 
@@ -568,6 +569,24 @@ def test_commands_for_scripts_never_import_textual(setup: Setup, tmp_path: Path)
         code, top = imported_by(argv, setup.config)
         assert code == 0
         assert not top & {"textual", "httpx", "pydantic", "aiohttp", "textual_serve"}, argv
+
+
+def test_ls_loads_only_what_its_configured_services_need(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """`jobtui ls` on bsub.io alone loads no other service's package, no emulator, nothing of
+    the dashboard, and none of the journal's queries (it only records)."""
+    bsub = emulator("bsub", seed=1, speed=0, jobs=5)
+    code, modules = modules_of(["ls"], write_config(tmp_path / "config.toml", [bsub]))
+    assert code == 0
+    kinds = {path.split(".")[2] for path in SERVICES.values()}
+    assert {"bsub", "ecotaxa", "leia", "dsp_ingest"} <= kinds
+    loaded = {m.split(".")[2] for m in modules if m.startswith("jobtui.services.")} & kinds
+    assert loaded == {"bsub"}
+    assert not {m for m in modules if m.startswith(("jobtui.emulators", "jobtui.tui"))}
+    assert "textual" not in {m.partition(".")[0] for m in modules}
+    assert "jobtui.journal.writer" in modules
+    assert "jobtui.journal.queries" not in modules
 
 
 def test_actions_are_recorded_in_the_journal_as_headless(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Collection, Sequence
 
@@ -10,12 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Input, TabbedContent, TabPane, TextArea
+from textual.widget import Widget
+from textual.widgets import Input, TabbedContent, TabPane
 
 from jobtui.core.models import Action, JobState
 from jobtui.core.polling import Clock
 from jobtui.core.service import Service
-from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
 from jobtui.tui.widgets.all_jobs import AllJobsTab
 from jobtui.tui.widgets.filter_bar import FilterBar
 from jobtui.tui.widgets.header import AttentionHeader
@@ -33,6 +34,16 @@ LAST_KEYS = ("refresh", "pause")
 
 def pane_id(index: int) -> str:
     return f"service-{index}"
+
+
+def takes_text(widget: Widget | None) -> bool:
+    """Whether `widget` is a field text is typed into: an Input, or a TextArea. No TextArea can
+    exist before its module is imported (a costly import the first frame does without), so
+    until then none is looked for."""
+    if isinstance(widget, Input):
+        return True
+    text_area = sys.modules.get("textual.widgets._text_area")
+    return text_area is not None and isinstance(widget, text_area.TextArea)
 
 
 def tab_title(service: Service, *, live: bool = True) -> str:
@@ -156,6 +167,11 @@ class DashboardScreen(Screen[None]):
         self._focus_active_table()
 
     # -- public API ---------------------------------------------------------------------------
+
+    def start_polling(self) -> None:
+        """Start every service tab's polling (the app does, once the first frame is shown)."""
+        for tab in self.query(ServiceTab):
+            tab.start_polling()
 
     @property
     def all_tab(self) -> AllJobsTab:
@@ -301,7 +317,7 @@ class DashboardScreen(Screen[None]):
             bar = self.active_bar()
             return bar is not None and bar.active
         # While a field has the cursor, `/` and `:` are typed into it.
-        return action not in ("filter", "palette") or not isinstance(self.focused, Input | TextArea)
+        return action not in ("filter", "palette") or not takes_text(self.focused)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -332,6 +348,8 @@ class DashboardScreen(Screen[None]):
             bar.clear()
 
     def action_state_filter(self) -> None:
+        from jobtui.tui.modals.state_filter import ALL_STATES, StateFilterScreen
+
         bar = self.active_bar()
         if bar is None:
             return

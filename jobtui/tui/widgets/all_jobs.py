@@ -25,7 +25,6 @@ from jobtui.core.polling import Clock, Health, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS
 from jobtui.tui.journal import journal_off, record_action
-from jobtui.tui.modals.confirm import ConfirmScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
 from jobtui.tui.widgets.service_tab import (
@@ -237,6 +236,8 @@ class AllJobsTab(Vertical):
         def done(yes: bool | None) -> None:
             if yes:
                 self.perform(action, ordered)
+
+        from jobtui.tui.modals.confirm import ConfirmScreen
 
         self.app.push_screen(
             ConfirmScreen(f"{label} · all jobs", "\n".join(lines), confirm_label=label), done

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -21,10 +21,12 @@ from textual.strip import Strip
 from jobtui.core.format import span
 from jobtui.core.models import ACTION_INFO, Job, JobState
 from jobtui.core.service import Service
-from jobtui.journal import Timeline
 from jobtui.tui.flows import register_kind
 from jobtui.tui.journal import JournalLink, journal_of
 from jobtui.tui.updates import SteadyScrollView
+
+if TYPE_CHECKING:
+    from jobtui.journal import Timeline
 
 STATE_STYLES: Mapping[JobState, str] = {
     JobState.QUEUED: "bold cyan",

@@ -43,8 +43,6 @@ from jobtui.core.service import Service
 from jobtui.tui.flows import FLOWS, SELECT_FLOWS, TAB_KEYS, register_kind
 from jobtui.tui.journal import journal_of, journal_off, record_action
 from jobtui.tui.messages import Polled
-from jobtui.tui.modals.confirm import ConfirmScreen
-from jobtui.tui.modals.save_file import SaveFileScreen
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.history import HistoryBar, StateHistory
 from jobtui.tui.widgets.job_table import JobTable
@@ -245,6 +243,7 @@ class ServiceTab(Vertical):
         self.looking = False
         """Whether the tab, just shown, is about to count the job under its cursor as looked at."""
         self._offered: tuple[bool, ...] = ()
+        self._polling = False
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
         for extra in TAB_KEYS.get(service.kind, ()):
@@ -261,6 +260,19 @@ class ServiceTab(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(JobTable).empty_text = "Loading…"
+        # Ages tick once a second on the tab shown, and repaint only when their text changes.
+        self.set_interval(1.0, self._tick_status)
+        # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
+        self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
+
+    def start_polling(self) -> None:
+        """Poll the service from now on (once: a second call does nothing). The dashboard starts
+        its tabs once its first frame is shown: the first poll's work (the HTTP stack's first
+        connection, the answer's parsing, the rows) would otherwise come before it, and the
+        dashboard would show nothing until the slowest tab had its jobs."""
+        if self._polling:
+            return
+        self._polling = True
         self.run_worker(
             self._poll_loop(),
             group=f"poll-{self.service.name}",
@@ -268,10 +280,6 @@ class ServiceTab(Vertical):
             exit_on_error=False,
             description=f"poll {self.service.name}",
         )
-        # Ages tick once a second on the tab shown, and repaint only when their text changes.
-        self.set_interval(1.0, self._tick_status)
-        # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
-        self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
 
     @property
     def interval(self) -> float:
@@ -629,6 +637,8 @@ class ServiceTab(Vertical):
         if action is Action.LOGS and job is not None:
             self._open_log(job)
         elif action is Action.DOWNLOAD and job is not None:
+            from jobtui.tui.modals.save_file import SaveFileScreen
+
             self.app.push_screen(SaveFileScreen(self.service, job), self._saved)
         elif ACTION_INFO[action].destructive:
             self._confirm_and_run(action, targets)
@@ -678,6 +688,8 @@ class ServiceTab(Vertical):
             self.last_destructive = asyncio.get_running_loop().time()
             if yes:
                 self.perform(action, jobs)
+
+        from jobtui.tui.modals.confirm import ConfirmScreen
 
         self.app.push_screen(ConfirmScreen(title, body, confirm_label=label), done)
 
