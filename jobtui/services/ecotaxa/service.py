@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from jobtui.core.errors import ConflictError, InputError, ServiceError
 from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
@@ -34,10 +34,12 @@ from jobtui.services.ecotaxa.wire import (
     EXPORT_TYPES,
     KILLABLE,
     EcoTaxaJob,
+    EcoTaxaRecord,
     EcoTaxaUser,
     safe_file_name,
     state_word,
 )
+from jobtui.services.ecotaxa.wire import project_of as project_of  # where it was
 from jobtui.services.paging import capped
 
 STATE_OF = StateMap(
@@ -81,9 +83,16 @@ class Expectation:
     polls_left: int
 
 
+class _Fingerprinted(Protocol):
+    @property
+    def state_letter(self) -> str: ...
+
+    def fingerprint(self) -> tuple[str, str, str]: ...
+
+
 def settle_expectations(
     expectations: Mapping[str, Expectation],
-    current: Mapping[str, EcoTaxaJob],
+    current: Mapping[str, _Fingerprinted],
     service: str,
 ) -> tuple[dict[str, Expectation], list[str]]:
     """Check expectations against one poll: the ones still waiting, and a note for each one that
@@ -113,18 +122,9 @@ def settle_expectations(
 EXTRA = FieldNames("owner", "project")
 """The names of an EcoTaxa job's `Job.extra` values."""
 
-
-def project_of(params: Mapping[str, Any]) -> str:
-    """The project (or collection) a job works on, from its params."""
-    req = params.get("req")
-    req = req if isinstance(req, Mapping) else {}
-    for value in (params.get("prj_id"), req.get("project_id")):
-        if value not in (None, ""):
-            return f"prj {value}"
-    for value in (params.get("collection_id"), req.get("collection_id")):
-        if value not in (None, ""):
-            return f"coll {value}"
-    return ""
+FIRST_PART = 256 << 10
+"""Bytes of a long job list whose jobs are shown first, while the whole list is validated (the
+list is one answer: some 400 jobs, at once, of 50,000 that take seconds)."""
 
 
 class EcoTaxaService(ClientService[EcoTaxaClient]):
@@ -163,16 +163,20 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         self.confirm_polls = max(1, confirm_polls)
         self.me: EcoTaxaUser | None = None
         self._asked_me = False
-        self._made: JobsOfRecords[EcoTaxaJob] = JobsOfRecords()
-        self._listed: list[EcoTaxaJob] | None = None
+        self._made: JobsOfRecords[EcoTaxaRecord] = JobsOfRecords()
+        self._listed: list[EcoTaxaRecord] | None = None
         """The list answer of the last poll (the same object while its body is)."""
-        self._ordered: list[EcoTaxaJob] = []
+        self._ordered: list[EcoTaxaRecord] = []
         self._total: int | None = None
         """How many jobs the server listed, when more than jobtui keeps (`Limits.max_jobs`)."""
         self._jobs_listed: list[Job] | None = None
-        self._records: dict[str, EcoTaxaJob] = {}
+        self._records: dict[str, EcoTaxaRecord] = {}
         self._jobs: dict[str, Job] = {}
         self._expect: dict[str, Expectation] = {}
+        self._headed = False
+        """Whether the first listing began (the first part of a long list is shown first)."""
+        self._rest: bytes | None = None
+        """The body of a list whose first part alone was shown: the next poll parses it."""
 
     def _shown(self) -> str:
         return f", for_admin={self.for_admin}"
@@ -197,7 +201,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
     # -- polling --------------------------------------------------------------------------------
 
     @property
-    def records(self) -> Mapping[str, EcoTaxaJob]:
+    def records(self) -> Mapping[str, EcoTaxaRecord]:
         """The wire records of the last poll, by job id."""
         return self._records
 
@@ -211,13 +215,36 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         return self._expect
 
     async def poll(self) -> PollResult:
+        """The whole job list. The first time, when the list is long, the jobs of its first
+        part (`FIRST_PART`) come first, as a partial result, while the next poll validates the
+        whole answer already read (EcoTaxa sends its list in one answer, without paging)."""
         if not self._asked_me:
             self._asked_me = True
             try:
                 self.me = await self.client.me()
             except ServiceError:
                 self.me = None  # only used to show "me" in the owner column
-        listed = await self.client.list_jobs(for_admin=self.for_admin)
+        if self._rest is not None:
+            content, self._rest = self._rest, None
+            listed = await self.client.parse_list(content)
+        elif not self._headed:
+            self._headed = True
+            content = await self.client.list_body(for_admin=self.for_admin)
+            first = await self.client.first_part(content, FIRST_PART)
+            if first:
+                self._rest = content
+                return await self._result(first, partial=True)
+            listed = await self.client.parse_list(content)
+        else:
+            listed = await self.client.list_jobs(for_admin=self.for_admin)
+        return await self._result(listed)
+
+    async def poll_whole(self) -> PollResult:
+        """One poll of the whole list (no first part first: nobody looks at it meanwhile)."""
+        self._headed = True
+        return await super().poll_whole()
+
+    async def _result(self, listed: list[EcoTaxaRecord], *, partial: bool = False) -> PollResult:
         if listed is not self._listed:  # not the very same answer as the last poll's
             self._listed = listed
             ordered = sorted(listed, key=lambda job: job.id, reverse=True)
@@ -226,11 +253,12 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
             notes.insert(0, "all users' jobs")
-        jobs = self._made.jobs(self._ordered, self.to_job)
+        jobs = await self._made.jobs_in_slices(self._ordered, self.to_job)
         if jobs is not self._jobs_listed:
             self._jobs_listed = jobs
             self._jobs = {job.id: job for job in jobs}
-        return PollResult(jobs, self._total, note="; ".join(notes))
+        total = None if partial else self._total
+        return PollResult(jobs, total, note="; ".join(notes), partial=partial)
 
     def expect_change(
         self,
@@ -250,8 +278,8 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             str(job_id), from_state, action, fingerprint, polls or self.confirm_polls
         )
 
-    def _remember(self, record: EcoTaxaJob) -> Job:
-        self._records[str(record.id)] = record
+    def _remember(self, sent: EcoTaxaJob) -> Job:
+        record = self._records[str(sent.id)] = EcoTaxaRecord(sent)
         job = self.to_job(record)
         if job.id in self._jobs:
             self._jobs[job.id] = job
@@ -264,7 +292,8 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
 
     # -- mapping --------------------------------------------------------------------------------
 
-    def to_job(self, record: EcoTaxaJob) -> Job:
+    def to_job(self, sent: EcoTaxaJob | EcoTaxaRecord) -> Job:
+        record = EcoTaxaRecord.of(sent)
         letter = record.state_letter
         actions = {Action.DELETE, Action.LOGS}
         if letter == "A":
@@ -278,7 +307,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             # a crash on a bare `assert` leaves the message empty: its reason is in the errors
             message = record.last_error
         if letter == "A":
-            users, taxa = len(record.missing_users), len(record.missing_taxa)
+            users, taxa = record.asked
             message = f"to map: {users} user(s), {taxa} taxon name(s)"
         elif letter == "E" and message in ("'users'", "'taxa'"):
             # the import read a reply without that map (a KeyError): a restart asks again
@@ -304,7 +333,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             progress=None if progress is None else float(progress),
             message=message,
             actions=action_set(actions),
-            extra=EXTRA(owner_text, project_of(record.params)),
+            extra=EXTRA(owner_text, record.project),
             raw=LazyRecord(record),
             revision="|".join((letter, record.updated_on or "", str(record.progress_pct), message)),
         )
@@ -343,7 +372,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
 
     async def _current(self, job: Job) -> EcoTaxaJob:
         record = await self.client.get_job(int(job.id))
-        self._records[str(record.id)] = record
+        self._records[str(record.id)] = EcoTaxaRecord(record)
         return record
 
     async def run_action(self, action: Action, job: Job) -> str:
