@@ -334,7 +334,12 @@ class ServiceTab(Vertical):
             table.empty_text = "No jobs"
             self.post_message(self.JobsUpdated(self, JobsDelta(tuple(self._shown.values()))))
         elif delta:
+            # The rest of a long list whose first part was shown: a cursor left on the first
+            # row stays there (EcoTaxa's first part is its oldest jobs: the newer ones come above).
+            top = table.cursor_job if self._partial and table.cursor_row == 0 else None
             await table.apply_in_slices(delta)
+            if top is not None and table.cursor_job is top and table.cursor_row != 0:
+                table.action_first()  # (unless a key moved the cursor meanwhile)
             self.post_message(self.JobsUpdated(self, delta))
         self._select_pending()
         first = self._generation == 0
