@@ -8,8 +8,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from jobtui.core.models import Job, JobState
+from jobtui.services import _wire
 from jobtui.services._http import fetch
 from jobtui.services._wire import JobsOfRecords
 
@@ -83,3 +85,18 @@ async def test_the_jobs_of_a_long_list_are_made_while_the_event_loop_runs() -> N
     # the same records again: the very same list, nothing made
     assert await made.jobs_in_slices(records, job_of, every=100) is jobs
     assert made.jobs(records, job_of) is jobs
+
+
+async def test_the_memory_a_large_parse_freed_goes_back_to_the_system(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _wire.give_back_memory()  # (wherever the C library has no malloc_trim, it does nothing)
+    given_back: list[int] = []
+    monkeypatch.setattr(_wire, "give_back_memory", lambda: given_back.append(1))
+    same: _wire.SameBody[int] = _wire.SameBody()
+    large = b" " * _wire.TRIM_AFTER + b"[]"
+    assert await same.parse_off_loop(large, len) == len(large)
+    assert given_back == [1]
+    await same.parse_off_loop(large, len)  # the same answer: nothing parsed, nothing freed
+    await same.parse_off_loop(b"[1]" * 20_000, len)  # a page of a paged list
+    assert given_back == [1]

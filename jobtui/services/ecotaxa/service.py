@@ -16,6 +16,7 @@ archives it (the job leaves the list).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -125,6 +126,22 @@ EXTRA = FieldNames("owner", "project")
 FIRST_PART = 256 << 10
 """Bytes of a long job list whose jobs are shown first, while the whole list is validated (the
 list is one answer: some 400 jobs, at once, of 50,000 that take seconds)."""
+
+
+INDEX_IN_THREAD = 5000
+"""Jobs from which a listing is sorted and indexed in a thread (the event loop answers keys)."""
+
+
+def _indexed(
+    listed: list[EcoTaxaRecord],
+) -> tuple[list[EcoTaxaRecord], int | None, dict[str, EcoTaxaRecord]]:
+    """A listing newest first (cut at `Limits.max_jobs`, with the total then), and by job id."""
+    ordered, total = capped(sorted(listed, key=lambda job: job.id, reverse=True), None)
+    return ordered, total, {str(job.id): job for job in ordered}
+
+
+def _by_id(jobs: list[Job]) -> dict[str, Job]:
+    return {job.id: job for job in jobs}
 
 
 class EcoTaxaService(ClientService[EcoTaxaClient]):
@@ -246,17 +263,22 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
 
     async def _result(self, listed: list[EcoTaxaRecord], *, partial: bool = False) -> PollResult:
         if listed is not self._listed:  # not the very same answer as the last poll's
+            if len(listed) > INDEX_IN_THREAD:
+                ordered, total, records = await asyncio.to_thread(_indexed, listed)
+            else:
+                ordered, total, records = _indexed(listed)
+            self._ordered, self._total, self._records = ordered, total, records
             self._listed = listed
-            ordered = sorted(listed, key=lambda job: job.id, reverse=True)
-            self._ordered, self._total = capped(ordered, None)
-            self._records = {str(job.id): job for job in self._ordered}
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
             notes.insert(0, "all users' jobs")
         jobs = await self._made.jobs_in_slices(self._ordered, self.to_job)
         if jobs is not self._jobs_listed:
             self._jobs_listed = jobs
-            self._jobs = {job.id: job for job in jobs}
+            if len(jobs) > INDEX_IN_THREAD:
+                self._jobs = await asyncio.to_thread(_by_id, jobs)
+            else:
+                self._jobs = _by_id(jobs)
         total = None if partial else self._total
         return PollResult(jobs, total, note="; ".join(notes), partial=partial)
 

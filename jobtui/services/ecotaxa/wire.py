@@ -352,8 +352,9 @@ def parse_jobs(service: str, content: bytes, *, first_part: bool = False) -> lis
 
 def _records(models: list[EcoTaxaJob]) -> list[EcoTaxaRecord]:
     """Records of validated models, each one's strings clean (see `parse_jobs`). Empties
-    `models` as it goes: each model is freed once its record is made, and the records take the
-    memory the models leave (50,000 models weigh some 120 MB, their records 35)."""
+    `models` as it goes: each model is let go once its record is made, and the records take
+    memory the models leave (50,000 models weigh some 120 MB, their records 35; let go all at
+    the end, the dashboard held 20 MB more)."""
     records: list[EcoTaxaRecord] = []
     models.reverse()
     while models:
