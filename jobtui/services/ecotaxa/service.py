@@ -40,7 +40,7 @@ from jobtui.services.ecotaxa.wire import (
     safe_file_name,
     state_word,
 )
-from jobtui.services.ecotaxa.wire import project_of as project_of  # where it was
+from jobtui.services.ecotaxa.wire import project_of as project_of  # also importable here
 from jobtui.services.paging import capped
 
 STATE_OF = StateMap(
