@@ -137,6 +137,8 @@ class EcoTaxaClient(LoginClient):
         self.username = username
         self._password = _secret(password)
         self._lists: SameBody[list[EcoTaxaRecord]] = SameBody()
+        self._in_state: SameBody[list[EcoTaxaRecord]] = SameBody()
+        """The parses of lists asked for one state (apart: the whole list's may be kept)."""
         self.logins = 0
 
     def _shown(self) -> str:
@@ -305,6 +307,27 @@ class EcoTaxaClient(LoginClient):
             same=self._lists.newest,
         )
         return response.content
+
+    async def list_in_state(
+        self, letter: str, *, for_admin: bool = False
+    ) -> tuple[list[EcoTaxaRecord], bool]:
+        """`GET /jobs/?job_status=<letter>`: the jobs in that state, and whether the server
+        filtered them (servers before v3.0.7 ignore the filter and send every job). An answer
+        identical to an earlier one gives the very same list again."""
+        params = {"for_admin": "true" if for_admin else "false", "job_status": letter}
+        response = await self._request(
+            "list_jobs",
+            "GET",
+            "/jobs/",
+            params=params,
+            context={"for_admin": for_admin},
+            limit=limits().list_page,
+            what="job list",
+        )
+        parsed = await self._in_state.parse_off_loop(
+            response.content, lambda content: parse_jobs(self.service, content)
+        )
+        return parsed, all(job.state_letter == letter for job in parsed)
 
     async def parse_list(self, content: bytes) -> list[EcoTaxaRecord]:
         """The jobs of a body of `GET /jobs/` (validated in a thread when it is large); the

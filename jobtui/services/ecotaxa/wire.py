@@ -296,6 +296,10 @@ class EcoTaxaRecord:
         """What an action is expected to change (`EcoTaxaJob.fingerprint`)."""
         return self.model().fingerprint()
 
+    def same_as(self, other: EcoTaxaRecord) -> bool:
+        """Whether both records were sent the same (another answer, the same job unchanged)."""
+        return self._json == other._json
+
     def wire(self) -> dict[str, Any]:
         """The record as received: what `EcoTaxaJob.wire` gave (the fields that were sent, in
         the same order, with the same values)."""
