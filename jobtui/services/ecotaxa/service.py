@@ -12,6 +12,21 @@ moved on) and just after the call, and then watches the next polls (`expect_chan
 unchanged after `confirm_polls` polls yields a note such as "EcoTaxa: job 12 is still in E after
 restart". Erase is two-step: on P/R/A it kills the job (which stays listed, as error), on F/E it
 archives it (the job leaves the list).
+
+Polling. EcoTaxa sends its whole job list in one answer (no paging: 50,000 jobs are 23 MB), so:
+
+* the first poll of a long list shows the jobs of its first `FIRST_PART` bytes at once (a partial
+  result) and the next poll, at once, validates the whole answer already read;
+* every `full_every`-th poll (default 10) lists every job: `GET /jobs/`;
+* the other polls ask for the jobs in P, R and A (`GET /jobs/?job_status=P`, then R, then A:
+  three short answers), plus `GET /jobs/{id}/` for each job that left those states since the
+  last poll or was sent an action (an archived job answers 404: it left the list). A job in E
+  or F changes only through an action (restart, erase) or the nightly archiving, which the next
+  listing of every job shows. More than `REFETCH_AT_MOST` jobs gone from the active states, or
+  a server that ignores `job_status` (before v3.0.7), and every job is listed instead.
+
+An answer identical to the last one is not parsed again, and while no job changes a poll returns
+the very same list of jobs (nothing to compare).
 """
 
 from __future__ import annotations
