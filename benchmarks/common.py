@@ -166,7 +166,10 @@ class Pty:
         return "\n".join(self.screen.display)
 
     def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> float:
-        """Seconds since start when the screen first matched; TimeoutError after `timeout`."""
+        """Seconds since start when the screen first matched; TimeoutError after `timeout`. A
+        screen that matches already (a quiet dashboard writes nothing more) matches now."""
+        if predicate(self.text()):
+            return time.perf_counter() - self.started
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if self.read(0.05) and predicate(self.text()):

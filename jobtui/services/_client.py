@@ -102,6 +102,9 @@ class Send(TypedDict, total=False):
     head: float | None
     """Give the request up (`NotAnsweredError`) when its answer has not begun within these
     seconds (see `fetch`)."""
+    same: bytes | None
+    """An earlier answer's body: an answer identical to it is given as that very object (see
+    `read_bounded`)."""
 
 
 class HttpClient:
@@ -185,6 +188,7 @@ class HttpClient:
             what=send.get("what", "answer"),
             transfer=send.get("transfer", False),
             head=send.get("head"),
+            same=send.get("same"),
         )
 
     async def _authed(

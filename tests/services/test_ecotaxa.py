@@ -27,6 +27,7 @@ from jobtui.core.secret import Secret
 from jobtui.emulators.runner import RunningEmulator
 from jobtui.services import build_service
 from jobtui.services._http import make_client
+from jobtui.services.ecotaxa import service as ecotaxa_service
 from jobtui.services.ecotaxa.client import EcoTaxaClient, EcoTaxaServerError
 from jobtui.services.ecotaxa.files import JobFileExistsError
 from jobtui.services.ecotaxa.service import EcoTaxaService
@@ -749,3 +750,117 @@ def test_show_prints_the_record_as_sent(
     record = json.loads(run("show", "EcoTaxa", str(moving.id), "--json"))["record"]
     assert record["progress_pct"] == moving.progress_pct
     assert isinstance(record["progress_pct"], int)
+
+
+# -- a long list --------------------------------------------------------------------------------
+
+
+async def test_a_long_list_shows_its_first_part_then_the_whole_of_the_same_answer(
+    emulator: EmulatorFactory, closing: Closer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EcoTaxa sends its whole list in one answer: the jobs of its first bytes are shown at once
+    (a partial result) and the next poll validates the whole answer, without asking again."""
+    monkeypatch.setattr(ecotaxa_service, "FIRST_PART", 4096)
+    running, state = start(emulator, jobs=60)
+    client, recorder = client_for(running, closing)
+    service = EcoTaxaService("EcoTaxa", running.url, client=client)
+    closing.append(service)
+    first = await service.poll()
+    owned = {str(job.id) for job in state.owned_by(2)}
+    assert first.partial and first.total is None
+    assert 0 < len(first.jobs) < len(owned)
+    assert {job.id for job in first.jobs} < owned
+    assert all(service.records[job.id].wire()["id"] == int(job.id) for job in first.jobs)
+    whole = await service.poll()
+    assert not whole.partial
+    assert {job.id for job in whole.jobs} == owned
+    assert recorder.lines().count("GET /api/jobs/?for_admin=false") == 1
+    again = await service.poll()
+    assert again.jobs is whole.jobs  # nothing changed: the very same list
+    assert recorder.lines().count("GET /api/jobs/?for_admin=false") == 1
+
+
+async def test_a_whole_poll_of_a_long_list_reads_it_once(
+    emulator: EmulatorFactory, closing: Closer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jobtui ls` waits for the whole list: no first part, one request."""
+    monkeypatch.setattr(ecotaxa_service, "FIRST_PART", 4096)
+    running, state = start(emulator, jobs=60)
+    client, recorder = client_for(running, closing)
+    service = EcoTaxaService("EcoTaxa", running.url, client=client)
+    closing.append(service)
+    result = await service.poll_whole()
+    assert not result.partial
+    assert {job.id for job in result.jobs} == {str(job.id) for job in state.owned_by(2)}
+    assert recorder.lines().count("GET /api/jobs/?for_admin=false") == 1
+
+
+async def test_an_unchanged_list_is_the_earlier_body_itself(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    """A list identical to the last one is compared as it arrives and not copied again: the
+    parse is found without hashing a new copy of it."""
+    running, state = start(emulator, jobs=40)
+    client, _ = client_for(running, closing)
+    first = await client.list_body()
+    assert json.loads(first)
+    await client.parse_list(first)
+    assert await client.list_body() is first
+    job = seeded(state, "E")
+    await client.restart_job(job.id)
+    changed = await client.list_body()
+    assert changed is not first and changed != first
+
+
+async def test_between_two_listings_of_every_job_only_the_active_ones_are_asked_for(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    """With 50,000 jobs the whole list is 23 MB: between two listings of every job (each
+    `full_every` polls), a poll asks for the jobs in P, R and A alone, fetches those that left
+    them (or were sent an action), and sees a restarted job come back."""
+    running, state = start(emulator, jobs=60)
+    client, recorder = client_for(running, closing)
+    service = EcoTaxaService("EcoTaxa", running.url, client=client, full_every=4)
+    closing.append(service)
+    whole = await service.poll()
+    listing = "GET /api/jobs/?for_admin=false"
+    assert recorder.lines()[-1] == listing
+    before = len(recorder.requests)
+    again = await service.poll()
+    assert again.jobs is whole.jobs  # nothing changed: the very same list
+    assert recorder.lines()[before:] == [f"{listing}&job_status={s}" for s in "PRA"]
+    # a job restarted elsewhere (E to P) is seen at the next poll
+    failed = seeded(state, "E")
+    await client.restart_job(failed.id)
+    moved = await service.poll()
+    assert next(job for job in moved.jobs if job.id == str(failed.id)).raw_state == "pending"
+    assert {job.id for job in moved.jobs} == {job.id for job in whole.jobs}
+    # an erased finished job is archived: fetched, it is gone
+    done = seeded(state, "F")
+    job = next(job for job in moved.jobs if job.id == str(done.id))
+    await service.erase(job)  # (the emulator negates an archived job's id)
+    erased = await service.poll()
+    assert job.id not in {job.id for job in erased.jobs}
+    assert recorder.lines()[-1] == f"GET /api/jobs/{job.id}/"
+    assert service.records.keys() == {job.id for job in erased.jobs}
+    fourth = await service.poll()
+    assert recorder.lines()[-1] == listing  # the fourth poll lists every job again
+    assert fourth.jobs == erased.jobs  # the same jobs as the polls between had them
+
+
+async def test_a_server_that_ignores_the_state_filter_is_listed_whole(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    """Servers before v3.0.7 ignore `job_status` and send every job: then every poll lists
+    every job, as before."""
+    running, _ = start(emulator, jobs=40, legacy=True)
+    client, recorder = client_for(running, closing)
+    service = EcoTaxaService("EcoTaxa", running.url, client=client)
+    closing.append(service)
+    whole = await service.poll()
+    second = await service.poll()
+    assert {job.id for job in second.jobs} == {job.id for job in whole.jobs}
+    third = await service.poll()
+    assert third.jobs is second.jobs
+    assert recorder.lines()[-1] == "GET /api/jobs/?for_admin=false"
+    assert sum("job_status" in line for line in recorder.lines()) == 1  # asked once

@@ -7,18 +7,23 @@ one, and time moves only when a test advances the emulator's clock.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Input, Label, Static
 
 from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
+from jobtui.services.ecotaxa import service as ecotaxa_service
+from jobtui.services.ecotaxa.client import EcoTaxaClient
 from jobtui.services.ecotaxa.service import EcoTaxaService
+from jobtui.services.ecotaxa.wire import EcoTaxaRecord
 from jobtui.tui.app import JobtuiApp
 from jobtui.tui.ecotaxa.answer import AnswerScreen
 from jobtui.tui.modals.confirm import ConfirmScreen
@@ -333,3 +338,30 @@ async def test_an_empty_failure_message_shows_the_last_line_of_errors(
         assert lines[1].split() == ["message", "AssertionError"]
         says = next(line for line in lines if line.startswith("server says"))
         assert says.split(None, 2)[2] == "nothing: the message is the last line of errors"
+
+
+async def test_a_long_list_shows_its_first_part_and_the_cursor_stays_on_the_newest_job(
+    emulator: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EcoTaxa's list is one answer, in no order (the server's is by id, oldest first): the
+    jobs of its first bytes are shown while the rest is validated. A cursor left on the first
+    row stays on the first row when the rest comes, newer jobs above: the newest job."""
+    monkeypatch.setattr(ecotaxa_service, "FIRST_PART", 4096)
+    rest = asyncio.Event()
+    parse_list = EcoTaxaClient.parse_list
+
+    async def after_the_first_part(client: EcoTaxaClient, content: bytes) -> list[EcoTaxaRecord]:
+        await rest.wait()
+        return await parse_list(client, content)
+
+    monkeypatch.setattr(EcoTaxaClient, "parse_list", after_the_first_part)
+    async with ecotaxa_app(emulator) as eco:
+        owned = eco.state.owned_by(2)
+        assert 0 < eco.table.row_count < len(owned)
+        assert "loading the rest" in eco.tab.status_text()
+        rest.set()
+        newest = str(max(job.id for job in owned))
+        await eco.until(lambda: eco.table.row_count == len(owned), "the rest of the list")
+        assert eco.table.cursor_row == 0
+        job = eco.table.cursor_job
+        assert job is not None and job.id == newest

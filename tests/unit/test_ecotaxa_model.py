@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from jobtui.core.errors import InputError
+from jobtui.core.errors import BadPayloadError, InputError
 from jobtui.core.models import Action, Job, JobState
+from jobtui.core.text import clean_tree
 from jobtui.services.ecotaxa.answer import AnswerForm, parse_id
 from jobtui.services.ecotaxa.files import filename_from
 from jobtui.services.ecotaxa.service import (
@@ -20,7 +21,13 @@ from jobtui.services.ecotaxa.service import (
     settle_expectations,
     state_of,
 )
-from jobtui.services.ecotaxa.wire import EcoTaxaJob, parse_time, safe_file_name, state_word
+from jobtui.services.ecotaxa.wire import (
+    EcoTaxaJob,
+    parse_jobs,
+    parse_time,
+    safe_file_name,
+    state_word,
+)
 
 JOBS = TypeAdapter(list[EcoTaxaJob])
 
@@ -284,3 +291,45 @@ def test_settle_expectations() -> None:
     assert notes == ["EcoTaxa: job 4 is still in A after answer"]
     waiting, notes = settle_expectations(waiting, current, "EcoTaxa")
     assert waiting == {} and notes == ["EcoTaxa: job 1 is still in E after restart"]
+
+
+def test_a_listed_record_is_the_record_as_sent_cleaned_one_record_at_a_time() -> None:
+    """A list is validated as it came, then each record whose strings may need it is cleaned
+    and validated again: the result is what cleaning the whole body first gives."""
+    sent = [
+        {
+            "id": 7,
+            "type": "FileImport",
+            "state": "E",
+            "progress_msg": "bad \x1b[31mred\x1b[0m",
+            "errors": ["Traceback (most recent call last):\n", "  boom\u202e\n"],
+            "params": {"prj_id": 3, "req": {"source_path": "/x/\u202eevil.zip"}},
+            "colour\x07": "blue",
+        },
+        {"id": 8, "type": "Subset", "state": "F", "progress_msg": "Done", "progress_pct": 100},
+        {"id": 9, "type": "Subset", "state": "A", "question": {"missing_users": ["a", " "]}},
+    ]
+    body = json.dumps(sent).encode()
+    records = parse_jobs("EcoTaxa", body)
+    cleaned = TypeAdapter(list[EcoTaxaJob]).validate_python(
+        clean_tree(json.loads(body), ("errors",))
+    )
+    assert [record.wire() for record in records] == [job.wire() for job in cleaned]
+    first = records[0]
+    assert first.progress_msg is not None and "\x1b" not in first.progress_msg
+    assert first.wire()["errors"][0].endswith("\n")  # the lines of a traceback stay lines
+    assert "\u202e" not in json.dumps(first.wire(), ensure_ascii=False)
+    assert first.project == "prj 3" and first.last_error == ""
+    assert records[2].asked == (1, 0)
+    assert records[1].model() == cleaned[1]
+    # an answer that is not a list of jobs is one line, as before
+    with pytest.raises(BadPayloadError, match="unexpected job list"):
+        parse_jobs("EcoTaxa", b'[{"id": "x\\n"}]')
+
+
+def test_the_first_part_of_a_list_is_the_jobs_it_holds_whole() -> None:
+    body = json.dumps([{"id": n, "type": "Subset", "state": "F"} for n in range(50)]).encode()
+    cut = body.index(b'{"id": 20,') + 5
+    part = parse_jobs("EcoTaxa", body[:cut], first_part=True)
+    assert [record.id for record in part] == list(range(19))  # the 20th may be cut: left out
+    assert parse_jobs("EcoTaxa", b'{"not": "a list"', first_part=True) == []

@@ -20,6 +20,7 @@ Downloading the result file to a local file is `files.py`'s part.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -52,6 +53,7 @@ from jobtui.services._wire import SameBody
 from jobtui.services.ecotaxa import files
 from jobtui.services.ecotaxa.wire import (
     EcoTaxaJob,
+    EcoTaxaRecord,
     EcoTaxaUser,
     parse_job,
     parse_jobs,
@@ -134,7 +136,9 @@ class EcoTaxaClient(LoginClient):
         super().__init__(url, _secret(token), **options)
         self.username = username
         self._password = _secret(password)
-        self._lists: SameBody[list[EcoTaxaJob]] = SameBody()
+        self._lists: SameBody[list[EcoTaxaRecord]] = SameBody()
+        self._in_state: SameBody[list[EcoTaxaRecord]] = SameBody()
+        """The parses of lists asked for one state (apart: the whole list's may be kept)."""
         self.logins = 0
 
     def _shown(self) -> str:
@@ -260,12 +264,33 @@ class EcoTaxaClient(LoginClient):
         for_admin: bool = False,
         job_type: str | None = None,
         job_status: str | None = None,
-    ) -> list[EcoTaxaJob]:
+    ) -> list[EcoTaxaRecord]:
         """`GET /jobs/`: the caller's jobs, or everyone's with `for_admin` (administrators
         only). The filters are sent, and applied here too (servers before v3.0.7 ignore them).
 
         Without filters, an answer identical to an earlier one gives the very same list again
         (the parse is kept): treat it as read-only."""
+        content = await self.list_body(
+            for_admin=for_admin, job_type=job_type, job_status=job_status
+        )
+        parsed = await self.parse_list(content)
+        if not (job_type or job_status):
+            return parsed
+        return [
+            job
+            for job in parsed
+            if (not job_type or job.type == job_type)
+            and (not job_status or job.state_letter == job_status)
+        ]
+
+    async def list_body(
+        self,
+        *,
+        for_admin: bool = False,
+        job_type: str | None = None,
+        job_status: str | None = None,
+    ) -> bytes:
+        """The body of `GET /jobs/` as it came, not parsed yet (`parse_list`, `first_part`)."""
         params = {"for_admin": "true" if for_admin else "false"}
         if job_type:
             params["job_type"] = job_type
@@ -279,18 +304,46 @@ class EcoTaxaClient(LoginClient):
             context={"for_admin": for_admin},
             limit=limits().list_page,
             what="job list",
+            same=self._lists.newest,
         )
-        parsed = await self._lists.parse_off_loop(
+        return response.content
+
+    async def list_in_state(
+        self, letter: str, *, for_admin: bool = False
+    ) -> tuple[list[EcoTaxaRecord], bool]:
+        """`GET /jobs/?job_status=<letter>`: the jobs in that state, and whether the server
+        filtered them (servers before v3.0.7 ignore the filter and send every job). An answer
+        identical to an earlier one gives the very same list again."""
+        params = {"for_admin": "true" if for_admin else "false", "job_status": letter}
+        response = await self._request(
+            "list_jobs",
+            "GET",
+            "/jobs/",
+            params=params,
+            context={"for_admin": for_admin},
+            limit=limits().list_page,
+            what="job list",
+        )
+        parsed = await self._in_state.parse_off_loop(
             response.content, lambda content: parse_jobs(self.service, content)
         )
-        if not (job_type or job_status):
-            return parsed
-        return [
-            job
-            for job in parsed
-            if (not job_type or job.type == job_type)
-            and (not job_status or job.state_letter == job_status)
-        ]
+        return parsed, all(job.state_letter == letter for job in parsed)
+
+    async def parse_list(self, content: bytes) -> list[EcoTaxaRecord]:
+        """The jobs of a body of `GET /jobs/` (validated in a thread when it is large); the
+        very same list as before for a body identical to an earlier one."""
+        return await self._lists.parse_off_loop(
+            content, lambda content: parse_jobs(self.service, content)
+        )
+
+    async def first_part(self, content: bytes, size: int) -> list[EcoTaxaRecord] | None:
+        """The jobs held whole by the first `size` bytes of a body of `GET /jobs/`, to show
+        while the whole list is validated; None when the body is not longer than that, or
+        already parsed (`parse_list` is as quick then)."""
+        if len(content) <= size or self._lists.has(content):
+            return None
+        head = content[:size]
+        return await asyncio.to_thread(parse_jobs, self.service, head, first_part=True)
 
     async def get_job(self, job_id: int) -> EcoTaxaJob:
         """`GET /jobs/{id}/` (with the slash)."""

@@ -12,16 +12,32 @@ moved on) and just after the call, and then watches the next polls (`expect_chan
 unchanged after `confirm_polls` polls yields a note such as "EcoTaxa: job 12 is still in E after
 restart". Erase is two-step: on P/R/A it kills the job (which stays listed, as error), on F/E it
 archives it (the job leaves the list).
+
+Polling. EcoTaxa sends its whole job list in one answer (no paging: 50,000 jobs are 23 MB), so:
+
+* the first poll of a long list shows the jobs of its first `FIRST_PART` bytes at once (a partial
+  result) and the next poll, at once, validates the whole answer already read;
+* every `full_every`-th poll (default 10) lists every job: `GET /jobs/`;
+* the other polls ask for the jobs in P, R and A (`GET /jobs/?job_status=P`, then R, then A:
+  three short answers), plus `GET /jobs/{id}/` for each job that left those states since the
+  last poll or was sent an action (an archived job answers 404: it left the list). A job in E
+  or F changes only through an action (restart, erase) or the nightly archiving, which the next
+  listing of every job shows. More than `REFETCH_AT_MOST` jobs gone from the active states, or
+  a server that ignores `job_status` (before v3.0.7), and every job is listed instead.
+
+An answer identical to the last one is not parsed again, and while no job changes a poll returns
+the very same list of jobs (nothing to compare).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from jobtui.core.errors import ConflictError, InputError, ServiceError
+from jobtui.core.errors import ConflictError, InputError, NotFoundError, ServiceError
 from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, UnsupportedActionError
@@ -34,10 +50,12 @@ from jobtui.services.ecotaxa.wire import (
     EXPORT_TYPES,
     KILLABLE,
     EcoTaxaJob,
+    EcoTaxaRecord,
     EcoTaxaUser,
     safe_file_name,
     state_word,
 )
+from jobtui.services.ecotaxa.wire import project_of as project_of  # also importable here
 from jobtui.services.paging import capped
 
 STATE_OF = StateMap(
@@ -81,9 +99,16 @@ class Expectation:
     polls_left: int
 
 
+class _Fingerprinted(Protocol):
+    @property
+    def state_letter(self) -> str: ...
+
+    def fingerprint(self) -> tuple[str, str, str]: ...
+
+
 def settle_expectations(
     expectations: Mapping[str, Expectation],
-    current: Mapping[str, EcoTaxaJob],
+    current: Mapping[str, _Fingerprinted],
     service: str,
 ) -> tuple[dict[str, Expectation], list[str]]:
     """Check expectations against one poll: the ones still waiting, and a note for each one that
@@ -113,18 +138,37 @@ def settle_expectations(
 EXTRA = FieldNames("owner", "project")
 """The names of an EcoTaxa job's `Job.extra` values."""
 
+FIRST_PART = 256 << 10
+"""Bytes of a long job list whose jobs are shown first, while the whole list is validated (the
+list is one answer: some 400 jobs, at once, of 50,000 that take seconds)."""
 
-def project_of(params: Mapping[str, Any]) -> str:
-    """The project (or collection) a job works on, from its params."""
-    req = params.get("req")
-    req = req if isinstance(req, Mapping) else {}
-    for value in (params.get("prj_id"), req.get("project_id")):
-        if value not in (None, ""):
-            return f"prj {value}"
-    for value in (params.get("collection_id"), req.get("collection_id")):
-        if value not in (None, ""):
-            return f"coll {value}"
-    return ""
+
+ACTIVE = ("P", "R", "A")
+"""The states a job leaves by itself: between two listings of every job, only these are asked
+for (`EcoTaxaService.poll`)."""
+
+REFETCH_AT_MOST = 20
+"""Jobs that left the active states since the last poll fetched one by one: more, and the whole
+list is asked for instead."""
+
+INDEX_IN_THREAD = 5000
+"""Jobs from which a listing is sorted and indexed in a thread (the event loop answers keys)."""
+
+
+def _indexed(
+    listed: list[EcoTaxaRecord],
+) -> tuple[list[EcoTaxaRecord], int | None, dict[str, EcoTaxaRecord]]:
+    """A listing newest first (cut at `Limits.max_jobs`, with the total then), and by job id."""
+    ordered, total = capped(sorted(listed, key=lambda job: job.id, reverse=True), None)
+    return ordered, total, {str(job.id): job for job in ordered}
+
+
+def _active_ids(records: Mapping[str, EcoTaxaRecord]) -> set[str]:
+    return {job_id for job_id, record in records.items() if record.state_letter in ACTIVE}
+
+
+def _by_id(jobs: list[Job]) -> dict[str, Job]:
+    return {job.id: job for job in jobs}
 
 
 class EcoTaxaService(ClientService[EcoTaxaClient]):
@@ -148,6 +192,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         for_admin: bool = False,
         verify: bool = True,
         confirm_polls: int = 3,
+        full_every: int = 10,
         client: EcoTaxaClient | None = None,
     ) -> None:
         super().__init__(name)
@@ -161,18 +206,34 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         )
         self.for_admin = for_admin
         self.confirm_polls = max(1, confirm_polls)
+        self.full_every = max(1, full_every)
+        """Every job is listed every `full_every` polls; the others ask for the active ones."""
+        self._cycle = 0
+        """Polls since the last listing of every job."""
+        self._listed_all = False
+        """Whether every job was listed once (the first part of a long list is not all)."""
+        self._filters_work = True
+        """False once the server sent other states than the one asked for (before v3.0.7)."""
+        self._by_id: dict[str, EcoTaxaRecord] = {}
+        """The records of the last listing by job id (`_records` also holds single fetches)."""
+        self._active: set[str] = set()
+        """The jobs listed in an active state (`ACTIVE`)."""
         self.me: EcoTaxaUser | None = None
         self._asked_me = False
-        self._made: JobsOfRecords[EcoTaxaJob] = JobsOfRecords()
-        self._listed: list[EcoTaxaJob] | None = None
+        self._made: JobsOfRecords[EcoTaxaRecord] = JobsOfRecords()
+        self._listed: list[EcoTaxaRecord] | None = None
         """The list answer of the last poll (the same object while its body is)."""
-        self._ordered: list[EcoTaxaJob] = []
+        self._ordered: list[EcoTaxaRecord] = []
         self._total: int | None = None
         """How many jobs the server listed, when more than jobtui keeps (`Limits.max_jobs`)."""
         self._jobs_listed: list[Job] | None = None
-        self._records: dict[str, EcoTaxaJob] = {}
+        self._records: dict[str, EcoTaxaRecord] = {}
         self._jobs: dict[str, Job] = {}
         self._expect: dict[str, Expectation] = {}
+        self._headed = False
+        """Whether the first listing began (the first part of a long list is shown first)."""
+        self._rest: bytes | None = None
+        """The body of a list whose first part alone was shown: the next poll parses it."""
 
     def _shown(self) -> str:
         return f", for_admin={self.for_admin}"
@@ -197,7 +258,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
     # -- polling --------------------------------------------------------------------------------
 
     @property
-    def records(self) -> Mapping[str, EcoTaxaJob]:
+    def records(self) -> Mapping[str, EcoTaxaRecord]:
         """The wire records of the last poll, by job id."""
         return self._records
 
@@ -211,26 +272,105 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         return self._expect
 
     async def poll(self) -> PollResult:
+        """The whole job list. The first time, when the list is long, the jobs of its first
+        part (`FIRST_PART`) come first, as a partial result, while the next poll validates the
+        whole answer already read (EcoTaxa sends its list in one answer, without paging)."""
         if not self._asked_me:
             self._asked_me = True
             try:
                 self.me = await self.client.me()
             except ServiceError:
                 self.me = None  # only used to show "me" in the owner column
-        listed = await self.client.list_jobs(for_admin=self.for_admin)
+        if self._rest is not None:
+            content, self._rest = self._rest, None
+            listed = await self.client.parse_list(content)
+        elif not self._headed:
+            self._headed = True
+            content = await self.client.list_body(for_admin=self.for_admin)
+            first = await self.client.first_part(content, FIRST_PART)
+            if first:
+                self._rest = content
+                return await self._result(first, partial=True)
+            listed = await self.client.parse_list(content)
+        else:
+            self._cycle += 1
+            if self._listed_all and self._filters_work and self._cycle % self.full_every:
+                result = await self._poll_active()
+                if result is not None:
+                    return result
+            listed = await self.client.list_jobs(for_admin=self.for_admin)
+        result = await self._result(listed)
+        self._cycle = 0
+        self._listed_all = True
+        return result
+
+    async def _poll_active(self) -> PollResult | None:
+        """A poll of the jobs in the active states alone, one small list per state: a job in
+        E or F stays as it is until erased or restarted (a restart makes it P). A job no longer
+        in an active state, or sent an action, is fetched (`GET /jobs/{id}/`; gone when
+        archived). None when only
+        a listing of every job can tell: too many jobs left, or the server ignores the filter.
+
+        With 50,000 jobs, an unchanged poll reads three short answers instead of 23 MB."""
+        now: dict[str, EcoTaxaRecord] = {}
+        for letter in ACTIVE:
+            records, filtered = await self.client.list_in_state(letter, for_admin=self.for_admin)
+            if not filtered:
+                self._filters_work = False
+                return None
+            now.update((str(record.id), record) for record in records)
+        # and the jobs an action was sent to (an erased F or E job is archived: gone)
+        left = [job_id for job_id in self._active | self._expect.keys() if job_id not in now]
+        if len(left) > REFETCH_AT_MOST:
+            return None
+        gone: set[str] = set()
+        for job_id in left:
+            try:
+                now[job_id] = EcoTaxaRecord(await self.client.get_job(int(job_id)))
+            except NotFoundError:
+                gone.add(job_id)  # archived
+        changed: dict[str, EcoTaxaRecord] = {}
+        for job_id, record in now.items():
+            before = self._by_id.get(job_id)
+            if before is None or (before is not record and not before.same_as(record)):
+                changed[job_id] = record
+        listed = self._listed or []
+        if changed or gone:
+            listed = [
+                changed.pop(str(record.id), record)
+                for record in listed
+                if str(record.id) not in gone
+            ]
+            listed += changed.values()  # new jobs
+        return await self._result(listed)
+
+    async def poll_whole(self) -> PollResult:
+        """One poll of the whole list (no first part first: nobody looks at it meanwhile)."""
+        self._headed = True
+        return await super().poll_whole()
+
+    async def _result(self, listed: list[EcoTaxaRecord], *, partial: bool = False) -> PollResult:
         if listed is not self._listed:  # not the very same answer as the last poll's
+            if len(listed) > INDEX_IN_THREAD:
+                ordered, total, records = await asyncio.to_thread(_indexed, listed)
+            else:
+                ordered, total, records = _indexed(listed)
+            self._ordered, self._total, self._by_id = ordered, total, records
+            self._records = records.copy()  # single fetches update it, not the listing
+            self._active = _active_ids(records)
             self._listed = listed
-            ordered = sorted(listed, key=lambda job: job.id, reverse=True)
-            self._ordered, self._total = capped(ordered, None)
-            self._records = {str(job.id): job for job in self._ordered}
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:
             notes.insert(0, "all users' jobs")
-        jobs = self._made.jobs(self._ordered, self.to_job)
+        jobs = await self._made.jobs_in_slices(self._ordered, self.to_job)
         if jobs is not self._jobs_listed:
             self._jobs_listed = jobs
-            self._jobs = {job.id: job for job in jobs}
-        return PollResult(jobs, self._total, note="; ".join(notes))
+            if len(jobs) > INDEX_IN_THREAD:
+                self._jobs = await asyncio.to_thread(_by_id, jobs)
+            else:
+                self._jobs = _by_id(jobs)
+        total = None if partial else self._total
+        return PollResult(jobs, total, note="; ".join(notes), partial=partial)
 
     def expect_change(
         self,
@@ -250,8 +390,8 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             str(job_id), from_state, action, fingerprint, polls or self.confirm_polls
         )
 
-    def _remember(self, record: EcoTaxaJob) -> Job:
-        self._records[str(record.id)] = record
+    def _remember(self, sent: EcoTaxaJob) -> Job:
+        record = self._records[str(sent.id)] = EcoTaxaRecord(sent)
         job = self.to_job(record)
         if job.id in self._jobs:
             self._jobs[job.id] = job
@@ -264,7 +404,8 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
 
     # -- mapping --------------------------------------------------------------------------------
 
-    def to_job(self, record: EcoTaxaJob) -> Job:
+    def to_job(self, sent: EcoTaxaJob | EcoTaxaRecord) -> Job:
+        record = EcoTaxaRecord.of(sent)
         letter = record.state_letter
         actions = {Action.DELETE, Action.LOGS}
         if letter == "A":
@@ -278,7 +419,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             # a crash on a bare `assert` leaves the message empty: its reason is in the errors
             message = record.last_error
         if letter == "A":
-            users, taxa = len(record.missing_users), len(record.missing_taxa)
+            users, taxa = record.asked
             message = f"to map: {users} user(s), {taxa} taxon name(s)"
         elif letter == "E" and message in ("'users'", "'taxa'"):
             # the import read a reply without that map (a KeyError): a restart asks again
@@ -304,7 +445,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             progress=None if progress is None else float(progress),
             message=message,
             actions=action_set(actions),
-            extra=EXTRA(owner_text, project_of(record.params)),
+            extra=EXTRA(owner_text, record.project),
             raw=LazyRecord(record),
             revision="|".join((letter, record.updated_on or "", str(record.progress_pct), message)),
         )
@@ -343,7 +484,7 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
 
     async def _current(self, job: Job) -> EcoTaxaJob:
         record = await self.client.get_job(int(job.id))
-        self._records[str(record.id)] = record
+        self._records[str(record.id)] = EcoTaxaRecord(record)
         return record
 
     async def run_action(self, action: Action, job: Job) -> str:

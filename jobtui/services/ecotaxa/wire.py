@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
+from jobtui.core.text import clean_tree, suspect
 from jobtui.services._wire import (
     DEFERRED,
     SHARED,
@@ -29,7 +32,6 @@ from jobtui.services._wire import (
     lenient_time,
     number,
     parse_body,
-    shared_fields_set,
     texts_or_json,
 )
 from jobtui.services._wire import text as _text
@@ -99,8 +101,7 @@ class EcoTaxaJob(Wire):
     may be missing or null, and unknown fields are kept. Timestamps stay text, as sent."""
 
     model_config = ConfigDict(frozen=True)
-    """Never assigned to: records sent the same fields share one set of their names
-    (`shared_fields_set`)."""
+    """Never assigned to."""
 
     params: WireObject = {}
     result: WireObject = {}
@@ -200,6 +201,119 @@ _USER = TypeAdapter(EcoTaxaUser)
 _TOKEN = TypeAdapter(str)
 
 
+# -- what a listing keeps ---------------------------------------------------------------------
+
+
+def project_of(params: Mapping[str, Any]) -> str:
+    """The project (or collection) a job works on, from its params."""
+    req = params.get("req")
+    req = req if isinstance(req, Mapping) else {}
+    for value in (params.get("prj_id"), req.get("project_id")):
+        if value not in (None, ""):
+            return f"prj {value}"
+    for value in (params.get("collection_id"), req.get("collection_id")):
+        if value not in (None, ""):
+            return f"coll {value}"
+    return ""
+
+
+_NOTHING_ASKED = (0, 0)
+
+
+class EcoTaxaRecord:
+    """A job as a listing keeps it: the validated `EcoTaxaJob` as pydantic's compact JSON (made
+    in Rust from the clean model, so it holds only clean text), compressed by zlib, plus what
+    the service reads to make its `Job` (the project, the last error of a job without a message,
+    how many names a question asks for). Decoded again only when the whole record is looked at
+    (`wire`: the detail pane, `jobtui show`, the journal; `model`: an action's checks).
+
+    A model of an emulator record (660 bytes of JSON, a third of them with a traceback) costs
+    about 2,450 bytes: its field dict, six dicts and lists of what was sent, and a fresh copy of
+    every text. This costs about 750: some 380 of compressed JSON, 150 of slots, 75 of the
+    update time as sent and 100 of the times, which are the very objects the `Job` holds. Its
+    texts that repeat (type, state, message, project) are shared (`WireShared`).
+    """
+
+    __slots__ = (
+        "_json",
+        "asked",
+        "created_at",
+        "id",
+        "last_error",
+        "owner_id",
+        "progress_msg",
+        "progress_pct",
+        "project",
+        "state",
+        "type",
+        "updated_at",
+        "updated_on",
+    )
+
+    def __init__(self, job: EcoTaxaJob, dumped: bytes | None = None) -> None:
+        self.id: int = job.id
+        self.owner_id: int | None = job.owner_id
+        self.type: str = job.type
+        self.state: str | None = job.state
+        self.progress_pct: int | float | None = job.progress_pct
+        self.progress_msg: str | None = job.progress_msg
+        self.updated_on: str | None = job.updated_on
+        self.created_at: datetime | None = job.created_at
+        self.updated_at: datetime | None = job.updated_at
+        self.project: str = SHARED(project_of(job.params))
+        self.last_error: str = "" if (job.progress_msg or "").strip() else job.last_error
+        """The last error line, kept only for a job without a message (the table shows it)."""
+        users, taxa = len(job.missing_users), len(job.missing_taxa)
+        self.asked: tuple[int, int] = (users, taxa) if users or taxa else _NOTHING_ASKED
+        """How many user names and taxon names its question asks to map."""
+        if dumped is None:
+            dumped = _JOB.dump_json(job, exclude_unset=True)
+        self._json: bytes = zlib.compress(dumped, 1)
+        """The whole record, as `EcoTaxaJob.wire` gives it, in compressed JSON."""
+
+    @classmethod
+    def of(cls, job: EcoTaxaJob | EcoTaxaRecord) -> EcoTaxaRecord:
+        return job if isinstance(job, EcoTaxaRecord) else cls(job)
+
+    @property
+    def state_letter(self) -> str:
+        return self.state or ""
+
+    @property
+    def has_file(self) -> bool:
+        """A finished export: `GET /jobs/{id}/file` has something to send."""
+        return self.state_letter == "F" and self.type in EXPORT_TYPES
+
+    @property
+    def file_name(self) -> str | None:
+        return self.model().file_name
+
+    @property
+    def question(self) -> dict[str, Any]:
+        return self.model().question
+
+    def fingerprint(self) -> tuple[str, str, str]:
+        """What an action is expected to change (`EcoTaxaJob.fingerprint`)."""
+        return self.model().fingerprint()
+
+    def same_as(self, other: EcoTaxaRecord) -> bool:
+        """Whether both records were sent the same (another answer, the same job unchanged)."""
+        return self._json == other._json
+
+    def wire(self) -> dict[str, Any]:
+        """The record as received: what `EcoTaxaJob.wire` gave (the fields that were sent, in
+        the same order, with the same values)."""
+        data: dict[str, Any] = json.loads(zlib.decompress(self._json))
+        return data
+
+    def model(self) -> EcoTaxaJob:
+        """The record validated again as the model it was made from."""
+        return _JOB.validate_json(zlib.decompress(self._json))
+
+    def __repr__(self) -> str:
+        return f"EcoTaxaRecord({zlib.decompress(self._json).decode()})"
+
+
 # -- parsing ------------------------------------------------------------------------------------
 
 
@@ -208,11 +322,53 @@ def parse_job(service: str, content: bytes) -> EcoTaxaJob:
     return parse_body(service, _JOB, content, "job", lines=_LINES)
 
 
-def parse_jobs(service: str, content: bytes) -> list[EcoTaxaJob]:
-    """The body of `GET /jobs/` (records sent the same fields share one set of their names)."""
-    jobs = parse_body(service, _JOBS, content, "job list", lines=_LINES)
-    shared_fields_set(jobs)
-    return jobs
+def parse_jobs(service: str, content: bytes, *, first_part: bool = False) -> list[EcoTaxaRecord]:
+    """The body of `GET /jobs/`, each job validated then kept as an `EcoTaxaRecord`.
+
+    The list is validated straight from its bytes, then each record's strings are made clean
+    one record at a time: a record whose compact JSON may hold a string that `clean` would
+    change (`jobtui.core.text.suspect`: a traceback's newlines, a control character) is cleaned
+    and validated again. A whole body decoded and cleaned at once (`parse_body`, for a body
+    that may hold such a string anywhere, as a list of tracebacks always does) took three times
+    as long and held every record as dicts of dicts meanwhile. A body that does not validate as
+    it is goes that way, which gives its error (or its jobs, once cleaned).
+
+    With `first_part`, `content` is the start of a list: the jobs it holds whole (the last one
+    it reaches may be cut, and is left out); none when it does not validate."""
+    models: list[EcoTaxaJob]
+    try:
+        models = _JOBS.validate_json(content, experimental_allow_partial=first_part)
+    except ValidationError:
+        if first_part:
+            return []
+        models = parse_body(service, _JOBS, content, "job list", lines=_LINES)
+    if first_part:
+        models = models[:-1]
+    try:
+        return _records(models)
+    except (PydanticSerializationError, ValueError, RecursionError):
+        # text that validated as sent but not once cleaned (or could not be written back)
+        if first_part:
+            return []
+        cleaned: list[EcoTaxaJob] = parse_body(service, _JOBS, content, "job list", lines=_LINES)
+        return _records(cleaned)
+
+
+def _records(models: list[EcoTaxaJob]) -> list[EcoTaxaRecord]:
+    """Records of validated models, each one's strings clean (see `parse_jobs`). Empties
+    `models` as it goes: each model is let go once its record is made, and the records take
+    memory the models leave (50,000 models weigh some 120 MB, their records 35; let go all at
+    the end, the dashboard held 20 MB more)."""
+    records: list[EcoTaxaRecord] = []
+    models.reverse()
+    while models:
+        model = models.pop()
+        dumped = _JOB.dump_json(model, exclude_unset=True)
+        if suspect(dumped):
+            model = _JOB.validate_python(clean_tree(json.loads(dumped), _LINES))
+            dumped = _JOB.dump_json(model, exclude_unset=True)
+        records.append(EcoTaxaRecord(model, dumped))
+    return records
 
 
 def parse_user(service: str, content: bytes) -> EcoTaxaUser:

@@ -1,0 +1,102 @@
+"""What keeps a long job list cheap to poll and quick to show: an answer identical to the last
+one is recognised as it arrives (not copied, not hashed again), and the jobs of a long list are
+made in slices between which the event loop runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from jobtui.core.models import Job, JobState
+from jobtui.services import _wire
+from jobtui.services._http import fetch
+from jobtui.services._wire import JobsOfRecords
+
+BODY = b"[" + b",".join(b'{"id": %d}' % i for i in range(5000)) + b"]"
+
+
+class Pieces(httpx.AsyncByteStream):
+    """A body sent in pieces of `size` bytes, as a socket gives them."""
+
+    def __init__(self, body: bytes, size: int = 4096) -> None:
+        self.body = body
+        self.size = size
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.body), self.size):
+            yield self.body[start : start + self.size]
+
+
+def serving(body: bytes) -> httpx.AsyncClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Pieces(body))
+
+    return httpx.AsyncClient(base_url="http://test", transport=httpx.MockTransport(answer))
+
+
+async def get(body: bytes, same: bytes | None) -> bytes:
+    async with serving(body) as client:
+        request = client.build_request("GET", "/jobs/")
+        response = await fetch(client, "svc", request, limit=1 << 20, what="list", same=same)
+        return response.content
+
+
+async def test_an_answer_identical_to_an_earlier_one_is_that_very_body() -> None:
+    earlier = bytes(bytearray(BODY))  # equal, not the same object
+    assert await get(BODY, earlier) is earlier
+    # any other answer is read as it came, whatever it shares with the earlier one
+    changed = BODY[:-2] + b"0]"
+    got = await get(changed, earlier)
+    assert got == changed and got is not earlier
+    assert await get(b"{" + BODY[1:], earlier) == b"{" + BODY[1:]
+    assert await get(BODY[:-1], earlier) == BODY[:-1]  # shorter
+    longer = BODY[:-1] + b',{"id": 1}]'
+    assert await get(longer, earlier) == longer
+    assert await get(BODY, None) == BODY
+
+
+def job_of(number: int) -> Job:
+    return Job(service="svc", id=str(number), state=JobState.RUNNING, raw_state="running")
+
+
+async def test_the_jobs_of_a_long_list_are_made_while_the_event_loop_runs() -> None:
+    made: JobsOfRecords[int] = JobsOfRecords()
+    records = list(range(2000))
+    beats = 0
+    running = True
+
+    async def beat() -> None:
+        nonlocal beats
+        while running:
+            beats += 1
+            await asyncio.sleep(0)
+
+    beating = asyncio.create_task(beat())
+    await asyncio.sleep(0)
+    before = beats
+    jobs = await made.jobs_in_slices(records, job_of, every=100)
+    running = False
+    await beating
+    assert [job.id for job in jobs] == [str(number) for number in records]
+    assert beats - before >= 19  # the loop ran after each slice of 100
+    # the same records again: the very same list, nothing made
+    assert await made.jobs_in_slices(records, job_of, every=100) is jobs
+    assert made.jobs(records, job_of) is jobs
+
+
+async def test_the_memory_a_large_parse_freed_goes_back_to_the_system(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _wire.give_back_memory()  # (wherever the C library has no malloc_trim, it does nothing)
+    given_back: list[int] = []
+    monkeypatch.setattr(_wire, "give_back_memory", lambda: given_back.append(1))
+    same: _wire.SameBody[int] = _wire.SameBody()
+    large = b" " * _wire.TRIM_AFTER + b"[]"
+    assert await same.parse_off_loop(large, len) == len(large)
+    assert given_back == [1]
+    await same.parse_off_loop(large, len)  # the same answer: nothing parsed, nothing freed
+    await same.parse_off_loop(b"[1]" * 20_000, len)  # a page of a paged list
+    assert given_back == [1]
