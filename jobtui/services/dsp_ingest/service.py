@@ -47,6 +47,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +64,7 @@ from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, UnsupportedActionError
 from jobtui.services._service import ClientService, ServiceConfigLike
+from jobtui.services._wire import LazyRecord, SharedText
 from jobtui.services.download import exists, safe_name
 from jobtui.services.dsp_ingest.client import DspIngestClient
 from jobtui.services.dsp_ingest.ingest import (
@@ -90,6 +92,109 @@ _LIST_CAP = 200
 """How many file names a job's raw record lists per kind (the counts are always complete)."""
 EXTRA = FieldNames("uploaded", "mapped", "unmapped")
 """The names of a project's `Job.extra` values."""
+CHECKS_AT_ONCE = 8
+"""mapping.csv reads in flight at once (as many as the shared connection pool holds)."""
+SWEEP_LOCK_WAIT = 0.05
+"""Seconds (beyond twice the health check's round trip) the first look at a project waits for
+its mapping.csv to answer before taking it as locked: the first rows of thousands of projects do
+not wait 400 ms on each locked one (it is asked again after `busy_backoff`)."""
+_SHARED = SharedText(entries=1024, longest=120)
+"""Messages and revisions that repeat across projects ("done (6 files mapped)"), one object each."""
+
+
+def _unchecked(p: ProjectTrack) -> bool:
+    """Whether the project was never looked at (nor errored, nor acted on by this client)."""
+    return p.status is None and p.error is None and p.upload is None and p.last_report is None
+
+
+class ProjectRecord:
+    """What a project's `Job.raw` shows, as taken when its `Job` was made: a few slots (the lists
+    only when this client uploaded something), the mapping made only when it is looked at (the
+    detail pane, `jobtui show`, the journal) through `LazyRecord`."""
+
+    __slots__ = (
+        "checked",
+        "configured",
+        "error",
+        "finished",
+        "last_upload",
+        "rows",
+        "shortcode",
+        "started",
+        "status",
+        "upload",
+        "uploaded",
+    )
+
+    def __init__(self, p: ProjectTrack) -> None:
+        self.shortcode = p.shortcode
+        self.status = p.status
+        self.rows = len(p.rows) if p.rows is not None else None
+        self.checked: datetime | None = p.checked_at
+        self.started: datetime | None = p.ingest_started
+        self.finished: datetime | None = p.ingest_finished
+        self.configured = p.configured
+        self.error = p.error
+        self.uploaded: tuple[Any, ...] = (
+            (
+                len(p.uploaded),
+                tuple(sorted(p.uploaded)[:_LIST_CAP]),
+                tuple(p.pending[:_LIST_CAP]),
+                tuple(p.unmapped[:_LIST_CAP]),
+                tuple(p.partial[:_LIST_CAP]),
+            )
+            if p.uploaded or p.pending or p.unmapped or p.partial
+            else ()
+        )
+        upload = p.upload
+        self.upload: dict[str, Any] | None = (
+            None
+            if upload is None
+            else {
+                "file": upload.file,
+                "files_done": upload.files_done,
+                "files_total": upload.files_total,
+                "bytes_done": upload.bytes_done,
+                "bytes_total": upload.bytes_total,
+            }
+        )
+        report = p.last_report
+        self.last_upload: dict[str, Any] | None = (
+            None
+            if report is None
+            else {
+                "summary": report.summary(),
+                "uploaded": len(report.uploaded),
+                "failed": [f"{f.rel}: {f.reason}" for f in report.failed][:_LIST_CAP],
+                "not_uploaded": list(report.not_uploaded[:_LIST_CAP]),
+                "rejected": [f"{r.rel}: {r.reason}" for r in report.rejected][:_LIST_CAP],
+            }
+        )
+
+    def wire(self) -> dict[str, Any]:
+        """The record as a mapping (a new one each time)."""
+        count, uploaded, pending, unmapped, partial = self.uploaded or (0, (), (), (), ())
+        raw: dict[str, Any] = {
+            "shortcode": self.shortcode,
+            "mapping_status": self.status,
+            "mapping_rows": self.rows,
+            "files_uploaded": count,
+            "uploaded": list(uploaded),
+            "not_ingested": list(pending),
+            "unmapped": list(unmapped),
+            "partial": list(partial),
+            "ingest_started": self.started.isoformat() if self.started else None,
+            "ingest_finished": self.finished.isoformat() if self.finished else None,
+            "checked": self.checked.isoformat() if self.checked else None,
+            "configured": self.configured,
+        }
+        if self.error:
+            raw["error"] = self.error
+        if self.upload is not None:
+            raw["upload"] = dict(self.upload)
+        if self.last_upload is not None:
+            raw["last_upload"] = dict(self.last_upload)
+        return raw
 
 
 class DspIngestService(ClientService[DspIngestClient]):
@@ -115,6 +220,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         list_projects: bool | None = None,
         list_every: int = 10,
         max_checks: int = 20,
+        sweep_checks: int = 250,
         busy_backoff: float = 5.0,
         busy_backoff_max: float = 30.0,
         conflict_retries: int = 5,
@@ -130,6 +236,8 @@ class DspIngestService(ClientService[DspIngestClient]):
         self.token = self.client.token_info
         self.list_every = max(1, list_every)
         self.max_checks = max(1, max_checks)
+        self.sweep_checks = max(self.max_checks, sweep_checks)
+        """Projects the polls after the first look at, while some were never looked at."""
         self.busy_backoff = busy_backoff
         self.busy_backoff_max = busy_backoff_max
         self.conflict_retries = max(0, conflict_retries)
@@ -143,6 +251,15 @@ class DspIngestService(ClientService[DspIngestClient]):
         self.now = now
         """The wall clock: when changes are stamped and whether the token has expired."""
         self._projects: dict[str, ProjectTrack] = {}
+        self._jobs: dict[str, Job] = {}
+        """The last `Job` made of each project, by shortcode (one is made again only when its
+        project was looked at or acted on)."""
+        self._touched: set[str] = set()
+        """Projects changed outside a poll (an action, an upload) since the last poll."""
+        self._listed: list[Job] = []
+        """What the last poll returned: the very same list while no job changed."""
+        self._swept = False
+        """Whether every project was looked at once (until then, polls show their first part)."""
         for code in projects:
             self._ensure(validate_shortcode(code)).configured = True
         if not self._projects:
@@ -173,6 +290,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         project = self._projects.get(code)
         if project is None:
             project = self._projects[code] = ProjectTrack(code)
+            self._touched.add(code)
         return project
 
     def add_project(self, shortcode: str) -> str:
@@ -197,21 +315,62 @@ class DspIngestService(ClientService[DspIngestClient]):
             raise health
         if self.list_projects and self._polls % self.list_every == 0:
             await self._list()
+        first = self._polls == 0
         self._polls += 1
         now = self.clock()
         due = [p for p in self._projects.values() if p.upload is None and p.next_check <= now]
         due.sort(key=lambda p: p.next_check)
-        due = due[: self.max_checks]
-        errors = await asyncio.gather(*(self._check(p) for p in due))
+        budget = self.max_checks if first or self._swept else self.sweep_checks
+        # Thousands never looked at: a locked one is taken as locked without the server's wait.
+        quick = not self._swept and sum(map(_unchecked, self._projects.values())) > budget
+        due = due[:budget]
+        slots = asyncio.Semaphore(CHECKS_AT_ONCE)
+        errors = await asyncio.gather(*(self._check(p, quick=quick, slots=slots) for p in due))
         self.last_poll_requests = sum(self.client.requests.values()) - before
         failed = [e for e in errors if e is not None]
         if due and len(failed) == len(due):
             raise failed[0]
-        jobs = [self.to_job(p) for p in self._projects.values()]
+        fresh = self._refresh_jobs(due)
+        partial = False
+        if not self._swept:
+            left = sum(map(_unchecked, self._projects.values()))
+            self._swept = left == 0
+            partial = not self._swept
+        if fresh or partial:
+            self._listed = [
+                self._jobs[code]
+                for code, p in self._projects.items()
+                if not partial or not _unchecked(p)
+            ]
         note = self.token.describe(self.now())
         if self._server_version:
             note = f"dsp-ingest {self._server_version} · {note}"
-        return PollResult(jobs, note=note)
+        total = len(self._projects) if partial else None
+        return PollResult(self._listed, total=total, note=note, partial=partial)
+
+    def _refresh_jobs(self, checked: Sequence[ProjectTrack]) -> bool:
+        """Make again the jobs of the projects looked at or acted on since the last poll (and of
+        those uploading); True when one of them differs from the job it replaces (a job equal
+        to the one before is not replaced: the poll hands out the same list)."""
+        codes = self._touched
+        self._touched = set()
+        codes.update(p.shortcode for p in checked)
+        codes.update(code for code, p in self._projects.items() if p.upload is not None)
+        fresh = False
+        jobs = self._jobs
+        for code in codes:
+            p = self._projects.get(code)
+            if p is None:
+                continue
+            if not self._swept and _unchecked(p):
+                self._touched.add(code)  # not shown before it is looked at
+                continue
+            job = self.to_job(p)
+            before = jobs.get(code)
+            if before is None or before != job:
+                jobs[code] = job
+                fresh = True
+        return fresh
 
     async def _health(self) -> None:
         started = time.monotonic()
@@ -233,11 +392,18 @@ class DspIngestService(ClientService[DspIngestClient]):
             if SHORTCODE.fullmatch(code):
                 self._ensure(code.upper()).listed = True
 
-    async def _check(self, p: ProjectTrack) -> ServiceError | None:
-        """Ask mapping.csv once and update `p`; returns the error instead of raising it."""
-        head = None if self.lock_wait is None else self.lock_wait + 2 * self._round_trip
+    async def _check(
+        self, p: ProjectTrack, *, quick: bool = False, slots: asyncio.Semaphore | None = None
+    ) -> ServiceError | None:
+        """Ask mapping.csv once and update `p`; returns the error instead of raising it. `quick`:
+        a project never looked at is taken as locked after `SWEEP_LOCK_WAIT`."""
+        wait = self.lock_wait
+        if wait is None and quick and _unchecked(p):
+            wait = SWEEP_LOCK_WAIT
+        head = None if wait is None else wait + 2 * self._round_trip
         try:
-            rows = await self.client.mapping(p.shortcode, head=head)
+            async with slots or contextlib.nullcontext():
+                rows = await self.client.mapping(p.shortcode, head=head)
         except (ConflictError, NotAnsweredError):
             p.status = 409
             p.error = None
@@ -261,6 +427,7 @@ class DspIngestService(ClientService[DspIngestClient]):
     def _settled(self, p: ProjectTrack, status: int, rows: list[tuple[str, str]] | None) -> None:
         """The lock was free: an ingest or finalize of ours is over."""
         p.record_settled(status, rows, clock=self.clock, now=self.now)
+        self._touched.add(p.shortcode)
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -337,40 +504,7 @@ class DspIngestService(ClientService[DspIngestClient]):
             p.changed_at = self.now()
         rows = p.rows or []
         upload = p.upload
-        raw: dict[str, Any] = {
-            "shortcode": p.shortcode,
-            "mapping_status": p.status,
-            "mapping_rows": len(rows) if p.rows is not None else None,
-            "files_uploaded": len(p.uploaded),
-            "uploaded": sorted(p.uploaded)[:_LIST_CAP],
-            "not_ingested": p.pending[:_LIST_CAP],
-            "unmapped": p.unmapped[:_LIST_CAP],
-            "partial": p.partial[:_LIST_CAP],
-            "ingest_started": p.ingest_started.isoformat() if p.ingest_started else None,
-            "ingest_finished": p.ingest_finished.isoformat() if p.ingest_finished else None,
-            "checked": p.checked_at.isoformat() if p.checked_at else None,
-            "configured": p.configured,
-        }
-        if p.error:
-            raw["error"] = p.error
-        if upload is not None:
-            raw["upload"] = {
-                "file": upload.file,
-                "files_done": upload.files_done,
-                "files_total": upload.files_total,
-                "bytes_done": upload.bytes_done,
-                "bytes_total": upload.bytes_total,
-            }
-        if p.last_report is not None:
-            report = p.last_report
-            raw["last_upload"] = {
-                "summary": report.summary(),
-                "uploaded": len(report.uploaded),
-                "failed": [f"{f.rel}: {f.reason}" for f in report.failed][:_LIST_CAP],
-                "not_uploaded": list(report.not_uploaded[:_LIST_CAP]),
-                "rejected": [f"{r.rel}: {r.reason}" for r in report.rejected][:_LIST_CAP],
-            }
-        revision = (
+        revision = _SHARED(
             f"{p.status}:{raw_state}:{len(rows)}:{len(p.uploaded)}:{len(p.pending)}:"
             f"{len(p.unmapped)}:{upload.bytes_done if upload else ''}"
         )
@@ -384,14 +518,14 @@ class DspIngestService(ClientService[DspIngestClient]):
             started=p.ingest_started,
             finished=p.ingest_finished if not p.ingesting else None,
             progress=upload.fraction * 100 if upload is not None else None,
-            message=message,
+            message=_SHARED(message),
             actions=self.allowed(p, state),
             extra=EXTRA(
                 count_text(len(p.uploaded)) if p.uploaded else "",
                 count_text(len(rows)) if p.rows is not None else "",
                 count_text(len(p.unmapped)) if p.unmapped else "",
             ),
-            raw=raw,
+            raw=LazyRecord(ProjectRecord(p)),
             revision=revision,
         )
 
@@ -477,6 +611,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         code = p.shortcode
         await self.client.start_ingest(code)
         p.record_ingest(self.now(), self.clock())
+        self._touched.add(code)
         return f"ingest of project {code} started"
 
     async def mapping(self, shortcode: str) -> list[tuple[str, str]]:
@@ -503,6 +638,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         code = p.shortcode
         await self.client.finalize(code)
         p.record_finalize(self.clock())
+        self._touched.add(code)
         return (
             f"finalize of project {code} started: the server deletes its import folder and mapping"
         )
@@ -541,4 +677,5 @@ class DspIngestService(ClientService[DspIngestClient]):
             p.upload = None
             p.next_check = self.clock()
             p.last_report = run.report()
+            self._touched.add(code)
         return report
