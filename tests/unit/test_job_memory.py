@@ -15,9 +15,11 @@ from contextlib import contextmanager
 import httpx
 
 from jobtui.core.models import Action, Job
+from jobtui.core.polling import utc_now
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.services._wire import LazyRecord, SameBody, SharedText
 from jobtui.services.bsub.wire import parse_job_list
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.services.ecotaxa.wire import parse_jobs as parse_ecotaxa_jobs
 from jobtui.services.leia.service import LeiaService
 from jobtui.services.leia.wire import LeiaJob, parse_jobs
@@ -208,3 +210,22 @@ def test_an_answer_larger_than_the_bound_of_bodies_is_still_not_parsed_twice() -
     assert same.parse(big, parse) is first and len(parses) == 1
     same.parse(b"[1]", parse)  # another answer comes: the big one may go
     assert sum(map(len, same._parsed)) <= 100 or list(same._parsed) == [b"[1]"]
+
+
+def test_dsp_ingest_projects_stay_small() -> None:
+    # Each project's mapping read once (six rows each), and its job made: the project keeps the
+    # count of its mapping's rows, not the rows; its job's record is a few slots, made into a
+    # mapping only when looked at.
+    codes = [f"{i + 0x100:04X}" for i in range(JOBS)]
+    service = DspIngestService("ingest", "http://127.0.0.1:9", "t", projects=codes[:1])
+    with traced() as held:
+        for code in codes:
+            rows = [(f"letters/Brief {j}.pdf", f"{code}-{j}.jpx") for j in range(6)]
+            service.add_project(code)
+            track = service.track(code)
+            assert track is not None
+            track.record_settled(200, rows, clock=lambda: 0.0, now=utc_now)
+        jobs = [service.to_job(track) for code in codes if (track := service.track(code))]
+        per_project = held() / JOBS
+    assert jobs[0].extra["mapped"] == "6" and jobs[0].raw["mapping_rows"] == 6
+    assert per_project < 1600, per_project

@@ -39,6 +39,17 @@ check's round trip is given up and the project shown as locked at once (a free l
 a round trip). The health check and the server's version are asked together. `GET /projects`
 (admin only) is asked every `list_every` polls when no projects are configured and the token has
 the `admin` scope. What this client uploaded is remembered for this process only.
+
+Many projects (the server has no list of ingests, nor a time of last change: each project is one
+mapping.csv read): the first poll shows the projects it looked at (`max_checks`, a partial
+result with the total), the polls that follow at once look at `sweep_checks` more each until
+every project was looked at once; meanwhile a locked project is taken as locked after
+`SWEEP_LOCK_WAIT` (it is asked again after its backoff). After that, each poll looks at the
+`max_checks` projects due longest, so a change another client makes (an upload, an ingest, a
+finalize) shows within one turn of the projects, and a locked project's end within its backoff.
+A poll makes again only the jobs of the projects it looked at or that this client acted on; when
+none differs from the job before, it hands out the very same list, which the poll loop does not
+compare again. A project keeps the count of its mapping's rows, not the rows.
 """
 
 from __future__ import annotations
@@ -129,7 +140,7 @@ class ProjectRecord:
     def __init__(self, p: ProjectTrack) -> None:
         self.shortcode = p.shortcode
         self.status = p.status
-        self.rows = len(p.rows) if p.rows is not None else None
+        self.rows = p.mapped
         self.checked: datetime | None = p.checked_at
         self.started: datetime | None = p.ingest_started
         self.finished: datetime | None = p.ingest_finished
@@ -458,7 +469,7 @@ class DspIngestService(ClientService[DspIngestClient]):
             if p.error:
                 return JobState.UNKNOWN, "error", p.error
             return JobState.UNKNOWN, "unchecked", "not checked yet"
-        mapped = len(p.rows or [])
+        mapped = p.mapped or 0
         if p.status == 404 and p.finalized:
             return JobState.SUCCEEDED, "finalized", "import folder and mapping deleted"
         if p.pending:
@@ -502,10 +513,10 @@ class DspIngestService(ClientService[DspIngestClient]):
         if view != p.last_view:
             p.last_view = view
             p.changed_at = self.now()
-        rows = p.rows or []
+        rows = p.mapped or 0
         upload = p.upload
         revision = _SHARED(
-            f"{p.status}:{raw_state}:{len(rows)}:{len(p.uploaded)}:{len(p.pending)}:"
+            f"{p.status}:{raw_state}:{rows}:{len(p.uploaded)}:{len(p.pending)}:"
             f"{len(p.unmapped)}:{upload.bytes_done if upload else ''}"
         )
         return Job(
@@ -522,7 +533,7 @@ class DspIngestService(ClientService[DspIngestClient]):
             actions=self.allowed(p, state),
             extra=EXTRA(
                 count_text(len(p.uploaded)) if p.uploaded else "",
-                count_text(len(rows)) if p.rows is not None else "",
+                count_text(rows) if p.mapped is not None else "",
                 count_text(len(p.unmapped)) if p.unmapped else "",
             ),
             raw=LazyRecord(ProjectRecord(p)),
@@ -561,7 +572,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         if action is not Action.FINALIZE:
             return super().confirm_text(action, job)
         p = self._projects.get(job.id)
-        rows = len(p.rows) if p is not None and p.rows is not None else None
+        rows = p.mapped if p is not None else None
         mapping = f"its mapping-{job.id}.csv" + (f" ({rows} rows)" if rows is not None else "")
         waiting = f", {len(p.pending)} of them uploaded here" if p is not None and p.pending else ""
         return (
