@@ -31,7 +31,8 @@ over and cleaned up.
 
 Polling is gentle with the project lock: one mapping.csv GET per project per poll at most (none
 for a project this client is uploading to, as that could make the upload fail with 409), at most
-`max_checks` projects per poll (the longest-unchecked first), and after a 409 the project is
+`max_checks` projects per poll (8: the longest-unchecked first; an idle dashboard of thousands
+of projects costs little), and after a 409 the project is
 asked again only after `busy_backoff` seconds, doubling up to `busy_backoff_max`. The server
 answers 409 only after trying the lock for 400 ms; with `lock_wait` set (the headless commands),
 a mapping.csv read whose answer has not begun within `lock_wait` seconds plus twice the health
@@ -230,7 +231,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         verify: bool = True,
         list_projects: bool | None = None,
         list_every: int = 10,
-        max_checks: int = 20,
+        max_checks: int = 8,
         sweep_checks: int = 250,
         busy_backoff: float = 5.0,
         busy_backoff_max: float = 30.0,
