@@ -57,9 +57,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -104,6 +107,7 @@ _LIST_CAP = 200
 """How many file names a job's raw record lists per kind (the counts are always complete)."""
 EXTRA = FieldNames("uploaded", "mapped", "unmapped")
 """The names of a project's `Job.extra` values."""
+_NEXT_CHECK = attrgetter("next_check")
 CHECKS_AT_ONCE = 8
 """mapping.csv reads in flight at once (as many as the shared connection pool holds)."""
 SWEEP_LOCK_WAIT = 0.05
@@ -112,11 +116,6 @@ its mapping.csv to answer before taking it as locked: the first rows of thousand
 not wait 400 ms on each locked one (it is asked again after `busy_backoff`)."""
 _SHARED = SharedText(entries=1024, longest=120)
 """Messages and revisions that repeat across projects ("done (6 files mapped)"), one object each."""
-
-
-def _unchecked(p: ProjectTrack) -> bool:
-    """Whether the project was never looked at (nor errored, nor acted on by this client)."""
-    return p.status is None and p.error is None and p.upload is None and p.last_report is None
 
 
 class ProjectRecord:
@@ -272,6 +271,9 @@ class DspIngestService(ClientService[DspIngestClient]):
         """What the last poll returned: the very same list while no job changed."""
         self._swept = False
         """Whether every project was looked at once (until then, polls show their first part)."""
+        self._unlooked: dict[str, None] = {}
+        """Projects never looked at nor acted on, in order (the keys)."""
+        self._uploading: set[str] = set()
         for code in projects:
             self._ensure(validate_shortcode(code)).configured = True
         if not self._projects:
@@ -302,8 +304,13 @@ class DspIngestService(ClientService[DspIngestClient]):
         project = self._projects.get(code)
         if project is None:
             project = self._projects[code] = ProjectTrack(code)
-            self._touched.add(code)
+            self._unlooked[code] = None
         return project
+
+    def _acted(self, code: str) -> None:
+        """The project changed outside a poll's look at it (an action, a mapping read)."""
+        self._touched.add(code)
+        self._unlooked.pop(code, None)
 
     def add_project(self, shortcode: str) -> str:
         """Show a project (typed by the user) from the next poll on; returns its shortcode."""
@@ -329,36 +336,46 @@ class DspIngestService(ClientService[DspIngestClient]):
             await self._list()
         first = self._polls == 0
         self._polls += 1
-        now = self.clock()
-        due = [p for p in self._projects.values() if p.upload is None and p.next_check <= now]
-        due.sort(key=lambda p: p.next_check)
         budget = self.max_checks if first or self._swept else self.sweep_checks
+        due = self._due(budget)
         # Thousands never looked at: a locked one is taken as locked without the server's wait.
-        quick = not self._swept and sum(map(_unchecked, self._projects.values())) > budget
-        due = due[:budget]
+        quick = not self._swept and len(self._unlooked) > budget
         slots = asyncio.Semaphore(CHECKS_AT_ONCE)
         errors = await asyncio.gather(*(self._check(p, quick=quick, slots=slots) for p in due))
         self.last_poll_requests = sum(self.client.requests.values()) - before
         failed = [e for e in errors if e is not None]
         if due and len(failed) == len(due):
             raise failed[0]
-        fresh = self._refresh_jobs(due)
-        partial = False
         if not self._swept:
-            left = sum(map(_unchecked, self._projects.values()))
-            self._swept = left == 0
-            partial = not self._swept
-        if fresh or partial:
-            self._listed = [
-                self._jobs[code]
-                for code, p in self._projects.items()
-                if not partial or not _unchecked(p)
-            ]
+            self._swept = not self._unlooked
+        partial = not self._swept
+        if self._refresh_jobs(due) or partial:
+            jobs = self._jobs
+            self._listed = [jobs[code] for code in self._projects if code in jobs]
         note = self.token.describe(self.now())
         if self._server_version:
             note = f"dsp-ingest {self._server_version} · {note}"
         total = len(self._projects) if partial else None
         return PollResult(self._listed, total=total, note=note, partial=partial)
+
+    def _due(self, budget: int) -> list[ProjectTrack]:
+        """The projects to look at now, at most `budget`: those never looked at first, then
+        those due longest (none that this client is uploading to)."""
+        projects = self._projects
+        due = [projects[code] for code in itertools.islice(self._unlooked, budget)]
+        if len(due) < budget:
+            now = self.clock()
+            picked = {p.shortcode for p in due}
+            due += heapq.nsmallest(
+                budget - len(due),
+                (
+                    p
+                    for p in projects.values()
+                    if p.next_check <= now and p.upload is None and p.shortcode not in picked
+                ),
+                key=_NEXT_CHECK,
+            )
+        return due
 
     def _refresh_jobs(self, checked: Sequence[ProjectTrack]) -> bool:
         """Make again the jobs of the projects looked at or acted on since the last poll (and of
@@ -367,15 +384,14 @@ class DspIngestService(ClientService[DspIngestClient]):
         codes = self._touched
         self._touched = set()
         codes.update(p.shortcode for p in checked)
-        codes.update(code for code, p in self._projects.items() if p.upload is not None)
-        fresh = False
+        codes.update(self._uploading)
         jobs = self._jobs
+        if self._swept:  # projects added since, shown "not checked yet" until looked at
+            codes.update(code for code in self._unlooked if code not in jobs)
+        fresh = False
         for code in codes:
             p = self._projects.get(code)
             if p is None:
-                continue
-            if not self._swept and _unchecked(p):
-                self._touched.add(code)  # not shown before it is looked at
                 continue
             job = self.to_job(p)
             before = jobs.get(code)
@@ -410,8 +426,9 @@ class DspIngestService(ClientService[DspIngestClient]):
         """Ask mapping.csv once and update `p`; returns the error instead of raising it. `quick`:
         a project never looked at is taken as locked after `SWEEP_LOCK_WAIT`."""
         wait = self.lock_wait
-        if wait is None and quick and _unchecked(p):
+        if wait is None and quick and p.shortcode in self._unlooked:
             wait = SWEEP_LOCK_WAIT
+        self._unlooked.pop(p.shortcode, None)
         head = None if wait is None else wait + 2 * self._round_trip
         try:
             async with slots or contextlib.nullcontext():
@@ -439,7 +456,7 @@ class DspIngestService(ClientService[DspIngestClient]):
     def _settled(self, p: ProjectTrack, status: int, rows: list[tuple[str, str]] | None) -> None:
         """The lock was free: an ingest or finalize of ours is over."""
         p.record_settled(status, rows, clock=self.clock, now=self.now)
-        self._touched.add(p.shortcode)
+        self._acted(p.shortcode)
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -623,7 +640,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         code = p.shortcode
         await self.client.start_ingest(code)
         p.record_ingest(self.now(), self.clock())
-        self._touched.add(code)
+        self._acted(code)
         return f"ingest of project {code} started"
 
     async def mapping(self, shortcode: str) -> list[tuple[str, str]]:
@@ -650,7 +667,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         code = p.shortcode
         await self.client.finalize(code)
         p.record_finalize(self.clock())
-        self._touched.add(code)
+        self._acted(code)
         return (
             f"finalize of project {code} started: the server deletes its import folder and mapping"
         )
@@ -683,11 +700,14 @@ class DspIngestService(ClientService[DspIngestClient]):
             raise ConflictError(self.name, f"an upload to project {code} is already running")
         run = UploadRun(self, p, plan, progress, cancel)
         p.upload = run.state
+        self._uploading.add(code)
+        self._acted(code)
         try:
             report = await run.run()
         finally:
             p.upload = None
             p.next_check = self.clock()
             p.last_report = run.report()
-            self._touched.add(code)
+            self._uploading.discard(code)
+            self._acted(code)
         return report
