@@ -31,9 +31,9 @@ over and cleaned up.
 
 Polling is gentle with the project lock: one mapping.csv GET per project per poll at most (none
 for a project this client is uploading to, as that could make the upload fail with 409), at most
-`max_checks` projects per poll (8: the longest-unchecked first; an idle dashboard of thousands
-of projects costs little), and after a 409 the project is
-asked again only after `busy_backoff` seconds, doubling up to `busy_backoff_max`. The server
+`max_checks` projects per poll (8, the longest-unchecked first: an idle dashboard of thousands of
+projects costs little), and after a 409 the project is asked again only after `busy_backoff`
+seconds, doubling up to `busy_backoff_max`. The server
 answers 409 only after trying the lock for 400 ms; with `lock_wait` set (the headless commands),
 a mapping.csv read whose answer has not begun within `lock_wait` seconds plus twice the health
 check's round trip is given up and the project shown as locked at once (a free lock answers within
