@@ -133,11 +133,12 @@ KeyList = Annotated[str, AfterValidator(check_keys)]
 def _once(value: object, handler: ValidatorFunctionWrapHandler, items: list[str], what: str) -> Any:
     """The list checked by `handler`, with every repeat of `items` (its good items, as
     written) named by its index, even when other items are wrong."""
-    repeats = [
-        ((index,), f"{what.format(item)} is listed twice")
-        for index, item in enumerate(items)
-        if item and item in items[:index]
-    ]
+    seen: set[str] = set()
+    repeats: list[tuple[Loc, str]] = []
+    for index, item in enumerate(items):
+        if item and item in seen:
+            repeats.append(((index,), f"{what.format(item)} is listed twice"))
+        seen.add(item)
     try:
         checked = handler(value)
     except ValidationError as error:

@@ -322,3 +322,15 @@ async def test_concurrent_uploads_to_one_project_conflict_after_400_ms(
     release.set()
     assert (await first).status_code == 200
     assert state.uploaded_files(code) == ["one.txt"]
+
+
+def test_seeded_ingests_are_up_to_date_before_the_first_request(emulator: EmulatorFactory) -> None:
+    # What the running ingests were due to have done by the start is done at seeding: the first
+    # request finds nothing to catch up on (with thousands of projects it would wait seconds).
+    _, state = start(emulator, projects=8)
+    codes = [code for code in state.seeded if code in state.ingests]
+    assert codes
+    before = {code: state.uploaded_files(code) for code in codes}
+    assert all(len(files) < 24 for files in before.values())  # some already ingested
+    state.tick()
+    assert {code: state.uploaded_files(code) for code in codes} == before

@@ -562,7 +562,7 @@ async def test_at_most_max_checks_projects_per_poll_in_turn(
     running, state = start(emulator, projects=12)
     clock = Clock()
     service, recorder = service_for(
-        running, closing, projects=state.seeded, clock=clock, max_checks=5
+        running, closing, projects=state.seeded, clock=clock, max_checks=5, sweep_checks=5
     )
     counts: list[int] = []
     for _ in range(3):

@@ -228,25 +228,25 @@ STATES: list[tuple[dict[str, Any], JobState, str, frozenset[Action]]] = [
         frozenset({Action.UPLOAD}),
     ),
     (
-        {"status": 200, "rows": [("a", "b")]},
+        {"status": 200, "mapped": 1},
         JobState.SUCCEEDED,
         "done",
         frozenset({Action.UPLOAD, Action.INGEST, Action.MAPPING, Action.FINALIZE}),
     ),
     (
-        {"status": 200, "rows": [], "pending": ["x.jpg"]},
+        {"status": 200, "mapped": 0, "pending": ["x.jpg"]},
         JobState.QUEUED,
         "uploaded",
         frozenset({Action.UPLOAD, Action.INGEST, Action.MAPPING, Action.FINALIZE}),
     ),
     (
-        {"status": 200, "rows": [], "batch": ["x.jpg"], "unmapped": ["x.jpg"]},
+        {"status": 200, "mapped": 0, "batch": ["x.jpg"], "unmapped": ["x.jpg"]},
         JobState.FAILED,
         "done, files unmapped",
         frozenset({Action.UPLOAD, Action.INGEST, Action.MAPPING, Action.FINALIZE}),
     ),
     (
-        {"status": 200, "rows": [], "partial": ["x.jpg"]},
+        {"status": 200, "mapped": 0, "partial": ["x.jpg"]},
         JobState.SUCCEEDED,
         "done",
         frozenset({Action.UPLOAD, Action.MAPPING, Action.FINALIZE}),
@@ -272,10 +272,10 @@ async def test_state_mapping(
 
 
 async def test_jobs_change_only_when_their_view_changes(service: DspIngestService) -> None:
-    track = ProjectTrack("0001", status=200, rows=[("a", "b")])
+    track = ProjectTrack("0001", status=200, mapped=1)
     first = service.to_job(track)
     assert service.to_job(track) == first
-    track.rows = [("a", "b"), ("c", "d")]
+    track.mapped = 2
     second = service.to_job(track)
     assert second != first and second.extra["mapped"] == "2"
 

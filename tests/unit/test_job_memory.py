@@ -15,9 +15,11 @@ from contextlib import contextmanager
 import httpx
 
 from jobtui.core.models import Action, Job
+from jobtui.core.polling import utc_now
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
 from jobtui.services._wire import LazyRecord, SameBody, SharedText
 from jobtui.services.bsub.wire import parse_job_list
+from jobtui.services.dsp_ingest.service import DspIngestService
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.services.ecotaxa.wire import EcoTaxaJob
 from jobtui.services.ecotaxa.wire import parse_jobs as parse_ecotaxa_jobs
@@ -235,3 +237,22 @@ def test_ecotaxa_emulator_records_cost_a_third_of_their_model(emulator: Emulator
     for job, item in zip(jobs[::37], sent[::37], strict=True):
         whole = EcoTaxaJob.model_validate_json(json.dumps(item)).wire()
         assert dict(job.raw) == json.loads(json.dumps(whole)), job.id
+
+
+def test_dsp_ingest_projects_stay_small() -> None:
+    # Each project's mapping read once (six rows each), and its job made: the project keeps the
+    # count of its mapping's rows, not the rows; its job's record is a few slots, made into a
+    # mapping only when looked at.
+    codes = [f"{i + 0x100:04X}" for i in range(JOBS)]
+    service = DspIngestService("ingest", "http://127.0.0.1:9", "t", projects=codes[:1])
+    with traced() as held:
+        for code in codes:
+            rows = [(f"letters/Brief {j}.pdf", f"{code}-{j}.jpx") for j in range(6)]
+            service.add_project(code)
+            track = service.track(code)
+            assert track is not None
+            track.record_settled(200, rows, clock=lambda: 0.0, now=utc_now)
+        jobs = [service.to_job(track) for code in codes if (track := service.track(code))]
+        per_project = held() / JOBS
+    assert jobs[0].extra["mapped"] == "6" and jobs[0].raw["mapping_rows"] == 6
+    assert per_project < 1600, per_project

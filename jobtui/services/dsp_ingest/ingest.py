@@ -197,7 +197,7 @@ def plan_upload(folder: Path | str) -> UploadPlan:
 UploadProgressCallback = Callable[[UploadProgress], None]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ProjectTrack:
     """What the service knows about one project: the server's last answer and this client's own
     work on it. Kept between polls; read it with `DspIngestService.track`."""
@@ -207,7 +207,8 @@ class ProjectTrack:
     listed: bool = False
     status: int | None = None
     """The last status of mapping.csv: 200, 404, 409, or None (not asked yet, or an error)."""
-    rows: list[tuple[str, str]] | None = None
+    mapped: int | None = None
+    """Rows in the project's mapping.csv at its last read (None: not read, or none there)."""
     error: str | None = None
     checked_at: datetime | None = None
     next_check: float = 0.0
@@ -246,7 +247,7 @@ class ProjectTrack:
         """The lock was free (mapping.csv answered `status`): an ingest or finalize of ours is
         over. A finished ingest leaves unmapped the files of its batch that got no row."""
         self.status = status
-        self.rows = rows
+        self.mapped = None if rows is None else len(rows)
         self.error = None
         self.busy = 0
         self.next_check = clock()
@@ -271,8 +272,8 @@ class ProjectTrack:
         self.batch = list(self.pending)
         self.pending = []
         self.unmapped = []
-        if self.status == 200 and self.rows is not None:
-            self.rows_before = len(self.rows)
+        if self.status == 200 and self.mapped is not None:
+            self.rows_before = self.mapped
         elif self.status == 404:
             self.rows_before = 0
         else:
@@ -297,7 +298,7 @@ class ProjectTrack:
         self.batch = []
         self.unmapped = []
         self.partial = []
-        self.rows = None
+        self.mapped = None
         self.status = 409
         self.busy = 0
         self.next_check = next_check

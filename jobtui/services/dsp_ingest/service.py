@@ -31,22 +31,38 @@ over and cleaned up.
 
 Polling is gentle with the project lock: one mapping.csv GET per project per poll at most (none
 for a project this client is uploading to, as that could make the upload fail with 409), at most
-`max_checks` projects per poll (the longest-unchecked first), and after a 409 the project is
-asked again only after `busy_backoff` seconds, doubling up to `busy_backoff_max`. The server
+`max_checks` projects per poll (8, the longest-unchecked first: an idle dashboard of thousands of
+projects costs little), and after a 409 the project is asked again only after `busy_backoff`
+seconds, doubling up to `busy_backoff_max`. The server
 answers 409 only after trying the lock for 400 ms; with `lock_wait` set (the headless commands),
 a mapping.csv read whose answer has not begun within `lock_wait` seconds plus twice the health
 check's round trip is given up and the project shown as locked at once (a free lock answers within
 a round trip). The health check and the server's version are asked together. `GET /projects`
 (admin only) is asked every `list_every` polls when no projects are configured and the token has
 the `admin` scope. What this client uploaded is remembered for this process only.
+
+Many projects (the server has no list of ingests, nor a time of last change: each project is one
+mapping.csv read): the first poll shows the projects it looked at (`max_checks`, a partial
+result with the total), the polls that follow at once look at `sweep_checks` more each until
+every project was looked at once; meanwhile a locked project is taken as locked after
+`SWEEP_LOCK_WAIT` (it is asked again after its backoff). After that, each poll looks at the
+`max_checks` projects due longest, so a change another client makes (an upload, an ingest, a
+finalize) shows within one turn of the projects, and a locked project's end within its backoff.
+A poll makes again only the jobs of the projects it looked at or that this client acted on; when
+none differs from the job before, it hands out the very same list, which the poll loop does not
+compare again. A project keeps the count of its mapping's rows, not the rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +79,7 @@ from jobtui.core.polling import Clock, utc_now
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, UnsupportedActionError
 from jobtui.services._service import ClientService, ServiceConfigLike
+from jobtui.services._wire import LazyRecord, SharedText
 from jobtui.services.download import exists, safe_name
 from jobtui.services.dsp_ingest.client import DspIngestClient
 from jobtui.services.dsp_ingest.ingest import (
@@ -90,6 +107,105 @@ _LIST_CAP = 200
 """How many file names a job's raw record lists per kind (the counts are always complete)."""
 EXTRA = FieldNames("uploaded", "mapped", "unmapped")
 """The names of a project's `Job.extra` values."""
+_NEXT_CHECK = attrgetter("next_check")
+CHECKS_AT_ONCE = 8
+"""mapping.csv reads in flight at once (as many as the shared connection pool holds)."""
+SWEEP_LOCK_WAIT = 0.05
+"""Seconds (beyond twice the health check's round trip) the first look at a project waits for
+its mapping.csv to answer before taking it as locked: the first rows of thousands of projects do
+not wait 400 ms on each locked one (it is asked again after `busy_backoff`)."""
+_SHARED = SharedText(entries=1024, longest=120)
+"""Messages and revisions that repeat across projects ("done (6 files mapped)"), one object each."""
+
+
+class ProjectRecord:
+    """What a project's `Job.raw` shows, as taken when its `Job` was made: a few slots (the lists
+    only when this client uploaded something), the mapping made only when it is looked at (the
+    detail pane, `jobtui show`, the journal) through `LazyRecord`."""
+
+    __slots__ = (
+        "checked",
+        "configured",
+        "error",
+        "finished",
+        "last_upload",
+        "rows",
+        "shortcode",
+        "started",
+        "status",
+        "upload",
+        "uploaded",
+    )
+
+    def __init__(self, p: ProjectTrack) -> None:
+        self.shortcode = p.shortcode
+        self.status = p.status
+        self.rows = p.mapped
+        self.checked: datetime | None = p.checked_at
+        self.started: datetime | None = p.ingest_started
+        self.finished: datetime | None = p.ingest_finished
+        self.configured = p.configured
+        self.error = p.error
+        self.uploaded: tuple[Any, ...] = (
+            (
+                len(p.uploaded),
+                tuple(sorted(p.uploaded)[:_LIST_CAP]),
+                tuple(p.pending[:_LIST_CAP]),
+                tuple(p.unmapped[:_LIST_CAP]),
+                tuple(p.partial[:_LIST_CAP]),
+            )
+            if p.uploaded or p.pending or p.unmapped or p.partial
+            else ()
+        )
+        upload = p.upload
+        self.upload: dict[str, Any] | None = (
+            None
+            if upload is None
+            else {
+                "file": upload.file,
+                "files_done": upload.files_done,
+                "files_total": upload.files_total,
+                "bytes_done": upload.bytes_done,
+                "bytes_total": upload.bytes_total,
+            }
+        )
+        report = p.last_report
+        self.last_upload: dict[str, Any] | None = (
+            None
+            if report is None
+            else {
+                "summary": report.summary(),
+                "uploaded": len(report.uploaded),
+                "failed": [f"{f.rel}: {f.reason}" for f in report.failed][:_LIST_CAP],
+                "not_uploaded": list(report.not_uploaded[:_LIST_CAP]),
+                "rejected": [f"{r.rel}: {r.reason}" for r in report.rejected][:_LIST_CAP],
+            }
+        )
+
+    def wire(self) -> dict[str, Any]:
+        """The record as a mapping (a new one each time)."""
+        count, uploaded, pending, unmapped, partial = self.uploaded or (0, (), (), (), ())
+        raw: dict[str, Any] = {
+            "shortcode": self.shortcode,
+            "mapping_status": self.status,
+            "mapping_rows": self.rows,
+            "files_uploaded": count,
+            "uploaded": list(uploaded),
+            "not_ingested": list(pending),
+            "unmapped": list(unmapped),
+            "partial": list(partial),
+            "ingest_started": self.started.isoformat() if self.started else None,
+            "ingest_finished": self.finished.isoformat() if self.finished else None,
+            "checked": self.checked.isoformat() if self.checked else None,
+            "configured": self.configured,
+        }
+        if self.error:
+            raw["error"] = self.error
+        if self.upload is not None:
+            raw["upload"] = dict(self.upload)
+        if self.last_upload is not None:
+            raw["last_upload"] = dict(self.last_upload)
+        return raw
 
 
 class DspIngestService(ClientService[DspIngestClient]):
@@ -114,7 +230,8 @@ class DspIngestService(ClientService[DspIngestClient]):
         verify: bool = True,
         list_projects: bool | None = None,
         list_every: int = 10,
-        max_checks: int = 20,
+        max_checks: int = 8,
+        sweep_checks: int = 250,
         busy_backoff: float = 5.0,
         busy_backoff_max: float = 30.0,
         conflict_retries: int = 5,
@@ -130,6 +247,8 @@ class DspIngestService(ClientService[DspIngestClient]):
         self.token = self.client.token_info
         self.list_every = max(1, list_every)
         self.max_checks = max(1, max_checks)
+        self.sweep_checks = max(self.max_checks, sweep_checks)
+        """Projects the polls after the first look at, while some were never looked at."""
         self.busy_backoff = busy_backoff
         self.busy_backoff_max = busy_backoff_max
         self.conflict_retries = max(0, conflict_retries)
@@ -143,6 +262,18 @@ class DspIngestService(ClientService[DspIngestClient]):
         self.now = now
         """The wall clock: when changes are stamped and whether the token has expired."""
         self._projects: dict[str, ProjectTrack] = {}
+        self._jobs: dict[str, Job] = {}
+        """The last `Job` made of each project, by shortcode (one is made again only when its
+        project was looked at or acted on)."""
+        self._touched: set[str] = set()
+        """Projects changed outside a poll (an action, an upload) since the last poll."""
+        self._listed: list[Job] = []
+        """What the last poll returned: the very same list while no job changed."""
+        self._swept = False
+        """Whether every project was looked at once (until then, polls show their first part)."""
+        self._unlooked: dict[str, None] = {}
+        """Projects never looked at nor acted on, in order (the keys)."""
+        self._uploading: set[str] = set()
         for code in projects:
             self._ensure(validate_shortcode(code)).configured = True
         if not self._projects:
@@ -173,7 +304,13 @@ class DspIngestService(ClientService[DspIngestClient]):
         project = self._projects.get(code)
         if project is None:
             project = self._projects[code] = ProjectTrack(code)
+            self._unlooked[code] = None
         return project
+
+    def _acted(self, code: str) -> None:
+        """The project changed outside a poll's look at it (an action, a mapping read)."""
+        self._touched.add(code)
+        self._unlooked.pop(code, None)
 
     def add_project(self, shortcode: str) -> str:
         """Show a project (typed by the user) from the next poll on; returns its shortcode."""
@@ -197,21 +334,71 @@ class DspIngestService(ClientService[DspIngestClient]):
             raise health
         if self.list_projects and self._polls % self.list_every == 0:
             await self._list()
+        first = self._polls == 0
         self._polls += 1
-        now = self.clock()
-        due = [p for p in self._projects.values() if p.upload is None and p.next_check <= now]
-        due.sort(key=lambda p: p.next_check)
-        due = due[: self.max_checks]
-        errors = await asyncio.gather(*(self._check(p) for p in due))
+        budget = self.max_checks if first or self._swept else self.sweep_checks
+        due = self._due(budget)
+        # Thousands never looked at: a locked one is taken as locked without the server's wait.
+        quick = not self._swept and len(self._unlooked) > budget
+        slots = asyncio.Semaphore(CHECKS_AT_ONCE)
+        errors = await asyncio.gather(*(self._check(p, quick=quick, slots=slots) for p in due))
         self.last_poll_requests = sum(self.client.requests.values()) - before
         failed = [e for e in errors if e is not None]
         if due and len(failed) == len(due):
             raise failed[0]
-        jobs = [self.to_job(p) for p in self._projects.values()]
+        if not self._swept:
+            self._swept = not self._unlooked
+        partial = not self._swept
+        if self._refresh_jobs(due) or partial:
+            jobs = self._jobs
+            self._listed = [jobs[code] for code in self._projects if code in jobs]
         note = self.token.describe(self.now())
         if self._server_version:
             note = f"dsp-ingest {self._server_version} · {note}"
-        return PollResult(jobs, note=note)
+        total = len(self._projects) if partial else None
+        return PollResult(self._listed, total=total, note=note, partial=partial)
+
+    def _due(self, budget: int) -> list[ProjectTrack]:
+        """The projects to look at now, at most `budget`: those never looked at first, then
+        those due longest (none that this client is uploading to)."""
+        projects = self._projects
+        due = [projects[code] for code in itertools.islice(self._unlooked, budget)]
+        if len(due) < budget:
+            now = self.clock()
+            picked = {p.shortcode for p in due}
+            due += heapq.nsmallest(
+                budget - len(due),
+                (
+                    p
+                    for p in projects.values()
+                    if p.next_check <= now and p.upload is None and p.shortcode not in picked
+                ),
+                key=_NEXT_CHECK,
+            )
+        return due
+
+    def _refresh_jobs(self, checked: Sequence[ProjectTrack]) -> bool:
+        """Make again the jobs of the projects looked at or acted on since the last poll (and of
+        those uploading); True when one of them differs from the job it replaces (a job equal
+        to the one before is not replaced: the poll hands out the same list)."""
+        codes = self._touched
+        self._touched = set()
+        codes.update(p.shortcode for p in checked)
+        codes.update(self._uploading)
+        jobs = self._jobs
+        if self._swept:  # projects added since, shown "not checked yet" until looked at
+            codes.update(code for code in self._unlooked if code not in jobs)
+        fresh = False
+        for code in codes:
+            p = self._projects.get(code)
+            if p is None:
+                continue
+            job = self.to_job(p)
+            before = jobs.get(code)
+            if before is None or before != job:
+                jobs[code] = job
+                fresh = True
+        return fresh
 
     async def _health(self) -> None:
         started = time.monotonic()
@@ -233,11 +420,19 @@ class DspIngestService(ClientService[DspIngestClient]):
             if SHORTCODE.fullmatch(code):
                 self._ensure(code.upper()).listed = True
 
-    async def _check(self, p: ProjectTrack) -> ServiceError | None:
-        """Ask mapping.csv once and update `p`; returns the error instead of raising it."""
-        head = None if self.lock_wait is None else self.lock_wait + 2 * self._round_trip
+    async def _check(
+        self, p: ProjectTrack, *, quick: bool = False, slots: asyncio.Semaphore | None = None
+    ) -> ServiceError | None:
+        """Ask mapping.csv once and update `p`; returns the error instead of raising it. `quick`:
+        a project never looked at is taken as locked after `SWEEP_LOCK_WAIT`."""
+        wait = self.lock_wait
+        if wait is None and quick and p.shortcode in self._unlooked:
+            wait = SWEEP_LOCK_WAIT
+        self._unlooked.pop(p.shortcode, None)
+        head = None if wait is None else wait + 2 * self._round_trip
         try:
-            rows = await self.client.mapping(p.shortcode, head=head)
+            async with slots or contextlib.nullcontext():
+                rows = await self.client.mapping(p.shortcode, head=head)
         except (ConflictError, NotAnsweredError):
             p.status = 409
             p.error = None
@@ -261,6 +456,7 @@ class DspIngestService(ClientService[DspIngestClient]):
     def _settled(self, p: ProjectTrack, status: int, rows: list[tuple[str, str]] | None) -> None:
         """The lock was free: an ingest or finalize of ours is over."""
         p.record_settled(status, rows, clock=self.clock, now=self.now)
+        self._acted(p.shortcode)
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -291,7 +487,7 @@ class DspIngestService(ClientService[DspIngestClient]):
             if p.error:
                 return JobState.UNKNOWN, "error", p.error
             return JobState.UNKNOWN, "unchecked", "not checked yet"
-        mapped = len(p.rows or [])
+        mapped = p.mapped or 0
         if p.status == 404 and p.finalized:
             return JobState.SUCCEEDED, "finalized", "import folder and mapping deleted"
         if p.pending:
@@ -335,43 +531,10 @@ class DspIngestService(ClientService[DspIngestClient]):
         if view != p.last_view:
             p.last_view = view
             p.changed_at = self.now()
-        rows = p.rows or []
+        rows = p.mapped or 0
         upload = p.upload
-        raw: dict[str, Any] = {
-            "shortcode": p.shortcode,
-            "mapping_status": p.status,
-            "mapping_rows": len(rows) if p.rows is not None else None,
-            "files_uploaded": len(p.uploaded),
-            "uploaded": sorted(p.uploaded)[:_LIST_CAP],
-            "not_ingested": p.pending[:_LIST_CAP],
-            "unmapped": p.unmapped[:_LIST_CAP],
-            "partial": p.partial[:_LIST_CAP],
-            "ingest_started": p.ingest_started.isoformat() if p.ingest_started else None,
-            "ingest_finished": p.ingest_finished.isoformat() if p.ingest_finished else None,
-            "checked": p.checked_at.isoformat() if p.checked_at else None,
-            "configured": p.configured,
-        }
-        if p.error:
-            raw["error"] = p.error
-        if upload is not None:
-            raw["upload"] = {
-                "file": upload.file,
-                "files_done": upload.files_done,
-                "files_total": upload.files_total,
-                "bytes_done": upload.bytes_done,
-                "bytes_total": upload.bytes_total,
-            }
-        if p.last_report is not None:
-            report = p.last_report
-            raw["last_upload"] = {
-                "summary": report.summary(),
-                "uploaded": len(report.uploaded),
-                "failed": [f"{f.rel}: {f.reason}" for f in report.failed][:_LIST_CAP],
-                "not_uploaded": list(report.not_uploaded[:_LIST_CAP]),
-                "rejected": [f"{r.rel}: {r.reason}" for r in report.rejected][:_LIST_CAP],
-            }
-        revision = (
-            f"{p.status}:{raw_state}:{len(rows)}:{len(p.uploaded)}:{len(p.pending)}:"
+        revision = _SHARED(
+            f"{p.status}:{raw_state}:{rows}:{len(p.uploaded)}:{len(p.pending)}:"
             f"{len(p.unmapped)}:{upload.bytes_done if upload else ''}"
         )
         return Job(
@@ -384,14 +547,14 @@ class DspIngestService(ClientService[DspIngestClient]):
             started=p.ingest_started,
             finished=p.ingest_finished if not p.ingesting else None,
             progress=upload.fraction * 100 if upload is not None else None,
-            message=message,
+            message=_SHARED(message),
             actions=self.allowed(p, state),
             extra=EXTRA(
                 count_text(len(p.uploaded)) if p.uploaded else "",
-                count_text(len(rows)) if p.rows is not None else "",
+                count_text(rows) if p.mapped is not None else "",
                 count_text(len(p.unmapped)) if p.unmapped else "",
             ),
-            raw=raw,
+            raw=LazyRecord(ProjectRecord(p)),
             revision=revision,
         )
 
@@ -427,7 +590,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         if action is not Action.FINALIZE:
             return super().confirm_text(action, job)
         p = self._projects.get(job.id)
-        rows = len(p.rows) if p is not None and p.rows is not None else None
+        rows = p.mapped if p is not None else None
         mapping = f"its mapping-{job.id}.csv" + (f" ({rows} rows)" if rows is not None else "")
         waiting = f", {len(p.pending)} of them uploaded here" if p is not None and p.pending else ""
         return (
@@ -477,6 +640,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         code = p.shortcode
         await self.client.start_ingest(code)
         p.record_ingest(self.now(), self.clock())
+        self._acted(code)
         return f"ingest of project {code} started"
 
     async def mapping(self, shortcode: str) -> list[tuple[str, str]]:
@@ -503,6 +667,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         code = p.shortcode
         await self.client.finalize(code)
         p.record_finalize(self.clock())
+        self._acted(code)
         return (
             f"finalize of project {code} started: the server deletes its import folder and mapping"
         )
@@ -535,10 +700,14 @@ class DspIngestService(ClientService[DspIngestClient]):
             raise ConflictError(self.name, f"an upload to project {code} is already running")
         run = UploadRun(self, p, plan, progress, cancel)
         p.upload = run.state
+        self._uploading.add(code)
+        self._acted(code)
         try:
             report = await run.run()
         finally:
             p.upload = None
             p.next_check = self.clock()
             p.last_report = run.report()
+            self._uploading.discard(code)
+            self._acted(code)
         return report
