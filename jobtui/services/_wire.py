@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from jobtui.core.errors import BadPayloadError
 from jobtui.core.models import Job
+from jobtui.core.pacing import Pacer
 from jobtui.core.text import clean, clean_tree, suspect
 
 if TYPE_CHECKING:
@@ -392,15 +393,16 @@ class JobsOfRecords(Generic[R]):
         return self._jobs
 
     async def jobs_in_slices(
-        self, records: Iterable[R], to_job: Callable[[R], Job], every: int = 500
+        self, records: Iterable[R], to_job: Callable[[R], Job], pacer: Pacer | None = None
     ) -> list[Job]:
-        """`jobs`, letting the event loop run after every `every` jobs made (a list of 50,000
-        takes a second: keys are answered meanwhile). The last call's jobs stay whole until
+        """`jobs`, letting the event loop run after each turn of work (`Pacer`: a list of 50,000
+        takes a second, keys are answered meanwhile). The last call's jobs stay whole until
         this one is done."""
         if records is not self._records:
-            for made, _job in enumerate(self._make(records, to_job), 1):
-                if made % every == 0:
-                    await asyncio.sleep(0)
+            pacer = pacer or Pacer()
+            for _ in self._make(records, to_job):
+                if pacer.due():
+                    await pacer.rest()
         return self._jobs
 
     def _make(self, records: Iterable[R], to_job: Callable[[R], Job]) -> Iterator[None]:

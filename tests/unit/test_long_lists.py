@@ -14,6 +14,7 @@ from jobtui.core.models import Job, JobState
 from jobtui.services import _wire
 from jobtui.services._http import fetch
 from jobtui.services._wire import JobsOfRecords
+from tests.pacing import turns_of
 
 BODY = b"[" + b",".join(b'{"id": %d}' % i for i in range(5000)) + b"]"
 
@@ -77,13 +78,13 @@ async def test_the_jobs_of_a_long_list_are_made_while_the_event_loop_runs() -> N
     beating = asyncio.create_task(beat())
     await asyncio.sleep(0)
     before = beats
-    jobs = await made.jobs_in_slices(records, job_of, every=100)
+    jobs = await made.jobs_in_slices(records, job_of, turns_of(100)())
     running = False
     await beating
     assert [job.id for job in jobs] == [str(number) for number in records]
-    assert beats - before >= 19  # the loop ran after each slice of 100
+    assert beats - before >= 19  # the loop ran after each turn of 100 jobs made
     # the same records again: the very same list, nothing made
-    assert await made.jobs_in_slices(records, job_of, every=100) is jobs
+    assert await made.jobs_in_slices(records, job_of, turns_of(100)()) is jobs
     assert made.jobs(records, job_of) is jobs
 
 
