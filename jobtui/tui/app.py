@@ -128,7 +128,10 @@ class JobtuiApp(App[int]):
         self.config_path = config_path
         """The config file a chosen theme is saved in; None (`jobtui demo`): not saved."""
         self.notifier = Notifier(
-            notifications or NotificationsConfig(), toast=self._toast, write=self.write_terminal
+            notifications or NotificationsConfig(),
+            toast=self._toast,
+            write=self.write_terminal,
+            later=self.set_timer,
         )
         self.notices: deque[Notice] = deque(maxlen=NOTICES)
         """Every notification of the session, oldest first (`N` lists them)."""
