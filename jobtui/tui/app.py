@@ -42,7 +42,7 @@ from jobtui.tui.modals.theme import ThemeScreen
 from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.themes import THEMES, theme_choices
-from jobtui.tui.updates import SpanUpdate
+from jobtui.tui.updates import SpanUpdate, install_steady_toasts
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ class JobtuiApp(App[int]):
         """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
         if ascii:
             install_ascii_frames()
+        install_steady_toasts()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underline or smooth scrolls: each would repaint for a third of a
             # second, over SSH, and hold keys meanwhile. TEXTUAL_ANIMATIONS=full brings them back.

@@ -493,6 +493,26 @@ async def test_a_toast_repaints_its_own_cells_only(emulator: EmulatorFactory) ->
         assert outside(spans, toasts) == []
 
 
+async def test_a_toast_shown_is_written_to_the_terminal_once(emulator: EmulatorFactory) -> None:
+    # Textual set a new widget's first size as a reactive that asked for another layout and
+    # paint: every toast was written to the terminal twice.
+    async with two_tabs(emulator, toasts=True) as two:
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        frames.clear()
+        two.app.notify("job 42 failed", timeout=30)
+        await two.until(lambda: any(t.region for t in two.app.screen.query(Toast)), "the toast")
+        await settle(two, frames)
+        [toast] = [t.region for t in two.app.screen.query(Toast)]
+        painted = [
+            y
+            for y, x1, x2 in screen_spans(frames)
+            if toast.y <= y < toast.bottom and toast.x < x2 and x1 < toast.right
+        ]
+        assert painted, "the toast was painted (the counting works)"
+        assert sorted(painted) == sorted(set(painted)), "a line of the toast written twice"
+
+
 async def test_the_attention_count_repaints_the_count_alone(emulator: EmulatorFactory) -> None:
     # The count is a reactive of the App: one that repaints repainted the whole screen, some
     # 40 KB, at each job that failed or asked a question.
