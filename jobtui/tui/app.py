@@ -38,7 +38,7 @@ from jobtui.tui.journal import JournalLink
 from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.themes import THEMES
-from jobtui.tui.updates import SpanUpdate
+from jobtui.tui.updates import SpanUpdate, install_steady_toasts
 from jobtui.tui.widgets.service_tab import ServiceTab
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ class JobtuiApp(App[int]):
         """Draw in ASCII only (see `jobtui.tui.glyphs`): the terminal's locale is not UTF-8."""
         if ascii:
             install_ascii_frames()
+        install_steady_toasts()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underline or smooth scrolls: each would repaint for a third of a
             # second, over SSH, and hold keys meanwhile. TEXTUAL_ANIMATIONS=full brings them back.
@@ -136,7 +137,10 @@ class JobtuiApp(App[int]):
         self.config_path = config_path
         """The config file a chosen theme is saved in; None (`jobtui demo`): not saved."""
         self.notifier = Notifier(
-            notifications or NotificationsConfig(), toast=self._toast, write=self.write_terminal
+            notifications or NotificationsConfig(),
+            toast=self._toast,
+            write=self.write_terminal,
+            later=self.set_timer,
         )
         self.notices: deque[Notice] = deque(maxlen=NOTICES)
         """Every notification of the session, oldest first (`N` lists them)."""

@@ -1,10 +1,14 @@
 """Notifications and the "needs attention" count.
 
 When a poll shows a job that reached a notifying state since the previous poll (succeeded, failed,
-needs_input: the `[notifications] events`), jobtui shows one toast per service and poll naming
-each such job, and, as configured, rings the terminal bell and sends a desktop notification as an
-OSC 9 or OSC 777 escape sequence. The first load of a service notifies nothing: it is only what
-was there.
+needs_input: the `[notifications] events`), jobtui shows a toast naming each such job, and, as
+configured, rings the terminal bell and sends a desktop notification as an OSC 9 or OSC 777
+escape sequence. The first load of a service notifies nothing: it is only what was there.
+
+The dashboard gathers what the polls of every service bring within `GATHER_SECONDS` of the first
+into one toast (one bell, one desktop notification): each toast shown or gone lays the whole
+screen out again, and four services polled every 2 s made one toast a second or two while jobs
+moved.
 
 A job **needs attention** while it asks a question (needs_input, also on the first load) or after
 it failed between two polls, until the user looks at it: puts the cursor on it in its visible tab
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -35,12 +39,19 @@ Severity = Literal["information", "warning", "error"]
 Toast = Callable[[str, str, Severity], None]
 """Shows a toast: (message, title, severity)."""
 
+Later = Callable[[float, Callable[[], None]], object]
+"""Calls a function once, after a delay in seconds (the app's timer)."""
+
 ATTENTION_STATES = frozenset({JobState.NEEDS_INPUT, JobState.FAILED})
 TOAST_LINES = 5
 """A toast names at most this many jobs, then says how many more."""
 
 MAX_TOASTS = 2
 """Toasts shown at once; more fold into one "and N more" toast (the history lists them all)."""
+
+GATHER_SECONDS = 1.5
+"""How long the dashboard gathers the jobs that reached a notifying state, from the first, before
+it shows them in one toast (under a poll interval: four services polled every 2 s land apart)."""
 
 NOTICES = 500
 """Notifications the session's history keeps (the oldest drop out)."""
@@ -114,6 +125,32 @@ class PollJobs:
 
 
 @dataclass
+class Gathered:
+    """The jobs to announce, per service in the order they came, with the worst severity."""
+
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    severities: list[Severity] = field(default_factory=list)
+
+    def add(self, service: str, lines: Sequence[str], severity: Severity) -> None:
+        self.lines.setdefault(service, []).extend(lines)
+        self.severities.append(severity)
+
+    def toast(self) -> tuple[str, list[str]]:
+        """(title, lines) of the one toast: a service's name when there is one, else the count
+        of services and each line led by its service's name; at most `TOAST_LINES` lines, then
+        how many more."""
+        if len(self.lines) == 1:
+            ((title, lines),) = self.lines.items()
+        else:
+            title = f"{len(self.lines)} services"
+            lines = [f"{service}: {line}" for service, own in self.lines.items() for line in own]
+        shown = lines[:TOAST_LINES]
+        if len(lines) > TOAST_LINES:
+            shown.append(f"and {len(lines) - TOAST_LINES} more")
+        return title, shown
+
+
+@dataclass
 class Attention:
     """Every job that needs attention: (service, job id) -> the state it needs attention in."""
 
@@ -160,7 +197,10 @@ class Notifier:
         toast: Toast,
         write: Write,
         environ: Mapping[str, str] | None = None,
+        later: Later | None = None,
     ) -> None:
+        """`later` gathers the jobs of `GATHER_SECONDS` into one toast (None: a toast per
+        service and poll, at once)."""
         self.settings = settings
         self.states = frozenset(JobState(e) for e in settings.events if e != "overdue")
         self.overdue = "overdue" in settings.events
@@ -169,6 +209,8 @@ class Notifier:
         self.write = write
         self.tmux = bool((os.environ if environ is None else environ).get("TMUX"))
         self.attention = Attention({})
+        self.later = later
+        self._gathered: Gathered | None = None
 
     def jobs_changed(self, poll: PollJobs) -> None:
         self.attention.update(poll)
@@ -191,14 +233,27 @@ class Notifier:
         """One toast naming `jobs` (which reached a notifying state on `service`)."""
         if not jobs:
             return
-        lines = [f"{job.id} {job.state.label}" for job in jobs[:TOAST_LINES]]
-        if len(jobs) > TOAST_LINES:
-            lines.append(f"and {len(jobs) - TOAST_LINES} more")
         severity: Severity = "information"
         for state in (JobState.NEEDS_INPUT, JobState.FAILED):
             if any(job.state is state for job in jobs):
                 severity = _SEVERITY[state]
-        self._say(service, lines, severity)
+        if self.later is None:
+            lines = [f"{job.id} {job.state.label}" for job in jobs[:TOAST_LINES]]
+            if len(jobs) > TOAST_LINES:
+                lines.append(f"and {len(jobs) - TOAST_LINES} more")
+            self._say(service, lines, severity)
+            return
+        if self._gathered is None:
+            self._gathered = Gathered()
+            self.later(GATHER_SECONDS, self.flush)
+        self._gathered.add(service, [f"{job.id} {job.state.label}" for job in jobs], severity)
+
+    def flush(self) -> None:
+        """Show what was gathered since the first announcement, as one toast."""
+        gathered, self._gathered = self._gathered, None
+        if gathered is not None:
+            title, lines = gathered.toast()
+            self._say(title, lines, worst(gathered.severities))
 
     def _say(self, service: str, lines: list[str], severity: Severity) -> None:
         """A toast of `lines`, and the bell and the desktop notification the settings ask for."""

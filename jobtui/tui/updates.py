@@ -1,5 +1,6 @@
-"""Partial screen updates: `SpanUpdate` writes from where each changed span starts, and
-`SteadyScrollView` does not repaint scrollbars that did not change.
+"""Partial screen updates: `SpanUpdate` writes from where each changed span starts,
+`SteadyScrollView` does not repaint scrollbars that did not change, and `SteadyToast` is written
+to the terminal once when it is shown, not twice.
 
 The app hands every partial update of Textual's compositor to the terminal as one of these, so
 that a repainted cell costs its own bytes, not those of the line left of it.
@@ -12,6 +13,7 @@ from rich.control import Control
 from textual._compositor import ChopsUpdate
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.widgets import _toast
 
 
 class SpanUpdate(ChopsUpdate):
@@ -79,3 +81,24 @@ class SteadyScrollView(ScrollView):
         # whether they show: the next layout updates them whatever the sizes.
         super().notify_style_update()
         self._updated_for = None
+
+
+class SteadyToast(_toast.Toast):
+    """Textual's toast, whose first size lays nothing out again.
+
+    A widget learns its size from a layout of the screen; Textual then sets its virtual size as a
+    reactive that asks for another layout and paint. A toast scrolls nothing and its virtual size
+    moves nothing else, yet every toast shown was written to the terminal twice. Here the size a
+    layout gives a toast is taken as it is.
+    """
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+
+def install_steady_toasts() -> None:
+    """Make Textual's toast rack show every toast as a `SteadyToast` (it makes its toasts by the
+    name `Toast` of its module)."""
+    _toast.Toast = SteadyToast  # type: ignore[misc]

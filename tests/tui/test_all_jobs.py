@@ -99,6 +99,37 @@ async def test_a_change_on_one_service_moves_only_its_row(emulator: EmulatorFact
         assert two.all_table.get_job(row_key_of("bsub-a", job.id)) == before_a
 
 
+async def test_keys_are_worked_out_again_only_when_the_job_under_the_cursor_moves_on(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_services(emulator) as two:
+        state = two.states["bsub-b"]
+        finished = seeded(state, "finished")
+        running = seeded(state, "processing")
+        await select(two, "bsub-b", finished.id)
+        await settle(two.pilot)
+        refreshed = count_calls(two.all_tab, "refresh_bindings")
+        advance_until(state, lambda: running.status != "processing")
+        await two.poll_all()
+        await two.until(
+            lambda: (
+                (j := two.all_table.get_job(row_key_of("bsub-b", running.id))) is not None
+                and j.raw_state == running.status
+            ),
+            "the other job's new state in All jobs",
+        )
+        await settle(two.pilot)
+        assert refreshed == [], "a poll that left the job under the cursor as it was"
+
+        moving = seeded(state, "processing")
+        await select(two, "bsub-b", moving.id)
+        await settle(two.pilot)
+        refreshed.clear()
+        advance_until(state, lambda: moving.status != "processing")
+        await two.poll_all()
+        await two.until(lambda: len(refreshed) > 0, "the keys of the job that moved on")
+
+
 async def test_a_job_deleted_on_one_service_leaves_the_other(emulator: EmulatorFactory) -> None:
     async with two_services(emulator) as two:
         job = seeded(two.states["bsub-a"], "finished")

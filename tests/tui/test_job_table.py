@@ -623,6 +623,31 @@ async def test_focus_change_repaints_the_cursor_row() -> None:
         assert focused[0:1] != blurred[0:1]
 
 
+async def test_styles_are_read_once_per_change_of_styles_not_at_each_repaint() -> None:
+    table = new_table()
+    app = TableApp(table)
+    async with app.run_test(size=SIZE) as pilot:
+        table.set_jobs([make_job(n) for n in range(3)])
+        table.focus()
+        await pilot.pause()
+        table.render_lines(Region(0, 1, table.size.width, 1))
+        reads: list[object] = []
+        read = table._read_styles
+
+        def counting() -> object:
+            reads.append(None)
+            return read()
+
+        table._read_styles = counting  # type: ignore[method-assign,assignment]
+        for _ in range(3):
+            table.render_lines(Region(0, 1, table.size.width, 2))
+        assert reads == [], "styles read again with nothing changed"
+        table.blur()  # the cursor's style changes with the focus
+        await pilot.pause()
+        table.render_lines(Region(0, 1, table.size.width, 1))
+        assert len(reads) == 1
+
+
 class _WideIds(App[None]):
     def compose(self) -> ComposeResult:
         yield JobTable([Column("worker", "Worker", 14), Column("size", "Size", 10)])

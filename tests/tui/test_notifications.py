@@ -3,12 +3,14 @@ changes state on the emulator, the next poll shows it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jobtui.config import NotificationsConfig
 from jobtui.core.models import Job, JobState
 from jobtui.services.bsub.service import BsubService
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from jobtui.tui.app import JobtuiApp
-from jobtui.tui.notify import Attention, Notifier, PollJobs, osc_sequence
+from jobtui.tui.notify import GATHER_SECONDS, Attention, Notifier, PollJobs, osc_sequence
 from jobtui.tui.screens.dashboard import DashboardScreen
 from jobtui.tui.widgets.header import AttentionCount
 from jobtui.tui.widgets.job_table import JobTable, row_key_of
@@ -261,6 +263,61 @@ def test_one_toast_names_at_most_five_jobs() -> None:
             "warning",
         )
     ]
+
+
+def test_jobs_of_several_polls_and_services_gathered_into_one_toast() -> None:
+    toasts: list[tuple[str, str, str]] = []
+    writes: list[str] = []
+    timers: list[tuple[float, Callable[[], None]]] = []
+    notifier = Notifier(
+        NotificationsConfig(bell=True, osc="9"),
+        toast=lambda message, title, severity: toasts.append((message, title, severity)),
+        write=writes.append,
+        environ={},
+        later=lambda delay, call: timers.append((delay, call)),
+    )
+
+    def job(service: str, job_id: str, state: JobState) -> Job:
+        return Job(service=service, id=job_id, state=state, raw_state=state.value)
+
+    notifier.jobs_changed(PollJobs("a", [job("a", "1", JobState.SUCCEEDED)], {}, initial=False))
+    notifier.jobs_changed(PollJobs("b", [job("b", "2", JobState.FAILED)], {}, initial=False))
+    notifier.jobs_changed(PollJobs("a", [job("a", "3", JobState.SUCCEEDED)], {}, initial=False))
+    assert toasts == [] and writes == []
+    assert [delay for delay, _ in timers] == [GATHER_SECONDS]  # one timer for the three polls
+    timers[0][1]()
+    assert toasts == [("a: 1 succeeded\na: 3 succeeded\nb: 2 failed", "2 services", "error")]
+    assert writes.count("\x07") == 1
+    assert [w for w in writes if w.startswith("\x1b]9;")] == [
+        "\x1b]9;jobtui: 2 services: a: 1 succeeded; a: 3 succeeded; b: 2 failed\x07"
+    ]
+
+    # The next announcement starts a new gathering; one service keeps its name as the title.
+    notifier.jobs_changed(PollJobs("b", [job("b", "4", JobState.SUCCEEDED)], {}, initial=False))
+    assert len(timers) == 2
+    timers[1][1]()
+    assert toasts[1] == ("4 succeeded", "b", "information")
+
+
+async def test_toasts_of_two_services_polled_together_show_as_one(
+    emulator: EmulatorFactory,
+) -> None:
+    async with live_app(emulator, tabs=2) as live:
+        timers: list[Callable[[], None]] = []
+        live.app.notifier.later = lambda delay, call: timers.append(call)
+        before = live.app.attention
+        first, second = running_job(live.states[0]), running_job(live.states[1])
+        fail_job(live.states[0], first)
+        fail_job(live.states[1], second)
+        await live.poll(0)
+        await live.poll(1)
+        await live.until(lambda: live.app.attention == before + 2, "both failures taken")
+        assert live.toasts() == [] and len(timers) == 1
+        timers[0]()  # the gathering time is over
+        await live.until(lambda: bool(live.toasts()), "a toast")
+        assert live.toasts() == [
+            ("2 services", f"bsub-1: {first.id} failed\nbsub-2: {second.id} failed")
+        ]
 
 
 async def test_showing_a_tab_again_clears_the_job_under_its_cursor(

@@ -392,6 +392,36 @@ async def test_the_detail_of_a_job_shown_again_is_not_rendered_again(
         assert rendered.count(loaded.id) == 2 and "cancelled" in shown_text(detail).lower()
 
 
+async def test_a_hidden_tabs_detail_is_rendered_when_shown_not_at_each_poll(
+    emulator: EmulatorFactory,
+) -> None:
+    async with two_tabs(emulator) as two:
+        table, detail = two.table(1), two.tab(1).query_one(JobDetail)
+        loaded = seeded(two.states[1], "loaded")
+        assert table.move_cursor(loaded.id)
+        await two.until(lambda: getattr(detail.job, "id", None) == loaded.id, "the hidden detail")
+        rendered = count_calls(detail, "_render_content")
+        with two.states[1].lock:
+            two.states[1].cancel(loaded)
+        two.tab(1).poll_now()  # the poll brings a new version of the job under the cursor
+        await two.until(
+            lambda: detail.job is not None and detail.job.state is JobState.CANCELLED,
+            "the cancelled job in the hidden detail",
+        )
+        await two.pilot.pause()
+        assert rendered == [], "a hidden pane rendered its lines"
+
+        await show_tab(two.pilot, 1)
+
+        def shown() -> str:
+            region = detail.region
+            strips = two.app.screen._compositor.render_strips()
+            return "\n".join(strip.text for strip in strips[region.y : region.bottom])
+
+        await two.until(lambda: "cancelled" in shown().lower(), "the cancelled job shown")
+        assert loaded.id in shown()
+
+
 async def test_a_short_detail_after_a_long_one_keeps_the_scrollbar_and_needs_no_layout(
     emulator: EmulatorFactory,
 ) -> None:
@@ -461,6 +491,26 @@ async def test_a_toast_repaints_its_own_cells_only(emulator: EmulatorFactory) ->
         spans = screen_spans(frames)
         assert spans, "the toast was painted (the counting works)"
         assert outside(spans, toasts) == []
+
+
+async def test_a_toast_shown_is_written_to_the_terminal_once(emulator: EmulatorFactory) -> None:
+    # Textual set a new widget's first size as a reactive that asked for another layout and
+    # paint: every toast was written to the terminal twice.
+    async with two_tabs(emulator, toasts=True) as two:
+        frames = count_frames(two.app)
+        await settle(two, frames)
+        frames.clear()
+        two.app.notify("job 42 failed", timeout=30)
+        await two.until(lambda: any(t.region for t in two.app.screen.query(Toast)), "the toast")
+        await settle(two, frames)
+        [toast] = [t.region for t in two.app.screen.query(Toast)]
+        painted = [
+            y
+            for y, x1, x2 in screen_spans(frames)
+            if toast.y <= y < toast.bottom and toast.x < x2 and x1 < toast.right
+        ]
+        assert painted, "the toast was painted (the counting works)"
+        assert sorted(painted) == sorted(set(painted)), "a line of the toast written twice"
 
 
 async def test_the_attention_count_repaints_the_count_alone(emulator: EmulatorFactory) -> None:

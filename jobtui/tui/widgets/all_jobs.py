@@ -77,6 +77,9 @@ class AllJobsTab(Vertical):
         self._polled_flash_until = 0.0
         self._status_text = ""
         """What the status line says (it is repainted only when that changes)."""
+        self._keys_for: Job | None = None
+        """The job under the cursor as the key bar was last worked out for (jobs are never
+        changed in place: a job that moved on is another object)."""
         labels: dict[Action, str] = {}
         for service in self.services:
             for action in service.actions:
@@ -113,7 +116,11 @@ class AllJobsTab(Vertical):
         if job is not None and job.service == service.name:
             self.detail.show(job, others_changed=True)
         self._update_status()
-        self.refresh_bindings()
+        # The keys offered follow the job under the cursor and the marked ones: working them
+        # out again checks every binding, so not after a poll that changed neither.
+        marks = any(marked.service == service.name for marked in table.marked_jobs)
+        if job is not self._keys_for or marks:
+            self._refresh_keys(job)
 
     def health_changed(self, service: Service, health: Health) -> None:
         self._health[service.name] = health
@@ -170,6 +177,11 @@ class AllJobsTab(Vertical):
             if arrived and tab is not None and self._visible():
                 self.post_message(ServiceTab.JobSeen(tab, job))
         self._cursor_key = None if job is None else job.key
+        self._refresh_keys(job)
+
+    def _refresh_keys(self, job: Job | None) -> None:
+        """Work out the keys the key bar offers again, for `job` under the cursor."""
+        self._keys_for = job
         self.refresh_bindings()
 
     def _visible(self) -> bool:

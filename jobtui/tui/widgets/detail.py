@@ -212,7 +212,13 @@ class JobDetail(SteadyScrollView):
         self._shown = self._placeholder if job is None else self._rendered(job)
         if job is not None:
             self._ask_timeline(job)
-        if self.is_mounted:
+        if self.is_mounted and not self.is_on_screen:
+            # A hidden tab's pane (its service polled): its lines are rendered when it is
+            # shown again (`render_lines`), not at every poll meanwhile.
+            if another:
+                self.scroll_to(0, 0, animate=False)
+            self.refresh()
+        elif self.is_mounted:
             self._render_content()
             if another or before.rendered_for != self._shown.rendered_for:
                 if another:

@@ -276,9 +276,10 @@ class TableRendering(TableCursor):
         return Strip.join([header.crop(0, layout.width - 1), more])
 
     def _begin_pass(self) -> None:
-        """Read the styles, the width and the time once per render pass."""
-        styles = self._read_styles()
-        if styles != self._styles:
+        """Read the styles (once after each change of styles: `notify_style_update` forgets
+        them), the width and the time once per render pass."""
+        if self._styles is None:
+            styles = self._read_styles()
             self._forget_rendering()
             self._styles = styles
         width = self.scrollable_content_region.width  # less the vertical scrollbar
