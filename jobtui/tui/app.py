@@ -201,27 +201,19 @@ class JobtuiApp(App[int]):
                 clock=self.clock,
             )
         )
-
-    def on_ready(self) -> None:
-        # Textual is ready once the screen is laid out; the first frame is written at the
-        # refresh that follows. The rest starts after it, so that none of its work (a full
-        # collection, the HTTP stack's first connection and the answers, the journal's thread)
-        # comes before the first frame.
-        self.call_after_refresh(self._first_frame_shown)
-
-    def _first_frame_shown(self) -> None:
         if self.freeze_heap:
-            self._freeze_heap()
-        for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen):
-                screen.start_polling()
+            self.call_after_refresh(self._freeze_heap)
         if self.journal is not None:
-            self.run_worker(
-                self._open_journal(self.journal),
-                group="journal",
-                exit_on_error=False,
-                description="open the journal",
-            )
+            # Opened once the dashboard is drawn: its thread would compete with the first frame.
+            self.call_after_refresh(self._start_journal, self.journal)
+
+    def _start_journal(self, link: JournalLink) -> None:
+        self.run_worker(
+            self._open_journal(link),
+            group="journal",
+            exit_on_error=False,
+            description="open the journal",
+        )
 
     async def _open_journal(self, link: JournalLink) -> None:
         """Open the journal (in its thread); say in one line why it is off (unless the config

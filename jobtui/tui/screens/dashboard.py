@@ -168,11 +168,6 @@ class DashboardScreen(Screen[None]):
 
     # -- public API ---------------------------------------------------------------------------
 
-    def start_polling(self) -> None:
-        """Start every service tab's polling (the app does, once the first frame is shown)."""
-        for tab in self.query(ServiceTab):
-            tab.start_polling()
-
     @property
     def all_tab(self) -> AllJobsTab:
         return self.query_one(AllJobsTab)

@@ -248,7 +248,6 @@ class ServiceTab(Vertical):
         self.looking = False
         """Whether the tab, just shown, is about to count the job under its cursor as looked at."""
         self._offered: tuple[bool, ...] = ()
-        self._polling = False
         for action in service.actions:
             bind_action_key(self, action, service.action_label(action))
         for extra in TAB_KEYS.get(service.kind, ()):
@@ -265,19 +264,16 @@ class ServiceTab(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(JobTable).empty_text = "Loading…"
+        # The first poll starts once the screen has been drawn: its work (the HTTP stack's
+        # first connection, the answer's parsing, the rows) would otherwise come before the
+        # first frame, and the dashboard would show nothing until the slowest tab had its jobs.
+        self.call_after_refresh(self._start_polling)
         # Ages tick once a second on the tab shown, and repaint only when their text changes.
         self.set_interval(1.0, self._tick_status)
         # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
         self.set_interval(AGE_REFRESH_SECONDS, self.query_one(JobTable).refresh_ages)
 
-    def start_polling(self) -> None:
-        """Poll the service from now on (once: a second call does nothing). The dashboard starts
-        its tabs once its first frame is shown: the first poll's work (the HTTP stack's first
-        connection, the answer's parsing, the rows) would otherwise come before it, and the
-        dashboard would show nothing until the slowest tab had its jobs."""
-        if self._polling:
-            return
-        self._polling = True
+    def _start_polling(self) -> None:
         self.run_worker(
             self._poll_loop(),
             group=f"poll-{self.service.name}",
