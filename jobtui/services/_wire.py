@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar, overload
 
@@ -318,10 +318,18 @@ class SameBody(Generic[T]):
     differently at every poll: bounded by bytes alone, 8 MiB of bodies that never come again
     held their parses too (RSS +64 % over 10 minutes of moving jobs). A poll asks each client a
     few things (bsub.io: its list and, when cut, six states; Leia: a list of up to `entries`
-    pages), so the answers of the last polls stay, and an idle poll still parses nothing."""
+    pages), so the answers of the last polls stay, and an idle poll still parses nothing.
+
+    An answer given with the `key` of what was asked (a page's offset, a state) is the only one
+    kept for that key: the answer it replaces is dropped at once (unless another key's answer is
+    the same body). While jobs move, each poll's answers differ from the last; without keys the
+    cache filled with answers no request would get again, each holding every job of its list.
+    """
 
     def __init__(self, limit: int = 8 << 20, entries: int = 16) -> None:
         self._parsed: dict[bytes, T] = {}
+        self._keys: dict[Hashable, bytes] = {}
+        """The body of the latest answer to each key."""
         self._limit = limit
         self._entries = entries
 
@@ -334,40 +342,58 @@ class SameBody(Generic[T]):
         """The body of the answer seen last (for `read_bounded`'s `same`)."""
         return next(reversed(self._parsed), None)
 
-    def parse(self, content: bytes, parse: Callable[[bytes], T]) -> T:
-        parsed = self._parsed
-        hit = parsed.pop(content, None)
+    def parse(self, content: bytes, parse: Callable[[bytes], T], key: Hashable = None) -> T:
+        hit = self._hit(content, key)
         if hit is not None:
-            parsed[content] = hit  # now the most recently seen
             return hit
         value = parse(content)
-        self._keep(content, value)
+        self._keep(content, value, key)
         return value
 
-    async def parse_off_loop(self, content: bytes, parse: Callable[[bytes], T]) -> T:
+    async def parse_off_loop(
+        self, content: bytes, parse: Callable[[bytes], T], key: Hashable = None
+    ) -> T:
         """`parse`, in a thread when the answer is large (`PARSE_IN_THREAD`): a page of a
         long list is validated while the event loop goes on answering keys."""
         if len(content) <= PARSE_IN_THREAD:
-            return self.parse(content, parse)
-        hit = self._parsed.pop(content, None)
+            return self.parse(content, parse, key)
+        hit = self._hit(content, key)
         if hit is not None:
-            self._parsed[content] = hit  # now the most recently seen
             return hit
         value = await asyncio.to_thread(parse, content)
-        self._keep(content, value)
+        self._keep(content, value, key)
         if len(content) >= TRIM_AFTER:
             await asyncio.to_thread(give_back_memory)
         return value
 
-    def _keep(self, content: bytes, value: T) -> None:
-        """Keep the newest answer whatever its size (an unpaged list of 50,000 EcoTaxa jobs is
-        17 MB: parsed again at every poll, it took a core), and the others within the bounds."""
+    def _hit(self, content: bytes, key: Hashable) -> T | None:
         parsed = self._parsed
+        hit = parsed.pop(content, None)
+        if hit is not None:
+            parsed[content] = hit  # now the most recently seen
+            if key is not None:
+                self._keys[key] = content
+        return hit
+
+    def _keep(self, content: bytes, value: T, key: Hashable = None) -> None:
+        """Keep the newest answer whatever its size (an unpaged list of 50,000 EcoTaxa jobs is
+        17 MB: parsed again at every poll, it took a core), and the others within the bounds;
+        drop the answer to `key` this one replaces."""
+        parsed = self._parsed
+        if key is not None:
+            keys = self._keys
+            replaced = keys.pop(key, None)
+            if replaced is not None and replaced not in keys.values():
+                parsed.pop(replaced, None)
+            keys[key] = content
         size = sum(map(len, parsed))
         while parsed and (size + len(content) > self._limit or len(parsed) >= self._entries):
             size -= len(oldest := next(iter(parsed)))
             del parsed[oldest]
         parsed[content] = value
+        if len(self._keys) > 2 * self._entries:  # keys of answers dropped: many pages, say
+            kept = [(k, body) for k, body in self._keys.items() if body in parsed]
+            self._keys = dict(kept[-2 * self._entries :])
 
 
 class JobsOfRecords(Generic[R]):

@@ -101,3 +101,34 @@ async def test_the_memory_a_large_parse_freed_goes_back_to_the_system(
     await same.parse_off_loop(large, len)  # the same answer: nothing parsed, nothing freed
     await same.parse_off_loop(b"[1]" * 20_000, len)  # a page of a paged list
     assert given_back == [1]
+
+
+def test_an_answer_replaced_by_another_to_the_same_request_is_not_kept() -> None:
+    """While jobs move, each poll's list differs from the last: only the latest answer to each
+    request stays, not the last 16 answers, each holding every job of its list."""
+    parses: list[bytes] = []
+
+    def parse(content: bytes) -> int:
+        parses.append(content)
+        return len(content)
+
+    same: _wire.SameBody[int] = _wire.SameBody(entries=16)
+    for poll in range(10):
+        same.parse(b"list %d" % poll, parse, key="list")
+        same.parse(b"running", parse, key="running")
+        same.parse(b"[]", parse, key="queued")
+        same.parse(b"[]", parse, key="failed")  # the same body as another key's
+    assert not same.has(b"list 8") and same.has(b"list 9")
+    assert same.has(b"running") and same.has(b"[]")
+    assert parses.count(b"running") == 1 and parses.count(b"[]") == 1  # an idle poll parses nothing
+    same.parse(b"[1]", parse, key="queued")  # queued moved on; failed's answer is still "[]"
+    assert same.has(b"[]") and same.has(b"[1]")
+    same.parse(b"[2]", parse, key="failed")
+    assert not same.has(b"[]")
+
+
+def test_the_keys_of_many_pages_stay_bounded() -> None:
+    same: _wire.SameBody[int] = _wire.SameBody(entries=4)
+    for offset in range(1000):
+        same.parse(b"page %d" % offset, len, key=offset)
+    assert len(same._keys) <= 8 and len(same._parsed) <= 4

@@ -184,7 +184,7 @@ class BsubClient(HttpClient):
             "list_jobs", "GET", "/v1/jobs", params=params, limit=limits().list_page, what="job list"
         )
         return await self._lists.parse_off_loop(
-            response.content, partial(parse_job_list, self.service)
+            response.content, partial(parse_job_list, self.service), key=(status, limit)
         )
 
     async def cancel(self, job_id: str) -> str:

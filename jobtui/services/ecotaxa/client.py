@@ -325,7 +325,9 @@ class EcoTaxaClient(LoginClient):
             what="job list",
         )
         parsed = await self._in_state.parse_off_loop(
-            response.content, lambda content: parse_jobs(self.service, content)
+            response.content,
+            lambda content: parse_jobs(self.service, content),
+            key=(letter, for_admin),
         )
         return parsed, all(job.state_letter == letter for job in parsed)
 
@@ -333,7 +335,7 @@ class EcoTaxaClient(LoginClient):
         """The jobs of a body of `GET /jobs/` (validated in a thread when it is large); the
         very same list as before for a body identical to an earlier one."""
         return await self._lists.parse_off_loop(
-            content, lambda content: parse_jobs(self.service, content)
+            content, lambda content: parse_jobs(self.service, content), key="jobs"
         )
 
     async def first_part(self, content: bytes, size: int) -> list[EcoTaxaRecord] | None:

@@ -222,7 +222,9 @@ class LeiaClient(LoginClient):
                 raise self._error(response)  # not the empty-list answer: a wrong URL, say
             return JobPage([], offset, None if offset else 0)
         parsed = await self._pages.parse_off_loop(
-            response.content, lambda content: parse_jobs(self.service, content)
+            response.content,
+            lambda content: parse_jobs(self.service, content),
+            key=tuple(sorted(params.items())),
         )
         jobs: list[LeiaRecord] = list(parsed)
         return JobPage(jobs, offset, parse_content_range(response.headers.get("Content-Range")))
