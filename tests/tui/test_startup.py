@@ -77,10 +77,6 @@ def first_frame(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return frame
 
 
-def test_the_first_poll_goes_out_once_the_dashboard_is_drawn(first_frame: dict[str, Any]) -> None:
-    assert first_frame["polls"] == 0
-
-
 def test_the_first_frame_loads_nothing_it_does_not_show(first_frame: dict[str, Any]) -> None:
     modules = set(first_frame["modules"])
     assert "jobtui.tui.screens.dashboard" in modules

@@ -264,10 +264,9 @@ class ServiceTab(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(JobTable).empty_text = "Loading…"
-        # The first poll starts once the screen has been drawn: its work (the HTTP stack's
-        # first connection, the answer's parsing, the rows) would otherwise come before the
-        # first frame, and the dashboard would show nothing until the slowest tab had its jobs.
-        self.call_after_refresh(self._start_polling)
+        # The first poll starts with the tab. (Started after the first refresh instead, against
+        # a Leia server paging for ever, a key pressed in the first seconds waited 4 to 5 s.)
+        self._start_polling()
         # Ages tick once a second on the tab shown, and repaint only when their text changes.
         self.set_interval(1.0, self._tick_status)
         # Ages ("2m") move slowly: repainting them rarely keeps an idle terminal quiet.
