@@ -239,6 +239,25 @@ def test_ecotaxa_emulator_records_cost_a_third_of_their_model(emulator: Emulator
         assert dict(job.raw) == json.loads(json.dumps(whole)), job.id
 
 
+def test_a_long_ecotaxa_list_is_parsed_one_job_at_a_time(emulator: EmulatorFactory) -> None:
+    """While a list is parsed, no more than the records made so far and one decoded copy of the
+    body are alive: not every job as a model at once (some 2,450 bytes each, four times the
+    body), whose pieces the records then lay among, so that the memory was kept after."""
+    running = emulator("ecotaxa", seed=1, speed=0, jobs=JOBS)
+    state = running.state
+    assert isinstance(state, EcoTaxaState)
+    with httpx.Client(base_url=running.url, headers=bearer(state, state.admin)) as http:
+        body = http.get("/jobs/", params={"for_admin": "true"}).content
+    parse_ecotaxa_jobs("ecotaxa", body[:2000], first_part=True)  # build the validator first
+    with traced() as held:
+        tracemalloc.reset_peak()
+        records = parse_ecotaxa_jobs("ecotaxa", body)
+        peak = tracemalloc.get_traced_memory()[1]
+        kept = held()
+    assert len(records) == JOBS
+    assert peak - kept < 2 * len(body), (peak - kept, len(body))
+
+
 def test_dsp_ingest_projects_stay_small() -> None:
     # Each project's mapping read once (six rows each), and its job made: the project keeps the
     # count of its mapping's rows, not the rows; its job's record is a few slots, made into a

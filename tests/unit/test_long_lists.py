@@ -5,6 +5,7 @@ made in slices between which the event loop runs."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -132,3 +133,35 @@ def test_the_keys_of_many_pages_stay_bounded() -> None:
     for offset in range(1000):
         same.parse(b"page %d" % offset, len, key=offset)
     assert len(same._keys) <= 8 and len(same._parsed) <= 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b" [ ] \n",
+        b'[{"a": 1}]',
+        b'\t[ {"a": [1, {"b": "x,]"}]} ,\r\n"s", 3.5e2, null, true ]\n',
+        '[{"name": "Ωmega ✓"}, "\\u00e9"]'.encode(),
+    ],
+)
+def test_the_items_of_an_array_are_what_the_standard_decoder_reads(body: bytes) -> None:
+    assert list(_wire.array_items(body)) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{}", b'"[1]"', b"[1 2]", b"[1,]", b"[1", b"[1] 2", b"[1]]", b"[,1]", b"\xff[1]"],
+)
+def test_what_is_not_one_json_array_is_refused(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        list(_wire.array_items(body))
+
+
+def test_the_items_before_a_cut_are_read() -> None:
+    body = json.dumps([{"id": n} for n in range(10)]).encode()
+    read = []
+    with pytest.raises(json.JSONDecodeError):
+        for item in _wire.array_items(body[: body.index(b'{"id": 7}') + 4]):
+            read.append(item)
+    assert read == [{"id": n} for n in range(7)]

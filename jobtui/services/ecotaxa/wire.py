@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter
 from pydantic_core import PydanticSerializationError
 
+from jobtui.core.errors import BadPayloadError
 from jobtui.core.text import clean_tree, suspect
 from jobtui.services._wire import (
     DEFERRED,
@@ -29,6 +30,7 @@ from jobtui.services._wire import (
     Wire,
     WireShared,
     WireText,
+    array_items,
     lenient_time,
     number,
     parse_body,
@@ -325,50 +327,43 @@ def parse_job(service: str, content: bytes) -> EcoTaxaJob:
 def parse_jobs(service: str, content: bytes, *, first_part: bool = False) -> list[EcoTaxaRecord]:
     """The body of `GET /jobs/`, each job validated then kept as an `EcoTaxaRecord`.
 
-    The list is validated straight from its bytes, then each record's strings are made clean
-    one record at a time: a record whose compact JSON may hold a string that `clean` would
-    change (`jobtui.core.text.suspect`: a traceback's newlines, a control character) is cleaned
-    and validated again. A whole body decoded and cleaned at once (`parse_body`, for a body
-    that may hold such a string anywhere, as a list of tracebacks always does) took three times
-    as long and held every record as dicts of dicts meanwhile. A body that does not validate as
-    it is goes that way, which gives its error (or its jobs, once cleaned).
+    The list is read one job at a time (`array_items`): each is validated, then its strings are
+    made clean: a record whose compact JSON may hold a string that `clean` would change
+    (`jobtui.core.text.suspect`: a traceback's newlines, a control character) is cleaned and
+    validated again. Only one job's dicts and model are alive at a time, beside the records made
+    so far. A body that is not a list of jobs goes through `parse_body`, which gives its error
+    in one line (or its jobs, once cleaned: text that validated as sent but not once cleaned).
 
-    With `first_part`, `content` is the start of a list: the jobs it holds whole (the last one
-    it reaches may be cut, and is left out); none when it does not validate."""
-    models: list[EcoTaxaJob]
-    try:
-        models = _JOBS.validate_json(content, experimental_allow_partial=first_part)
-    except ValidationError:
-        if first_part:
-            return []
-        models = parse_body(service, _JOBS, content, "job list", lines=_LINES)
-    if first_part:
-        models = models[:-1]
-    try:
-        return _records(models)
-    except (PydanticSerializationError, ValueError, RecursionError):
-        # text that validated as sent but not once cleaned (or could not be written back)
-        if first_part:
-            return []
-        cleaned: list[EcoTaxaJob] = parse_body(service, _JOBS, content, "job list", lines=_LINES)
-        return _records(cleaned)
-
-
-def _records(models: list[EcoTaxaJob]) -> list[EcoTaxaRecord]:
-    """Records of validated models, each one's strings clean (see `parse_jobs`). Empties
-    `models` as it goes: each model is let go once its record is made, and the records take
-    memory the models leave (50,000 models weigh some 120 MB, their records 35; let go all at
-    the end, the dashboard held 20 MB more)."""
+    With `first_part`, `content` is the start of a list: the jobs it holds whole (the one it
+    cuts is left out); none when they do not validate."""
     records: list[EcoTaxaRecord] = []
-    models.reverse()
-    while models:
-        model = models.pop()
+    try:
+        for item in array_items(content):
+            records.append(_record(_JOB.validate_python(item)))
+    except json.JSONDecodeError:
+        if first_part:  # where the part cuts a job
+            return records
+        records.clear()
+    except (ValueError, RecursionError):  # a ValidationError is a ValueError
+        if first_part:
+            return []
+        records.clear()
+    else:
+        return records
+    cleaned: list[EcoTaxaJob] = parse_body(service, _JOBS, content, "job list", lines=_LINES)
+    try:
+        return [_record(model) for model in cleaned]
+    except (PydanticSerializationError, ValueError, RecursionError):
+        raise BadPayloadError(service, "unexpected job list: a job could not be read") from None
+
+
+def _record(model: EcoTaxaJob) -> EcoTaxaRecord:
+    """The record of a validated model, its strings clean (see `parse_jobs`)."""
+    dumped = _JOB.dump_json(model, exclude_unset=True)
+    if suspect(dumped):
+        model = _JOB.validate_python(clean_tree(json.loads(dumped), _LINES))
         dumped = _JOB.dump_json(model, exclude_unset=True)
-        if suspect(dumped):
-            model = _JOB.validate_python(clean_tree(json.loads(dumped), _LINES))
-            dumped = _JOB.dump_json(model, exclude_unset=True)
-        records.append(EcoTaxaRecord(model, dumped))
-    return records
+    return EcoTaxaRecord(model, dumped)
 
 
 def parse_user(service: str, content: bytes) -> EcoTaxaUser:
