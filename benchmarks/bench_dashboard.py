@@ -279,24 +279,26 @@ def run_live(quick: bool) -> list[Row]:
 # -- 100,000 jobs on one service ----------------------------------------------------------------
 
 
-ECOTAXA_MOST = 50_000
-"""The EcoTaxa jobs the scale run lists: EcoTaxa sends its whole job list in one answer (no
-paging), and 100,000 jobs are some 35 MB of JSON, over the 32 MiB a list may hold (`[limits]
-list_mib`), which the tab says in one line instead of reading it."""
+ECOTAXA_LIST_MIB = 96
+"""The `[limits] list_mib` of the EcoTaxa scale run: EcoTaxa sends its whole job list in one
+answer (no paging), and 100,000 jobs are some 63 MiB of JSON, over the 32 MiB a list may hold
+by default (the tab says so in one line instead of reading it): a user with that many jobs
+raises the bound, as the run does. It logs in as the administrator and lists every user's jobs
+(`for_admin`), so that every seeded job is a row."""
 
 
-def scale_options(kind: str, jobs: int) -> tuple[int, dict[str, Any]]:
-    """(rows, emulator options) for `jobs` rows of `kind`: dsp-ingest's rows are projects,
-    EcoTaxa's list is one answer within the bound of a list."""
+def scale_options(kind: str, jobs: int) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """(rows, emulator options, other `Emulators` arguments) for `jobs` rows of `kind`:
+    dsp-ingest's rows are projects, EcoTaxa's list is one answer (`ECOTAXA_LIST_MIB`)."""
     if kind == "dsp-ingest":
         rows = min(jobs, DSP_SHORTCODES, DSP_SEEDED)
-        return rows, {"projects": rows}
+        return rows, {"projects": rows}, {}
     if kind == "ecotaxa":
-        return min(jobs, ECOTAXA_MOST), {}
-    return jobs, {}
+        return jobs, {}, {"everyone": True, "limits": {"list_mib": ECOTAXA_LIST_MIB}}
+    return jobs, {}, {}
 
 
-FIRST_ROWS = re.compile(r"● live · [1-9][0-9,]* (of [0-9,]+ )?jobs")
+FIRST_ROWS = re.compile(r"● live · ([1-9][0-9,]*) (of [0-9,]+ )?jobs")
 """The status line once rows are in the table (the first part of a long list counts)."""
 LOADING_REST = "loading the rest…"
 """The status line while the rest of a long list loads, after its first part."""
@@ -327,10 +329,10 @@ def htop_first_frame() -> float | None:
 def measure_scale(
     kind: str, jobs: int, keys_for: float, seconds: float, presses: int
 ) -> dict[str, Any]:
-    rows, options = scale_options(kind, jobs)
+    rows, options, more = scale_options(kind, jobs)
     with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
         config = Path(tmp) / "config.toml"
-        with Emulators([kind], jobs=rows, config=config, recent=True, options=options):
+        with Emulators([kind], jobs=rows, config=config, recent=True, options=options, **more):
             term = dashboard(config)
             try:
                 first = term.wait_for(lambda text: FIRST_ROWS.search(text) is not None, 120)
@@ -339,13 +341,15 @@ def measure_scale(
                     lambda text: FIRST_ROWS.search(text) is not None and LOADING_REST not in text,
                     300,
                 )
+                shown = FIRST_ROWS.search(term.text())
                 settled = settle(term, 120.0)
                 cpu, _ = window(term, seconds)
                 rss = rss_bytes(term.pid)
             finally:
                 term.close()
     return {
-        "rows": rows,
+        "rows": int(shown.group(1).replace(",", "")) if shown else 0,
+        "seeded": rows,
         "first": first,
         "whole": whole,
         "settled": settled,
@@ -353,6 +357,35 @@ def measure_scale(
         "cpu": cpu,
         "rss": rss,
     }
+
+
+BASE_JOBS = 40
+"""The jobs of the run that measures the dashboard's own memory (`base_rss`)."""
+
+
+def base_rss(kind: str) -> int:
+    """The RSS of the dashboard on one service of `kind` with `BASE_JOBS` jobs, once idle: what
+    Python, Textual and jobtui take before any number of jobs (some 64 MiB)."""
+    _, options, more = scale_options(kind, BASE_JOBS)
+    with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+        config = Path(tmp) / "config.toml"
+        with Emulators([kind], jobs=BASE_JOBS, config=config, recent=True, options=options, **more):
+            term = dashboard(config)
+            try:
+                term.wait_for(
+                    lambda text: FIRST_ROWS.search(text) is not None and LOADING_REST not in text,
+                    120,
+                )
+                settle(term, 60.0)
+                return rss_bytes(term.pid)
+            finally:
+                term.close()
+
+
+def per_job_rss(rss: int, base: int, rows: int) -> tuple[float, float]:
+    """(bytes of RSS each row adds to the dashboard's own, the RSS that makes at 100,000 rows)."""
+    each = (rss - base) / max(1, rows - BASE_JOBS)
+    return each, base + 100_000 * each
 
 
 def run_scale(quick: bool) -> list[Row]:
@@ -364,7 +397,10 @@ def run_scale(quick: bool) -> list[Row]:
         got = measure_scale(kind, jobs, keys_for, seconds, presses)
         rows = got["rows"]
         what = f"{kind}, {rows:,} {'projects' if kind == 'dsp-ingest' else 'jobs'}, frozen"
-        per_job = got["rss"] / rows
+        if kind == "ecotaxa":
+            what += f", [limits] list_mib = {ECOTAXA_LIST_MIB}"
+        base = base_rss(kind)
+        per_job, at_100k = per_job_rss(got["rss"], base, rows)
         moved = [k.moved * 1000 for k in got["keys"]]
         shown = [k.shown * 1000 for k in got["keys"]]
         p99 = percentile(moved, 0.99)
@@ -380,13 +416,18 @@ def run_scale(quick: bool) -> list[Row]:
                 note="" if reference is not None else NO_HTOP,
             ),
             Row(
-                figure=f"  RSS per row once loaded ({got['rss'] / MIB:.0f} MiB in all)",
+                figure=(
+                    f"  RSS per row once loaded, above the dashboard's own ({got['rss'] / MIB:.0f}"
+                    f" MiB in all, {got['rss'] / max(1, rows):,.0f} B a row; "
+                    f"{base / MIB:.0f} MiB with {BASE_JOBS} jobs; so {at_100k / MIB:.0f} MiB "
+                    "at 100,000 rows)"
+                ),
                 unit="B",
                 jobtui=per_job,
                 reference=None,
                 reference_name="",
-                target="<= 3 KB (<= 400 MiB at 100k)",
-                passed=at_most(per_job, 3000.0),
+                target="<= 3 KB, and <= 400 MiB at 100k",
+                passed=at_most(per_job, 3000.0) and at_100k <= 400 * MIB,
             ),
             Row(
                 figure=(

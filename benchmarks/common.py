@@ -222,6 +222,8 @@ class Emulators:
         options: dict[str, Any] | None = None,
         speed: float = 0.0,
         recent: bool = False,
+        limits: dict[str, Any] | None = None,
+        everyone: bool = False,
     ) -> None:
         """`speed` 0 freezes the jobs; `recent` starts the simulated clock now, so the jobs were
         updated seconds to hours ago (else weeks ago, at the fixed epoch)."""
@@ -231,6 +233,7 @@ class Emulators:
         argv = [sys.executable, "-m", "benchmarks.serve", "--kinds", ",".join(kinds)]
         argv += ["--jobs", str(jobs), "--options", json.dumps(options or {})]
         argv += ["--speed", f"{speed:g}", *(["--recent"] if recent else [])]
+        argv += ["--limits", json.dumps(limits or {}), *(["--everyone"] if everyone else [])]
         if config is not None:
             argv += ["--config", str(config)]
         self.process = subprocess.Popen(

@@ -33,6 +33,12 @@ def main() -> None:
     parser.add_argument("--options", default="{}", help="emulator options, as JSON")
     parser.add_argument("--config", type=Path, help="write a config file pointing at them")
     parser.add_argument("--refresh", type=float, default=2.0)
+    parser.add_argument("--limits", default="{}", help="the config's [limits], as JSON")
+    parser.add_argument(
+        "--everyone",
+        action="store_true",
+        help="EcoTaxa tabs log in as the administrator and list every user's jobs",
+    )
     parser.add_argument(
         "--recent",
         action="store_true",
@@ -50,8 +56,16 @@ def main() -> None:
     )
     with serve_emulators(args.kinds.split(","), settings) as running:
         entries = service_entries(running)
+        if args.everyone:
+            for entry, r in zip(entries, running, strict=True):
+                if r.kind == "ecotaxa":
+                    entry["username"] = r.emulator.credentials["admin username"]
+                    entry["password"] = r.emulator.credentials["admin password"]
+                    entry["for_admin"] = True
         if args.config is not None:
             data: dict[str, Any] = {"ui": {"refresh": args.refresh}, "services": entries}
+            if limits := json.loads(args.limits):
+                data["limits"] = limits
             write_config_file(args.config, to_toml(data), overwrite=True)
         by_kind = {r.kind: r for r in running}
         print(json.dumps({"services": entries}), flush=True)
