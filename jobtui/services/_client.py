@@ -22,7 +22,14 @@ import httpx
 
 from jobtui.core.errors import ServiceError
 from jobtui.core.secret import Secret
-from jobtui.services._http import DEFAULT_TIMEOUT, error_for_status, fetch, limits, make_client
+from jobtui.services._http import (
+    DEFAULT_TIMEOUT,
+    FirstBytes,
+    error_for_status,
+    fetch,
+    limits,
+    make_client,
+)
 from jobtui.services._wire import parse_body
 
 if TYPE_CHECKING:
@@ -105,6 +112,8 @@ class Send(TypedDict, total=False):
     same: bytes | None
     """An earlier answer's body: an answer identical to it is given as that very object (see
     `read_bounded`)."""
+    first: FirstBytes | None
+    """Given the answer's first bytes as soon as they come (see `FirstBytes`)."""
 
 
 class HttpClient:
@@ -189,6 +198,7 @@ class HttpClient:
             transfer=send.get("transfer", False),
             head=send.get("head"),
             same=send.get("same"),
+            first=send.get("first"),
         )
 
     async def _authed(

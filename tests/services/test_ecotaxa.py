@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from jobtui.services.ecotaxa.client import EcoTaxaClient, EcoTaxaServerError
 from jobtui.services.ecotaxa.files import JobFileExistsError
 from jobtui.services.ecotaxa.service import EcoTaxaService
 from tests.conftest import EmulatorFactory
+from tests.robustness.hostile import Answer, HostileServer, json_answer, raw
 from tests.services.ecotaxa_support import (
     Recorder,
     advance_until,
@@ -778,6 +781,70 @@ async def test_a_long_list_shows_its_first_part_then_the_whole_of_the_same_answe
     again = await service.poll()
     assert again.jobs is whole.jobs  # nothing changed: the very same list
     assert recorder.lines().count("GET /api/jobs/?for_admin=false") == 1
+
+
+async def test_the_first_part_of_a_long_list_is_shown_before_the_rest_has_come(
+    closing: Closer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs of the list's first bytes are shown as soon as those bytes have come, not once
+    the whole answer is in (66 MB for 100,000 jobs, seconds away over a slow link); the next
+    poll waits for the rest and shows every job."""
+    monkeypatch.setattr(ecotaxa_service, "FIRST_PART", 4096)
+    jobs = [{"id": n, "type": "Subset", "state": "F", "progress_msg": "Done"} for n in range(400)]
+    body = json.dumps(jobs).encode()
+    rest = threading.Event()
+
+    async def held_list(writer: asyncio.StreamWriter) -> None:
+        head = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        writer.write(raw("200 OK", head) + body[:8192])
+        await writer.drain()
+        await asyncio.to_thread(rest.wait, 10)  # the server's loop goes on meanwhile
+        writer.write(body[8192:])
+        await writer.drain()
+
+    def route(method: str, path: str) -> Answer:
+        if path.startswith("/api/jobs/"):
+            return held_list
+        return json_answer({"id": 2, "email": "me@example.org", "can_do": []})
+
+    with HostileServer(route) as server:
+        service = EcoTaxaService("EcoTaxa", server.url + "/api", token="t")
+        closing.append(service)
+        first = await asyncio.wait_for(service.poll(), 10)
+        assert first.partial
+        assert 0 < len(first.jobs) < len(jobs)
+        rest.set()
+        whole = await asyncio.wait_for(service.poll(), 10)
+        assert not whole.partial
+        assert {job.id for job in whole.jobs} == {str(n) for n in range(400)}
+        assert server.requests.count(("GET", "/api/jobs/?for_admin=false")) == 1
+
+
+async def test_a_list_still_being_read_is_let_go_when_the_service_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ecotaxa_service, "FIRST_PART", 4096)
+    body = json.dumps([{"id": n, "type": "Subset"} for n in range(400)]).encode()
+
+    async def never_ends(writer: asyncio.StreamWriter) -> None:
+        head = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        writer.write(raw("200 OK", head) + body[:8192])
+        await writer.drain()
+        await asyncio.sleep(3600)
+
+    def route(method: str, path: str) -> Answer:
+        if path.startswith("/api/jobs/"):
+            return never_ends
+        return json_answer({"id": 2, "can_do": []})
+
+    with HostileServer(route) as server:
+        service = EcoTaxaService("EcoTaxa", server.url + "/api", token="t")
+        first = await asyncio.wait_for(service.poll(), 10)
+        assert first.partial
+        reading = service._rest
+        assert reading is not None and not reading.done()
+        await asyncio.wait_for(service.aclose(), 10)
+        assert reading.cancelled()
 
 
 async def test_a_whole_poll_of_a_long_list_reads_it_once(

@@ -41,6 +41,7 @@ from jobtui.core.service import Progress
 from jobtui.core.text import clean_lines
 from jobtui.services._client import ClientOptions, LoginClient, Send
 from jobtui.services._http import (
+    FirstBytes,
     error_for_status,
     json_depth_ok,
     limits,
@@ -289,8 +290,10 @@ class EcoTaxaClient(LoginClient):
         for_admin: bool = False,
         job_type: str | None = None,
         job_status: str | None = None,
+        first: FirstBytes | None = None,
     ) -> bytes:
-        """The body of `GET /jobs/` as it came, not parsed yet (`parse_list`, `first_part`)."""
+        """The body of `GET /jobs/` as it came, not parsed yet (`parse_list`); its first bytes
+        are given to `first` as soon as they come (`first_part`)."""
         params = {"for_admin": "true" if for_admin else "false"}
         if job_type:
             params["job_type"] = job_type
@@ -305,6 +308,7 @@ class EcoTaxaClient(LoginClient):
             limit=limits().list_page,
             what="job list",
             same=self._lists.newest,
+            first=first,
         )
         return response.content
 
@@ -338,13 +342,9 @@ class EcoTaxaClient(LoginClient):
             content, lambda content: parse_jobs(self.service, content), key="jobs"
         )
 
-    async def first_part(self, content: bytes, size: int) -> list[EcoTaxaRecord] | None:
-        """The jobs held whole by the first `size` bytes of a body of `GET /jobs/`, to show
-        while the whole list is validated; None when the body is not longer than that, or
-        already parsed (`parse_list` is as quick then)."""
-        if len(content) <= size or self._lists.has(content):
-            return None
-        head = content[:size]
+    async def first_part(self, head: bytes) -> list[EcoTaxaRecord]:
+        """The jobs held whole by `head`, the first bytes of a body of `GET /jobs/` (given by
+        `list_body`'s `first` while the rest comes), to show before the whole list is read."""
         return await asyncio.to_thread(parse_jobs, self.service, head, first_part=True)
 
     async def get_job(self, job_id: int) -> EcoTaxaJob:

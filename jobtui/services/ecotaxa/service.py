@@ -32,6 +32,7 @@ the very same list of jobs (nothing to compare).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,7 +42,7 @@ from jobtui.core.errors import ConflictError, InputError, NotFoundError, Service
 from jobtui.core.models import Action, Column, FieldNames, Job, JobState, action_set
 from jobtui.core.secret import Revealable, Secret
 from jobtui.core.service import PollResult, Progress, UnsupportedActionError
-from jobtui.services._http import text_pieces
+from jobtui.services._http import FirstBytes, text_pieces
 from jobtui.services._service import ClientService, ServiceConfigLike, StateMap
 from jobtui.services._wire import JobsOfRecords, LazyRecord
 from jobtui.services.ecotaxa.answer import AnswerForm, checked_ids
@@ -232,8 +233,9 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         self._expect: dict[str, Expectation] = {}
         self._headed = False
         """Whether the first listing began (the first part of a long list is shown first)."""
-        self._rest: bytes | None = None
-        """The body of a list whose first part alone was shown: the next poll parses it."""
+        self._rest: asyncio.Future[bytes] | None = None
+        """The body of a list whose first part alone was shown, read on meanwhile: the next
+        poll parses it."""
 
     def _shown(self) -> str:
         return f", for_admin={self.for_admin}"
@@ -282,16 +284,14 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
             except ServiceError:
                 self.me = None  # only used to show "me" in the owner column
         if self._rest is not None:
-            content, self._rest = self._rest, None
-            listed = await self.client.parse_list(content)
+            reading, self._rest = self._rest, None
+            listed = await self.client.parse_list(await reading)
         elif not self._headed:
             self._headed = True
-            content = await self.client.list_body(for_admin=self.for_admin)
-            first = await self.client.first_part(content, FIRST_PART)
-            if first:
-                self._rest = content
-                return await self._result(first, partial=True)
-            listed = await self.client.parse_list(content)
+            first = await self._first_part()
+            if first is not None:
+                return first
+            listed = await self.client.parse_list(await self._rest_of_list())
         else:
             self._cycle += 1
             if self._listed_all and self._filters_work and self._cycle % self.full_every:
@@ -303,6 +303,36 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
         self._cycle = 0
         self._listed_all = True
         return result
+
+    async def _first_part(self) -> PollResult | None:
+        """The first listing of a long list: the jobs of its first `FIRST_PART` bytes as soon as
+        they have come, as a partial result, while the rest is read on (`_rest`) and then
+        validated by the next poll (seconds for 100,000 jobs, even when the rest came at once);
+        None for an answer no longer than that, or an error (left in `_rest`)."""
+        first = FirstBytes(FIRST_PART)
+        self._rest = reading = asyncio.ensure_future(
+            self.client.list_body(for_admin=self.for_admin, first=first)
+        )
+        await asyncio.wait((reading, first.bytes), return_when=asyncio.FIRST_COMPLETED)
+        if not first.bytes.done():  # the whole answer came first: a short list, or an error
+            return None
+        jobs = await self.client.first_part(first.bytes.result())
+        if not jobs:
+            return None
+        return await self._result(jobs, partial=True)
+
+    async def _rest_of_list(self) -> bytes:
+        reading, self._rest = self._rest, None
+        assert reading is not None
+        return await reading
+
+    async def aclose(self) -> None:
+        if self._rest is not None:  # a list still being read
+            self._rest.cancel()
+            with contextlib.suppress(BaseException):
+                await self._rest
+            self._rest = None
+        await super().aclose()
 
     async def _poll_active(self) -> PollResult | None:
         """A poll of the jobs in the active states alone, one small list per state: a job in
