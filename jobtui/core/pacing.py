@@ -50,6 +50,10 @@ class Pacer:
         self.rests = 0
         """How many times the work rested."""
 
+    def now(self) -> float:
+        """The pacer's clock: what a caller times its own steps with."""
+        return self._clock()
+
     def due(self) -> bool:
         """Whether this turn is over: the work should `rest` before it goes on."""
         return self._clock() - self._since >= self.turn

@@ -164,20 +164,21 @@ class Attention:
         return set(self.needs)
 
     def update(self, poll: PollJobs) -> None:
-        service, initial = poll.service, poll.initial
+        """Take in one poll's changes: one look at each job's state (the rest of a list of
+        100,000 jobs comes as one poll, in one step of the event loop)."""
+        service, initial, previous, needs = poll.service, poll.initial, poll.previous, self.needs
+        asking, failed = JobState.NEEDS_INPUT, JobState.FAILED
         for job in poll.changed:
-            key = (service, job.id)
-            before = poll.previous.get(job.id)
-            arrived = before is None or before.state is not job.state
+            state = job.state
             # A question always needs an answer; a failure only when it is news.
-            if arrived and (
-                job.state is JobState.NEEDS_INPUT or (job.state is JobState.FAILED and not initial)
-            ):
-                self.needs[key] = job.state
-            elif job.state not in ATTENTION_STATES:
-                self.needs.pop(key, None)
+            if state is asking or (state is failed and not initial):
+                before = previous.get(job.id)
+                if before is None or before.state is not state:
+                    needs[(service, job.id)] = state
+            elif needs and state not in ATTENTION_STATES:
+                needs.pop((service, job.id), None)
         for job_id in poll.removed:
-            self.needs.pop((service, job_id), None)
+            needs.pop((service, job_id), None)
 
     def seen(self, service: str, job: Job) -> None:
         """The user looked at `job` as it is: in the state it needs attention in, that is done;

@@ -864,6 +864,40 @@ async def test_a_large_delta_is_applied_in_slices_between_turns_of_the_event_loo
         assert all(n in (10, 12_000) or (n - 10) % job_table.SLICE == 0 for n in steps)
 
 
+async def test_slices_that_take_longer_than_a_turn_get_smaller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each job a table of 100,000 rows inserts moves more memory: a slice of `SLICE` jobs can
+    take far longer than a turn. The next slice is then halved (down to `LEAST_SLICE`), and
+    grows back once slices are quick again."""
+    from jobtui.core.models import JobsDelta
+    from jobtui.core.pacing import Pacer
+    from jobtui.tui.widgets.job_table import table as job_table
+
+    now = [0.0]
+    slow = [True]
+    sizes: list[int] = []
+    monkeypatch.setattr(job_table, "Pacer", lambda: Pacer(turn=5.0, rest=0.0, clock=lambda: now[0]))
+    table = new_table()
+    apply = table.apply
+
+    def timed_apply(delta: JobsDelta) -> None:
+        sizes.append(delta.size)
+        now[0] += 12.0 if slow[0] else 0.5  # in turns of 5
+        slow[0] = len(sizes) < 8
+        apply(delta)
+
+    async with TableApp(table).run_test(size=(100, 20)):
+        table.set_jobs(many(10))
+        monkeypatch.setattr(table, "apply", timed_apply)
+        await table.apply_in_slices(JobsDelta(added=tuple(many(3000)[10:])))
+        assert table.row_count == 3000
+    least = job_table.LEAST_SLICE
+    assert sizes[:8] == [250, 125, 62, 31, least, least, least, least]
+    assert sizes[8:13] == [least, least * 2, least * 4, least * 8, job_table.SLICE]
+    assert max(sizes) == job_table.SLICE
+
+
 @pytest.mark.parametrize("where", ["after", "before", "among"])
 def test_new_jobs_added_in_bulk_sort_as_a_full_sort_would(where: str) -> None:
     """Adding only new jobs extends the rows when they all sort after (or before) the others, and

@@ -158,10 +158,12 @@ INDEX_IN_THREAD = 5000
 
 def _indexed(
     listed: list[EcoTaxaRecord],
-) -> tuple[list[EcoTaxaRecord], int | None, dict[str, EcoTaxaRecord]]:
-    """A listing newest first (cut at `Limits.max_jobs`, with the total then), and by job id."""
+) -> tuple[list[EcoTaxaRecord], int | None, dict[str, EcoTaxaRecord], set[str]]:
+    """A listing newest first (cut at `Limits.max_jobs`, with the total then), by job id, and
+    the ids of its jobs in an active state."""
     ordered, total = capped(sorted(listed, key=lambda job: job.id, reverse=True), None)
-    return ordered, total, {str(job.id): job for job in ordered}
+    records = {str(job.id): job for job in ordered}
+    return ordered, total, records, _active_ids(records)
 
 
 def _active_ids(records: Mapping[str, EcoTaxaRecord]) -> set[str]:
@@ -382,12 +384,12 @@ class EcoTaxaService(ClientService[EcoTaxaClient]):
     async def _result(self, listed: list[EcoTaxaRecord], *, partial: bool = False) -> PollResult:
         if listed is not self._listed:  # not the very same answer as the last poll's
             if len(listed) > INDEX_IN_THREAD:
-                ordered, total, records = await asyncio.to_thread(_indexed, listed)
+                ordered, total, records, active = await asyncio.to_thread(_indexed, listed)
             else:
-                ordered, total, records = _indexed(listed)
+                ordered, total, records, active = _indexed(listed)
             self._ordered, self._total, self._by_id = ordered, total, records
             self._records = records.copy()  # single fetches update it, not the listing
-            self._active = _active_ids(records)
+            self._active = active
             self._listed = listed
         self._expect, notes = settle_expectations(self._expect, self._records, self.name)
         if self.for_admin:

@@ -45,8 +45,21 @@ class _TableMessage(Message):
 
 
 SLICE = 250
-"""Jobs of a delta `JobTable.apply_in_slices` applies at a time; the event loop runs between
-slices once a turn of work is over (`Pacer`)."""
+"""Jobs of a delta `JobTable.apply_in_slices` applies at a time, at most; the event loop runs
+between slices once a turn of work is over (`Pacer`)."""
+LEAST_SLICE = 16
+"""The fewest jobs of a slice: a slice that took longer than a turn is halved down to this."""
+
+
+def next_slice(size: int, spent: float, turn: float) -> int:
+    """The size of the slice after one of `size` jobs that took `spent`: halved when it took
+    longer than a `turn` (a table of 100,000 rows moves more memory for each job it inserts),
+    doubled back up to `SLICE` when it took under a quarter of one."""
+    if spent > turn:
+        return max(LEAST_SLICE, size // 2)
+    if spent < turn / 4:
+        return min(SLICE, size * 2)
+    return size
 
 
 class JobTable(TableRendering, can_focus=True):
@@ -287,20 +300,24 @@ class JobTable(TableRendering, can_focus=True):
         self._rows_changed(anchor)
 
     async def apply_in_slices(self, delta: JobsDelta) -> None:
-        """`apply`, a slice of `SLICE` jobs at a time, letting the event loop run after each turn
-        of work (`Pacer`): the rest of a list of 100,000 goes in while keys are answered. Each
-        slice leaves a whole table."""
+        """`apply`, a slice of at most `SLICE` jobs at a time, letting the event loop run after
+        each turn of work (`Pacer`): the rest of a list of 100,000 goes in while keys are
+        answered. A slice that took longer than a turn makes the next one smaller
+        (`next_slice`). Each slice leaves a whole table."""
         if delta.size <= SLICE:
             self.apply(delta)
             return
         pacer = Pacer()
-        for items, part in ((delta.removed, "removed"), (delta.changed, "changed")):
-            for start in range(0, len(items), SLICE):
-                self.apply(JobsDelta(**{part: items[start : start + SLICE]}))  # type: ignore[arg-type]
+        size = SLICE
+        parts = (("removed", delta.removed), ("changed", delta.changed), ("added", delta.added))
+        for part, items in parts:
+            start = 0
+            while start < len(items):
+                began = pacer.now()
+                self.apply(JobsDelta(**{part: items[start : start + size]}))  # type: ignore[arg-type]
+                start += size
+                size = next_slice(size, pacer.now() - began, pacer.turn)
                 await pacer.tick()
-        for start in range(0, len(delta.added), SLICE):
-            self.apply(JobsDelta(added=delta.added[start : start + SLICE]))
-            await pacer.tick()
 
     def apply(self, delta: JobsDelta) -> None:
         """Add, change and remove jobs by id; other rows are left alone."""
