@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -90,6 +90,15 @@ class Backoff:
         return max(0.05, base)
 
 
+async def compared(old: Mapping[str, Job], new: Sequence[Job]) -> tuple[dict[str, Job], JobsDelta]:
+    """`diff_jobs`; for tens of thousands of jobs (`DIFF_PACED`) in turns of the event loop
+    (`diff_jobs_paced`), so that keys are answered in between (in a thread the comparison,
+    Python code, would hold the interpreter's lock). `old` must not change until it returns."""
+    if len(new) + len(old) > DIFF_PACED:
+        return await diff_jobs_paced(old, new, Pacer())
+    return diff_jobs(old, new)
+
+
 class ServiceMonitor:
     """The last good state of one service, updated by `poll_once`."""
 
@@ -118,12 +127,7 @@ class ServiceMonitor:
         if result.jobs is self._jobs:  # the service's very same list: nothing changed
             delta = JobsDelta((), (), ())
         else:
-            if len(result.jobs) + len(self.snapshot) > DIFF_PACED:
-                # Tens of thousands of jobs: compared in turns, keys are answered in between (in
-                # a thread the comparison, Python code, would hold the interpreter's lock).
-                self.snapshot, delta = await diff_jobs_paced(self.snapshot, result.jobs, Pacer())
-            else:
-                self.snapshot, delta = diff_jobs(self.snapshot, result.jobs)
+            self.snapshot, delta = await compared(self.snapshot, result.jobs)
             self._jobs = result.jobs
         log.info(
             "poll %s: %d jobs, %d new, %d changed, %d gone",

@@ -26,6 +26,7 @@ from textual.widgets import Static, TabbedContent
 from textual.widgets._toast import Toast
 
 from jobtui.core.models import Job, JobsDelta, JobState
+from jobtui.core.pacing import Pacer
 from jobtui.core.service import Service
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.bsub.state import BsubState
@@ -164,6 +165,38 @@ async def test_a_newer_poll_replaces_a_queued_older_one(emulator: EmulatorFactor
         delta: JobsDelta = applied[0]
         assert {job.id for job in delta.changed} == {first, second}
         assert all(table.get_job(i).state is JobState.CANCELLED for i in (first, second))  # type: ignore[union-attr]
+
+
+async def test_a_skipped_poll_is_made_up_for_in_turns_of_the_event_loop(
+    emulator: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer outcome that replaced an older one is compared with what the tab shows: for a
+    long list (tens of thousands of jobs), in turns of the event loop, as a poll is."""
+    from jobtui.core import models, polling
+    from tests.pacing import turns_of
+
+    pacers: list[Pacer] = []
+
+    def pacer() -> Pacer:
+        pacers.append(turns_of(1)())
+        return pacers[-1]
+
+    async with two_tabs(emulator) as two:
+        tab, table = two.tab(0), two.table(0)
+        first = cancel_one(two.states[0])
+        older = await tab.monitor.poll_once()
+        second = cancel_one(two.states[0])
+        newer = await tab.monitor.poll_once()
+        monkeypatch.setattr(polling, "DIFF_PACED", 10)  # 60 jobs: a long list
+        monkeypatch.setattr(models, "DIFF_SLICE", 5)
+        monkeypatch.setattr(polling, "Pacer", pacer)
+        applied = count_calls(table, "apply")
+        tab.post_message(Polled(older))
+        tab.post_message(Polled(newer))
+        await two.until(lambda: bool(applied), "the poll applied")
+        assert len(pacers) == 1 and pacers[0].rests >= 60 // 5 - 1
+        delta: JobsDelta = applied[0]
+        assert {job.id for job in delta.changed} == {first, second}
 
 
 async def test_an_idle_dashboard_sends_no_frames(emulator: EmulatorFactory) -> None:

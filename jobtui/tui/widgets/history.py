@@ -11,7 +11,8 @@ count. The colours are the job table's colours of those states.
 
 from __future__ import annotations
 
-from collections import deque
+import operator
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -21,6 +22,8 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from jobtui.core.models import Job, JobState
+
+_STATE = operator.attrgetter("state")
 
 SAMPLES = 240
 """How many samples a service keeps (at one poll every 2 s, the last 8 minutes)."""
@@ -48,9 +51,7 @@ class Sample:
 
     @classmethod
     def of(cls, jobs: Iterable[Job]) -> Sample:
-        counts = dict.fromkeys(JobState, 0)
-        for job in jobs:
-            counts[job.state] += 1
+        counts = Counter(map(_STATE, jobs))  # in C: 100,000 jobs at the end of a long load
         return cls(counts[JobState.QUEUED], counts[JobState.RUNNING], counts[JobState.FAILED])
 
     def count(self, state: JobState) -> int:

@@ -28,7 +28,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from jobtui.core.errors import ServiceError
-from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta, diff_jobs
+from jobtui.core.models import ACTION_INFO, Action, Job, JobsDelta
 from jobtui.core.polling import (
     Backoff,
     Clock,
@@ -36,6 +36,7 @@ from jobtui.core.polling import (
     PollOutcome,
     PollSchedule,
     ServiceMonitor,
+    compared,
     step_interval,
     utc_now,
 )
@@ -334,7 +335,8 @@ class ServiceTab(Vertical):
             delta = outcome.delta
             self._shown = outcome.snapshot
         elif outcome.generation != self._generation:
-            self._shown, delta = diff_jobs(self._shown, outcome.snapshot.values())
+            # polls were skipped: compared with what is shown (in turns, for a long list)
+            self._shown, delta = await compared(self._shown, list(outcome.snapshot.values()))
         else:
             delta = None
         if self._generation == 0 and outcome.generation > 0:
