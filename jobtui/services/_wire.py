@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping
@@ -323,6 +324,40 @@ PARSE_IN_THREAD = 32 << 10
 TRIM_AFTER = 4 << 20
 """Bytes of an answer after whose parse the memory it freed is given back to the system."""
 
+HASH_IN_THREAD = 1 << 20
+"""Bytes of an answer from which `SameBody` hashes it in a thread (see `_Body`)."""
+
+
+class _Body:
+    """An answer's body as a key of `SameBody`, hashed once. A large body (`HASH_IN_THREAD`)
+    is hashed by blake2b in a thread, which hashlib lets run without the interpreter's lock:
+    Python's own hash of a body, made on the event loop at its first lookup, held it 40 ms for
+    a list of 100,000 EcoTaxa jobs (66 MB)."""
+
+    __slots__ = ("_hash", "content")
+
+    def __init__(self, content: bytes, hashed: int | None = None) -> None:
+        self.content = content
+        self._hash = hash(content) if hashed is None else hashed
+
+    @staticmethod
+    def digest(content: bytes) -> int:
+        return int.from_bytes(hashlib.blake2b(content, digest_size=8).digest(), "big")
+
+    @classmethod
+    async def of(cls, content: bytes) -> _Body:
+        if len(content) < HASH_IN_THREAD:
+            return cls(content)
+        return cls(content, await asyncio.to_thread(cls.digest, content))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Body) and (
+            other.content is self.content or other.content == self.content
+        )
+
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -368,27 +403,32 @@ class SameBody(Generic[T]):
     """
 
     def __init__(self, limit: int = 8 << 20, entries: int = 16) -> None:
-        self._parsed: dict[bytes, T] = {}
-        self._keys: dict[Hashable, bytes] = {}
+        self._parsed: dict[_Body, T] = {}
+        self._keys: dict[Hashable, _Body] = {}
         """The body of the latest answer to each key."""
         self._limit = limit
         self._entries = entries
 
     def has(self, content: bytes) -> bool:
         """Whether the parse of an answer identical to `content` is kept."""
-        return content in self._parsed
+        if self._known(content) is not None:
+            return True
+        large = len(content) >= HASH_IN_THREAD
+        return _Body(content, _Body.digest(content) if large else None) in self._parsed
 
     @property
     def newest(self) -> bytes | None:
         """The body of the answer seen last (for `read_bounded`'s `same`)."""
-        return next(reversed(self._parsed), None)
+        body = next(reversed(self._parsed), None)
+        return None if body is None else body.content
 
     def parse(self, content: bytes, parse: Callable[[bytes], T], key: Hashable = None) -> T:
-        hit = self._hit(content, key)
+        body = self._known(content) or _Body(content)
+        hit = self._hit(body, key)
         if hit is not None:
             return hit
         value = parse(content)
-        self._keep(content, value, key)
+        self._keep(body, value, key)
         return value
 
     async def parse_off_loop(
@@ -398,25 +438,34 @@ class SameBody(Generic[T]):
         long list is validated while the event loop goes on answering keys."""
         if len(content) <= PARSE_IN_THREAD:
             return self.parse(content, parse, key)
-        hit = self._hit(content, key)
+        body = self._known(content) or await _Body.of(content)
+        hit = self._hit(body, key)
         if hit is not None:
             return hit
         value = await asyncio.to_thread(parse, content)
-        self._keep(content, value, key)
+        self._keep(body, value, key)
         if len(content) >= TRIM_AFTER:
             await asyncio.to_thread(give_back_memory)
         return value
 
-    def _hit(self, content: bytes, key: Hashable) -> T | None:
+    def _known(self, content: bytes) -> _Body | None:
+        """The key of the very `content` object, when it is kept (`read_bounded` gives an
+        answer identical to the newest as that object): found without hashing it again."""
+        for body in reversed(self._parsed):
+            if body.content is content:
+                return body
+        return None
+
+    def _hit(self, body: _Body, key: Hashable) -> T | None:
         parsed = self._parsed
-        hit = parsed.pop(content, None)
+        hit = parsed.pop(body, None)
         if hit is not None:
-            parsed[content] = hit  # now the most recently seen
+            parsed[body] = hit  # now the most recently seen
             if key is not None:
-                self._keys[key] = content
+                self._keys[key] = body
         return hit
 
-    def _keep(self, content: bytes, value: T, key: Hashable = None) -> None:
+    def _keep(self, body: _Body, value: T, key: Hashable = None) -> None:
         """Keep the newest answer whatever its size (an unpaged list of 50,000 EcoTaxa jobs is
         17 MB: parsed again at every poll, it took a core), and the others within the bounds;
         drop the answer to `key` this one replaces."""
@@ -426,14 +475,14 @@ class SameBody(Generic[T]):
             replaced = keys.pop(key, None)
             if replaced is not None and replaced not in keys.values():
                 parsed.pop(replaced, None)
-            keys[key] = content
-        size = sum(map(len, parsed))
-        while parsed and (size + len(content) > self._limit or len(parsed) >= self._entries):
-            size -= len(oldest := next(iter(parsed)))
+            keys[key] = body
+        size = sum(len(kept.content) for kept in parsed)
+        while parsed and (size + len(body.content) > self._limit or len(parsed) >= self._entries):
+            size -= len((oldest := next(iter(parsed))).content)
             del parsed[oldest]
-        parsed[content] = value
+        parsed[body] = value
         if len(self._keys) > 2 * self._entries:  # keys of answers dropped: many pages, say
-            kept = [(k, body) for k, body in self._keys.items() if body in parsed]
+            kept = [(k, kept) for k, kept in self._keys.items() if kept in parsed]
             self._keys = dict(kept[-2 * self._entries :])
 
 

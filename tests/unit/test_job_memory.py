@@ -211,7 +211,8 @@ def test_an_answer_larger_than_the_bound_of_bodies_is_still_not_parsed_twice() -
     first = same.parse(big, parse)
     assert same.parse(big, parse) is first and len(parses) == 1
     same.parse(b"[1]", parse)  # another answer comes: the big one may go
-    assert sum(map(len, same._parsed)) <= 100 or list(same._parsed) == [b"[1]"]
+    bodies = [body.content for body in same._parsed]
+    assert sum(map(len, bodies)) <= 100 or bodies == [b"[1]"]
 
 
 def test_ecotaxa_emulator_records_cost_a_third_of_their_model(emulator: EmulatorFactory) -> None:

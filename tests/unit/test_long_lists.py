@@ -165,3 +165,39 @@ def test_the_items_before_a_cut_are_read() -> None:
         for item in _wire.array_items(body[: body.index(b'{"id": 7}') + 4]):
             read.append(item)
     assert read == [{"id": n} for n in range(7)]
+
+
+async def test_a_large_answer_is_hashed_in_a_thread_and_found_again_without_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python's hash of a 66 MB body, made at its first lookup, held the event loop 40 ms: a
+    large body is hashed by blake2b in a thread instead, and the very same body object again
+    (what `read_bounded` gives for an unchanged answer) is found without hashing it at all; an
+    equal copy is found by its digest."""
+    threads: list[object] = []
+    digests: list[int] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function: object, *args: object) -> object:
+        threads.append(function)
+        return await to_thread(function, *args)  # type: ignore[arg-type]
+
+    digest = _wire._Body.digest
+
+    def counted_digest(content: bytes) -> int:
+        digests.append(len(content))
+        return digest(content)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    monkeypatch.setattr(_wire._Body, "digest", staticmethod(counted_digest))
+    same: _wire.SameBody[int] = _wire.SameBody()
+    body = b"[" + b"1," * _wire.HASH_IN_THREAD + b"1]"
+    assert await same.parse_off_loop(body, len, key="jobs") == len(body)
+    assert counted_digest in threads and digests == [len(body)]
+    again = await same.parse_off_loop(body, lambda content: -1, key="jobs")
+    assert again == len(body) and digests == [len(body)]  # the same object: not hashed again
+    copy = bytes(bytearray(body))
+    assert await same.parse_off_loop(copy, lambda content: -1, key="jobs") == len(body)
+    assert len(digests) == 2
+    small = b"[1]"
+    assert await same.parse_off_loop(small, len) == 3 and len(digests) == 2
