@@ -52,6 +52,7 @@ from jobtui.core.errors import (
     TransportError,
 )
 from jobtui.core.format import human_size
+from jobtui.core.pacing import Pacer
 
 if TYPE_CHECKING:
     from jobtui.config import LimitsConfig
@@ -294,7 +295,7 @@ async def read_answer(
 
 ACCEPT_ENCODING = "gzip, deflate"
 """What jobtui asks for (whatever decoders httpx has): the encodings `decoded` inflates."""
-INFLATE_STEP = 1 << 20
+INFLATE_STEP = 256 * 1024
 """Bytes inflated at most per step: a small compressed chunk cannot become a large one at once."""
 
 
@@ -302,7 +303,11 @@ async def decoded(service: str, response: httpx.Response, what: str) -> AsyncGen
     """A streamed answer's body without its Content-Encoding, inflated by zlib at most
     `INFLATE_STEP` bytes at a time, so that the caller counts decoded bytes as they grow (a gzip
     bomb stops at the caller's limit, not after inflating a whole chunk). gzip and deflate only,
-    as asked; any other encoding is one `BadPayloadError`."""
+    as asked; any other encoding is one `BadPayloadError`.
+
+    The steps of one chunk read from the socket are paced (`Pacer`): 64 KB of a gzip bomb
+    inflate to 64 MB, which in one go held the event loop for 100 ms and more (up to the limit of
+    a job list, 32 MB, at each poll of each service), and every key pressed meanwhile with it."""
     import zlib
 
     if response.is_stream_consumed:  # read already, by an event hook: httpx has decoded it
@@ -325,6 +330,7 @@ async def decoded(service: str, response: httpx.Response, what: str) -> AsyncGen
     gzip = codings[0] != "deflate"
     inflate = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
     started = False
+    pacer = Pacer()
     async for chunk in response.aiter_raw():
         data = chunk
         while data and not inflate.eof:
@@ -342,6 +348,7 @@ async def decoded(service: str, response: httpx.Response, what: str) -> AsyncGen
             data = inflate.unconsumed_tail
             if out:
                 yield out
+            await pacer.tick()  # the caller's handling of `out` is counted in the turn
         if inflate.eof:
             return  # what follows the compressed data is not read (as httpx ignores it)
 

@@ -33,7 +33,7 @@ from jobtui.config import ConfigError, NotificationsConfig, save_theme
 from jobtui.core.polling import Clock, utc_now
 from jobtui.core.service import Service
 from jobtui.tui.glyphs import install_ascii_frames, locale_is_utf8
-from jobtui.tui.heap import HeapGuard
+from jobtui.tui.heap import HeapGuard, QuietCollector
 from jobtui.tui.journal import JournalLink
 from jobtui.tui.notify import MAX_TOASTS, NOTICES, Notice, Notifier, PollJobs, Severity, worst
 from jobtui.tui.screens.dashboard import DashboardScreen
@@ -161,6 +161,7 @@ class JobtuiApp(App[int]):
         """Set once the app is exiting (see `on_event`)."""
         self.freeze_heap = False
         self._heap_guard: HeapGuard | None = None
+        self._collector: QuietCollector | None = None
         """Move what exists once the first frame is shown out of the collector's reach (see
         `_freeze_heap`); the command line sets it, tests that build many apps leave it off."""
         if title:
@@ -274,15 +275,19 @@ class JobtuiApp(App[int]):
         styles that is a pause of 100 ms or more every few seconds of activity, a held key.
         Frozen objects are skipped by the collector (reference counting still frees them);
         `on_unmount` unfreezes them. From then on, a full collection made slow by a large list
-        freezes its survivors too (`HeapGuard`).
+        freezes its survivors too (`HeapGuard`). Full collections then wait for a pause in the
+        keys (`QuietCollector`): started by the interpreter, most fell inside a key's frame.
         """
         gc.collect()
         gc.freeze()
         self._heap_guard = HeapGuard().install()
+        self._collector = QuietCollector(asyncio.get_running_loop()).install()
 
     async def on_unmount(self) -> None:
         if self._heap_guard is not None:
             self._heap_guard.uninstall()
+        if self._collector is not None:
+            self._collector.uninstall()
         if self.freeze_heap:
             gc.unfreeze()
         loop = asyncio.get_running_loop()
@@ -348,6 +353,8 @@ class JobtuiApp(App[int]):
         # shell. Once leaving, keys and clicks do nothing.
         if self.leaving and isinstance(event, events.Key | events.MouseEvent):
             return
+        if self._collector is not None and isinstance(event, events.Key | events.MouseDown):
+            self._collector.key()
         await super().on_event(event)
 
     def action_help(self) -> None:
