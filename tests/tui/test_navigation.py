@@ -460,3 +460,11 @@ def test_every_rebindable_name_is_a_binding_id_with_its_default_key() -> None:
         default = KEY_ACTIONS[name][0]
         assert key == (_character_to_key(default) if len(default) == 1 else default), name
     assert {a.value for a in Action} <= set(KEY_ACTIONS)
+
+
+async def test_switching_tabs_on_a_dashboard_of_no_service_does_nothing() -> None:
+    app = JobtuiApp([])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("]", "[")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, DashboardScreen)

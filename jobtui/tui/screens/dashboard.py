@@ -325,6 +325,8 @@ class DashboardScreen(Screen[None]):
             self.show_pane(ALL_PANE)
 
     def action_switch_tab(self, step: int) -> None:
+        if not self.panes:  # a dashboard of no service (only tests make one)
+            return
         active = self.query_one(TabbedContent).active
         current = self.panes.index(active) if active in self.panes else 0
         self.show_pane(self.panes[(current + step) % len(self.panes)])
