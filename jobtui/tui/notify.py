@@ -168,7 +168,10 @@ class Attention:
         100,000 jobs comes as one poll, in one step of the event loop)."""
         service, initial, previous, needs = poll.service, poll.initial, poll.previous, self.needs
         asking, failed = JobState.NEEDS_INPUT, JobState.FAILED
-        for job in poll.changed:
+        changed: Sequence[Job] = poll.changed
+        if not any(key[0] == service for key in needs):  # nothing of this service to take back
+            changed = [job for job in changed if job.state is asking or job.state is failed]
+        for job in changed:
             state = job.state
             # A question always needs an answer; a failure only when it is news.
             if state is asking or (state is failed and not initial):
