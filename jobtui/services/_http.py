@@ -395,16 +395,18 @@ async def read_bounded(
             if equal and same is not None:
                 if same.startswith(chunk, size):
                     size += len(chunk)  # not kept: `same` holds it
+                    if first is not None and size >= first.size:
+                        first.give(same)
                     if size > limit:
                         raise TooLargeError(
                             service, f"{what} larger than {human_size(limit)}: not read further"
                         )
-                    if first is not None and size >= first.size:
-                        first.give(same)
                     continue
                 equal = False
                 chunks.append(same[:size])  # what came so far
             size += len(chunk)
+            if first is not None and size >= first.size and not first.bytes.done():
+                first.give(b"".join([*chunks, chunk]))  # before the bound: its first part shows
             if size > limit:
                 if cut:
                     chunks.append(chunk[: len(chunk) - (size - limit)])
@@ -413,8 +415,6 @@ async def read_bounded(
                     service, f"{what} larger than {human_size(limit)}: not read further"
                 )
             chunks.append(chunk)
-            if first is not None and size >= first.size and not first.bytes.done():
-                first.give(b"".join(chunks))
     if equal and same is not None:  # every piece was the start of `same`
         return same if size == len(same) else same[:size]
     return b"".join(chunks)

@@ -20,6 +20,7 @@ from textual.widgets import Input, Label, Static
 from jobtui.core.models import JobState
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.ecotaxa.state import EcoTaxaState
+from jobtui.services._http import Limits, limits, set_limits
 from jobtui.services.ecotaxa import service as ecotaxa_service
 from jobtui.services.ecotaxa.client import EcoTaxaClient
 from jobtui.services.ecotaxa.service import EcoTaxaService
@@ -338,6 +339,29 @@ async def test_an_empty_failure_message_shows_the_last_line_of_errors(
         assert lines[1].split() == ["message", "AssertionError"]
         says = next(line for line in lines if line.startswith("server says"))
         assert says.split(None, 2)[2] == "nothing: the message is the last line of errors"
+
+
+async def test_a_list_over_its_bound_shows_its_first_part_then_says_it_in_one_line(
+    emulator: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first part of a long list is shown as it comes; when the rest takes the list past
+    its bound (`[limits] list_mib`), the next poll says so in one line naming the bound, and
+    the jobs shown stay (the dashboard goes on)."""
+    monkeypatch.setattr(ecotaxa_service, "FIRST_PART", 4096)
+    before = limits()
+    set_limits(Limits(list_page=12 << 10))  # some 30 jobs: the emulator's list is larger
+    try:
+        async with ecotaxa_app(emulator) as eco:
+            shown = eco.table.row_count
+            assert 0 < shown < len(eco.state.owned_by(2))
+            eco.tab.poll_now()
+            await eco.until(lambda: not eco.tab.health.ok, "the list's bound")
+            status = eco.tab.status_text()
+            assert "job list larger than 12.0 KiB: not read further" in status, status
+            assert "\n" not in status
+            assert eco.table.row_count == shown
+    finally:
+        set_limits(before)
 
 
 async def test_a_long_list_shows_its_first_part_and_the_cursor_stays_on_the_newest_job(
