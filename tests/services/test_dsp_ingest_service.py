@@ -167,6 +167,39 @@ async def test_poll_backs_off_while_locked_and_sees_another_clients_ingest_finis
     assert mapping_gets(recorder, code) == before + 1
 
 
+async def test_a_project_answering_as_before_is_asked_again_after_settled_recheck(
+    emulator: EmulatorFactory, closing: Closer
+) -> None:
+    """A project whose mapping.csv answers as at its read before is asked again
+    `settled_recheck` seconds later, not at every poll; a change another client makes there
+    shows within that time (three polls at 2 s)."""
+    running, state = start(emulator)
+    clock = Clock()
+    service, recorder = service_for(
+        running, closing, projects=state.seeded, clock=clock, settled_recheck=6
+    )
+    first = await jobs_of(service)
+    free = [code for code, job in first.items() if job.raw_state != "locked"]
+    assert free
+    clock.now += 2
+    assert await jobs_of(service) == first  # read twice, the same answers
+    before = {code: mapping_gets(recorder, code) for code in free}
+    for _ in range(6):  # 12 s
+        clock.now += 2
+        assert await jobs_of(service) == first
+    assert {code: mapping_gets(recorder, code) - before[code] for code in free} == dict.fromkeys(
+        free, 2
+    )
+
+    code = free[0]
+    assert state.try_lock(code, "another client")  # its next read answers 409
+    shown = []
+    for _ in range(3):  # the polls of the next 6 s
+        clock.now += 2
+        shown.append((await jobs_of(service))[code].raw_state)
+    assert shown == [first[code].raw_state] * 2 + ["locked"]
+
+
 async def test_upload_ingest_mapping_finalize_through_the_service(
     emulator: EmulatorFactory, closing: Closer, tmp_path: Path
 ) -> None:

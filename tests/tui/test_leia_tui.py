@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from rich.console import Console
+import pytest
+from rich.console import Console, RenderableType
+from textual.strip import Strip
 from textual.widgets import Input, Select, Static, Tab, TabbedContent, TextArea
 
 from jobtui.core.models import Job, JobState
-from jobtui.core.service import PollResult
+from jobtui.core.service import PollResult, Service
 from jobtui.emulators.base import DEMO_EPOCH
 from jobtui.emulators.leia.state import LeiaState, SimJob
 from jobtui.services.leia.filters import LeiaFilters
@@ -30,6 +32,7 @@ from jobtui.tui.leia.conditional import ConditionalJobScreen
 from jobtui.tui.leia.filters import LeiaFilterScreen
 from jobtui.tui.leia.section import human_size, render_failure, render_result, render_section
 from jobtui.tui.modals.confirm import ConfirmScreen
+from jobtui.tui.widgets import detail as detail_module
 from jobtui.tui.widgets.detail import JobDetail
 from jobtui.tui.widgets.job_table import JobTable
 from jobtui.tui.widgets.service_tab import ServiceTab
@@ -537,6 +540,53 @@ async def test_detail_section_reads_each_result_type(emulator: EmulatorFactory) 
         text = section_text(failed, service)
         assert "failed" in text and "http_code 400: a problem with the input data" in text
         assert failed.message == f"{failed.raw['reason']} (code 400)"  # the row above the section
+
+
+async def test_other_jobs_changing_make_the_section_again_not_the_record(
+    emulator: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's section may show other jobs: when they change, the section and the facts are
+    made again, and the job's record, unchanged, keeps its rendered lines."""
+    records: list[str] = []
+    sections: list[str] = []
+    make_record, make_section = detail_module.render_record, detail_module.render_section
+
+    def render_record(job: Job) -> RenderableType:
+        records.append(job.id)
+        return make_record(job)
+
+    def render_section(job: Job, service: Service) -> RenderableType | None:
+        sections.append(job.id)
+        return make_section(job, service)
+
+    monkeypatch.setattr(detail_module, "render_record", render_record)
+    monkeypatch.setattr(detail_module, "render_section", render_section)
+    async with leia_app(emulator) as leia:
+        done = next(job for job in leia.state.own if job.status == "PROCESSED")
+        other = next(job for job in leia.state.own if not job.terminal)
+        await leia.select(done.id)
+        detail = leia.app.screen.query_one(JobDetail)
+        shown = detail.job
+        await leia.pilot.pause()
+        records.clear()
+        sections.clear()
+        with leia.state.lock:
+            leia.state.cancel(other)
+        await leia.poll()
+        await leia.until(lambda: leia.shown(other.id).raw_state == "CANCELED", "the cancel")
+        await leia.until(lambda: sections == [done.id], "the section made again")
+        await leia.pilot.pause()
+        assert detail.job is shown and records == []
+
+        # the lines are those of the whole detail rendered at once
+        console = leia.app.console
+        width = detail.scrollable_content_region.width
+        options = console.options.update(width=width, height=None, highlight=False, markup=False)
+        whole = console.render_lines(detail.content, options, style=detail.rich_style, pad=True)
+        assert [Strip(line, width).text for line in whole] == [
+            strip.text for strip in detail._shown.lines
+        ]
+        assert done.id in detail_text(leia)
 
 
 # -- the demo -----------------------------------------------------------------------------------

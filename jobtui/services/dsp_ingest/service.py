@@ -33,7 +33,10 @@ Polling is gentle with the project lock: one mapping.csv GET per project per pol
 for a project this client is uploading to, as that could make the upload fail with 409), at most
 `max_checks` projects per poll (8, the longest-unchecked first: an idle dashboard of thousands of
 projects costs little), and after a 409 the project is asked again only after `busy_backoff`
-seconds, doubling up to `busy_backoff_max`. The server
+seconds, doubling up to `busy_backoff_max`; a project whose mapping.csv answered as at its read
+before, with nothing of this client's under way there, is asked again only `settled_recheck`
+seconds later (6: with a few projects polled every 2 s, one read in three polls each instead of
+one a poll; a change another client makes there shows within those seconds). The server
 answers 409 only after trying the lock for 400 ms; with `lock_wait` set (the headless commands),
 a mapping.csv read whose answer has not begun within `lock_wait` seconds plus twice the health
 check's round trip is given up and the project shown as locked at once (a free lock answers within
@@ -234,6 +237,7 @@ class DspIngestService(ClientService[DspIngestClient]):
         sweep_checks: int = 250,
         busy_backoff: float = 5.0,
         busy_backoff_max: float = 30.0,
+        settled_recheck: float = 6.0,
         conflict_retries: int = 5,
         retry_delay: float = 1.0,
         retry_delay_max: float = 30.0,
@@ -251,6 +255,9 @@ class DspIngestService(ClientService[DspIngestClient]):
         """Projects the polls after the first look at, while some were never looked at."""
         self.busy_backoff = busy_backoff
         self.busy_backoff_max = busy_backoff_max
+        self.settled_recheck = max(0.0, settled_recheck)
+        """Seconds before a project whose mapping.csv answered as at its read before is asked
+        again (one whose answer changed, or that this client acted on, is due at once)."""
         self.conflict_retries = max(0, conflict_retries)
         self.retry_delay = retry_delay
         self.retry_delay_max = retry_delay_max
@@ -454,8 +461,16 @@ class DspIngestService(ClientService[DspIngestClient]):
         return None
 
     def _settled(self, p: ProjectTrack, status: int, rows: list[tuple[str, str]] | None) -> None:
-        """The lock was free: an ingest or finalize of ours is over."""
+        """The lock was free: an ingest or finalize of ours is over. A project that answered
+        as at its read before, with nothing of ours under way, is due `settled_recheck` later."""
+        same = (
+            p.status == status
+            and p.mapped == (None if rows is None else len(rows))
+            and not (p.ingesting or p.finalizing or p.upload)
+        )
         p.record_settled(status, rows, clock=self.clock, now=self.now)
+        if same:
+            p.next_check += self.settled_recheck
         self._acted(p.shortcode)
 
     # -- jobs -----------------------------------------------------------------------------------

@@ -132,6 +132,8 @@ class DashboardScreen(Screen[None]):
         self.read_only = read_only
         self.clock = clock
         self.has_all = len(self.services) > 1
+        self._bars: tuple[FilterBar, ...] = ()
+        self._all: AllJobsTab | None = None
         self.panes = ([ALL_PANE] if self.has_all else []) + [
             pane_id(index) for index in range(len(self.services))
         ]
@@ -162,6 +164,9 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         for pane in self.query(TabPane):
             pane.query_one(FilterBar).table = pane.query_one(JobTable)
+        # The tabs are made once: each poll's changes reach them without a query of the DOM.
+        self._bars = tuple(self.query(FilterBar))
+        self._all = self.query_one(AllJobsTab) if self.has_all else None
         if self.has_all:
             self.all_tab.tabs = {tab.service.name: tab for tab in self.query(ServiceTab)}
         self._focus_active_table()
@@ -170,7 +175,7 @@ class DashboardScreen(Screen[None]):
 
     @property
     def all_tab(self) -> AllJobsTab:
-        return self.query_one(AllJobsTab)
+        return self._all or self.query_one(AllJobsTab)
 
     def service_tab(self, name: str) -> ServiceTab | None:
         """The tab of the service called `name`."""
@@ -279,7 +284,7 @@ class DashboardScreen(Screen[None]):
     async def _jobs_updated(self, message: ServiceTab.JobsUpdated) -> None:
         if self.has_all:
             await self.all_tab.take(message.tab.service, message.delta)
-        for bar in self.query(FilterBar):
+        for bar in self._bars or self.query(FilterBar):
             bar.refresh_note()
 
     def action_pause_all(self) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
+from rich.console import ConsoleOptions, Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -87,8 +87,28 @@ def render_timeline(timeline: Timeline) -> Text:
     return text
 
 
-def render_job(job: Job, service: Service, timeline: Timeline | None = None) -> RenderableType:
+class DetailParts(Group):
+    """The detail of one job as three parts, rendered one after the other: its head and facts,
+    its service's section (None when it has none) and its raw record. When other jobs of the
+    service change, only the first two are made again: the record, often the longest part, is
+    the job's own."""
+
+    def __init__(
+        self, top: RenderableType, section: RenderableType | None, record: RenderableType
+    ) -> None:
+        super().__init__(*(part for part in (top, section, record) if part is not None))
+        self.parts = (top, section, record)
+
+
+def render_job(job: Job, service: Service, timeline: Timeline | None = None) -> DetailParts:
     """The whole detail pane for one job (with its timeline from the journal, when known)."""
+    return DetailParts(
+        render_top(job, service, timeline), render_section(job, service), render_record(job)
+    )
+
+
+def render_top(job: Job, service: Service, timeline: Timeline | None = None) -> RenderableType:
+    """The job's head line and its facts: times, timeline, what can and cannot be done."""
     head = Text.assemble(
         (job.id, "bold"),
         "  ",
@@ -120,19 +140,23 @@ def render_job(job: Job, service: Service, timeline: Timeline | None = None) -> 
     ]
     if blocked:
         facts.add_row("cannot", Text("\n".join(blocked), style="dim"))
-    parts: list[RenderableType] = [head, facts]
+    return Group(head, facts)
+
+
+def render_section(job: Job, service: Service) -> RenderableType | None:
+    """The section of the job's service kind (`SECTIONS`), None when it has none."""
     section = SECTIONS.get(service.kind)
-    extra = section(job, service) if section else None
-    if extra is not None:
-        parts.append(extra)
+    return section(job, service) if section else None
+
+
+def render_record(job: Job) -> RenderableType:
+    """The job's raw record, every field as the server sent it (cleaned)."""
     record = Table.grid(padding=(0, 2))
     record.add_column(style="dim", no_wrap=True)
     record.add_column(overflow="fold")
     for key, value in job.raw.items():
         record.add_row(Text(str(key)), Text(format_value(value)))
-    parts.append(Text("record", style="bold dim"))
-    parts.append(record)
-    return Group(*parts)
+    return Group(Text("record", style="bold dim"), record)
 
 
 PLACEHOLDER = "Select a job to see its details."
@@ -146,6 +170,9 @@ class _Rendered:
     content: RenderableType
     lines: list[Strip] = field(default_factory=list)
     rendered_for: tuple[int, Style] | None = None
+    record_lines: tuple[tuple[int, Style], list[Strip]] | None = None
+    """The lines of the record part (`DetailParts`), rendered apart, and what for (width and
+    base style): a detail made again for its section only takes them over."""
 
 
 KEPT_DETAILS = 32
@@ -209,7 +236,8 @@ class JobDetail(SteadyScrollView):
         another = (job and job.key) != (self._job and self._job.key)
         before = self._shown
         self._job = job
-        self._shown = self._placeholder if job is None else self._rendered(job)
+        stale = before if sections_stale and job is before.job else None
+        self._shown = self._placeholder if job is None else self._rendered(job, stale)
         if job is not None:
             self._ask_timeline(job)
         if self.is_mounted and not self.is_on_screen:
@@ -238,16 +266,26 @@ class JobDetail(SteadyScrollView):
             if old != new:
                 self.refresh(Region(0, y, width, 1))
 
-    def _rendered(self, job: Job) -> _Rendered:
+    def _rendered(self, job: Job, stale: _Rendered | None = None) -> _Rendered:
+        """The detail of `job`: kept, or made. With `stale` (the same job's detail, whose
+        section may show other jobs that changed), its record is taken over as it was."""
         kept = self._kept.get(job.key)
         if kept is not None and kept.job is job:
             self._kept.move_to_end(job.key)
             return kept
         known = self._timelines.get(job.key)
         timeline = known[1] if known is not None else None
-        rendered = self._kept[job.key] = _Rendered(
-            job, render_job(job, self._service(job), timeline)
-        )
+        service = self._service(job)
+        if stale is not None and isinstance(stale.content, DetailParts):
+            content = DetailParts(
+                render_top(job, service, timeline),
+                render_section(job, service),
+                stale.content.parts[2],
+            )
+            rendered = _Rendered(job, content, record_lines=stale.record_lines)
+        else:
+            rendered = _Rendered(job, render_job(job, service, timeline))
+        self._kept[job.key] = rendered
         self._kept.move_to_end(job.key)
         while len(self._kept) > KEPT_DETAILS:
             self._kept.popitem(last=False)
@@ -303,14 +341,32 @@ class JobDetail(SteadyScrollView):
                 options = console.options.update(
                     width=width, height=None, highlight=False, markup=False
                 )
-                lines = console.render_lines(shown.content, options, style=base, pad=True)
-                shown.lines = [Strip(line, width) for line in lines]
+                shown.lines = self._lines_of(shown, options, (width, base))
         size = Size(width, len(shown.lines))
         if size != self.virtual_size:
             # The pane's size is set by its parent, not by its content: a new virtual size
             # changes the scrollbars, not the screen's layout (which assigning it would redo).
             self.set_reactive(JobDetail.virtual_size, size)
             self._scroll_update(size)
+
+    def _lines_of(
+        self, shown: _Rendered, options: ConsoleOptions, key: tuple[int, Style]
+    ) -> list[Strip]:
+        """`shown`'s lines for `options`: a `DetailParts`' record is rendered apart (its lines
+        kept, or taken over), the rest before it."""
+        console = self.app.console
+        width, base = key
+        content = shown.content
+        if not isinstance(content, DetailParts):
+            lines = console.render_lines(content, options, style=base, pad=True)
+            return [Strip(line, width) for line in lines]
+        top, section, record = content.parts
+        upper = top if section is None else Group(top, section)
+        lines = console.render_lines(upper, options, style=base, pad=True)
+        if shown.record_lines is None or shown.record_lines[0] != key:
+            below = console.render_lines(record, options, style=base, pad=True)
+            shown.record_lines = (key, [Strip(line, width) for line in below])
+        return [Strip(line, width) for line in lines] + shown.record_lines[1]
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
